@@ -1,0 +1,1 @@
+"""Wire formats only: no I/O lives here."""
