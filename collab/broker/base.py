@@ -1,0 +1,27 @@
+"""The Broker interface: how a hub hears what other hubs accepted for the rooms it serves.
+
+A hub fans out to its own connections directly; the broker only carries traffic to *other* hubs.
+Messages are opaque bytes (see collab.hub.relay for their framing).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+Handler = Callable[[bytes], None]
+
+
+class Broker(Protocol):
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def subscribe(self, room: str, handler: Handler) -> None:
+        """Deliver every message other hubs publish for ``room`` to ``handler`` until unsubscribed."""
+        ...
+
+    async def unsubscribe(self, room: str) -> None: ...
+
+    def publish(self, room: str, message: bytes) -> None:
+        """Send without waiting; brokers keep their own bounded queue."""
+        ...

@@ -1,0 +1,58 @@
+"""The `collab` command: each subcommand lives in collab/commands/<name>.py."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from types import ModuleType
+
+from collab import __version__
+from collab.config import ConfigError
+
+# Order is the order `collab --help` lists them.
+COMMANDS = ("serve", "new", "share", "join", "agent")
+
+
+def _load(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(f"collab.commands.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"collab.commands.{name}":
+            return None
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="collab",
+        description="Real-time, end-to-end encrypted pair programming for teammates and an AI.",
+    )
+    parser.add_argument("--version", action="version", version=f"collab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = _load(name)
+        if module is not None:
+            cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
+            module.add_arguments(cmd)
+            cmd.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except ConfigError as exc:
+        print(f"collab: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""`collab serve`: run a hub (embedded SQLite by default, Redis with --redis)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+import sys
+
+import uvicorn
+
+from collab.config import env_name, load_settings
+from collab.hub.app import create_app
+
+HELP = "run a hub: websocket rooms, HTTP API, the web client"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    def env(name: str) -> str:
+        return f" (env {env_name(name)})"
+
+    p.add_argument("--host", help="address to bind, default 127.0.0.1" + env("host"))
+    p.add_argument("--port", type=int, help="port to bind, default 8000; 0 picks a free one" + env("port"))
+    p.add_argument("--data", help="data directory for the SQLite store, default a per-user folder" + env("data"))
+    p.add_argument("--redis", dest="redis_url", help="share rooms with other hubs through Redis" + env("redis_url"))
+    p.add_argument("--max-frame-bytes", type=int, help="largest websocket frame accepted" + env("max_frame_bytes"))
+    p.add_argument(
+        "--send-buffer-bytes", type=int, help="bytes queued for a slow client before it is dropped" + env("send_buffer_bytes")
+    )
+    p.add_argument(
+        "--allowed-origins", help="comma-separated extra browser origins allowed to connect" + env("allowed_origins")
+    )
+    p.add_argument(
+        "--require-room-creation",
+        action="store_const",
+        const=True,
+        help="plaintext rooms must be created with POST /api/rooms first" + env("require_room_creation"),
+    )
+    p.add_argument("--compact-after", type=int, help="compact a room after this many log entries" + env("compact_after"))
+    p.add_argument(
+        "--room-idle-seconds", type=float, help="unload rooms idle for this long" + env("room_idle_seconds")
+    )
+    p.add_argument("--log-level", help="debug, info, warning, error" + env("log_level"))
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides = {
+        k: v
+        for k, v in vars(args).items()
+        if k in ("host", "port", "redis_url", "max_frame_bytes", "send_buffer_bytes", "require_room_creation",
+                 "compact_after", "room_idle_seconds", "log_level")
+    }
+    if args.data:
+        from pathlib import Path
+
+        overrides["data"] = Path(args.data).expanduser()
+    if args.allowed_origins:
+        overrides["allowed_origins"] = tuple(o.strip() for o in args.allowed_origins.split(",") if o.strip())
+    settings = load_settings(overrides)
+    level = settings.log_level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return asyncio.run(serve(settings))
+
+
+async def serve(settings) -> int:  # type: ignore[no-untyped-def]
+    app = create_app(settings)
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        print(f"collab: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    config = uvicorn.Config(
+        app,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        ws="websockets-sansio",
+        ws_max_size=settings.max_frame_bytes,
+        ws_per_message_deflate=False,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():
+        await asyncio.sleep(0.02)
+    if server.started:
+        host, port = sock.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        store = "redis " + _redact(settings.redis_url) if settings.redis_url else f"sqlite {settings.sqlite_path}"
+        print(f"collab hub ready at http://{shown}:{port} (store: {store})", flush=True)
+    await task
+    return 0 if server.started else 1
+
+
+def _redact(url: str | None) -> str:
+    """Never print a Redis password."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url

@@ -1,0 +1,100 @@
+"""Settings, from command-line flags and their COLLAB_* environment twins, in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used, with a message that says which one and why."""
+
+
+def default_data_dir() -> Path:
+    return Path(user_data_dir("collab", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data: Path = field(default_factory=default_data_dir)
+    redis_url: str | None = None
+    # Largest websocket frame accepted; bigger ones are closed with 1009.
+    max_frame_bytes: int = 8 * 1024 * 1024
+    # Bytes queued for one connection before the hub gives up on a client that does not read.
+    send_buffer_bytes: int = 16 * 1024 * 1024
+    # Extra allowed browser origins (scheme://host[:port]); same host and localhost are always allowed.
+    allowed_origins: tuple[str, ...] = ()
+    # Plaintext rooms must be created with POST /api/rooms before anyone can join.
+    require_room_creation: bool = False
+    # Compact a loaded room once this many entries are in its log past the snapshot.
+    compact_after: int = 1000
+    # Seconds a room with no connections stays in memory before it is unloaded.
+    room_idle_seconds: float = 5.0
+    sqlite_synchronous: str = "FULL"
+    log_level: str = "info"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data / "collab.sqlite3"
+
+    def validate(self) -> "Settings":
+        if not (0 <= self.port <= 65535):
+            raise ConfigError(f"port must be 0..65535, got {self.port}")
+        if self.max_frame_bytes < 1024:
+            raise ConfigError("max frame size must be at least 1024 bytes")
+        if self.send_buffer_bytes < self.max_frame_bytes:
+            raise ConfigError("send buffer must be at least the max frame size")
+        if self.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ConfigError("sqlite synchronous must be one of OFF, NORMAL, FULL, EXTRA")
+        if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"redis URL must start with redis://, rediss:// or unix://, got {self.redis_url!r}")
+        for origin in self.allowed_origins:
+            if "://" not in origin:
+                raise ConfigError(f"allowed origin must look like https://host[:port], got {origin!r}")
+        return self
+
+
+def env_name(name: str) -> str:
+    return "COLLAB_" + name.upper()
+
+
+def _convert(name: str, raw: str, default: object) -> object:
+    try:
+        if isinstance(default, bool):
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(raw)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, Path):
+            return Path(raw).expanduser()
+        if isinstance(default, tuple):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+    except ValueError as exc:
+        raise ConfigError(f"{env_name(name)}={raw!r} is not a valid {type(default).__name__}") from exc
+    return raw
+
+
+def load_settings(overrides: dict[str, object] | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Defaults, then COLLAB_* variables, then explicit overrides (flags) that are not None."""
+    environ = dict(os.environ) if environ is None else environ
+    base = Settings()
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        raw = environ.get(env_name(f.name))
+        if raw is not None:
+            default = getattr(base, f.name)
+            values[f.name] = raw if default is None else _convert(f.name, raw, default)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = value
+    return Settings(**{**base.__dict__, **values}).validate()

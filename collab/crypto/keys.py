@@ -1,0 +1,197 @@
+"""Room secrets and everything derived from them.
+
+One 32-byte write secret S is the whole capability to a room. From it, HKDF-SHA256 derives the
+write-auth signing key and the read secret R; from R alone derive the room id, the document key
+and the awareness key. So whoever holds R (plus the write public key, to check signatures) can
+read and verify, but cannot derive the signing key: that is what a read-only link hands out.
+
+Pure: no I/O apart from ``os.urandom`` for fresh secrets.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+WRITE_SECRET_SIZE = 32
+READ_SECRET_SIZE = 32
+ROOM_ID_SIZE = 16
+SYMMETRIC_KEY_SIZE = 32  # AES-256-GCM
+PUBLIC_KEY_SIZE = 32  # raw Ed25519
+READ_CAPABILITY_SIZE = READ_SECRET_SIZE + PUBLIC_KEY_SIZE
+
+# Distinct ASCII labels keep every derived value independent of the others; the version in the
+# label lets a future construction derive fresh values from the same secret without collisions.
+INFO_WRITE_AUTH = b"collab v1 write-auth"
+INFO_READ = b"collab v1 read"
+INFO_ROOM_ID = b"collab v1 room-id"
+INFO_DOC_KEY = b"collab v1 doc-key"
+INFO_AWARENESS_KEY = b"collab v1 awareness-key"
+
+
+class CryptoError(ValueError):
+    """Base class for key-material errors raised by collab.crypto."""
+
+
+class ReadOnlyKeys(CryptoError):
+    """An operation needed the write secret but the keys came from a read-only capability."""
+
+
+# --- base64url: the single place that encodes and decodes link material and room ids --------
+
+_B64URL_ALPHABET = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def b64url_encode(data: bytes) -> str:
+    """base64url without padding (RFC 4648 §5), the form used in links and room ids."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Strict inverse of :func:`b64url_encode`.
+
+    Rejects padding, the standard alphabet's ``+``/``/``, whitespace and non-canonical trailing
+    bits, so that every byte string has exactly one textual form: two links that differ in text
+    never silently name the same secret, and a mangled link fails loudly instead of decoding to
+    different bytes.
+    """
+    if not _B64URL_ALPHABET.fullmatch(text):
+        raise ValueError("not base64url: only A-Z a-z 0-9 - _ are allowed, without '=' padding")
+    if len(text) % 4 == 1:
+        raise ValueError(f"base64url text of length {len(text)} is impossible (truncated?)")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64url_encode(data) != text:
+        raise ValueError("non-canonical base64url: the last character carries stray bits")
+    return data
+
+
+# --- derivation ---------------------------------------------------------------------------
+
+
+def hkdf_sha256(secret: bytes, info: bytes, length: int) -> bytes:
+    """HKDF-SHA256 with an empty salt (RFC 5869: the same as HashLen zero bytes).
+
+    No salt is needed because the input is already a uniformly random secret; leaving it empty
+    keeps the construction trivially reproducible in WebCrypto.
+    """
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=b"", info=info).derive(secret)
+
+
+def generate_write_secret() -> bytes:
+    """A fresh room: 32 bytes from the OS CSPRNG."""
+    return os.urandom(WRITE_SECRET_SIZE)
+
+
+def derive_read_secret(write_secret: bytes) -> bytes:
+    _check_len("write secret", write_secret, WRITE_SECRET_SIZE)
+    return hkdf_sha256(write_secret, INFO_READ, READ_SECRET_SIZE)
+
+
+def derive_signing_key(write_secret: bytes) -> Ed25519PrivateKey:
+    _check_len("write secret", write_secret, WRITE_SECRET_SIZE)
+    seed = hkdf_sha256(write_secret, INFO_WRITE_AUTH, 32)
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def public_key_bytes(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
+    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def _check_len(what: str, value: bytes, size: int) -> None:
+    if not isinstance(value, (bytes, bytearray)):
+        raise TypeError(f"{what} must be bytes, not {type(value).__name__}")
+    if len(value) != size:
+        raise CryptoError(f"{what} must be {size} bytes, got {len(value)}")
+
+
+@dataclass(frozen=True, eq=True)
+class RoomKeys:
+    """Everything one member holds for one encrypted room.
+
+    Built only through :meth:`from_write_secret` or :meth:`from_read_capability`, so the fields
+    are always consistent with each other. ``repr`` shows only the room id: keys end up in logs
+    and tracebacks far too easily.
+    """
+
+    room_id: str  # base64url of room_id_bytes, 22 characters; the name the hub knows the room by
+    room_id_bytes: bytes
+    read_secret: bytes
+    doc_key: bytes
+    awareness_key: bytes
+    write_public_key: bytes
+    write_secret: bytes | None = None
+    # Derived from write_secret, so equality on write_secret already covers it.
+    signing_key: Ed25519PrivateKey | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_write_secret(cls, write_secret: bytes) -> RoomKeys:
+        write_secret = bytes(write_secret)
+        signing_key = derive_signing_key(write_secret)
+        return cls._from_read_secret(
+            derive_read_secret(write_secret),
+            public_key_bytes(signing_key),
+            write_secret=write_secret,
+            signing_key=signing_key,
+        )
+
+    @classmethod
+    def from_read_capability(cls, read_secret: bytes, write_public_key: bytes) -> RoomKeys:
+        _check_len("read secret", read_secret, READ_SECRET_SIZE)
+        _check_len("write public key", write_public_key, PUBLIC_KEY_SIZE)
+        try:
+            Ed25519PublicKey.from_public_bytes(bytes(write_public_key))
+        except ValueError as exc:
+            raise CryptoError("write public key is not a valid Ed25519 public key") from exc
+        return cls._from_read_secret(bytes(read_secret), bytes(write_public_key))
+
+    @classmethod
+    def _from_read_secret(
+        cls,
+        read_secret: bytes,
+        write_public_key: bytes,
+        *,
+        write_secret: bytes | None = None,
+        signing_key: Ed25519PrivateKey | None = None,
+    ) -> RoomKeys:
+        room_id_bytes = hkdf_sha256(read_secret, INFO_ROOM_ID, ROOM_ID_SIZE)
+        return cls(
+            room_id=b64url_encode(room_id_bytes),
+            room_id_bytes=room_id_bytes,
+            read_secret=read_secret,
+            doc_key=hkdf_sha256(read_secret, INFO_DOC_KEY, SYMMETRIC_KEY_SIZE),
+            awareness_key=hkdf_sha256(read_secret, INFO_AWARENESS_KEY, SYMMETRIC_KEY_SIZE),
+            write_public_key=write_public_key,
+            write_secret=write_secret,
+            signing_key=signing_key,
+        )
+
+    @property
+    def can_write(self) -> bool:
+        return self.signing_key is not None
+
+    @property
+    def read_capability(self) -> bytes:
+        """R || write public key: what a read-only link carries (64 bytes)."""
+        return self.read_secret + self.write_public_key
+
+    def read_only(self) -> RoomKeys:
+        """The same room without the power to write, as a read-only link would give it."""
+        return RoomKeys.from_read_capability(self.read_secret, self.write_public_key)
+
+    def require_signing_key(self) -> Ed25519PrivateKey:
+        if self.signing_key is None:
+            raise ReadOnlyKeys(
+                f"room {self.room_id}: these keys come from a read-only link and cannot write"
+            )
+        return self.signing_key
+
+    def __repr__(self) -> str:
+        return f"RoomKeys(room_id={self.room_id!r}, can_write={self.can_write})"

@@ -1,0 +1,179 @@
+"""Share links: the only way keys travel between people.
+
+    encrypted, can write:   {base}/s/{room_id}#k={b64url(write secret)}
+    encrypted, read only:   {base}/s/{room_id}#r={b64url(read secret || write public key)}
+    plaintext room:         {base}/s/{room}
+
+Keys live in the fragment because browsers never send the fragment to the server, so the hub
+serving the page never learns them. Error messages never quote the fragment: links get pasted
+into bug reports and logs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from collab.crypto.keys import (
+    PUBLIC_KEY_SIZE,
+    READ_CAPABILITY_SIZE,
+    READ_SECRET_SIZE,
+    WRITE_SECRET_SIZE,
+    CryptoError,
+    ReadOnlyKeys,
+    RoomKeys,
+    b64url_decode,
+    b64url_encode,
+)
+
+__all__ = [
+    "LinkError",
+    "ParsedLink",
+    "b64url_decode",
+    "b64url_encode",
+    "normalize_server_base",
+    "parse_link",
+    "plaintext_link",
+    "read_link",
+    "validate_room_name",
+    "websocket_url",
+    "write_link",
+]
+
+_ROOM_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
+# Greedy prefix: a hub mounted under a sub-path (https://example.com/tools/s/…) keeps its prefix,
+# and the *last* "/s/" segment is the room.
+_LINK_PATH = re.compile(r"(?P<prefix>.*)/s/(?P<room>[^/]*)/?")
+
+
+class LinkError(CryptoError):
+    """A share link or server address that cannot be used."""
+
+
+@dataclass(frozen=True)
+class ParsedLink:
+    server_base: str  # scheme://host[:port][/prefix], no trailing slash
+    room: str  # room id (encrypted rooms) or room name (plaintext rooms)
+    keys: RoomKeys | None  # None for a plaintext room
+
+    @property
+    def encrypted(self) -> bool:
+        return self.keys is not None
+
+
+def validate_room_name(room: str) -> str:
+    """Return ``room`` if it is a legal room name, else raise :class:`LinkError`.
+
+    1–128 of ``[A-Za-z0-9._-]``. Names made only of dots are refused too, so a room name can
+    never act as a relative path where a store maps rooms to files. Encrypted room ids (22
+    base64url characters) always pass.
+    """
+    if not isinstance(room, str) or not _ROOM_NAME.fullmatch(room):
+        raise LinkError(
+            f"invalid room name {room!r}: use 1-128 characters of A-Z a-z 0-9 . _ -"
+        )
+    if set(room) == {"."}:
+        raise LinkError(f"invalid room name {room!r}: a name cannot be only dots")
+    return room
+
+
+def normalize_server_base(server_base: str) -> str:
+    """Check an http(s) base URL and drop any trailing slash."""
+    parts = urlsplit(server_base)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise LinkError(
+            f"unknown scheme {parts.scheme or '(none)'!r} in {server_base!r}: "
+            "expected an http:// or https:// address"
+        )
+    if not parts.netloc:
+        raise LinkError(f"no host in server address {server_base!r}")
+    if parts.query or parts.fragment:
+        raise LinkError(f"server address {server_base!r} must not have a query or fragment")
+    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def write_link(server_base: str, keys: RoomKeys) -> str:
+    if keys.write_secret is None:
+        raise ReadOnlyKeys(f"room {keys.room_id}: read-only keys cannot make a write link")
+    base = normalize_server_base(server_base)
+    return f"{base}/s/{keys.room_id}#k={b64url_encode(keys.write_secret)}"
+
+
+def read_link(server_base: str, keys: RoomKeys) -> str:
+    base = normalize_server_base(server_base)
+    return f"{base}/s/{keys.room_id}#r={b64url_encode(keys.read_capability)}"
+
+
+def plaintext_link(server_base: str, room: str) -> str:
+    return f"{normalize_server_base(server_base)}/s/{validate_room_name(room)}"
+
+
+def websocket_url(server_base: str, room: str) -> str:
+    """The hub's websocket endpoint for a room: ws(s)://host[/prefix]/ws/{room}."""
+    base = normalize_server_base(server_base)
+    ws_base = "wss" + base[len("https") :] if base.startswith("https:") else "ws" + base[4:]
+    return f"{ws_base}/ws/{validate_room_name(room)}"
+
+
+def parse_link(url: str) -> ParsedLink:
+    """Split a share link into server base, room and keys, checking everything checkable.
+
+    Raises :class:`LinkError` with a message meant for the person who pasted the link.
+    """
+    url = url.strip()  # pasted links often carry a newline; nothing else is forgiven
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise LinkError(
+            f"unknown link scheme {parts.scheme or '(none)'!r}: "
+            "a collab link starts with http:// or https://"
+        )
+    if not parts.netloc:
+        raise LinkError("the link has no host name")
+    match = _LINK_PATH.fullmatch(parts.path)
+    if match is None:
+        raise LinkError(f"not a collab room link: the path {parts.path!r} has no /s/<room> part")
+    room = validate_room_name(match["room"])
+    base = f"{scheme}://{parts.netloc}{match['prefix']}"
+
+    fragment = parts.fragment
+    if not fragment:
+        return ParsedLink(server_base=base, room=room, keys=None)
+    name, eq, value = fragment.partition("=")
+    if not eq or name not in ("k", "r"):
+        raise LinkError(
+            "unrecognised key in the link fragment: expected #k=<write secret> "
+            "or #r=<read-only capability>"
+        )
+    if name == "k":
+        secret = _decode_key(value, "write secret (#k=)", WRITE_SECRET_SIZE)
+        keys = RoomKeys.from_write_secret(secret)
+    else:
+        cap = _decode_key(value, "read-only capability (#r=)", READ_CAPABILITY_SIZE)
+        try:
+            keys = RoomKeys.from_read_capability(
+                cap[:READ_SECRET_SIZE], cap[READ_SECRET_SIZE : READ_SECRET_SIZE + PUBLIC_KEY_SIZE]
+            )
+        except CryptoError as exc:
+            raise LinkError(f"the read-only capability in the link is unusable: {exc}") from exc
+    if keys.room_id != room:
+        raise LinkError(
+            f"the room id in the link path ({room}) does not match the room its key opens "
+            f"({keys.room_id}): the link was truncated or edited"
+        )
+    return ParsedLink(server_base=base, room=room, keys=keys)
+
+
+def _decode_key(text: str, what: str, size: int) -> bytes:
+    try:
+        raw = b64url_decode(text)
+    except ValueError as exc:
+        raise LinkError(f"the {what} in the link is not valid base64url: {exc}") from exc
+    if len(raw) != size:
+        raise LinkError(
+            f"the {what} in the link decodes to {len(raw)} bytes; expected {size} "
+            "(was the link cut short?)"
+        )
+    return raw

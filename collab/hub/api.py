@@ -1,0 +1,98 @@
+"""HTTP routes: health, metrics, room creation."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import time
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from collab.hub.hub import Hub
+from collab.hub.names import valid_room_name
+from collab.store.base import RoomExists, RoomInfo, StoreUnavailable
+
+MAX_BODY = 16 * 1024
+
+
+def _hub(request: Request) -> Hub:
+    return request.app.state.hub
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def healthz(request: Request) -> Response:
+    try:
+        await _hub(request).store.ping()
+    except StoreUnavailable as exc:
+        return JSONResponse({"status": "unavailable", "store": str(exc)}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+async def metrics(request: Request) -> Response:
+    hub = _hub(request)
+    return Response(hub.metrics.render(), media_type=hub.metrics.content_type)
+
+
+def _b64url(value: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("not base64url") from exc
+
+
+async def create_room(request: Request) -> Response:
+    hub = _hub(request)
+    if int(request.headers.get("content-length") or 0) > MAX_BODY:
+        return _error(413, f"request body over {MAX_BODY} bytes")
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return _error(413, f"request body over {MAX_BODY} bytes")
+    try:
+        spec = json.loads(body or b"{}")
+    except ValueError:
+        return _error(400, "body must be JSON")
+    if not isinstance(spec, dict):
+        return _error(400, "body must be a JSON object")
+    kind = spec.get("kind", "plaintext")
+    if kind not in ("plaintext", "encrypted"):
+        return _error(400, "kind must be 'plaintext' or 'encrypted'")
+    name = spec.get("room")
+    write_key: bytes | None = None
+    if kind == "encrypted":
+        if not isinstance(name, str) or not valid_room_name(name):
+            return _error(400, "encrypted rooms need 'room': the id the client derived from its secret")
+        try:
+            write_key = _b64url(str(spec.get("write_key", "")))
+        except ValueError:
+            write_key = b""
+        if len(write_key) != 32:
+            return _error(400, "encrypted rooms need 'write_key': a base64url Ed25519 public key (32 bytes)")
+    elif name is None:
+        name = base64.urlsafe_b64encode(os.urandom(12)).decode().rstrip("=")
+    elif not isinstance(name, str) or not valid_room_name(name):
+        return _error(400, "room names are 1-128 characters of A-Z a-z 0-9 . _ -")
+    try:
+        await hub.store.create_room(RoomInfo(name, kind, write_key, time.time()))
+    except RoomExists:
+        return _error(409, f"room {name!r} already exists")
+    except StoreUnavailable as exc:
+        return _error(503, f"store unavailable: {exc}")
+    base = str(request.base_url).rstrip("/")
+    return JSONResponse({"room": name, "kind": kind, "url": f"{base}/s/{name}"}, status_code=201)
+
+
+async def room_info(request: Request) -> Response:
+    name = request.path_params["room"]
+    info = await _hub(request).store.room_info(name) if valid_room_name(name) else None
+    if info is None:
+        return _error(404, "no such room")
+    result: dict[str, object] = {"room": info.name, "kind": info.kind}
+    if info.write_key:
+        result["write_key"] = base64.urlsafe_b64encode(info.write_key).decode().rstrip("=")
+    return JSONResponse(result)

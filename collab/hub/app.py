@@ -1,0 +1,69 @@
+"""The Starlette application factory: one Hub per app, no module-level state."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import Route, WebSocketRoute
+
+from collab.broker.base import Broker
+from collab.broker.memory import MemoryBroker
+from collab.config import Settings
+from collab.hub import api
+from collab.hub.endpoint import SessionHandler, websocket_endpoint
+from collab.hub.hub import Hub
+from collab.store.base import Store
+
+
+def default_store(settings: Settings) -> Store:
+    if settings.redis_url:
+        from collab.store.redis import RedisStore  # imported lazily: embedded users never need it
+
+        return RedisStore(settings.redis_url)
+    from collab.store.sqlite import SQLiteStore
+
+    return SQLiteStore(settings.sqlite_path, synchronous=settings.sqlite_synchronous.upper())
+
+
+def default_broker(settings: Settings) -> Broker:
+    if settings.redis_url:
+        from collab.broker.redis import RedisBroker
+
+        return RedisBroker(settings.redis_url)
+    return MemoryBroker()
+
+
+def session_handlers() -> dict[str, SessionHandler]:
+    handlers: dict[str, SessionHandler] = {}
+    try:
+        from collab.hub.encrypted import SUBPROTOCOL, serve_encrypted
+    except ImportError:
+        return handlers
+    handlers[SUBPROTOCOL] = serve_encrypted
+    return handlers
+
+
+def create_app(settings: Settings, *, store: Store | None = None, broker: Broker | None = None) -> Starlette:
+    hub = Hub(settings, store or default_store(settings), broker or default_broker(settings))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+
+    routes = [
+        Route("/healthz", api.healthz),
+        Route("/metrics", api.metrics),
+        Route("/api/rooms", api.create_room, methods=["POST"]),
+        Route("/api/rooms/{room}", api.room_info),
+        WebSocketRoute("/ws/{room}", websocket_endpoint),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.hub = hub
+    app.state.session_handlers = session_handlers()
+    return app

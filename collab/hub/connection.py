@@ -1,0 +1,144 @@
+"""One websocket connection: a bounded outgoing queue that coalesces document updates.
+
+Under load a receiver may be several updates behind; instead of one frame per update we merge the
+queued updates into one (``pycrdt.merge_updates`` of a few small updates costs microseconds), so a
+busy room costs frames per receiver per wake-up, not per update. A client that stops reading is
+dropped once its queue passes the byte limit, so it cannot grow the hub's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections import deque
+
+import pycrdt
+from starlette.websockets import WebSocket, WebSocketState
+
+from collab.hub.metrics import HubMetrics
+from collab.protocol import yjs
+
+log = logging.getLogger(__name__)
+
+_FRAME = 0
+_UPDATE = 1
+_ids = itertools.count(1)
+
+# Close codes (RFC 6455 and our 4xxx application codes), one place for all of them.
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_UNSUPPORTED_DATA = 1003
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_INTERNAL = 1011
+CLOSE_RESTARTING = 1012
+CLOSE_TRY_AGAIN = 1013
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_SLOW_CONSUMER = 4408
+
+
+class Connection:
+    def __init__(self, websocket: WebSocket, *, send_limit: int, metrics: HubMetrics, peer: str = "") -> None:
+        self.id = next(_ids)
+        self.websocket = websocket
+        self.peer = peer
+        self.send_limit = send_limit
+        self.metrics = metrics
+        self.awareness_clients: set[int] = set()
+        self.closed = False
+        self._queue: deque[tuple[int, bytes]] = deque()
+        self._queued_bytes = 0
+        self._wake = asyncio.Event()
+        self._sender: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.id} {self.peer}>"
+
+    def start(self) -> None:
+        self._sender = asyncio.create_task(self._send_loop(), name=f"collab-send-{self.id}")
+
+    # -- queueing (synchronous, called from room fan-out) ---------------------------------------
+
+    def send_frame(self, frame: bytes) -> None:
+        self._enqueue(_FRAME, frame)
+
+    def send_update(self, update: bytes) -> None:
+        self._enqueue(_UPDATE, update)
+
+    def _enqueue(self, kind: int, data: bytes) -> None:
+        if self.closed:
+            return
+        self._queued_bytes += len(data)
+        if self._queued_bytes > self.send_limit:
+            self.metrics.slow_disconnects.inc()
+            log.warning("dropping %r: %d bytes queued and it is not reading", self, self._queued_bytes)
+            self.abort(CLOSE_SLOW_CONSUMER, "send buffer full: client is not reading")
+            return
+        self._queue.append((kind, data))
+        self._wake.set()
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    def _next_frame(self) -> bytes:
+        kind, data = self._queue.popleft()
+        self._queued_bytes -= len(data)
+        if kind == _FRAME:
+            return data
+        updates = [data]
+        while self._queue and self._queue[0][0] == _UPDATE:
+            _, more = self._queue.popleft()
+            self._queued_bytes -= len(more)
+            updates.append(more)
+        return yjs.sync_update(updates[0] if len(updates) == 1 else pycrdt.merge_updates(*updates))
+
+    async def _send_loop(self) -> None:
+        ws = self.websocket
+        try:
+            while not self.closed:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._queue and not self.closed:
+                    frame = self._next_frame()
+                    await ws.send_bytes(frame)
+                    self.metrics.messages_out.inc()
+                    self.metrics.bytes_out.inc(len(frame))
+        except Exception as exc:  # the peer went away mid-send: the receive side will notice
+            log.debug("%r send failed: %s", self, exc)
+            self.closed = True
+
+    # -- closing ---------------------------------------------------------------------------------
+
+    def abort(self, code: int, reason: str) -> None:
+        """Close from synchronous code; the close handshake runs in the background."""
+        if self.closed:
+            return
+        self.closed = True
+        self._queue.clear()
+        self._queued_bytes = 0
+        asyncio.create_task(self._close(code, reason))
+
+    async def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
+        if self.closed:
+            return
+        self.closed = True
+        await self._close(code, reason)
+
+    async def _close(self, code: int, reason: str) -> None:
+        if self._sender is not None and self._sender is not asyncio.current_task():
+            self._sender.cancel()
+        if self.websocket.application_state == WebSocketState.CONNECTED:
+            try:
+                # A client that does not read cannot take a close frame either: do not wait forever.
+                await asyncio.wait_for(self.websocket.close(code, reason[:120]), 2.0)
+            except Exception:
+                pass
+
+    async def flush_and_stop(self) -> None:
+        """Used when the receive side ends: let queued frames go, then stop the sender."""
+        self.closed = True
+        if self._sender is not None:
+            self._sender.cancel()

@@ -1,0 +1,88 @@
+"""The websocket endpoint: checks (origin, name, room kind) and the hand-off to a room protocol."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Awaitable, Callable
+
+from starlette.websockets import WebSocket
+
+from collab.hub.connection import (
+    CLOSE_FORBIDDEN,
+    CLOSE_NOT_FOUND,
+    CLOSE_POLICY,
+    CLOSE_RESTARTING,
+    CLOSE_TRY_AGAIN,
+    Connection,
+)
+from collab.hub.hub import Hub
+from collab.hub.names import valid_room_name
+from collab.hub.origin import origin_allowed
+from collab.hub.plaintext import serve_plaintext
+from collab.store.base import RoomExists, RoomInfo
+
+log = logging.getLogger(__name__)
+
+# Subprotocol -> handler for rooms that speak something other than y-websocket (encrypted rooms).
+SessionHandler = Callable[[Hub, WebSocket, str, RoomInfo | None], Awaitable[None]]
+
+
+async def websocket_endpoint(ws: WebSocket) -> None:
+    hub: Hub = ws.app.state.hub
+    name = ws.path_params["room"]
+    if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), hub.settings.allowed_origins):
+        log.warning("refused websocket from origin %r", ws.headers.get("origin"))
+        await ws.close(CLOSE_POLICY)  # before accept: the browser sees HTTP 403
+        return
+    handlers: dict[str, SessionHandler] = ws.app.state.session_handlers
+    for proto in ws.scope.get("subprotocols", []):
+        if proto in handlers:
+            info = await hub.store.room_info(name) if valid_room_name(name) else None
+            await handlers[proto](hub, ws, name, info)
+            return
+    await _plaintext(hub, ws, name)
+
+
+async def _plaintext(hub: Hub, ws: WebSocket, name: str) -> None:
+    await ws.accept()
+    if not valid_room_name(name):
+        await ws.close(CLOSE_NOT_FOUND, "room names are 1-128 characters of A-Z a-z 0-9 . _ -")
+        return
+    if not hub.accepting:
+        await ws.close(CLOSE_RESTARTING, "hub is shutting down")
+        return
+    try:
+        info = await hub.store.room_info(name)
+        if info is None:
+            if hub.settings.require_room_creation:
+                await ws.close(CLOSE_NOT_FOUND, "no such room: create it with POST /api/rooms")
+                return
+            try:
+                await hub.store.create_room(RoomInfo(name, "plaintext", None, time.time()))
+            except RoomExists:
+                pass
+        elif info.kind != "plaintext":
+            await ws.close(CLOSE_FORBIDDEN, "this room is end-to-end encrypted: open it with a collab client")
+            return
+        room = await hub.acquire(name)
+    except Exception as exc:
+        log.error("room %s unavailable: %s", name, exc)
+        await ws.close(CLOSE_TRY_AGAIN, "room storage unavailable, try again shortly")
+        return
+    client = ws.client
+    conn = Connection(
+        ws,
+        send_limit=hub.settings.send_buffer_bytes,
+        metrics=hub.metrics,
+        peer=f"{client.host}:{client.port}" if client else "",
+    )
+    hub.metrics.connections.inc()
+    conn.start()
+    try:
+        await serve_plaintext(room, conn)
+    finally:
+        room.leave(conn)
+        hub.release(room)
+        await conn.flush_and_stop()
+        hub.metrics.connections.dec()

@@ -1,0 +1,88 @@
+"""The Store interface: a durable, append-only log per room plus one snapshot that covers a prefix.
+
+Entries are opaque bytes: Yjs updates in plaintext rooms, sealed envelopes in encrypted ones.
+A store assigns each entry a sequence number (1, 2, 3, ... per room). ``append`` resolves only when
+the entry is durable; that moment is the hub's acknowledgement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+RoomKind = Literal["plaintext", "encrypted"]
+
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot make writes durable right now (disk error, Redis down, ...)."""
+
+
+class RoomExists(RuntimeError):
+    pass
+
+
+class SnapshotConflict(RuntimeError):
+    """A snapshot named a head that is not the room's current head (compare-and-swap failed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoomInfo:
+    name: str
+    kind: RoomKind
+    write_key: bytes | None = None  # Ed25519 public key of encrypted rooms' writers
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    seq: int
+    data: bytes
+
+
+@dataclass(slots=True)
+class RoomLog:
+    snapshot: bytes | None = None
+    snapshot_seq: int = 0
+    entries: list[LogEntry] = field(default_factory=list)
+
+    @property
+    def head(self) -> int:
+        return self.entries[-1].seq if self.entries else self.snapshot_seq
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None:
+        """Flush everything accepted so far, then release resources."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers now."""
+        ...
+
+    async def create_room(self, info: RoomInfo) -> None:
+        """Register a room; raise RoomExists if the name is taken."""
+        ...
+
+    async def room_info(self, name: str) -> RoomInfo | None: ...
+
+    def append(self, room: str, data: bytes) -> asyncio.Future[int]:
+        """Queue ``data`` for the room's log. The future resolves to its sequence number once durable,
+        or fails with StoreUnavailable. Futures of one room resolve in append order."""
+        ...
+
+    async def load(self, room: str, since: int = 0) -> RoomLog:
+        """The snapshot (if it covers more than ``since``) and every entry after it / after ``since``."""
+        ...
+
+    async def compact(self, room: str, snapshot: bytes, upto: int, *, expect_head: int | None = None) -> None:
+        """Store ``snapshot`` as covering entries 1..upto and drop those entries.
+        With ``expect_head`` the snapshot is accepted only if ``upto`` equals it and it is still the
+        room's head (SnapshotConflict otherwise): how encrypted rooms accept client snapshots."""
+        ...
+
+    async def entry_count(self, room: str) -> int:
+        """Number of log entries not covered by the snapshot (for metrics, tests and compaction)."""
+        ...

@@ -1,0 +1,242 @@
+"""The embedded store: one SQLite file, written by one thread, with group commits.
+
+Every append lands in a queue; a single writer thread commits whatever has queued up while the
+previous commit was running, in one transaction. Under load that turns thousands of small updates
+into a handful of fsyncs, and an idle hub still commits each update within one round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+from collab.store.base import LogEntry, RoomExists, RoomInfo, RoomLog, SnapshotConflict, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS rooms (
+    name TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    write_key BLOB,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log (
+    room TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (room, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshots (
+    room TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+"""
+
+CommitObserver = Callable[[float, int], None]
+
+
+class SQLiteStore:
+    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
+        self.path = path
+        self.synchronous = synchronous
+        self.commit_observer: CommitObserver | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collab-sqlite")
+        self._db: sqlite3.Connection | None = None
+        self._queue: list[tuple[str, bytes, asyncio.Future[int]]] = []
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._closing = False
+        self._heads: dict[str, int] = {}  # only touched on the writer thread
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        await self._run(self._open_db)
+        self._writer = asyncio.create_task(self._write_loop(), name="collab-sqlite-writer")
+
+    def _open_db(self) -> None:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={self.synchronous}")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.executescript(SCHEMA)
+        self._db = db
+
+    async def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        if self._writer is not None:
+            await self._writer
+        if self._db is not None:
+            await self._run(self._db.close)
+            self._db = None
+        self._executor.shutdown(wait=True)
+
+    async def _run(self, fn, *args):  # type: ignore[no-untyped-def]
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StoreUnavailable("store is not open")
+        return self._db
+
+    async def ping(self) -> None:
+        try:
+            await asyncio.wait_for(self._run(lambda: self.db.execute("SELECT 1").fetchone()), 2.0)
+        except Exception as exc:  # any failure means "not healthy"
+            raise StoreUnavailable(str(exc)) from exc
+
+    # -- rooms -----------------------------------------------------------------------------------
+
+    async def create_room(self, info: RoomInfo) -> None:
+        def insert() -> None:
+            try:
+                self.db.execute(
+                    "INSERT INTO rooms (name, kind, write_key, created_at) VALUES (?, ?, ?, ?)",
+                    (info.name, info.kind, info.write_key, info.created_at or time.time()),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise RoomExists(info.name) from exc
+
+        await self._run(insert)
+
+    async def room_info(self, name: str) -> RoomInfo | None:
+        row = await self._run(
+            lambda: self.db.execute(
+                "SELECT name, kind, write_key, created_at FROM rooms WHERE name = ?", (name,)
+            ).fetchone()
+        )
+        return RoomInfo(row[0], row[1], row[2], row[3]) if row else None
+
+    # -- log -------------------------------------------------------------------------------------
+
+    def append(self, room: str, data: bytes) -> asyncio.Future[int]:
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        if self._closing:
+            fut.set_exception(StoreUnavailable("store is closing"))
+            return fut
+        self._queue.append((room, data, fut))
+        self._wake.set()
+        return fut
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._queue = self._queue, []
+            if batch:
+                await self._commit(batch)
+            if self._closing and not self._queue:
+                return
+
+    async def _commit(self, batch: list[tuple[str, bytes, asyncio.Future[int]]]) -> None:
+        started = time.perf_counter()
+        try:
+            seqs = await self._run(self._write_batch, [(room, data) for room, data, _ in batch])
+        except Exception as exc:
+            log.error("store commit of %d entries failed: %s", len(batch), exc)
+            await self._run(self._heads.clear)
+            for _, _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(StoreUnavailable(f"commit failed: {exc}"))
+            return
+        if self.commit_observer is not None:
+            self.commit_observer(time.perf_counter() - started, len(batch))
+        for (_, _, fut), seq in zip(batch, seqs):
+            if not fut.done():
+                fut.set_result(seq)
+
+    def _head(self, room: str) -> int:
+        head = self._heads.get(room)
+        if head is None:
+            row = self.db.execute(
+                "SELECT MAX(s) FROM (SELECT MAX(seq) AS s FROM log WHERE room = ?"
+                " UNION ALL SELECT seq FROM snapshots WHERE room = ?)",
+                (room, room),
+            ).fetchone()
+            head = row[0] or 0
+        return head
+
+    def _write_batch(self, items: list[tuple[str, bytes]]) -> list[int]:
+        db = self.db
+        seqs: list[int] = []
+        rows: list[tuple[str, int, bytes]] = []
+        heads: dict[str, int] = {}
+        for room, data in items:
+            head = heads.get(room)
+            if head is None:
+                head = self._head(room)
+            head += 1
+            heads[room] = head
+            seqs.append(head)
+            rows.append((room, head, data))
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany("INSERT INTO log (room, seq, data) VALUES (?, ?, ?)", rows)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._heads.update(heads)
+        return seqs
+
+    async def load(self, room: str, since: int = 0) -> RoomLog:
+        def read() -> RoomLog:
+            db = self.db
+            result = RoomLog()
+            snap = db.execute("SELECT seq, data FROM snapshots WHERE room = ?", (room,)).fetchone()
+            start = since
+            if snap is not None and snap[0] > since:
+                result.snapshot, result.snapshot_seq = snap[1], snap[0]
+                start = snap[0]
+            result.entries = [
+                LogEntry(seq, data)
+                for seq, data in db.execute(
+                    "SELECT seq, data FROM log WHERE room = ? AND seq > ? ORDER BY seq", (room, start)
+                )
+            ]
+            return result
+
+        return await self._run(read)
+
+    async def compact(self, room: str, snapshot: bytes, upto: int, *, expect_head: int | None = None) -> None:
+        def write() -> None:
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if expect_head is not None:
+                    head = self._head(room)
+                    if upto != expect_head or head != expect_head:
+                        raise SnapshotConflict(f"snapshot covers {upto}, head is {head}")
+                current = db.execute("SELECT seq FROM snapshots WHERE room = ?", (room,)).fetchone()
+                if current is not None and current[0] >= upto:
+                    db.execute("ROLLBACK")
+                    return
+                db.execute(
+                    "INSERT OR REPLACE INTO snapshots (room, seq, data) VALUES (?, ?, ?)", (room, upto, snapshot)
+                )
+                db.execute("DELETE FROM log WHERE room = ? AND seq <= ?", (room, upto))
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+        await self._run(write)
+
+    async def entry_count(self, room: str) -> int:
+        row = await self._run(lambda: self.db.execute("SELECT COUNT(*) FROM log WHERE room = ?", (room,)).fetchone())
+        return int(row[0])

@@ -1,0 +1,1 @@
+"""Helpers the tests share: real hub processes, real websocket clients."""
