@@ -65,16 +65,14 @@ class ParsedLink:
 def validate_room_name(room: str) -> str:
     """Return ``room`` if it is a legal room name, else raise :class:`LinkError`.
 
-    1–128 of ``[A-Za-z0-9._-]``. Names made only of dots are refused too, so a room name can
-    never act as a relative path where a store maps rooms to files. Encrypted room ids (22
-    base64url characters) always pass.
+    1–128 of ``[A-Za-z0-9._-]``, and never "." or "..", so a room name can never act as a
+    relative path where a store maps rooms to files (the hub applies the same rule). Encrypted
+    room ids (22 base64url characters) always pass.
     """
     if not isinstance(room, str) or not _ROOM_NAME.fullmatch(room):
-        raise LinkError(
-            f"invalid room name {room!r}: use 1-128 characters of A-Z a-z 0-9 . _ -"
-        )
-    if set(room) == {"."}:
-        raise LinkError(f"invalid room name {room!r}: a name cannot be only dots")
+        raise LinkError(f"invalid room name {room!r}: use 1-128 characters of A-Z a-z 0-9 . _ -")
+    if room in (".", ".."):
+        raise LinkError(f"invalid room name {room!r}: '.' and '..' are reserved")
     return room
 
 

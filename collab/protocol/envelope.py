@@ -200,7 +200,14 @@ def _seal(
         raise ValueError(f"nonce must be {NONCE_SIZE} bytes, got {len(nonce)}")
 
     header = _HEADER.pack(
-        MAGIC, VERSION, etype, keys.room_id_bytes, EPOCH, bytes(author_id), author_seq, ref,
+        MAGIC,
+        VERSION,
+        etype,
+        keys.room_id_bytes,
+        EPOCH,
+        bytes(author_id),
+        author_seq,
+        ref,
         bytes(nonce),
     )
     key = keys.awareness_key if etype is EnvelopeType.AWARENESS else keys.doc_key
@@ -255,7 +262,7 @@ def parse_envelope(data: bytes | bytearray | memoryview) -> Envelope:
     if author_seq == 0:
         raise MalformedEnvelope("author seq 0 is invalid: sequences start at 1")
     if ref != 0 and etype is not EnvelopeType.SNAPSHOT:
-        raise MalformedEnvelope(f"ref must be 0 in a {etype.name.lower()} envelope, got {ref}")
+        raise MalformedEnvelope(f"ref must be 0 for {etype.name.lower()} envelopes, got {ref}")
     ct_end = PREFIX_SIZE + ct_len
     return Envelope(
         type=etype,

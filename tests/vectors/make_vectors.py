@@ -53,9 +53,11 @@ from typing import Any
 
 from collab.crypto import (
     AUTH_CONTEXT,
+    LinkError,
     RoomKeys,
     auth_message,
     b64url_encode,
+    parse_link,
     plaintext_link,
     read_link,
     sign_challenge,
@@ -72,7 +74,6 @@ from collab.crypto.keys import (
 )
 from collab.protocol.envelope import (
     EnvelopeError,
-    EnvelopeType,
     open_envelope,
     parse_envelope,
     seal_awareness,
@@ -87,6 +88,10 @@ WRITE_SECRET = bytes(range(0x00, 0x20))
 OTHER_WRITE_SECRET = bytes(range(0x20, 0x40))  # a second room, for cross-room cases
 AUTHOR_ID = bytes(range(0xA0, 0xB0))
 CHALLENGE = bytes(range(0xC0, 0xE0))
+MALFORMED, WRONG_ROOM, WRONG_EPOCH, TAMPERED = (
+    "MalformedEnvelope", "WrongRoom", "WrongEpoch", "TamperedEnvelope"
+)
+B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
 def nonce(n: int) -> bytes:
@@ -129,7 +134,7 @@ def raw_envelope(
     return body
 
 
-def envelope_entry(name: str, keys: RoomKeys, data: bytes, plaintext: bytes, note: str) -> dict[str, Any]:
+def envelope_entry(name: str, data: bytes, plaintext: bytes, note: str) -> dict[str, Any]:
     env = parse_envelope(data)
     return {
         "name": name,
@@ -149,21 +154,34 @@ def envelope_entry(name: str, keys: RoomKeys, data: bytes, plaintext: bytes, not
     }
 
 
-def tampered_entry(keys: RoomKeys, name: str, data: bytes, why: str) -> dict[str, Any]:
-    # The expected error is whatever the reference implementation raises; build() is only run
-    # after the library's own tests pass, and test_vectors checks each case independently.
+def tampered_entry(keys: RoomKeys, name: str, error: str, data: bytes, why: str) -> dict[str, Any]:
+    # The expected error is written down by hand above; refuse to emit a vector the reference
+    # implementation disagrees with.
     try:
         open_envelope(keys, data)
     except EnvelopeError as exc:
-        error = type(exc).__name__
-    else:  # pragma: no cover - a broken generator must not write a vector that passes
+        if type(exc).__name__ != error:
+            got = type(exc).__name__
+            raise AssertionError(f"{name}: expected {error}, got {got}: {exc}") from exc
+    else:
         raise AssertionError(f"tampered vector {name} opened successfully")
     try:
         parse_envelope(data)
         parse_error = False
     except EnvelopeError:
         parse_error = True
-    return {"name": name, "why": why, "envelope": data.hex(), "error": error, "parse_error": parse_error}
+    return {
+        "name": name, "why": why, "envelope": data.hex(), "error": error,
+        "parse_error": parse_error,
+    }
+
+
+def invalid_link_entry(why: str, url: str) -> dict[str, Any]:
+    try:
+        parse_link(url)
+    except LinkError:
+        return {"url": url, "error": "LinkError", "why": why}
+    raise AssertionError(f"invalid link case {why!r} parsed successfully")
 
 
 def build() -> dict[str, Any]:
@@ -207,11 +225,9 @@ def build() -> dict[str, Any]:
     k = b64url_encode(WRITE_SECRET)
     r = b64url_encode(keys.read_capability)
     base_room = f"{SERVER_BASE}/s/{room}"
-    # Last character of k carries 2 spare bits; setting one keeps the same bytes but a
+    k_noncanonical = k[:-1] + B64URL_ALPHABET[B64URL_ALPHABET.index(k[-1]) | 1]
+    # The last character of k carries 2 spare bits; setting one gives the same bytes under a
     # different text, which strict decoding refuses.
-    k_noncanonical = k[:-1] + "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[
-        ("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".index(k[-1]) | 1)
-    ]
     invalid_links = [
         ("unknown scheme", f"ftp://localhost:8000/s/{room}#k={k}"),
         ("no scheme", f"localhost:8000/s/{room}#k={k}"),
@@ -224,12 +240,13 @@ def build() -> dict[str, Any]:
         ("write secret of 33 bytes", f"{base_room}#k={b64url_encode(WRITE_SECRET + b'x')}"),
         ("read capability of 32 bytes", f"{base_room}#r={b64url_encode(keys.read_secret)}"),
         ("room id in path does not match the key", f"{SERVER_BASE}/s/{other.room_id}#k={k}"),
-        ("room id in path does not match the read capability", f"{SERVER_BASE}/s/{other.room_id}#r={r}"),
+        ("room id in path does not match the read capability",
+         f"{SERVER_BASE}/s/{other.room_id}#r={r}"),
         ("unknown fragment key", f"{base_room}#x={k}"),
         ("fragment without a value separator", f"{base_room}#k"),
         ("invalid plaintext room name", f"{SERVER_BASE}/s/bad$room"),
         ("room name too long", f"{SERVER_BASE}/s/{'a' * 129}"),
-        ("room name of only dots", f"{SERVER_BASE}/s/..."),
+        ("room name '..' is reserved", f"{SERVER_BASE}/s/.."),
     ]
 
     auth = {
@@ -273,10 +290,10 @@ def build() -> dict[str, Any]:
     snapshot = seal_snapshot(keys, AUTHOR_ID, 1, 42, snapshot_pt, nonce=nonce(2))
     awareness = seal_awareness(keys, AUTHOR_ID, 7, awareness_pt, nonce=nonce(3))
     envelopes = [
-        envelope_entry("update", keys, update, update_pt, "author seq 1"),
-        envelope_entry("update_empty", keys, update_empty, b"", "empty plaintext: ciphertext is the tag alone"),
-        envelope_entry("snapshot", keys, snapshot, snapshot_pt, "covers hub sequence 42"),
-        envelope_entry("awareness", keys, awareness, awareness_pt, "counter 7, not signed"),
+        envelope_entry("update", update, update_pt, "author seq 1"),
+        envelope_entry("update_empty", update_empty, b"", "empty plaintext: ciphertext = tag"),
+        envelope_entry("snapshot", snapshot, snapshot_pt, "covers hub sequence 42"),
+        envelope_entry("awareness", awareness, awareness_pt, "counter 7, not signed"),
     ]
 
     # Offsets into the header, for the flips below.
@@ -293,45 +310,59 @@ def build() -> dict[str, Any]:
     awareness_doc_key = seal_awareness(replace(keys, awareness_key=keys.doc_key), AUTHOR_ID, 8,
                                        awareness_pt, nonce=nonce(7))
     short_ct = bytes.fromhex(envelopes[0]["header"]) + struct.pack(">I", 15) + bytes(15) + bytes(64)
+    def raw_update(**fields: Any) -> bytes:
+        return raw_envelope(keys, fields.pop("etype", 1), plaintext=update_pt, **fields)
+
     cases = [
-        ("update_ciphertext_bit_flipped", flip(update, ct_at + 3), "one ciphertext bit flipped"),
-        ("update_author_seq_changed", flip(update, author_seq_at + 7, 0x02),
+        # (name, expected error, bytes, why)
+        ("update_ciphertext_bit_flipped", TAMPERED, flip(update, ct_at + 3),
+         "one ciphertext bit flipped"),
+        ("update_author_seq_changed", TAMPERED, flip(update, author_seq_at + 7, 0x02),
          "author seq 1 rewritten to 3 in the header"),
-        ("update_nonce_byte_flipped", flip(update, nonce_at), "one nonce bit flipped"),
-        ("update_room_id_byte_flipped", flip(update, room_at), "room id in header altered"),
-        ("update_signature_bit_flipped", flip(update, sig_at + 10), "one signature bit flipped"),
-        ("update_forged_by_reader", reader_forgery,
+        ("update_nonce_byte_flipped", TAMPERED, flip(update, nonce_at),
+         "one nonce bit flipped"),
+        ("update_room_id_byte_flipped", WRONG_ROOM, flip(update, room_at),
+         "room id in the header altered"),
+        ("update_signature_bit_flipped", TAMPERED, flip(update, sig_at + 10),
+         "one signature bit flipped"),
+        ("update_forged_by_reader", TAMPERED, reader_forgery,
          "valid AES-GCM under the doc key, signed by a key that is not the room's write key"),
-        ("update_foreign_keys_our_room_id", foreign_in_our_room,
+        ("update_foreign_keys_our_room_id", TAMPERED, foreign_in_our_room,
          "names this room but was encrypted and signed with another room's keys"),
-        ("update_wrong_room", wrong_room, "a valid update of another room (write secret 20..3f)"),
-        ("update_wrong_epoch", raw_envelope(keys, 1, plaintext=update_pt, epoch=1, nonce_bytes=nonce(8)),
+        ("update_wrong_room", WRONG_ROOM, wrong_room,
+         "a valid update of another room (write secret 20..3f)"),
+        ("update_wrong_epoch", WRONG_EPOCH, raw_update(epoch=1, nonce_bytes=nonce(8)),
          "correctly signed and encrypted, but epoch 1"),
-        ("update_truncated", update[:-1], "last byte cut off"),
-        ("update_signature_missing", update[:-64], "the 64-byte signature stripped"),
-        ("update_trailing_byte", update + b"\x00", "one byte appended"),
-        ("update_bad_magic", flip(update, 0), "magic is not 'CLB'"),
-        ("update_bad_version", raw_envelope(keys, 1, plaintext=update_pt, version=2, nonce_bytes=nonce(9)),
+        ("update_truncated", MALFORMED, update[:-1], "last byte cut off"),
+        ("update_signature_missing", MALFORMED, update[:-64], "the 64-byte signature stripped"),
+        ("update_trailing_byte", MALFORMED, update + b"\x00", "one byte appended"),
+        ("update_bad_magic", MALFORMED, flip(update, 0), "magic is not 'CLB'"),
+        ("update_bad_version", MALFORMED, raw_update(version=2, nonce_bytes=nonce(9)),
          "version 2"),
-        ("unknown_type", raw_envelope(keys, 4, plaintext=update_pt, nonce_bytes=nonce(10)), "type 4"),
-        ("update_seq_zero", raw_envelope(keys, 1, plaintext=update_pt, author_seq=0, nonce_bytes=nonce(11)),
+        ("unknown_type", MALFORMED, raw_update(etype=4, nonce_bytes=nonce(10)), "type 4"),
+        ("update_seq_zero", MALFORMED, raw_update(author_seq=0, nonce_bytes=nonce(11)),
          "author seq 0 (sequences start at 1)"),
-        ("update_with_ref", raw_envelope(keys, 1, plaintext=update_pt, ref=5, nonce_bytes=nonce(12)),
+        ("update_with_ref", MALFORMED, raw_update(ref=5, nonce_bytes=nonce(12)),
          "ref must be 0 outside snapshots"),
-        ("ciphertext_shorter_than_tag", short_ct, "declared ciphertext length 15 < 16-byte tag"),
-        ("header_only", update[:69], "cut off after the header"),
-        ("empty", b"", "zero bytes"),
-        ("snapshot_ref_changed", flip(snapshot, ref_at + 7, 0x80),
-         "hub rewrote which sequence number the snapshot covers"),
-        ("snapshot_ciphertext_bit_flipped", flip(snapshot, ct_at), "one ciphertext bit flipped"),
-        ("awareness_ciphertext_bit_flipped", flip(awareness, ct_at + 1), "one ciphertext bit flipped"),
-        ("awareness_counter_changed", flip(awareness, author_seq_at + 7, 0x10),
-         "counter rewritten in the header"),
-        ("awareness_under_doc_key", awareness_doc_key, "encrypted with the doc key, not the awareness key"),
-        ("awareness_with_signature", awareness + bytes(64), "awareness carries no signature"),
-        ("awareness_truncated", awareness[:-1], "last byte cut off"),
+        ("ciphertext_shorter_than_tag", MALFORMED, short_ct,
+         "declared ciphertext length 15 < 16-byte tag"),
+        ("header_only", MALFORMED, update[:69], "cut off right after the header"),
+        ("empty", MALFORMED, b"", "zero bytes"),
+        ("snapshot_ref_changed", TAMPERED, flip(snapshot, ref_at + 7, 0x80),
+         "hub rewrote which sequence number the snapshot covers (42 -> 170)"),
+        ("snapshot_ciphertext_bit_flipped", TAMPERED, flip(snapshot, ct_at),
+         "one ciphertext bit flipped"),
+        ("awareness_ciphertext_bit_flipped", TAMPERED, flip(awareness, ct_at + 1),
+         "one ciphertext bit flipped"),
+        ("awareness_counter_changed", TAMPERED, flip(awareness, author_seq_at + 7, 0x10),
+         "counter rewritten in the header (7 -> 23)"),
+        ("awareness_under_doc_key", TAMPERED, awareness_doc_key,
+         "encrypted with the doc key instead of the awareness key"),
+        ("awareness_with_signature", MALFORMED, awareness + bytes(64),
+         "awareness envelopes carry no signature"),
+        ("awareness_truncated", MALFORMED, awareness[:-1], "last byte cut off"),
     ]
-    tampered = [tampered_entry(keys, name, data, why) for name, data, why in cases]
+    tampered = [tampered_entry(keys, *case) for case in cases]
 
     return {
         "format": "collab-e2ee-vectors",
@@ -352,7 +383,7 @@ def build() -> dict[str, Any]:
         "derived": derived,
         "links": links,
         "parse_links": parse_links,
-        "invalid_links": [{"url": url, "error": "LinkError", "why": why} for why, url in invalid_links],
+        "invalid_links": [invalid_link_entry(why, url) for why, url in invalid_links],
         "auth": auth,
         "envelopes": envelopes,
         "tampered": tampered,
