@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import socket
 import sys
@@ -85,7 +86,7 @@ async def serve(settings) -> int:  # type: ignore[no-untyped-def]
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
-    server = uvicorn.Server(config)
+    server = GracefulServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started and not task.done():
         await asyncio.sleep(0.02)
@@ -96,6 +97,25 @@ async def serve(settings) -> int:  # type: ignore[no-untyped-def]
         print(f"collab hub ready at http://{shown}:{port} (store: {store})", flush=True)
     await task
     return 0 if server.started else 1
+
+
+class GracefulServer(uvicorn.Server):
+    """SIGTERM/SIGINT drain the hub (close 1012, flush the store) and then exit with status 0.
+
+    uvicorn re-raises the captured signal after a graceful shutdown, which makes a clean stop look
+    like a crash to supervisors; a drained hub has nothing left to report.
+    """
+
+    def capture_signals(self):  # type: ignore[no-untyped-def, override]
+        inner = super().capture_signals()
+
+        @contextlib.contextmanager
+        def without_reraise():  # type: ignore[no-untyped-def]
+            with inner:
+                yield
+                self._captured_signals.clear()
+
+        return without_reraise()
 
 
 def _redact(url: str | None) -> str:

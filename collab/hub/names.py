@@ -8,4 +8,4 @@ ROOM_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
 def valid_room_name(name: str) -> bool:
-    return bool(ROOM_NAME.match(name)) and name not in (".", "..")
+    return bool(ROOM_NAME.fullmatch(name)) and name not in (".", "..")

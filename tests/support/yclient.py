@@ -1,21 +1,30 @@
-"""A stock pycrdt client: pycrdt's own Provider over a `websockets` connection."""
+"""A stock pycrdt client: pycrdt's own Provider over a `websockets` connection, with awareness."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, AsyncIterator
 
 import pycrdt
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+
+from collab.protocol import yjs
 
 
 class WebsocketChannel:
-    """pycrdt's Channel protocol over a websockets client connection."""
+    """pycrdt's Channel protocol over a websockets client connection.
 
-    def __init__(self, ws: ClientConnection, path: str) -> None:
+    pycrdt's Provider handles sync messages only, so awareness frames are applied here.
+    """
+
+    def __init__(self, ws: ClientConnection, path: str, awareness: pycrdt.Awareness) -> None:
         self._ws = ws
         self._path = path
+        self._awareness = awareness
 
     @property
     def path(self) -> str:
@@ -34,19 +43,48 @@ class WebsocketChannel:
         await self._ws.send(message)
 
     async def recv(self) -> bytes:
-        data = await self._ws.recv()
-        assert isinstance(data, bytes)
-        return data
+        while True:
+            data = await self._ws.recv()
+            assert isinstance(data, bytes)
+            msg = yjs.parse_message(data)
+            if isinstance(msg, yjs.AwarenessMessage):
+                self._awareness.apply_awareness_update(msg.payload, "remote")
+                continue
+            return data
+
+
+@dataclass
+class PyClient:
+    doc: pycrdt.Doc
+    awareness: pycrdt.Awareness
+    ws: ClientConnection
+
+    async def set_presence(self, state: dict[str, Any]) -> None:
+        self.awareness.set_local_state(state)
+        update = self.awareness.encode_awareness_update([self.doc.client_id])
+        await self.ws.send(yjs.awareness_message(update))
+
+
+@contextlib.asynccontextmanager
+async def pycrdt_session(url: str, doc: pycrdt.Doc | None = None) -> AsyncIterator[PyClient]:
+    doc = doc or pycrdt.Doc()
+    awareness = pycrdt.Awareness(doc)
+    async with connect(url, max_size=None) as ws:
+        provider = pycrdt.Provider(doc, WebsocketChannel(ws, url, awareness))
+        try:
+            async with provider:
+                await asyncio.wait_for(provider.synced.wait(), 10)
+                yield PyClient(doc, awareness, ws)
+        except BaseExceptionGroup as group:
+            # The hub went away under us (tests kill it on purpose): leaving is then not an error.
+            if not group.subgroup(ConnectionClosed) or ws.state is not State.CLOSED:
+                raise
 
 
 @contextlib.asynccontextmanager
 async def pycrdt_client(url: str, doc: pycrdt.Doc | None = None) -> AsyncIterator[pycrdt.Doc]:
-    doc = doc or pycrdt.Doc()
-    async with connect(url, max_size=None) as ws:
-        provider = pycrdt.Provider(doc, WebsocketChannel(ws, url))
-        async with provider:
-            await asyncio.wait_for(provider.synced.wait(), 10)
-            yield doc
+    async with pycrdt_session(url, doc) as client:
+        yield client.doc
 
 
 async def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> None:  # type: ignore[no-untyped-def]
