@@ -35,7 +35,9 @@ class Settings:
     compact_after: int = 1000
     # Seconds a room with no connections stays in memory before it is unloaded.
     room_idle_seconds: float = 5.0
-    sqlite_synchronous: str = "FULL"
+    # NORMAL (WAL): a commit survives a crash of the hub process (kill -9); FULL also survives power loss
+    # at the price of an fsync per group commit (measured here: p50 0.17 ms, p99 9.4 ms).
+    sqlite_synchronous: str = "NORMAL"
     log_level: str = "info"
 
     @property

@@ -42,6 +42,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--room-idle-seconds", type=float, help="unload rooms idle for this long" + env("room_idle_seconds")
     )
+    p.add_argument(
+        "--sqlite-synchronous",
+        choices=["NORMAL", "FULL"],
+        help="NORMAL survives a crash of the hub, FULL also power loss (an fsync per commit)" + env("sqlite_synchronous"),
+    )
     p.add_argument("--log-level", help="debug, info, warning, error" + env("log_level"))
 
 
@@ -50,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         k: v
         for k, v in vars(args).items()
         if k in ("host", "port", "redis_url", "max_frame_bytes", "send_buffer_bytes", "require_room_creation",
-                 "compact_after", "room_idle_seconds", "log_level")
+                 "compact_after", "room_idle_seconds", "log_level", "sqlite_synchronous")
     }
     if args.data:
         from pathlib import Path
