@@ -1,0 +1,92 @@
+// The servers the benchmark runs side by side: how each is started (always bound to
+// 127.0.0.1 on a port the runner picks) and which framing its clients speak.
+//
+// Each entry:
+//   name, version, proto ('yws' = y-websocket framing; 'hocuspocus' = document name first,
+//   auth frame before sync), check() -> null when runnable or a reason string to skip it,
+//   command(port, dataDir) -> { cmd, args, env }
+// The runner stops a server by SIGTERM to its process group, then SIGKILL after 5 s.
+import fs from 'node:fs'
+import path from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+const BENCH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const REPO = path.resolve(BENCH, '..')
+const PEERS_PY = path.join(BENCH, '.venv-peers', 'bin', 'python')
+const COLLAB = process.env.COLLAB_BIN || path.join(REPO, '.venv', 'bin', 'collab')
+
+function pkgVersion (name) {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(BENCH, 'node_modules', name, 'package.json'), 'utf8')).version
+  } catch { return null }
+}
+
+function pyVersion (dist) {
+  try {
+    return execFileSync(PEERS_PY, ['-c', `import importlib.metadata as m; print(m.version("${dist}"))`], { encoding: 'utf8' }).trim()
+  } catch { return null }
+}
+
+const node = process.execPath
+
+export const SERVERS = [
+  {
+    name: 'collab',
+    describe: 'this project\'s hub, plaintext y-websocket rooms (collab serve)',
+    proto: 'yws',
+    version: () => {
+      try { return execFileSync(COLLAB, ['--version'], { encoding: 'utf8', timeout: 20000 }).trim() } catch { return 'unknown' }
+    },
+    check () {
+      if (!fs.existsSync(COLLAB)) return `${COLLAB} not found (install the project: pip install -e .)`
+      try {
+        execFileSync(COLLAB, ['serve', '--help'], { stdio: 'ignore', timeout: 20000 })
+      } catch (e) {
+        return `\`${COLLAB} serve --help\` failed (${e.status ?? e.code}): the hub's serve command is not there yet`
+      }
+      return null
+    },
+    command: (port, dataDir) => ({
+      cmd: COLLAB,
+      args: ['serve', '--host', '127.0.0.1', '--port', String(port), '--data', dataDir],
+      env: {}
+    })
+  },
+  {
+    name: 'y-websocket',
+    describe: 'classic y-websocket server (bin/server.cjs), in-memory docs, no persistence',
+    proto: 'yws',
+    version: () => pkgVersion('y-websocket'),
+    check: () => pkgVersion('y-websocket') ? null : 'bench/node_modules missing: run npm ci in bench/',
+    command: (port) => ({
+      cmd: node,
+      args: [path.join(BENCH, 'node_modules', 'y-websocket', 'bin', 'server.cjs')],
+      env: { HOST: '127.0.0.1', PORT: String(port) }
+    })
+  },
+  {
+    name: 'hocuspocus',
+    describe: '@hocuspocus/server without extensions (servers/hocuspocus.mjs)',
+    proto: 'hocuspocus',
+    version: () => pkgVersion('@hocuspocus/server'),
+    check: () => pkgVersion('@hocuspocus/server') ? null : 'bench/node_modules missing: run npm ci in bench/',
+    command: (port) => ({
+      cmd: node,
+      args: [path.join(BENCH, 'servers', 'hocuspocus.mjs')],
+      env: { HOST: '127.0.0.1', PORT: String(port) }
+    })
+  },
+  {
+    name: 'pycrdt-websocket',
+    describe: 'pycrdt-websocket ASGIServer on uvicorn (servers/pycrdt_websocket_server.py)',
+    proto: 'yws',
+    version: () => pyVersion('pycrdt-websocket'),
+    check: () => fs.existsSync(PEERS_PY) && pyVersion('pycrdt-websocket') ? null : 'bench/.venv-peers missing: pip install -r bench/requirements-peers.txt into it',
+    command: (port) => ({
+      cmd: PEERS_PY,
+      args: [path.join(BENCH, 'servers', 'pycrdt_websocket_server.py')],
+      env: { HOST: '127.0.0.1', PORT: String(port) }
+    })
+  }
+]
