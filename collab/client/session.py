@@ -1,0 +1,135 @@
+"""Session: the asyncio API for one participant in a room.
+
+    async with Session.connect(link, name="ada", color="#30bced") as s:
+        s.workspace.write("main.py", "print('hi')\\n")
+        s.set_cursor("main.py", 5)
+        print(s.peers())
+
+The link decides the protocol: a plaintext link (no fragment) speaks y-websocket through
+``PlaintextProvider``; an encrypted link (``#k=`` or ``#r=``) speaks the E2EE relay protocol through
+``EncryptedProvider``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from typing import Any, AsyncIterator
+
+import pycrdt
+
+from collab.client.provider import Provider, ProviderError, Status
+from collab.crypto import ParsedLink, parse_link, websocket_url
+from collab.workspace import Workspace, cursor_json, presence
+
+# y-codemirror.next's demo palette: distinct on light and dark backgrounds.
+COLORS = ("#30bced", "#6eeb83", "#ffbc42", "#ecd444", "#ee6352", "#9ac2c9", "#8acb88", "#1be7ff")
+
+
+def make_provider(link: ParsedLink, doc: pycrdt.Doc, awareness: pycrdt.Awareness) -> Provider:
+    """The provider a link asks for."""
+    if link.keys is None:
+        from collab.client.plaintext import PlaintextProvider
+
+        return PlaintextProvider(websocket_url(link.server_base, link.room), doc, awareness)
+    try:
+        from collab.client.encrypted import EncryptedProvider
+    except ImportError as exc:
+        raise ProviderError(
+            "this is an end-to-end encrypted room link, and this build of collab has no encrypted "
+            "client yet: ask for a plaintext room link (without #k=...)"
+        ) from exc
+    return EncryptedProvider(link, doc=doc, awareness=awareness)  # type: ignore[call-arg]
+
+
+class Session:
+    def __init__(self, link: ParsedLink, provider: Provider, name: str, color: str) -> None:
+        self.link = link
+        self.provider = provider
+        self.doc = provider.doc
+        self.awareness = provider.awareness
+        self.workspace = Workspace(self.doc)
+        self.name = name
+        self.color = color
+        self._file: str | None = None
+        self._cursor: tuple[dict[str, Any], dict[str, Any]] | None = None
+        self._publish()
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def connect(
+        cls,
+        link: str | ParsedLink,
+        *,
+        name: str,
+        color: str | None = None,
+        timeout: float | None = 30.0,
+        doc: pycrdt.Doc | None = None,
+    ) -> AsyncIterator["Session"]:
+        """Join the room, wait for the first sync (or raise ProviderError), leave cleanly on exit."""
+        parsed = parse_link(link) if isinstance(link, str) else link
+        doc = doc or pycrdt.Doc()
+        awareness = pycrdt.Awareness(doc)
+        provider = make_provider(parsed, doc, awareness)
+        session = cls(parsed, provider, name, color or random.choice(COLORS))
+        try:
+            await provider.start(timeout=timeout)  # type: ignore[call-arg]
+        except BaseException:
+            await provider.stop()
+            raise
+        try:
+            yield session
+        finally:
+            await provider.stop()
+
+    # -- status ------------------------------------------------------------------------------------
+
+    @property
+    def status(self) -> Status:
+        return self.provider.status
+
+    @property
+    def pending(self) -> int:
+        return self.provider.pending
+
+    @property
+    def writable(self) -> bool:
+        return self.link.keys is None or self.link.keys.write_secret is not None
+
+    async def wait_idle(self) -> None:
+        """Until connected with nothing of ours waiting (see each provider's ``pending``)."""
+        wait = getattr(self.provider, "wait_idle", None)
+        if wait is not None:
+            await wait()
+            return
+        import asyncio
+
+        while not (self.provider.status is Status.CONNECTED and self.provider.pending == 0):
+            if self.provider.status is Status.CLOSED:
+                raise ProviderError("the session is closed")
+            await asyncio.sleep(0.02)
+
+    # -- presence ----------------------------------------------------------------------------------
+
+    def set_file(self, path: str | None) -> None:
+        self._file = path
+        self._cursor = None
+        self._publish()
+
+    def set_cursor(self, path: str, anchor: int, head: int | None = None) -> None:
+        """Show our cursor (and selection anchor..head, code-point indices) in ``path``."""
+        ytext = self.workspace.text(path)
+        self._file = path
+        self._cursor = (cursor_json(ytext, anchor), cursor_json(ytext, anchor if head is None else head))
+        self._publish()
+
+    def peers(self) -> dict[int, dict[str, Any]]:
+        """Everyone else's presence, by Yjs client id (states without a user are skipped)."""
+        return {
+            cid: state
+            for cid, state in self.awareness.states.items()
+            if cid != self.doc.client_id and isinstance(state, dict) and "user" in state
+        }
+
+    def _publish(self) -> None:
+        self.awareness.set_local_state(presence(self.name, self.color, file=self._file, cursor=self._cursor))
