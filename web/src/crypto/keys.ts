@@ -1,0 +1,140 @@
+// Room secrets and everything derived from them, with WebCrypto (docs/e2ee.md "Keys").
+// Mirrors collab/crypto/keys.py: HKDF-SHA256 with an empty salt and one ASCII label per value.
+import { b64urlEncode } from "./b64url.js";
+import { bytes, concat, fromHex, randomBytes, utf8, type Bytes } from "./bytes.js";
+
+export const WRITE_SECRET_SIZE = 32;
+export const READ_SECRET_SIZE = 32;
+export const ROOM_ID_SIZE = 16;
+export const PUBLIC_KEY_SIZE = 32;
+export const READ_CAPABILITY_SIZE = READ_SECRET_SIZE + PUBLIC_KEY_SIZE;
+
+export const INFO = {
+  writeAuth: "collab v1 write-auth",
+  read: "collab v1 read",
+  roomId: "collab v1 room-id",
+  docKey: "collab v1 doc-key",
+  awarenessKey: "collab v1 awareness-key",
+} as const;
+
+export class CryptoError extends Error {
+  override name = "CryptoError";
+}
+
+export class ReadOnlyKeys extends CryptoError {
+  override name = "ReadOnlyKeys";
+}
+
+// PKCS#8 wrapping of a raw Ed25519 seed (RFC 8410): WebCrypto cannot import a bare seed.
+const ED25519_PKCS8_PREFIX = fromHex("302e020100300506032b657004220420");
+
+export async function hkdfSha256(secret: Bytes, info: string, length: number): Promise<Bytes> {
+  const key = await crypto.subtle.importKey("raw", secret, "HKDF", false, ["deriveBits"]);
+  const bits = await crypto.subtle.deriveBits(
+    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: utf8(info) },
+    key,
+    length * 8,
+  );
+  return bytes(bits);
+}
+
+export function generateWriteSecret(): Bytes {
+  return randomBytes(WRITE_SECRET_SIZE);
+}
+
+/** Everything one member holds for one encrypted room. Never log it: toString shows the room id only. */
+export class RoomKeys {
+  private constructor(
+    readonly roomId: string,
+    readonly roomIdBytes: Bytes,
+    readonly readSecret: Bytes,
+    readonly docKey: CryptoKey,
+    readonly awarenessKey: CryptoKey,
+    readonly writePublicKey: Bytes,
+    readonly verifyKey: CryptoKey,
+    readonly writeSecret: Bytes | null,
+    readonly signingKey: CryptoKey | null,
+    // Raw key bytes, only for the test vectors; the CryptoKeys above are what the code uses.
+    readonly raw: { docKey: Bytes; awarenessKey: Bytes; writeAuthSeed: Bytes | null },
+  ) {}
+
+  static async fromWriteSecret(writeSecret: Bytes): Promise<RoomKeys> {
+    checkLen("write secret", writeSecret, WRITE_SECRET_SIZE);
+    const seed = await hkdfSha256(writeSecret, INFO.writeAuth, 32);
+    const signingKey = await crypto.subtle.importKey(
+      "pkcs8",
+      concat(ED25519_PKCS8_PREFIX, seed),
+      { name: "Ed25519" },
+      true,
+      ["sign"],
+    );
+    // The private JWK carries the public half ("x"): the only portable way to get it in WebCrypto.
+    const jwk = await crypto.subtle.exportKey("jwk", signingKey);
+    const publicKey = bytes(Uint8Array.from(atob(jwk.x!.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0)));
+    const readSecret = await hkdfSha256(writeSecret, INFO.read, READ_SECRET_SIZE);
+    return RoomKeys.fromReadSecret(readSecret, publicKey, writeSecret, signingKey, seed);
+  }
+
+  static async fromReadCapability(readSecret: Bytes, writePublicKey: Bytes): Promise<RoomKeys> {
+    checkLen("read secret", readSecret, READ_SECRET_SIZE);
+    checkLen("write public key", writePublicKey, PUBLIC_KEY_SIZE);
+    return RoomKeys.fromReadSecret(readSecret, writePublicKey, null, null, null);
+  }
+
+  private static async fromReadSecret(
+    readSecret: Bytes,
+    writePublicKey: Bytes,
+    writeSecret: Bytes | null,
+    signingKey: CryptoKey | null,
+    seed: Bytes | null,
+  ): Promise<RoomKeys> {
+    const roomIdBytes = await hkdfSha256(readSecret, INFO.roomId, ROOM_ID_SIZE);
+    const docKeyRaw = await hkdfSha256(readSecret, INFO.docKey, 32);
+    const awarenessKeyRaw = await hkdfSha256(readSecret, INFO.awarenessKey, 32);
+    const aes = (raw: Bytes) => crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+    let verifyKey: CryptoKey;
+    try {
+      verifyKey = await crypto.subtle.importKey("raw", writePublicKey, { name: "Ed25519" }, false, ["verify"]);
+    } catch {
+      throw new CryptoError("write public key is not a valid Ed25519 public key");
+    }
+    return new RoomKeys(
+      b64urlEncode(roomIdBytes),
+      roomIdBytes,
+      readSecret,
+      await aes(docKeyRaw),
+      await aes(awarenessKeyRaw),
+      writePublicKey,
+      verifyKey,
+      writeSecret,
+      signingKey,
+      { docKey: docKeyRaw, awarenessKey: awarenessKeyRaw, writeAuthSeed: seed },
+    );
+  }
+
+  get canWrite(): boolean {
+    return this.signingKey !== null;
+  }
+
+  /** R || write public key: what a read-only link carries. */
+  get readCapability(): Bytes {
+    return concat(this.readSecret, this.writePublicKey);
+  }
+
+  requireSigningKey(): CryptoKey {
+    if (!this.signingKey) throw new ReadOnlyKeys(`room ${this.roomId}: these keys come from a read-only link and cannot write`);
+    return this.signingKey;
+  }
+
+  toString(): string {
+    return `RoomKeys(${this.roomId}, canWrite=${this.canWrite})`;
+  }
+
+  toJSON(): string {
+    return this.toString();
+  }
+}
+
+function checkLen(what: string, value: Uint8Array, size: number): void {
+  if (value.length !== size) throw new CryptoError(`${what} must be ${size} bytes, got ${value.length}`);
+}
