@@ -1,0 +1,425 @@
+"""Fan-out between hubs over Redis pub/sub, with catch-up from the room's stream.
+
+- One channel per room (``collab:{room}:relay``), subscribed only while the room is loaded here.
+  Against a Redis Cluster the channels are sharded (SSUBSCRIBE/SPUBLISH on the node that owns the
+  room's slot), so traffic of a room stays on one node instead of being broadcast cluster-wide.
+- ``publish`` never waits: messages go to a bounded queue that a background task pipelines out.
+  When the queue is full a message is dropped; other hubs notice the missing seq and read it back
+  from the stream, so dropping costs latency, not data.
+- Pub/sub is fire-and-forget, so every room keeps a watermark: the highest seq up to which this hub
+  has seen every entry. A seq that skips ahead, a head in Redis beyond the watermark that does not
+  move for one tick, or a pub/sub connection that came back after a drop: each makes the broker read
+  the missing entries from the stream and deliver them to the room like any relay message.
+- Hub heartbeats (collab.hub.heartbeat) tell when another hub died, so its clients' presence goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from dataclasses import dataclass, field
+from typing import Callable
+
+from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from collab.broker.base import Handler
+from collab.hub import relay
+from collab.hub.heartbeat import Heartbeats, LostHandler
+from collab.store.redis import OP_TIMEOUT, Client, channel, client_options, connect, key, node_url, read_log
+
+log = logging.getLogger(__name__)
+
+CATCH_UP_ID = bytes(16)  # hub id of relay messages the broker read back from the stream
+_HEADER = 1 + 16 + 8  # relay header: kind, hub id, seq
+
+
+@dataclass
+class Watermark:
+    """Seqs of one room this hub has seen; ``upto`` has no holes below it."""
+
+    upto: int = 0
+    ahead: set[int] = field(default_factory=set)
+    last_tick: int = -1  # ``upto`` at the previous tick: unchanged twice means the hole is real
+
+    def saw(self, seq: int) -> None:
+        if seq <= self.upto:
+            return
+        self.ahead.add(seq)
+        while self.upto + 1 in self.ahead:
+            self.upto += 1
+            self.ahead.discard(self.upto)
+
+    def advance(self, head: int) -> None:
+        self.upto = max(self.upto, head)
+        self.ahead = {s for s in self.ahead if s > self.upto}
+
+    @property
+    def gap(self) -> bool:
+        return bool(self.ahead)
+
+
+@dataclass
+class Subscription:
+    handler: Handler
+    mark: Watermark
+    link: "Link | None" = None
+
+
+class Link:
+    """One pub/sub connection (to the server, or to one cluster node) and the channels it carries."""
+
+    def __init__(self, client: Redis, *, sharded: bool, deliver: Callable[[bytes, bytes], None],
+                 lost: Callable[["Link"], None]) -> None:
+        self.client = client
+        self.sharded = sharded
+        self.channels: set[str] = set()
+        self._deliver = deliver
+        self._lost = lost
+        self._pubsub: PubSub | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._confirmed: dict[bytes, asyncio.Event] = {}
+        self.dead = False
+
+    async def add(self, name: str) -> None:
+        if self._pubsub is None:
+            self._pubsub = self.client.pubsub()
+        event = self._confirmed.setdefault(name.encode(), asyncio.Event())
+        await (self._pubsub.ssubscribe(name) if self.sharded else self._pubsub.subscribe(name))
+        self.channels.add(name)
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._read(), name="collab-redis-pubsub")
+        # Wait for the server's confirmation: only then are later publishes sure to reach us.
+        await asyncio.wait_for(event.wait(), OP_TIMEOUT)
+
+    async def remove(self, name: str) -> None:
+        self.channels.discard(name)
+        self._confirmed.pop(name.encode(), None)
+        if self._pubsub is not None and not self.dead:
+            await (self._pubsub.sunsubscribe(name) if self.sharded else self._pubsub.unsubscribe(name))
+
+    async def _read(self) -> None:
+        assert self._pubsub is not None
+        try:
+            while True:
+                message = await self._pubsub.get_message(timeout=1.0)
+                if message is None:
+                    continue
+                kind = message["type"]
+                kind = kind.decode() if isinstance(kind, bytes) else kind
+                if kind in ("message", "smessage"):
+                    self._deliver(message["channel"], message["data"])
+                elif kind in ("subscribe", "ssubscribe"):
+                    event = self._confirmed.get(message["channel"])
+                    if event is not None:
+                        event.set()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # connection lost, node gone, slot moved: the broker rebuilds
+            log.warning("redis pub/sub connection lost: %s", exc or type(exc).__name__)
+            self.dead = True
+            self._lost(self)
+
+    async def close(self) -> None:
+        self.dead = True
+        if self._reader is not None and self._reader is not asyncio.current_task():
+            self._reader.cancel()
+        if self._pubsub is not None:
+            try:
+                await self._pubsub.aclose()
+            except Exception:
+                pass
+        await self.client.aclose()
+
+
+class RedisBroker:
+    def __init__(self, url: str, *, queue_limit: int = 10_000, tick: float = 1.0, hub_ttl_ms: int = 3000) -> None:
+        self.url = url
+        self.queue_limit = queue_limit
+        self.tick = tick
+        self.heartbeats = Heartbeats(hub_ttl_ms)
+        self.dropped = 0  # messages not published (queue full or Redis down)
+        self.caught_up = 0  # entries read back from streams because pub/sub missed them
+        self._redis: Client | None = None
+        self._rooms: dict[str, Subscription] = {}
+        self._by_channel: dict[bytes, str] = {}
+        self._parked: dict[str, tuple[weakref.WeakMethod, Watermark]] = {}  # type: ignore[type-arg]
+        self._links: dict[str, Link] = {}
+        self._orphans: set[str] = set()  # rooms whose link died, waiting to be subscribed again
+        self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(queue_limit)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._repair: asyncio.Event = asyncio.Event()
+        self._closing = False
+
+    @property
+    def redis(self) -> Client:
+        assert self._redis is not None, "broker is not started"
+        return self._redis
+
+    @property
+    def sharded(self) -> bool:
+        return isinstance(self._redis, RedisCluster)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._redis = await connect(self.url)
+        self._tasks = [
+            asyncio.create_task(self._publish_loop(), name="collab-redis-publisher"),
+            asyncio.create_task(self._maintain(), name="collab-redis-maintenance"),
+            asyncio.create_task(self._repair_loop(), name="collab-redis-resubscribe"),
+        ]
+
+    async def close(self) -> None:
+        self._closing = True
+        await self._flush(timeout=2.0)
+        for task in self._tasks:
+            task.cancel()
+        for link in list(self._links.values()):
+            await link.close()
+        self._links.clear()
+        if self._redis is not None:
+            try:
+                await asyncio.wait_for(self.heartbeats.stop(self._redis), 2.0)
+            except Exception:
+                pass
+            await self._redis.aclose()
+            self._redis = None
+
+    def watch_hubs(self, own_id: bytes, on_lost: LostHandler) -> None:
+        """Heartbeat as ``own_id``; call ``on_lost(hub_id)`` when another hub stops heartbeating."""
+        self.heartbeats.own_id = own_id
+        self.heartbeats.on_lost = on_lost
+
+    # -- subscriptions ---------------------------------------------------------------------------
+
+    async def subscribe(self, room: str, handler: Handler) -> None:
+        parked = self._parked.pop(room, None)
+        resumed = parked is not None and parked[0]() == handler
+        mark = parked[1] if parked is not None and resumed else Watermark()
+        sub = Subscription(handler, mark)
+        self._rooms[room] = sub
+        self._by_channel[channel(room).encode()] = room
+        try:
+            await self._attach(room, sub)
+            if resumed:
+                await self._catch_up(room)  # what others wrote while the room was unsubscribed here
+            else:
+                # The room loads the store after this returns, so anything up to the current head
+                # reaches it through that load; anything later reaches us through the channel.
+                mark.advance(int(await asyncio.wait_for(self.redis.get(key(room, "head")), OP_TIMEOUT) or 0))
+        except BaseException:
+            await self.unsubscribe(room)
+            raise
+
+    async def unsubscribe(self, room: str) -> None:
+        sub = self._rooms.pop(room, None)
+        self._by_channel.pop(channel(room).encode(), None)
+        self._orphans.discard(room)
+        if sub is None:
+            return
+        try:
+            self._parked[room] = (weakref.WeakMethod(sub.handler), sub.mark)  # type: ignore[arg-type]
+        except TypeError:
+            pass  # a plain function: nothing to resume
+        while len(self._parked) > 1000:
+            self._parked.pop(next(iter(self._parked)))
+        if sub.link is not None and not sub.link.dead:
+            try:
+                await asyncio.wait_for(sub.link.remove(channel(room)), OP_TIMEOUT)
+            except Exception as exc:
+                log.debug("unsubscribe %s: %s", room, exc)
+
+    async def _attach(self, room: str, sub: Subscription) -> None:
+        link = await self._link_for(channel(room))
+        sub.link = link
+        try:
+            await link.add(channel(room))
+        except BaseException:
+            sub.link = None
+            if not link.dead:  # its connection is suspect: start over with a fresh one
+                link.dead = True
+                self._link_lost(link)
+            raise
+
+    async def _link_for(self, name: str) -> Link:
+        if self.sharded:
+            cluster = self.redis
+            assert isinstance(cluster, RedisCluster)
+            node = cluster.get_node_from_key(name)
+            where, host, port = node.name, node.host, node.port
+        else:
+            where, host, port = "server", None, None
+        link = self._links.get(where)
+        if link is None or link.dead:
+            client = Redis.from_url(node_url(self.url, host, port), **client_options())  # type: ignore[arg-type]
+            link = Link(client, sharded=self.sharded, deliver=self._deliver, lost=self._link_lost)
+            self._links[where] = link
+        return link
+
+    def _link_lost(self, link: Link) -> None:
+        for where, known in list(self._links.items()):
+            if known is link:
+                del self._links[where]
+        for room, sub in self._rooms.items():
+            if sub.link is link:
+                sub.link = None
+                self._orphans.add(room)
+        asyncio.create_task(link.close())
+        self._repair.set()
+
+    async def _repair_loop(self) -> None:
+        """Subscribe orphaned rooms again (with backoff while Redis is away), then catch them up."""
+        delay = 0.1
+        while True:
+            await self._repair.wait()
+            while self._orphans and not self._closing:
+                if self.sharded:
+                    try:
+                        await asyncio.wait_for(self.redis.initialize(), OP_TIMEOUT)  # type: ignore[union-attr]
+                    except Exception as exc:
+                        log.debug("cluster topology refresh failed: %s", exc)
+                room = next(iter(self._orphans))
+                sub = self._rooms.get(room)
+                if sub is None:
+                    self._orphans.discard(room)
+                    continue
+                try:
+                    await self._attach(room, sub)
+                    await self._catch_up(room)
+                except Exception as exc:
+                    sub.link = None
+                    log.debug("resubscribing %s failed (%s); retrying in %.1f s", room, exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                self._orphans.discard(room)
+                delay = 0.1
+                log.info("room %s: pub/sub is back and caught up", room)
+            self._repair.clear()
+
+    # -- receiving -------------------------------------------------------------------------------
+
+    def _deliver(self, channel_name: bytes, data: bytes) -> None:
+        room = self._by_channel.get(channel_name)
+        sub = self._rooms.get(room) if room is not None else None
+        if sub is None or len(data) < _HEADER:
+            return
+        kind, hub_id, seq = data[0], data[1:17], int.from_bytes(data[17:25], "big")
+        if hub_id == self.heartbeats.own_id:
+            return  # our own message, echoed back by Redis
+        self.heartbeats.heard(hub_id)
+        if kind == relay.UPDATE:
+            sub.mark.saw(seq)
+        sub.handler(data)
+
+    async def _catch_up(self, room: str) -> None:
+        """Read what the room's watermark lacks from the stream and deliver it."""
+        sub = self._rooms.get(room)
+        if sub is None:
+            return
+        since = sub.mark.upto
+        room_log = await asyncio.wait_for(read_log(self.redis, room, since), OP_TIMEOUT)
+        if self._rooms.get(room) is not sub:
+            return
+        delivered = 0
+        if room_log.snapshot is not None:
+            # Entries were compacted away before we saw them. A plaintext snapshot is a Yjs update
+            # like any other; an encrypted one is not an entry, and its clients resync on their own.
+            kind = await self.redis.hget(key(room, "info"), "kind")  # type: ignore[misc]
+            if kind != b"encrypted":
+                sub.handler(relay.encode_relay(relay.UPDATE, CATCH_UP_ID, room_log.snapshot_seq, room_log.snapshot))
+                delivered += 1
+        for entry in room_log.entries:
+            if entry.seq not in sub.mark.ahead:
+                sub.handler(relay.encode_relay(relay.UPDATE, CATCH_UP_ID, entry.seq, entry.data))
+                delivered += 1
+        sub.mark.advance(room_log.head)
+        if delivered:
+            self.caught_up += delivered
+            log.info("room %s: read %d missed entries back from the stream (after seq %d)", room, delivered, since)
+
+    # -- publishing ------------------------------------------------------------------------------
+
+    def publish(self, room: str, message: bytes) -> None:
+        if len(message) >= _HEADER:
+            own = message[1:17]
+            if self.heartbeats.own_id is None:
+                self.heartbeats.own_id = own
+            sub = self._rooms.get(room)
+            if sub is not None and message[0] == relay.UPDATE:
+                sub.mark.saw(int.from_bytes(message[17:25], "big"))
+        try:
+            self._queue.put_nowait((room, message))
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    async def _publish_loop(self) -> None:
+        delay = 0.05
+        while True:
+            batch = [await self._queue.get()]
+            while not self._queue.empty() and len(batch) < 512:
+                batch.append(self._queue.get_nowait())
+            pipe = self.redis.pipeline(transaction=False)
+            for room, message in batch:
+                if self.sharded:
+                    pipe.execute_command("SPUBLISH", channel(room), message)
+                else:
+                    pipe.publish(channel(room), message)
+            try:
+                await asyncio.wait_for(pipe.execute(), OP_TIMEOUT)
+                delay = 0.05
+            except (RedisError, OSError, asyncio.TimeoutError) as exc:
+                # Entries are in the stream already; other hubs read them back. Presence is
+                # re-sent by clients. So drop the batch and back off rather than pile up.
+                self.dropped += len(batch)
+                log.warning("publishing %d messages failed: %s", len(batch), exc or type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _flush(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._queue.join(), timeout)
+        except asyncio.TimeoutError:
+            pass
+
+    # -- periodic work ---------------------------------------------------------------------------
+
+    async def _maintain(self) -> None:
+        """Every tick: heartbeat, notice dead hubs, and catch up rooms whose hole did not fill."""
+        while True:
+            try:
+                await self.heartbeats.beat(self.redis)
+                await self.heartbeats.check(self.redis)
+                await self._check_heads()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.debug("broker maintenance: %s", exc or type(exc).__name__)
+            await asyncio.sleep(self.tick)
+
+    async def _check_heads(self) -> None:
+        rooms = [r for r in self._rooms if r not in self._orphans]
+        if not rooms:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for room in rooms:
+            pipe.get(key(room, "head"))
+        heads = await asyncio.wait_for(pipe.execute(), OP_TIMEOUT)
+        for room, head in zip(rooms, heads):
+            sub = self._rooms.get(room)
+            if sub is None:
+                continue
+            mark = sub.mark
+            if not (int(head or 0) > mark.upto or mark.gap):
+                mark.last_tick = -1
+                continue
+            # A hole can be a message still on its way; one still there a whole tick later is not.
+            if mark.upto == mark.last_tick:
+                await self._catch_up(room)
+            mark.last_tick = mark.upto

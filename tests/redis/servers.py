@@ -1,0 +1,85 @@
+"""Real redis-server processes for tests: each on its own free port with its own directory.
+
+Never the machine's 6379: tests kill and restart these.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def redis_available() -> str | None:
+    """Why real Redis tests cannot run here, or None when they can."""
+    for tool in ("redis-server", "redis-cli"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (apt-get install redis-server)"
+    return None
+
+
+class RedisServer:
+    def __init__(self, directory: Path, *, port: int = 0, appendfsync: str = "always", cluster: bool = False) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.appendfsync = appendfsync
+        self.cluster = cluster
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> "RedisServer":
+        args = [
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+            "--appendonly", "yes", "--appendfsync", self.appendfsync, "--save", "",
+            "--protected-mode", "no", "--logfile", str(self.dir / "redis.log"),
+        ]
+        if self.cluster:
+            args += ["--cluster-enabled", "yes", "--cluster-config-file", str(self.dir / "nodes.conf"),
+                     "--cluster-node-timeout", "2000"]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("redis-server exited:\n" + self.log())
+            if self.cli("ping", check=False).strip() == "PONG":
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not answer:\n" + self.log())
+
+    def cli(self, *args: str, check: bool = True) -> str:
+        done = subprocess.run(
+            ["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=10, check=False
+        )
+        if check and done.returncode != 0:
+            raise RuntimeError(done.stderr)
+        return done.stdout
+
+    def log(self) -> str:
+        path = self.dir / "redis.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()

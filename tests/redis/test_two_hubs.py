@@ -1,0 +1,54 @@
+"""Two hubs on one Redis serve one room: concurrent editors converge, joiners see everything,
+and the presence of a dead hub's clients disappears."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pycrdt
+
+from tests.redis.servers import RedisServer
+from tests.support.hub_process import HubProcess
+from tests.support.yclient import pycrdt_client, pycrdt_session, wait_until
+
+
+async def test_ten_clients_on_two_hubs_converge_and_joiners_see_everything(
+    two_hubs: tuple[HubProcess, HubProcess],
+) -> None:
+    a, b = two_hubs
+    urls = [f"{hub.ws_url}/ws/shared" for hub in (a, b)]
+    async with contextlib.AsyncExitStack() as stack:
+        docs = [await stack.enter_async_context(pycrdt_client(urls[i % 2])) for i in range(10)]
+        texts = [doc.get("code", type=pycrdt.Text) for doc in docs]
+
+        async def type_lines(i: int) -> None:
+            for n in range(20):
+                texts[i] += f"<{i}:{n}>"
+                await asyncio.sleep(0)
+
+        await asyncio.gather(*(type_lines(i) for i in range(10)))
+        expected_marks = {f"<{i}:{n}>" for i in range(10) for n in range(20)}
+        await wait_until(lambda: all(set(_marks(str(t))) == expected_marks for t in texts), timeout=30)
+        final = str(texts[0])
+        assert all(str(t) == final for t in texts)
+        for url in urls:
+            async with pycrdt_client(url) as late:
+                late_text = late.get("code", type=pycrdt.Text)
+                await wait_until(lambda: str(late_text) == final)
+
+
+def _marks(text: str) -> list[str]:
+    return ["<" + part for part in text.split("<")[1:]]
+
+
+async def test_presence_crosses_hubs_and_goes_when_a_hub_dies(two_hubs: tuple[HubProcess, HubProcess]) -> None:
+    a, b = two_hubs
+    async with pycrdt_session(f"{a.ws_url}/ws/presence") as watcher:
+        async with pycrdt_session(f"{b.ws_url}/ws/presence") as typist:
+            await typist.set_presence({"user": {"name": "bea", "color": "#f00", "colorLight": "#fcc"}})
+            peer = typist.doc.client_id
+            await wait_until(lambda: peer in watcher.awareness.states, timeout=10)
+            b.kill()
+            # No goodbye from a killed hub: its heartbeat expires and hub a drops bea's presence.
+            await wait_until(lambda: peer not in watcher.awareness.states, timeout=15)
