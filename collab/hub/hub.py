@@ -31,6 +31,17 @@ class Hub:
         if hasattr(self.store, "commit_observer"):
             self.store.commit_observer = self.metrics.observe_commit  # type: ignore[attr-defined]
         await self.broker.start()
+        # Brokers that can tell when another hub died (Redis heartbeats) report it, so the presence
+        # of that hub's clients disappears here too.
+        watch = getattr(self.broker, "watch_hubs", None)
+        if watch is not None:
+            watch(self.id, self._hub_lost)
+
+    def _hub_lost(self, hub_id: bytes) -> None:
+        for room in list(self.rooms.values()):
+            drop = getattr(room, "drop_remote_hub", None)
+            if drop is not None:
+                drop(hub_id)
 
     async def stop(self) -> None:
         self.accepting = False
