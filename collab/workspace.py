@@ -94,7 +94,7 @@ def _utf8_offsets(text: str, indices: list[int]) -> dict[int, int]:
     return out
 
 
-def _edit_script(old: str, new: str) -> list[tuple[int, int, str]]:
+def edit_script(old: str, new: str) -> list[tuple[int, int, str]]:
     """Minimal-ish edits turning ``old`` into ``new``: (start, end, replacement) in code points.
 
     Common prefix and suffix are trimmed first (a keystroke costs O(n)); the middle is diffed by
@@ -145,7 +145,7 @@ def apply_text(ytext: pycrdt.Text, new: str) -> int:
     Must run inside a transaction so the edit travels as one update.
     """
     old = str(ytext)
-    edits = _edit_script(old, new)
+    edits = edit_script(old, new)
     if not edits:
         return 0
     offsets = _utf8_offsets(old, [i for s, e, _ in edits for i in (s, e)])

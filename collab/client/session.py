@@ -12,6 +12,7 @@ The link decides the protocol: a plaintext link (no fragment) speaks y-websocket
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 from typing import Any, AsyncIterator
@@ -39,7 +40,19 @@ def make_provider(link: ParsedLink, doc: pycrdt.Doc, awareness: pycrdt.Awareness
             "this is an end-to-end encrypted room link, and this build of collab has no encrypted "
             "client yet: ask for a plaintext room link (without #k=...)"
         ) from exc
-    return EncryptedProvider(link, doc=doc, awareness=awareness)  # type: ignore[call-arg]
+    return EncryptedProvider(link.keys, websocket_url(link.server_base, link.room), doc, awareness)
+
+
+async def _start(provider: Provider, timeout: float | None) -> None:
+    from collab.client.plaintext import PlaintextProvider
+
+    if isinstance(provider, PlaintextProvider):
+        await provider.start(timeout=timeout)  # reports the last connection error on timeout
+        return
+    try:
+        await asyncio.wait_for(provider.start(), timeout)
+    except asyncio.TimeoutError:
+        raise ProviderError(f"no sync with the hub within {timeout:g} s") from None
 
 
 class Session:
@@ -73,7 +86,7 @@ class Session:
         provider = make_provider(parsed, doc, awareness)
         session = cls(parsed, provider, name, color or random.choice(COLORS))
         try:
-            await provider.start(timeout=timeout)  # type: ignore[call-arg]
+            await _start(provider, timeout)
         except BaseException:
             await provider.stop()
             raise
@@ -102,8 +115,6 @@ class Session:
         if wait is not None:
             await wait()
             return
-        import asyncio
-
         while not (self.provider.status is Status.CONNECTED and self.provider.pending == 0):
             if self.provider.status is Status.CLOSED:
                 raise ProviderError("the session is closed")

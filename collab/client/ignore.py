@@ -1,0 +1,66 @@
+"""Which files a folder mirror leaves alone: VCS and build folders, editor droppings, .gitignore'd paths.
+
+The same rules apply in both directions, so a session can never write into a local .git or
+node_modules, and a local build never floods the session.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pathspec
+
+# Folders never mirrored, wherever they appear.
+IGNORED_DIRS = frozenset(
+    {".git", ".hg", ".svn", "node_modules", "__pycache__", "dist", "build", ".venv", "venv",
+     ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox", ".collab"}
+)
+# Editor and OS droppings: vim swap/backup files and its write test file, emacs locks and autosaves,
+# our own temporary files. Syncing them would make every save of one person flicker for all.
+IGNORED_FILES = pathspec.GitIgnoreSpec.from_lines(
+    ["*~", ".*.sw[a-p]", ".*.swx", "4913", ".#*", "#*#", ".DS_Store", "Thumbs.db", "*.pyc", ".collab-tmp-*"]
+)
+
+
+class IgnoreRules:
+    """Built-in rules plus every .gitignore in the tree (each applies below its own folder)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._specs: dict[str, pathspec.GitIgnoreSpec] = {}  # folder ("" = root) -> its .gitignore
+
+    def load_gitignore(self, folder: str) -> None:
+        """(Re)read ``folder``/.gitignore; call again whenever that file changes."""
+        path = self.root / folder / ".gitignore" if folder else self.root / ".gitignore"
+        try:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            self._specs.pop(folder, None)
+            return
+        self._specs[folder] = pathspec.GitIgnoreSpec.from_lines(lines)
+
+    def ignored_dir(self, rel: str) -> bool:
+        """A folder (relative, /-separated) whose whole content is skipped."""
+        name = rel.rsplit("/", 1)[-1]
+        return name in IGNORED_DIRS or self._matches(rel + "/")
+
+    def ignored(self, rel: str) -> bool:
+        """A file path (relative, /-separated): skipped if it or any folder above it is ignored."""
+        parts = rel.split("/")
+        if any(p in IGNORED_DIRS for p in parts[:-1]):
+            return True
+        if IGNORED_FILES.match_file(parts[-1]):
+            return True
+        for i in range(1, len(parts)):
+            if self._matches("/".join(parts[:i]) + "/"):
+                return True
+        return self._matches(rel)
+
+    def _matches(self, rel: str) -> bool:
+        for folder, spec in self._specs.items():
+            if not folder:
+                if spec.match_file(rel):
+                    return True
+            elif rel.startswith(folder + "/") and spec.match_file(rel[len(folder) + 1 :]):
+                return True
+        return False

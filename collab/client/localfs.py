@@ -1,0 +1,114 @@
+"""The local side of a folder mirror: reading files as text (or refusing why), atomic writes, scans.
+
+All paths given to these functions are workspace paths (relative, /-separated), already validated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from collab.client.ignore import IgnoreRules
+
+DEFAULT_MAX_BYTES = 1024 * 1024
+_SNIFF = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    reason: str  # shown to the user: "binary", "over 1 MiB", ...
+
+
+def read_text(path: Path, max_bytes: int) -> str | Skipped | None:
+    """The file's text; Skipped(reason) for binaries and big files; None if it is not a regular file."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return None
+    if not path.is_file() or path.is_symlink():
+        return None
+    if st.st_size > max_bytes:
+        return Skipped(f"{st.st_size} bytes, over the {max_bytes}-byte limit")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    if len(data) > max_bytes:
+        return Skipped(f"over the {max_bytes}-byte limit")
+    if b"\x00" in data[:_SNIFF]:
+        return Skipped("binary file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return Skipped("binary file (not UTF-8 text)")
+
+
+def inside(root: Path, rel: str) -> Path:
+    """root/rel, refusing any path whose folders lead out of root through a symlink."""
+    target = root / rel
+    parent = target.parent.resolve()
+    real_root = root.resolve()
+    if parent != real_root and real_root not in parent.parents:
+        raise PermissionError(f"{rel}: a folder on the way is a link out of {root}")
+    if target.is_symlink():
+        raise PermissionError(f"{rel}: is a symbolic link; not writing through it")
+    return target
+
+
+def atomic_write(root: Path, rel: str, content: str) -> None:
+    """Write through a temporary file in the same folder and rename it over the target.
+
+    A reader (an editor, a compiler, Ctrl-C) sees the old or the new file, never half of one.
+    """
+    target = inside(root, rel)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".collab-tmp-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content.encode("utf-8"))
+        try:
+            os.chmod(tmp, target.stat().st_mode & 0o7777)
+        except FileNotFoundError:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def remove(root: Path, rel: str) -> None:
+    """Delete a file and the folders it leaves empty (never root itself)."""
+    target = inside(root, rel)
+    with contextlib.suppress(OSError):
+        target.unlink()
+    folder = target.parent
+    real_root = root.resolve()
+    while folder.resolve() != real_root:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+        folder = folder.parent
+
+
+def walk(root: Path, rules: IgnoreRules, under: str = "") -> Iterator[str]:
+    """Every regular file below root/under that the rules do not skip, as workspace paths."""
+    start = root / under if under else root
+    for folder, dirs, files in os.walk(start, followlinks=False):
+        rel_folder = os.path.relpath(folder, root).replace(os.sep, "/")
+        rel_folder = "" if rel_folder == "." else rel_folder
+        if ".gitignore" in files:
+            rules.load_gitignore(rel_folder)
+        dirs[:] = sorted(
+            d for d in dirs if not rules.ignored_dir(f"{rel_folder}/{d}" if rel_folder else d)
+        )
+        for name in sorted(files):
+            rel = f"{rel_folder}/{name}" if rel_folder else name
+            if not rules.ignored(rel) and not os.path.islink(os.path.join(folder, name)):
+                yield rel
+

@@ -1,0 +1,42 @@
+"""Three-way text merge for the one race a folder mirror has.
+
+A local save and a remote edit of the same file can meet before the mirror has seen the save: the
+disk then holds base+local, the document holds base+remote. The local edits (a diff against base)
+are moved through the remote edits and applied to the document's text, so both are kept, as a
+CRDT would have kept them had the save arrived a moment earlier.
+"""
+
+from __future__ import annotations
+
+from collab.workspace import edit_script
+
+Edit = tuple[int, int, str]
+
+
+def _map(pos: int, edits: list[Edit], *, end: bool) -> int:
+    """Where position ``pos`` of base lands in the edited text."""
+    shift = 0
+    for start, stop, replacement in edits:
+        if stop <= pos and not (stop == pos == start and end):
+            shift += len(replacement) - (stop - start)
+        elif start < pos < stop or (start == pos and stop > start):
+            # Inside a region the other side rewrote: stick to its edge.
+            return start + shift + (len(replacement) if end else 0)
+        else:
+            break
+    return pos + shift
+
+
+def merge3(base: str, local: str, remote: str) -> str:
+    """``remote`` with the edits base->local applied on top."""
+    if local == base:
+        return remote
+    if remote == base:
+        return local
+    remote_edits = edit_script(base, remote)
+    out = remote
+    for start, stop, replacement in reversed(edit_script(base, local)):
+        s = _map(start, remote_edits, end=False)
+        e = max(s, _map(stop, remote_edits, end=True)) if stop > start else s
+        out = out[:s] + replacement + out[e:]
+    return out

@@ -1,0 +1,360 @@
+"""Two-way mirror between a session's workspace and a local folder that any editor can edit.
+
+Local -> session: the folder is watched with ``watchfiles`` (inotify/FSEvents/ReadDirectoryChanges
+through the Rust ``notify`` crate, batched and debounced; ``poll=True`` falls back to polling for
+network file systems where change events do not arrive). Each batch is settled against the disk as
+it is *now*, not against event kinds, so every editor save pattern (write in place, truncate+write,
+temp+rename, vim's rename-to-backup) reduces to "this path now has this content" or "is gone".
+A changed file becomes a minimal diff on its Y.Text.
+
+Session -> local: remote transactions mark paths dirty; a flush writes them atomically (temp file +
+rename).
+
+No echo loops: ``base[path]`` is the text disk and session last agreed on. A file whose content equals
+its base was written by us (or not changed) and is left alone; only a real difference travels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Iterable
+
+import pycrdt
+from watchfiles import awatch
+
+from collab.client import localfs
+from collab.client.ignore import IgnoreRules
+from collab.client.localfs import DEFAULT_MAX_BYTES, Skipped
+from collab.client.merge import merge3
+from collab.workspace import PathError, Workspace, validate_path
+
+Report = Callable[[str], None]
+
+PROGRESS_EVERY = 200  # files between progress lines in a large initial sync
+UPLOAD_BATCH_BYTES = 256 * 1024  # one transaction (one update frame) per this much uploaded text
+DELETE_GRACE_S = 0.3  # a path gone from disk is re-checked after this, so save-by-rename is no delete
+FLUSH_COALESCE_S = 0.03  # remote keystrokes arriving together are written to disk once
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class Mirror:
+    def __init__(
+        self,
+        workspace: Workspace,
+        root: Path,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        report: Report = _stderr,
+        poll: bool = False,
+        debounce_ms: int = 200,
+    ) -> None:
+        self.workspace = workspace
+        self.root = root
+        self.max_bytes = max_bytes
+        self.report = report
+        self.poll = poll
+        self.debounce_ms = debounce_ms
+        self.rules = IgnoreRules(root)
+        self.base: dict[str, str] = {}
+        self.disk_writes = 0  # files written or removed because of remote changes (for tests, stats)
+        self._dirty: set[str] = set()
+        self._dirty_event = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._applying_local = False
+        self._told: set[tuple[str, str]] = set()  # (path, reason) already reported once
+        self._sub: pycrdt.Subscription | None = None
+
+    # -- start -------------------------------------------------------------------------------------
+
+    async def initial_sync(self) -> None:
+        """Session files win on disk (a differing local copy is kept under .collab/conflicts/);
+        local files the session lacks are uploaded. Progress goes to ``report``."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.rules.load_gitignore("")
+        # Observe first: remote edits made while we sync are flushed by run() afterwards.
+        self._sub = self.workspace.files.observe_deep(self._on_remote)
+        local = set(localfs.walk(self.root, self.rules))
+        remote = self.workspace.snapshot()
+        uploads = sorted(local - remote.keys())
+        total = len(remote) + len(uploads)
+        done = 0
+
+        def progress(force: bool = False) -> None:
+            if total >= PROGRESS_EVERY and (force or done % PROGRESS_EVERY == 0):
+                self.report(f"synced {done}/{total} files")
+
+        for rel, content in sorted(remote.items()):
+            self._write_out_initial(rel, content)
+            done += 1
+            progress()
+            if done % 50 == 0:
+                await asyncio.sleep(0)  # keep the connection's pings answered
+        del remote
+        batch_bytes = 0
+        txn: contextlib.ExitStack = contextlib.ExitStack()
+        try:
+            for rel in uploads:
+                if not batch_bytes:
+                    txn.enter_context(self._local_edit())
+                batch_bytes += self._upload(rel)
+                done += 1
+                progress()
+                if batch_bytes >= UPLOAD_BATCH_BYTES:
+                    txn.close()
+                    batch_bytes = 0
+                    await asyncio.sleep(0)
+        finally:
+            txn.close()
+        progress(force=True)
+
+    def _write_out_initial(self, rel: str, content: str) -> None:
+        if not self._writable(rel):
+            return
+        disk = localfs.read_text(self.root / rel, self.max_bytes)
+        if disk == content:
+            self.base[rel] = content
+            return
+        if disk is not None:
+            self._keep_conflict(rel)
+        self._write(rel, content)
+
+    def _upload(self, rel: str) -> int:
+        text = self._read_local(rel)
+        if not isinstance(text, str):
+            return 0
+        self.workspace.write(rel, text)
+        self.base[rel] = text
+        return len(text) + 1
+
+    # -- run ---------------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Mirror both ways until ``stop`` is set, then settle what is left and return."""
+        flusher = asyncio.create_task(self._flush_loop(stop))
+        try:
+            async for changes in awatch(
+                self.root,
+                stop_event=stop,
+                watch_filter=self._watch_filter,
+                debounce=self.debounce_ms,
+                step=50,
+                force_polling=self.poll or None,
+                poll_delay_ms=300,
+                recursive=True,
+                rust_timeout=1000,
+                yield_on_timeout=False,
+            ):
+                rels = {self._rel(path) for _, path in changes}
+                await self.settle_local({r for r in rels if r})
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            # Edits saved in the last debounce window are on disk but not yet seen: look once more.
+            await self.rescan()
+            await self.flush()
+            if self._sub is not None:
+                self.workspace.files.unobserve(self._sub)
+                self._sub = None
+
+    def _rel(self, path: str) -> str:
+        rel = os.path.relpath(path, self.root).replace(os.sep, "/")
+        return "" if rel == "." or rel.startswith("../") else rel
+
+    def _watch_filter(self, _change: object, path: str) -> bool:
+        rel = self._rel(path)
+        if not rel:
+            return False
+        if rel.rsplit("/", 1)[-1] == ".gitignore":
+            return True
+        return not self.rules.ignored(rel)
+
+    # -- local -> session --------------------------------------------------------------------------
+
+    async def settle_local(self, rels: Iterable[str]) -> None:
+        """Bring the session in line with what these paths (files or folders) hold on disk now."""
+        async with self._lock:
+            missing: set[str] = set()
+            for rel in sorted(rels):
+                if rel.rsplit("/", 1)[-1] == ".gitignore":
+                    folder = rel.rsplit("/", 1)[0] if "/" in rel else ""
+                    self.rules.load_gitignore(folder)
+                path = self.root / rel
+                if path.is_dir() and not path.is_symlink():
+                    # A folder appeared (mkdir -p, mv dir in, git checkout): take what is in it.
+                    for inner in localfs.walk(self.root, self.rules, rel):
+                        self._local_changed(inner)
+                elif path.is_file():
+                    self._local_changed(rel)
+                else:
+                    missing.add(rel)
+                    missing.update(p for p in self.base if p.startswith(rel + "/"))
+            missing = {m for m in missing if m in self.base}
+        if missing:
+            await asyncio.sleep(DELETE_GRACE_S)
+            async with self._lock:
+                for rel in sorted(missing):
+                    if not (self.root / rel).exists() and rel in self.base:
+                        with self._local_edit():
+                            self.workspace.delete(rel)
+                        del self.base[rel]
+                    elif (self.root / rel).is_file():
+                        self._local_changed(rel)
+
+    async def rescan(self) -> None:
+        """Compare the whole folder with what we know (after a stop, or when events may be lost)."""
+        on_disk = set(localfs.walk(self.root, self.rules))
+        await self.settle_local(on_disk | set(self.base))
+
+    def _read_local(self, rel: str) -> str | None:
+        try:
+            validate_path(rel)
+        except PathError as exc:
+            self._tell(rel, f"skipped: {exc}")
+            return None
+        text = localfs.read_text(self.root / rel, self.max_bytes)
+        if isinstance(text, Skipped):
+            self._tell(rel, f"skipped {rel}: {text.reason}")
+            return None
+        return text
+
+    def _local_changed(self, rel: str) -> None:
+        if self.rules.ignored(rel):
+            return
+        text = self._read_local(rel)
+        if text is None:
+            return
+        base = self.base.get(rel)
+        if text == base:
+            return  # our own write, or a save that changed nothing
+        with self._local_edit():
+            if rel in self.workspace and base is not None:
+                current = self.workspace.read(rel)
+                self.workspace.write(rel, text if current == base else merge3(base, text, current))
+            else:
+                self.workspace.write(rel, text)
+        self.base[rel] = text
+        if self.workspace.read(rel) != text:
+            self._mark_dirty(rel)  # merged with a remote edit: the disk needs the merged text
+
+    @contextlib.contextmanager
+    def _local_edit(self):  # type: ignore[no-untyped-def]
+        """One transaction whose changes the remote observer must not write back to disk."""
+        with self.workspace.doc.transaction():
+            self._applying_local = True
+            try:
+                yield
+            finally:
+                self._applying_local = False
+
+    # -- session -> local --------------------------------------------------------------------------
+
+    def _on_remote(self, events: list[object]) -> None:
+        if self._applying_local:
+            return
+        for event in events:
+            path = getattr(event, "path", None)
+            if path:
+                self._mark_dirty(str(path[0]))
+            elif isinstance(event, pycrdt.MapEvent):
+                for key in event.keys:
+                    self._mark_dirty(str(key))
+
+    def _mark_dirty(self, rel: str) -> None:
+        self._dirty.add(rel)
+        self._dirty_event.set()
+
+    async def _flush_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self._dirty_event.wait()
+            await asyncio.sleep(FLUSH_COALESCE_S)
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            self._dirty_event.clear()
+            dirty, self._dirty = self._dirty, set()
+            for i, rel in enumerate(sorted(dirty)):
+                self._write_out(rel)
+                if i % 50 == 49:
+                    await asyncio.sleep(0)
+
+    def _write_out(self, rel: str) -> None:
+        if rel not in self.workspace:
+            self._remove_local(rel)
+            return
+        if not self._writable(rel):
+            return
+        base = self.base.get(rel)
+        disk = localfs.read_text(self.root / rel, self.max_bytes)
+        if isinstance(disk, str) and base is not None and disk != base:
+            self._local_changed(rel)  # a save we have not seen yet: merge it in first
+            disk = base = self.base.get(rel)
+        content = self.workspace.read(rel)
+        if disk == content:
+            self.base[rel] = content
+            return
+        if disk is not None and base is None:
+            self._keep_conflict(rel)  # a local file of the same name we never saw: keep it aside
+        self._write(rel, content)
+
+    def _remove_local(self, rel: str) -> None:
+        base = self.base.pop(rel, None)
+        if base is None:
+            return
+        disk = localfs.read_text(self.root / rel, self.max_bytes)
+        if isinstance(disk, str) and disk != base:
+            # Deleted there, edited here: nothing is lost, the edited file comes back to the session.
+            self._tell(rel, f"{rel} was deleted in the session but edited here: keeping your version")
+            with self._local_edit():
+                self.workspace.write(rel, disk)
+            self.base[rel] = disk
+            return
+        try:
+            localfs.remove(self.root, rel)
+            self.disk_writes += 1
+        except PermissionError as exc:
+            self._tell(rel, f"not removed: {exc}")
+
+    def _writable(self, rel: str) -> bool:
+        try:
+            validate_path(rel)
+        except PathError as exc:
+            self._tell(rel, f"not written: {exc}")
+            return False
+        if self.rules.ignored(rel):
+            self._tell(rel, f"not written: {rel} is ignored here (.gitignore or a build/VCS folder)")
+            return False
+        return True
+
+    def _write(self, rel: str, content: str) -> None:
+        try:
+            localfs.atomic_write(self.root, rel, content)
+        except (PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+            self._tell(rel, f"not written: {exc}")
+            return
+        self.base[rel] = content
+        self.disk_writes += 1
+
+    def _keep_conflict(self, rel: str) -> None:
+        src = self.root / rel
+        dst = self.root / ".collab" / "conflicts" / rel
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+        except OSError as exc:
+            self._tell(rel, f"could not keep the local copy of {rel}: {exc}")
+            raise
+        self.report(f"{rel}: the session's version differs; your copy is kept in .collab/conflicts/{rel}")
+
+    def _tell(self, rel: str, message: str) -> None:
+        if (rel, message) not in self._told:
+            self._told.add((rel, message))
+            self.report(message)

@@ -1,0 +1,87 @@
+"""`collab share PATH`: create a room from a folder, upload its files, print the link, exit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from collab.client.localfs import DEFAULT_MAX_BYTES
+from collab.client.mirror import Mirror
+from collab.client.provider import ProviderError
+from collab.client.session import Session
+from collab.crypto import LinkError, plaintext_link, write_link
+from collab.crypto.links import normalize_server_base
+
+HELP = "create a session from a folder: upload its files and print the link"
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", type=Path, help="the folder to share")
+    p.add_argument(
+        "--server", default=os.environ.get("COLLAB_SERVER", DEFAULT_SERVER), help="hub address (env COLLAB_SERVER)"
+    )
+    p.add_argument("--plaintext", action="store_true", help="a plaintext room (the hub can read it) instead of E2EE")
+    p.add_argument("--name", default=None, help="your name in presence (default: your login)")
+    p.add_argument("--max-file-bytes", type=int, default=DEFAULT_MAX_BYTES, help="skip files larger than this")
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.path.is_dir():
+        print(f"collab share: {args.path} is not a folder", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(share(args))
+    except (LinkError, ProviderError, ShareError) as exc:
+        print(f"collab share: {exc}", file=sys.stderr)
+        return 1
+
+
+class ShareError(RuntimeError):
+    pass
+
+
+def encrypted_available() -> bool:
+    try:
+        import collab.client.encrypted  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+async def create_room(server: str, *, encrypted: bool) -> str:
+    """Register a room with the hub and return its share link (the secret never leaves this machine)."""
+    from collab.commands.new import RoomCreationError, create_encrypted_room, create_plaintext_room
+
+    server = normalize_server_base(server)
+    try:
+        if encrypted:
+            return write_link(server, await asyncio.to_thread(create_encrypted_room, server))
+        return plaintext_link(server, await asyncio.to_thread(create_plaintext_room, server))
+    except RoomCreationError as exc:
+        raise ShareError(str(exc)) from exc
+
+
+async def share(args: argparse.Namespace) -> int:
+    encrypted = not args.plaintext
+    if encrypted and not encrypted_available():
+        print("collab share: no encrypted client in this build; creating a plaintext room", file=sys.stderr)
+        encrypted = False
+    link = await create_room(args.server, encrypted=encrypted)
+    async with Session.connect(link, name=args.name or getpass.getuser()) as session:
+        mirror = Mirror(session.workspace, args.path, max_bytes=args.max_file_bytes)
+        await mirror.initial_sync()
+        count = len(session.workspace.paths())
+        await session.wait_idle()
+        confirm = getattr(session.provider, "confirm", None) or getattr(session.provider, "flush", None)
+        if confirm is not None:
+            result = await confirm()
+            if result is False:
+                raise ShareError("the hub did not confirm it stored every file; try again")
+    print(f"shared {count} files", file=sys.stderr)
+    print(link, flush=True)
+    return 0
