@@ -27,7 +27,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from redis.asyncio import Redis, RedisCluster
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from collab.store.base import LogEntry, RoomExists, RoomInfo, RoomLog, SnapshotConflict, StoreUnavailable
@@ -35,6 +37,7 @@ from collab.store.base import LogEntry, RoomExists, RoomInfo, RoomLog, SnapshotC
 log = logging.getLogger(__name__)
 
 Client = Union[Redis, RedisCluster]
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 CommitObserver = Callable[[float, int], None]
 
 # Round trips that take longer than this fail (StoreUnavailable): an append never hangs forever.
@@ -254,6 +257,11 @@ class RedisStore:
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
+        # While Redis is away, appends fail at once instead of each waiting for a connect timeout;
+        # one real attempt is made per backoff period, so recovery is noticed without a restart.
+        self._down: str | None = None
+        self._retry_at = 0.0
+        self._backoff = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -288,6 +296,7 @@ class RedisStore:
             await asyncio.wait_for(self.redis.ping(), 2.0)
         except Exception as exc:  # any failure means "not healthy"
             raise StoreUnavailable(f"redis: {exc or type(exc).__name__}") from exc
+        self._retry_at = 0.0  # it answers: the next append tries for real
 
     # -- rooms -----------------------------------------------------------------------------------
 
@@ -338,6 +347,12 @@ class RedisStore:
 
     async def _commit(self, batch: list[tuple[str, bytes, asyncio.Future[int]]]) -> None:
         started = time.perf_counter()
+        if self._down is not None and time.monotonic() < self._retry_at:
+            error = StoreUnavailable(f"redis unavailable: {self._down}")
+            for _, _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(error)
+            return
         by_room: dict[str, list[tuple[bytes, asyncio.Future[int]]]] = defaultdict(list)
         for room, data, fut in batch:
             by_room[room].append((data, fut))
@@ -364,11 +379,26 @@ class RedisStore:
             for offset, (_, fut) in enumerate(chunk):
                 if not fut.done():
                     fut.set_result(int(first) + offset)
-        if failed:
-            log.error("redis append of %d of %d entries failed: %s", failed, len(batch), next(
-                (r for r in results if isinstance(r, BaseException)), "?"))
-        elif self.commit_observer is not None:
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if any(isinstance(e, UNREACHABLE) for e in errors):
+            self._went_down(str(errors[0]), failed)
+            return
+        if errors:  # Redis answered, but refused (a script error, out of memory): not an outage
+            log.error("redis refused %d of %d appends: %s", failed, len(batch), errors[0])
+        if self._down is not None:
+            log.warning("redis is back: appends are durable again")
+            self._down, self._backoff = None, 0.0
+        if self.commit_observer is not None:
             self.commit_observer(time.perf_counter() - started, len(batch))
+
+    def _went_down(self, reason: str, failed: int) -> None:
+        if self._down is None:
+            log.error("redis append failed (%s): refusing writes until it is back", reason or "timeout")
+        else:
+            log.debug("redis still unavailable: %d appends refused", failed)
+        self._down = reason or "timeout"
+        self._backoff = min(max(self._backoff * 2, 0.05), 2.0)
+        self._retry_at = time.monotonic() + self._backoff
 
     async def load(self, room: str, since: int = 0) -> RoomLog:
         return await self._call(read_log(self.redis, room, since))
