@@ -151,6 +151,11 @@ async def _deltas(stream: Any, prompt_estimate: int, base_url: str, text_of: Any
                     if text:
                         produced += 1
                         yield text
+        except openai.APIConnectionError as exc:
+            if isinstance(exc, openai.APITimeoutError):
+                raise BackendError(describe_error(exc, base_url)) from exc
+            # Already streaming, so the server was reachable: the stream itself died.
+            raise BackendError(f"the connection to the model server at {_host(base_url)} broke mid-answer") from exc
         except openai.OpenAIError as exc:
             raise BackendError(describe_error(exc, base_url)) from exc
         except Exception as exc:  # the SDK wraps transport errors; anything else is still a failed call
