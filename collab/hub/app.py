@@ -6,6 +6,7 @@ import contextlib
 from typing import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from collab.broker.base import Broker
@@ -14,6 +15,7 @@ from collab.config import Settings
 from collab.hub import api
 from collab.hub.endpoint import SessionHandler, websocket_endpoint
 from collab.hub.hub import Hub
+from collab.hub.web import SecurityHeadersMiddleware, web_routes
 from collab.store.base import Store
 
 
@@ -62,8 +64,9 @@ def create_app(settings: Settings, *, store: Store | None = None, broker: Broker
         Route("/api/rooms", api.create_room, methods=["POST"]),
         Route("/api/rooms/{room}", api.room_info),
         WebSocketRoute("/ws/{room}", websocket_endpoint),
+        *web_routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeadersMiddleware)])
     app.state.hub = hub
     app.state.session_handlers = session_handlers()
     return app

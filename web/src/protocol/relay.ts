@@ -1,0 +1,100 @@
+// The encrypted relay protocol's frames (docs/protocol.md, subprotocol "collab-e2ee.v1").
+// Pure encoding and decoding; every frame is binary: one type byte, then big-endian fields.
+import { bytes, concat, readU64, u64, type Bytes } from "../crypto/bytes.js";
+
+export const SUBPROTOCOL = "collab-e2ee.v1";
+
+export const Frame = {
+  CHALLENGE: 0x01,
+  READY: 0x02,
+  ENTRY: 0x03,
+  ACK: 0x04,
+  NACK: 0x05,
+  AWARENESS: 0x06,
+  SYNCED: 0x07,
+  LEFT: 0x08,
+  HELLO: 0x11,
+  PUBLISH: 0x12,
+  SNAPSHOT: 0x13,
+  CLIENT_AWARENESS: 0x14,
+} as const;
+
+export const Nack = { STORE_UNAVAILABLE: 1, FORBIDDEN: 2, INVALID: 3, SNAPSHOT_CONFLICT: 4 } as const;
+
+export const Role = { READER: 0, WRITER: 1 } as const;
+
+export type HubFrame =
+  | { type: typeof Frame.CHALLENGE; challenge: Bytes; head: number }
+  | { type: typeof Frame.READY; role: number; connId: number }
+  | { type: typeof Frame.ENTRY; seq: number; envelope: Bytes }
+  | { type: typeof Frame.ACK; clientRef: number; seq: number }
+  | { type: typeof Frame.NACK; clientRef: number; code: number; reason: string }
+  | { type: typeof Frame.AWARENESS; connId: number; envelope: Bytes }
+  | { type: typeof Frame.SYNCED; head: number }
+  | { type: typeof Frame.LEFT; connId: number };
+
+export class RelayProtocolError extends Error {
+  override name = "RelayProtocolError";
+}
+
+export function parseHubFrame(input: ArrayBuffer | Uint8Array): HubFrame {
+  const data = bytes(input instanceof ArrayBuffer ? new Uint8Array(input) : input);
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const need = (n: number) => {
+    if (data.length < n) throw new RelayProtocolError(`frame 0x${data[0]?.toString(16)} is truncated (${data.length} bytes)`);
+  };
+  const exact = (n: number) => {
+    need(n);
+    if (data.length !== n) throw new RelayProtocolError(`frame 0x${data[0]!.toString(16)} has ${data.length - n} trailing bytes`);
+  };
+  need(1);
+  switch (data[0]) {
+    case Frame.CHALLENGE:
+      exact(41);
+      return { type: Frame.CHALLENGE, challenge: data.slice(1, 33), head: readU64(view, 33) };
+    case Frame.READY:
+      exact(10);
+      return { type: Frame.READY, role: data[1]!, connId: readU64(view, 2) };
+    case Frame.ENTRY:
+      need(10);
+      return { type: Frame.ENTRY, seq: readU64(view, 1), envelope: data.slice(9) };
+    case Frame.ACK:
+      exact(17);
+      return { type: Frame.ACK, clientRef: readU64(view, 1), seq: readU64(view, 9) };
+    case Frame.NACK:
+      need(11);
+      return {
+        type: Frame.NACK,
+        clientRef: readU64(view, 1),
+        code: view.getUint16(9),
+        reason: new TextDecoder().decode(data.subarray(11)),
+      };
+    case Frame.AWARENESS:
+      need(10);
+      return { type: Frame.AWARENESS, connId: readU64(view, 1), envelope: data.slice(9) };
+    case Frame.SYNCED:
+      exact(9);
+      return { type: Frame.SYNCED, head: readU64(view, 1) };
+    case Frame.LEFT:
+      exact(9);
+      return { type: Frame.LEFT, connId: readU64(view, 1) };
+    default:
+      throw new RelayProtocolError(`unknown frame type 0x${data[0]!.toString(16)}`);
+  }
+}
+
+export function hello(role: number, since: number, signature: Uint8Array | null): Bytes {
+  return concat([Frame.HELLO, role], u64(since), signature ?? new Uint8Array(0));
+}
+
+export function publish(clientRef: number, envelope: Uint8Array): Bytes {
+  return concat([Frame.PUBLISH], u64(clientRef), envelope);
+}
+
+export function snapshot(clientRef: number, envelope: Uint8Array): Bytes {
+  return concat([Frame.SNAPSHOT], u64(clientRef), envelope);
+}
+
+export function awareness(envelope: Uint8Array): Bytes {
+  return concat([Frame.CLIENT_AWARENESS], envelope);
+}

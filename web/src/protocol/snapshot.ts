@@ -1,0 +1,25 @@
+// The plaintext sealed inside a snapshot envelope: the Yjs state plus the replay guard's author
+// heads, so replay checks continue after a client joins from the snapshot.
+//   u32 BE length of heads JSON | heads JSON (UTF-8, {author id hex: last update seq}) | Yjs update
+import { bytes, concat, type Bytes } from "../crypto/bytes.js";
+
+export interface SnapshotContent {
+  heads: Record<string, number>;
+  state: Uint8Array;
+}
+
+export function encodeSnapshot(content: SnapshotContent): Bytes {
+  const heads = new TextEncoder().encode(JSON.stringify(content.heads));
+  const length = new Uint8Array(4);
+  new DataView(length.buffer).setUint32(0, heads.length);
+  return concat(length, heads, content.state);
+}
+
+export function decodeSnapshot(data: Uint8Array): SnapshotContent {
+  if (data.length < 4) throw new Error("snapshot plaintext is truncated");
+  const n = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0);
+  if (4 + n > data.length) throw new Error("snapshot plaintext: heads run past the end");
+  const heads = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(data.subarray(4, 4 + n)));
+  if (typeof heads !== "object" || heads === null || Array.isArray(heads)) throw new Error("snapshot heads must be a JSON object");
+  return { heads, state: bytes(data.subarray(4 + n)) };
+}

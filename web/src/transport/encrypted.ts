@@ -1,0 +1,467 @@
+// Encrypted rooms: the relay protocol of docs/protocol.md. The hub sees envelopes only; every
+// Yjs update is sealed here and every envelope from the hub is verified and replay-checked.
+import * as Y from "yjs";
+import * as decoding from "lib0/decoding";
+import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from "y-protocols/awareness";
+import { signChallenge } from "../crypto/auth.js";
+import { b64urlEncode } from "../crypto/b64url.js";
+import type { Bytes } from "../crypto/bytes.js";
+import {
+  EnvelopeType,
+  ReorderedEnvelope,
+  ReplayedEnvelope,
+  newAuthorId,
+  openEnvelope,
+  parseEnvelope,
+  sealAwareness,
+  sealSnapshot,
+  sealUpdate,
+} from "../crypto/envelope.js";
+import type { RoomKeys } from "../crypto/keys.js";
+import { ReplayGuard } from "../crypto/replay.js";
+import * as relay from "../protocol/relay.js";
+import { decodeSnapshot, encodeSnapshot } from "../protocol/snapshot.js";
+import { Listeners, watchNetwork, type ConnState, type Transport } from "./types.js";
+
+export interface EncryptedOptions {
+  /** POST endpoint that registers the room (used when the hub answers 4404 to a writer). */
+  roomsApi: string;
+  /** Seal a snapshot after this many entries past the last one (DESIGN: default 500). */
+  compactAfter?: number;
+}
+
+// Keep one envelope well under the hub's default 8 MiB frame limit.
+const MAX_UPDATE_BYTES = 4 * 1024 * 1024;
+const MAX_AWARENESS_BYTES = 60 * 1024;
+
+interface Outgoing {
+  ref: number;
+  frame: Bytes; // resent byte-for-byte after a reconnect (docs/e2ee.md: never skip a seq)
+  authorSeq: number;
+  edits: number; // local Yjs updates merged into it, for the pending count
+  snapshot: boolean;
+}
+
+export class EncryptedTransport implements Transport {
+  readonly encrypted = true;
+  readonly awareness: Awareness;
+  state: ConnState = "connecting";
+  synced = false;
+  failure: string | null = null;
+  canWrite: boolean;
+
+  private ws: WebSocket | null = null;
+  private readonly authorId = newAuthorId();
+  private updateSeq = 0;
+  private snapshotSeq = 0;
+  private awarenessSeq = 0;
+  private nextRef = 1;
+  private readonly guard = new ReplayGuard();
+  private unsealed: Uint8Array[] = [];
+  private outbox: Outgoing[] = [];
+  private head = 0; // highest seq such that every entry up to it has been applied
+  private ahead = new Set<number>(); // seqs applied above head (arrived out of order)
+  private sinceSnapshot = 0;
+  private snapshotInFlight = false;
+  private ready = false;
+  private registered = false;
+  private attempts = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private destroyed = false;
+  private offline = false;
+  private peers = new Map<number, Set<number>>(); // conn id -> awareness client ids heard from it
+  private inbox: Promise<void> = Promise.resolve();
+  private sending: Promise<void> = Promise.resolve();
+  private readonly compactAfter: number;
+  private changed = new Listeners<[]>();
+  private warnings = new Listeners<[string]>();
+  private unwatch: () => void;
+
+  constructor(
+    readonly doc: Y.Doc,
+    private readonly keys: RoomKeys,
+    private readonly url: string,
+    private readonly options: EncryptedOptions,
+  ) {
+    this.awareness = new Awareness(doc);
+    this.canWrite = keys.canWrite;
+    this.compactAfter = options.compactAfter ?? 500;
+    doc.on("update", (update: Uint8Array, origin: unknown) => {
+      if (origin === this) return;
+      this.unsealed.push(update);
+      this.changed.emit();
+      this.flush();
+    });
+    this.awareness.on("update", (_change: unknown, origin: unknown) => {
+      if (origin === "local") this.sendAwareness();
+    });
+    this.unwatch = watchNetwork(
+      () => {
+        this.offline = true;
+        this.ws?.close(1000, "browser went offline");
+        this.set("offline");
+      },
+      () => {
+        this.offline = false;
+        this.connectSoon(0);
+      },
+    );
+    this.connect();
+  }
+
+  get pending(): number {
+    return this.unsealed.length + this.outbox.reduce((n, o) => n + o.edits, 0);
+  }
+
+  onChange(listener: () => void): void {
+    this.changed.add(listener);
+  }
+
+  onWarning(listener: (message: string) => void): void {
+    this.warnings.add(listener);
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.unwatch();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.awareness.setLocalState(null);
+    this.ws?.close(1000, "leaving");
+    this.awareness.destroy();
+  }
+
+  private set(state: ConnState): void {
+    this.state = state;
+    this.changed.emit();
+  }
+
+  private warn(message: string): void {
+    console.warn(`collab: ${message}`);
+    this.warnings.emit(message);
+  }
+
+  // --- connection lifecycle -----------------------------------------------------------------
+
+  private connect(): void {
+    if (this.destroyed || this.offline) return;
+    const ws = new WebSocket(this.url, [relay.SUBPROTOCOL]);
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    ws.onmessage = (event) => {
+      const data = event.data as ArrayBuffer;
+      // Frames are handled strictly in order: opening envelopes is asynchronous (WebCrypto).
+      this.inbox = this.inbox.then(() => this.receive(ws, data)).catch((err) => this.warn(String(err)));
+    };
+    ws.onclose = (event) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.ready = false;
+      this.dropPeers();
+      this.onClosed(event.code, event.reason);
+    };
+  }
+
+  private onClosed(code: number, reason: string): void {
+    if (this.destroyed) return;
+    if (code === 4404 && this.keys.canWrite && !this.registered) {
+      // A writer holds everything needed to (re-)register the room: do it and try again.
+      this.registered = true;
+      void this.register().then(() => this.connectSoon(0));
+      return;
+    }
+    if (code === 4401 || code === 4403 || code === 4404) {
+      this.failure =
+        code === 4401
+          ? "the hub says this link cannot write to the room (4401)"
+          : code === 4404
+            ? "the hub does not know this room (4404): it may have been deleted, or the link is for another server"
+            : `the hub refused the connection (4403): ${reason}`;
+      this.set("failed");
+      return;
+    }
+    if (this.offline) {
+      this.set("offline");
+      return;
+    }
+    this.set("reconnecting");
+    this.connectSoon(Math.min(200 * 2 ** this.attempts++, 5000) * (0.5 + Math.random()));
+  }
+
+  private connectSoon(delay: number): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.ws) this.connect();
+    }, delay);
+  }
+
+  private async register(): Promise<void> {
+    try {
+      await fetch(this.options.roomsApi, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ kind: "encrypted", room: this.keys.roomId, write_key: b64urlEncode(this.keys.writePublicKey) }),
+      });
+    } catch {
+      // The reconnect reports what is wrong.
+    }
+  }
+
+  private send(frame: Uint8Array): boolean {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN || !this.ready) return false;
+    this.ws.send(frame);
+    return true;
+  }
+
+  // --- receiving --------------------------------------------------------------------------
+
+  private async receive(ws: WebSocket, data: ArrayBuffer): Promise<void> {
+    if (ws !== this.ws) return;
+    let frame: relay.HubFrame;
+    try {
+      frame = relay.parseHubFrame(data);
+    } catch (err) {
+      this.warn(`ignored a frame from the hub: ${(err as Error).message}`);
+      return;
+    }
+    switch (frame.type) {
+      case relay.Frame.CHALLENGE: {
+        const role = this.keys.canWrite ? relay.Role.WRITER : relay.Role.READER;
+        const signature = this.keys.canWrite ? await signChallenge(this.keys, frame.challenge) : null;
+        ws.send(relay.hello(role, this.head, signature));
+        break;
+      }
+      case relay.Frame.READY:
+        this.ready = true;
+        this.canWrite = frame.role === relay.Role.WRITER;
+        break;
+      case relay.Frame.ENTRY:
+        await this.applyEntry(frame.seq, frame.envelope);
+        break;
+      case relay.Frame.SYNCED:
+        this.synced = true;
+        this.attempts = 0;
+        this.set("connected");
+        this.resend();
+        this.flush();
+        this.sendAwareness();
+        break;
+      case relay.Frame.ACK:
+        this.acked(frame.clientRef, frame.seq);
+        break;
+      case relay.Frame.NACK:
+        this.nacked(frame.clientRef, frame.code, frame.reason);
+        break;
+      case relay.Frame.AWARENESS:
+        await this.applyAwareness(frame.connId, frame.envelope);
+        break;
+      case relay.Frame.LEFT:
+        this.dropPeer(frame.connId);
+        break;
+    }
+  }
+
+  private markApplied(seq: number): void {
+    if (seq > this.head) this.ahead.add(seq);
+    while (this.ahead.has(this.head + 1)) {
+      this.ahead.delete(this.head + 1);
+      this.head++;
+    }
+  }
+
+  private async applyEntry(seq: number, data: Uint8Array): Promise<void> {
+    let env;
+    try {
+      env = parseEnvelope(data);
+    } catch (err) {
+      this.warn(`dropped entry ${seq}: ${(err as Error).message}`);
+      this.markApplied(seq);
+      return;
+    }
+    if (env.type === EnvelopeType.SNAPSHOT) {
+      if (seq <= this.head) return; // we already hold everything it covers
+      try {
+        const opened = await openEnvelope(this.keys, env);
+        this.guard.check(opened);
+        const content = decodeSnapshot(opened.plaintext);
+        this.guard.load(content.heads);
+        Y.applyUpdate(this.doc, content.state, this);
+        // Everything up to the snapshot's seq is now in the doc.
+        this.head = Math.max(this.head, seq);
+        for (const s of this.ahead) if (s <= this.head) this.ahead.delete(s);
+        this.markApplied(this.head);
+        this.sinceSnapshot = 0;
+      } catch (err) {
+        this.warn(`dropped the room snapshot at ${seq}: ${(err as Error).message}`);
+      }
+      return;
+    }
+    if (seq <= this.head || this.ahead.has(seq)) return; // a duplicate delivery
+    try {
+      if (env.type !== EnvelopeType.UPDATE) throw new Error(`an entry must be an update, got type ${env.type}`);
+      const opened = await openEnvelope(this.keys, env);
+      try {
+        this.guard.check(opened);
+      } catch (err) {
+        if (err instanceof ReplayedEnvelope) {
+          this.markApplied(seq); // an honest resend after a reconnect; Yjs updates are idempotent
+          return;
+        }
+        if (!(err instanceof ReorderedEnvelope)) throw err;
+        this.warn(err.message);
+        this.guard.check(opened, true);
+      }
+      Y.applyUpdate(this.doc, opened.plaintext, this);
+    } catch (err) {
+      this.warn(`dropped entry ${seq}: ${(err as Error).message}`);
+    }
+    this.markApplied(seq);
+    this.sinceSnapshot++;
+    this.maybeCompact();
+  }
+
+  private async applyAwareness(connId: number, data: Uint8Array): Promise<void> {
+    try {
+      const opened = await openEnvelope(this.keys, data);
+      if (opened.type !== EnvelopeType.AWARENESS) throw new Error("presence must come in an awareness envelope");
+      this.guard.check(opened);
+      const known = this.peers.get(connId);
+      const ids = known ?? new Set<number>();
+      const decoder = decoding.createDecoder(opened.plaintext);
+      const count = decoding.readVarUint(decoder);
+      for (let i = 0; i < count; i++) {
+        const id = decoding.readVarUint(decoder);
+        if (id === this.doc.clientID) throw new Error("presence that claims to be ours");
+        ids.add(id);
+        decoding.readVarUint(decoder);
+        decoding.readVarString(decoder);
+      }
+      this.peers.set(connId, ids);
+      applyAwarenessUpdate(this.awareness, opened.plaintext, this);
+      // A newcomer has not heard us yet: there is no "query awareness" in this protocol.
+      if (!known) this.sendAwareness();
+    } catch (err) {
+      if (!(err instanceof ReplayedEnvelope)) this.warn(`dropped presence: ${(err as Error).message}`);
+    }
+  }
+
+  private dropPeer(connId: number): void {
+    const ids = this.peers.get(connId);
+    this.peers.delete(connId);
+    if (ids?.size) removeAwarenessStates(this.awareness, [...ids], this);
+  }
+
+  private dropPeers(): void {
+    for (const connId of [...this.peers.keys()]) this.dropPeer(connId);
+  }
+
+  // --- sending ----------------------------------------------------------------------------
+
+  /** Seal what was edited locally and publish it, in order. */
+  private flush(): void {
+    this.sending = this.sending.then(async () => {
+      if (!this.synced || !this.ready || !this.canWrite || this.unsealed.length === 0) return;
+      const edits = this.unsealed.length;
+      const update = Y.mergeUpdates(this.unsealed);
+      this.unsealed = [];
+      if (update.length > MAX_UPDATE_BYTES) {
+        this.warn(`an edit of ${update.length} bytes is too large to send (limit ${MAX_UPDATE_BYTES}); split it up`);
+        return;
+      }
+      const authorSeq = ++this.updateSeq;
+      const ref = this.nextRef++;
+      const envelope = await sealUpdate(this.keys, this.authorId, authorSeq, update);
+      const out: Outgoing = { ref, frame: relay.publish(ref, envelope), authorSeq, edits, snapshot: false };
+      this.outbox.push(out);
+      this.send(out.frame);
+      this.changed.emit();
+    });
+  }
+
+  /** After a reconnect: everything not acknowledged goes again, byte-for-byte, in order. */
+  private resend(): void {
+    this.sending = this.sending.then(() => {
+      for (const out of this.outbox) if (!out.snapshot) this.send(out.frame);
+      this.outbox = this.outbox.filter((o) => !o.snapshot);
+      this.snapshotInFlight = false;
+    });
+  }
+
+  private acked(ref: number, seq: number): void {
+    const index = this.outbox.findIndex((o) => o.ref === ref);
+    if (index < 0) return;
+    const [out] = this.outbox.splice(index, 1);
+    if (out!.snapshot) {
+      this.snapshotInFlight = false;
+      this.sinceSnapshot = 0;
+    } else {
+      // Our own update is part of the room now: record it, so a snapshot carries our head and
+      // our own entry coming back in a later history replay is dropped as a replay.
+      try {
+        this.guard.check({ type: EnvelopeType.UPDATE, authorId: this.authorId, authorSeq: out!.authorSeq }, true);
+      } catch {
+        // Already seen in a replay before the ack arrived.
+      }
+      this.sinceSnapshot++;
+    }
+    this.markApplied(seq);
+    this.changed.emit();
+    this.maybeCompact();
+  }
+
+  private nacked(ref: number, code: number, reason: string): void {
+    const out = this.outbox.find((o) => o.ref === ref);
+    if (!out) return;
+    if (code === relay.Nack.STORE_UNAVAILABLE) {
+      // Nothing is lost: reconnect later and resend everything still queued, in order.
+      this.warn(`the hub could not store an edit (${reason}); retrying`);
+      this.ws?.close(1000, "retry after store failure");
+      return;
+    }
+    this.outbox = this.outbox.filter((o) => o !== out);
+    if (out.snapshot) {
+      this.snapshotInFlight = false;
+      if (code === relay.Nack.SNAPSHOT_CONFLICT) this.sinceSnapshot = Math.floor(this.compactAfter / 2);
+      return;
+    }
+    if (code === relay.Nack.FORBIDDEN) {
+      this.canWrite = false;
+      this.warn("the hub treats this link as read-only: your edits are not shared");
+    } else {
+      this.warn(`the hub rejected an edit (${code}: ${reason})`);
+    }
+    this.changed.emit();
+  }
+
+  private maybeCompact(): void {
+    if (!this.canWrite || !this.synced || this.snapshotInFlight || this.sinceSnapshot < this.compactAfter) return;
+    if (this.outbox.length || this.unsealed.length || this.ahead.size) return;
+    this.snapshotInFlight = true;
+    this.sending = this.sending.then(async () => {
+      const plaintext = encodeSnapshot({ heads: this.guard.export(), state: Y.encodeStateAsUpdate(this.doc) });
+      if (plaintext.length > MAX_UPDATE_BYTES) {
+        this.snapshotInFlight = false;
+        return;
+      }
+      const ref = this.nextRef++;
+      const envelope = await sealSnapshot(this.keys, this.authorId, ++this.snapshotSeq, this.head, plaintext);
+      const out: Outgoing = { ref, frame: relay.snapshot(ref, envelope), authorSeq: this.snapshotSeq, edits: 0, snapshot: true };
+      this.outbox.push(out);
+      if (!this.send(out.frame)) {
+        this.outbox = this.outbox.filter((o) => o !== out);
+        this.snapshotInFlight = false;
+      }
+    });
+  }
+
+  private sendAwareness(): void {
+    if (!this.ready) return;
+    const update = encodeAwarenessUpdate(this.awareness, [this.doc.clientID]);
+    if (update.length > MAX_AWARENESS_BYTES) return;
+    const counter = ++this.awarenessSeq;
+    this.sending = this.sending.then(async () => {
+      const envelope = await sealAwareness(this.keys, this.authorId, counter, update);
+      this.send(relay.awareness(envelope));
+    });
+  }
+}

@@ -1,0 +1,74 @@
+// Plaintext rooms: the standard y-websocket protocol through y-websocket's own provider.
+import * as Y from "yjs";
+import { Awareness } from "y-protocols/awareness";
+import { WebsocketProvider } from "y-websocket";
+import { Listeners, watchNetwork, type ConnState, type Transport } from "./types.js";
+
+export class PlaintextTransport implements Transport {
+  readonly encrypted = false;
+  readonly canWrite = true;
+  readonly awareness: Awareness;
+  state: ConnState = "connecting";
+  pending = 0;
+  synced = false;
+  failure: string | null = null;
+  private provider: WebsocketProvider;
+  private changed = new Listeners<[]>();
+  private warnings = new Listeners<[string]>();
+  private unwatch: () => void;
+
+  constructor(readonly doc: Y.Doc, wsBase: string, room: string) {
+    this.awareness = new Awareness(doc);
+    // Cross-tab BroadcastChannel is off: a tab must reach the hub to count as synced.
+    this.provider = new WebsocketProvider(wsBase, room, doc, { awareness: this.awareness, disableBc: true });
+    this.provider.on("status", ({ status }) => {
+      if (status === "connected") this.set("connecting");
+      else if (status === "disconnected" && this.state !== "offline" && this.state !== "failed") this.set("reconnecting");
+    });
+    this.provider.on("sync", (isSynced: boolean) => {
+      if (!isSynced) return;
+      this.synced = true;
+      // y-websocket has no acknowledgements: once synced, the hub has everything we sent.
+      this.pending = 0;
+      this.set("connected");
+    });
+    this.provider.on("closed", ({ code, reason }: { code: number; reason: string }) => {
+      this.failure = reason || `the hub closed the connection (${code})`;
+      this.set("failed");
+    });
+    doc.on("update", (_update: Uint8Array, origin: unknown) => {
+      if (origin !== this.provider && this.state !== "connected") {
+        this.pending++;
+        this.changed.emit();
+      }
+    });
+    this.unwatch = watchNetwork(
+      () => {
+        this.provider.disconnect();
+        this.set("offline");
+      },
+      () => {
+        this.set("reconnecting");
+        this.provider.connect();
+      },
+    );
+  }
+
+  private set(state: ConnState): void {
+    this.state = state;
+    this.changed.emit();
+  }
+
+  onChange(listener: () => void): void {
+    this.changed.add(listener);
+  }
+
+  onWarning(listener: (message: string) => void): void {
+    this.warnings.add(listener);
+  }
+
+  destroy(): void {
+    this.unwatch();
+    this.provider.destroy();
+  }
+}

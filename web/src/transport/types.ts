@@ -1,0 +1,45 @@
+// What the session page needs from a room connection, whichever protocol carries it.
+import type * as Y from "yjs";
+import type { Awareness } from "y-protocols/awareness";
+
+export type ConnState = "connecting" | "connected" | "reconnecting" | "offline" | "failed";
+
+export interface Transport {
+  readonly doc: Y.Doc;
+  readonly awareness: Awareness;
+  readonly encrypted: boolean;
+  /** False for read-only links (and when the hub refuses writes). */
+  readonly canWrite: boolean;
+  readonly state: ConnState;
+  /** Local edits the hub has not acknowledged yet (plaintext rooms: edits made while offline). */
+  readonly pending: number;
+  /** Set once the first history replay is complete. */
+  readonly synced: boolean;
+  /** A reason when state is "failed" (room missing, refused): retrying will not help. */
+  readonly failure: string | null;
+  onChange(listener: () => void): void;
+  /** Problems worth telling the user that do not stop the session (tampered envelope, …). */
+  onWarning(listener: (message: string) => void): void;
+  destroy(): void;
+}
+
+/** Small listener registry shared by the transports. */
+export class Listeners<A extends unknown[]> {
+  private fns: ((...args: A) => void)[] = [];
+  add(fn: (...args: A) => void): void {
+    this.fns.push(fn);
+  }
+  emit(...args: A): void {
+    for (const fn of this.fns) fn(...args);
+  }
+}
+
+/** Browsers report losing the network; we stop retrying until it is back instead of spinning. */
+export function watchNetwork(onOffline: () => void, onOnline: () => void): () => void {
+  window.addEventListener("offline", onOffline);
+  window.addEventListener("online", onOnline);
+  return () => {
+    window.removeEventListener("offline", onOffline);
+    window.removeEventListener("online", onOnline);
+  };
+}

@@ -1,0 +1,69 @@
+// The shared chat: messages from people and the AI (whose replies stream into their Y.Text).
+import type { Workspace } from "../workspace.js";
+import { clear, h } from "./dom.js";
+
+export class ChatPanel {
+  readonly el: HTMLElement;
+  private log = h("ol", { class: "chat-log", id: "chat-log", role: "log", "aria-label": "Chat messages" });
+  private input = h("textarea", { id: "chat-input", name: "message", rows: 2, maxlength: 4000 });
+  private scheduled = false;
+
+  constructor(private readonly ws: Workspace, private readonly author: () => string) {
+    const form = h(
+      "form",
+      { class: "chat-form" },
+      h("label", { for: "chat-input" }, "Message (Enter sends; @ai asks the AI)"),
+      this.input,
+      h("button", { type: "submit", id: "chat-send" }, "Send"),
+    );
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.send();
+    });
+    this.input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this.send();
+      }
+    });
+    this.el = h("section", { class: "panel chat", "aria-labelledby": "chat-heading" }, h("h2", { id: "chat-heading" }, "Chat"), this.log, form);
+    ws.chat.observeDeep(() => this.schedule());
+    this.render();
+  }
+
+  private send(): void {
+    const text = this.input.value.trim();
+    if (!text) return;
+    this.ws.postChat(this.author(), text);
+    this.input.value = "";
+  }
+
+  // A streaming AI reply changes on every token: render once per frame, not per change.
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    requestAnimationFrame(() => {
+      this.scheduled = false;
+      this.render();
+    });
+  }
+
+  private render(): void {
+    const atBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 40;
+    clear(this.log);
+    for (const m of this.ws.messages()) {
+      const when = new Date(m.ts * 1000);
+      this.log.append(
+        h(
+          "li",
+          { class: `msg ${m.kind}`, "data-id": m.id },
+          h("span", { class: "author" }, m.kind === "ai" ? `${m.author} (AI)` : m.author),
+          " ",
+          h("time", { datetime: when.toISOString(), class: "muted" }, when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
+          h("p", { class: "text" }, m.text),
+        ),
+      );
+    }
+    if (atBottom) this.log.scrollTop = this.log.scrollHeight;
+  }
+}

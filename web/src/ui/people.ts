@@ -1,0 +1,66 @@
+// Presence: who is here, in which file; follow someone to see what they see.
+import type { Awareness } from "y-protocols/awareness";
+import type { Announcer } from "./announcer.js";
+import { clear, h } from "./dom.js";
+
+export interface Person {
+  clientId: number;
+  name: string;
+  color: string;
+  file: string | null;
+  cursor: { anchor?: unknown; head?: unknown } | null;
+  self: boolean;
+}
+
+export function people(awareness: Awareness): Person[] {
+  const out: Person[] = [];
+  for (const [clientId, state] of awareness.getStates()) {
+    const user = (state as { user?: { name?: unknown; color?: unknown } }).user;
+    if (!user || typeof user.name !== "string") continue;
+    const color = typeof user.color === "string" && /^#[0-9a-fA-F]{3,8}$/.test(user.color) ? user.color : "#555555";
+    const file = typeof state.file === "string" ? state.file : null;
+    out.push({ clientId, name: user.name.slice(0, 64), color, file, cursor: state.cursor ?? null, self: clientId === awareness.clientID });
+  }
+  return out.sort((a, b) => Number(b.self) - Number(a.self) || a.name.localeCompare(b.name));
+}
+
+export class PeoplePanel {
+  readonly el: HTMLElement;
+  following: number | null = null;
+  private list = h("ul", { class: "people", id: "people-list", "aria-label": "Participants" });
+  private seen = new Map<number, { name: string; file: string | null }>();
+
+  constructor(private readonly awareness: Awareness, private readonly announcer: Announcer, private readonly onFollow: () => void) {
+    this.el = h("section", { class: "panel", "aria-labelledby": "people-heading" }, h("h2", { id: "people-heading" }, "People"), this.list);
+  }
+
+  render(): void {
+    const everyone = people(this.awareness);
+    const now = new Map<number, { name: string; file: string | null }>();
+    clear(this.list);
+    for (const p of everyone) {
+      now.set(p.clientId, { name: p.name, file: p.file });
+      const before = this.seen.get(p.clientId);
+      if (!p.self && this.seen.size && !before) this.announcer.say(`${p.name} joined`);
+      else if (!p.self && before && before.file !== p.file && p.file) this.announcer.say(`${p.name} is in ${p.file}`);
+      const dot = h("span", { class: "dot", "aria-hidden": "true" });
+      dot.style.background = p.color;
+      const where = h("span", { class: "where muted" }, p.file ? `in ${p.file}` : "no file open");
+      const item = h("li", { "data-name": p.name }, dot, h("span", { class: "name" }, p.self ? `${p.name} (you)` : p.name), where);
+      if (!p.self) {
+        const pressed = this.following === p.clientId;
+        const follow = h("button", { type: "button", class: "secondary small", "aria-pressed": String(pressed), "aria-label": `Follow ${p.name}` }, pressed ? "Following" : "Follow");
+        follow.addEventListener("click", () => {
+          this.following = pressed ? null : p.clientId;
+          this.render();
+          this.onFollow();
+        });
+        item.append(follow);
+      }
+      this.list.append(item);
+    }
+    for (const [id, before] of this.seen) if (!now.has(id) && id !== this.awareness.clientID) this.announcer.say(`${before.name} left`);
+    if (this.following !== null && !now.has(this.following)) this.following = null;
+    this.seen = now;
+  }
+}

@@ -1,0 +1,228 @@
+// The session page (/s/<room>): files, editor, people, chat, links and connection status.
+import * as Y from "yjs";
+import { LinkError, parseLink, readLink, websocketUrl, writeLink, type ParsedLink } from "../crypto/links.js";
+import { identity, rememberName, storedName } from "../identity.js";
+import { checkSupport, SECURE_CONTEXT_HELP } from "../support.js";
+import { EncryptedTransport } from "../transport/encrypted.js";
+import { PlaintextTransport } from "../transport/plaintext.js";
+import type { Transport } from "../transport/types.js";
+import { Workspace } from "../workspace.js";
+import { Announcer } from "./announcer.js";
+import { ChatPanel } from "./chat.js";
+import { ask } from "./dialog.js";
+import { h } from "./dom.js";
+import { FileEditor } from "./editor.js";
+import { FileTree } from "./files.js";
+import { people, PeoplePanel } from "./people.js";
+import { StatusLine } from "./status.js";
+
+export function showProblem(root: HTMLElement, title: string, ...lines: string[]): void {
+  root.replaceChildren(
+    h("div", { class: "problem", role: "alert" }, h("h1", {}, title), ...lines.map((line) => h("p", {}, line)), h("p", {}, h("a", { href: homeHref() }, "Start a new session"))),
+  );
+}
+
+function homeHref(): string {
+  return location.pathname.replace(/\/s\/[^/]*\/?$/, "/");
+}
+
+async function askName(): Promise<string> {
+  for (;;) {
+    const name = await ask({ title: "Join the session", label: "Your name, as others will see it", submit: "Join", value: "" });
+    if (name) return rememberName(name);
+  }
+}
+
+export async function startSession(root: HTMLElement): Promise<void> {
+  const hasKey = /#[kr]=/.test(location.hash);
+  if (hasKey) {
+    const support = await checkSupport();
+    if (!support.ok) {
+      showProblem(root, "This browser cannot open an encrypted session here", ...support.problems, SECURE_CONTEXT_HELP);
+      return;
+    }
+  }
+  let link: ParsedLink;
+  try {
+    link = await parseLink(location.href);
+  } catch (err) {
+    if (!(err instanceof LinkError)) throw err;
+    showProblem(root, "This link does not work", err.message, "Ask for the link again, and copy all of it: the part after # holds the key.");
+    return;
+  }
+  const name = storedName() ?? (await askName());
+  const me = identity(name);
+  const doc = new Y.Doc();
+  const transport: Transport = link.keys
+    ? new EncryptedTransport(doc, link.keys, websocketUrl(link.serverBase, link.room), { roomsApi: `${link.serverBase}/api/rooms` })
+    : new PlaintextTransport(doc, websocketUrl(link.serverBase, link.room).replace(/\/[^/]+$/, ""), link.room);
+  transport.awareness.setLocalStateField("user", me);
+  window.addEventListener("pagehide", () => transport.destroy());
+  new SessionPage(root, link, transport, me.name).mount();
+}
+
+class SessionPage {
+  private ws: Workspace;
+  private announcer = new Announcer();
+  private editor!: FileEditor;
+  private tree!: FileTree;
+  private peoplePanel!: PeoplePanel;
+  private notice = h("p", { id: "notice", class: "notice", role: "status" });
+  private fileHeading = h("h2", { id: "editor-heading" }, "No file open");
+  private linkField = h("input", { id: "share-link", type: "text", readonly: true, "aria-label": "Link to share", placeholder: "Copy a link to show it here" });
+  private openedFirst = false;
+  private wasWritable: boolean;
+
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly link: ParsedLink,
+    private readonly transport: Transport,
+    private name: string,
+  ) {
+    this.ws = new Workspace(transport.doc);
+    this.wasWritable = transport.canWrite;
+  }
+
+  mount(): void {
+    const t = this.transport;
+    const kind = !this.link.keys ? "Plaintext room: the server can read it" : t.canWrite ? "End-to-end encrypted" : "End-to-end encrypted, read-only";
+    const status = new StatusLine(t);
+    const invite = h("button", { type: "button", id: "copy-invite" }, "Copy invite link");
+    const readOnly = h("button", { type: "button", id: "copy-readonly", class: "secondary", disabled: !this.link.keys, title: this.link.keys ? undefined : "Plaintext rooms have no read-only links" }, "Copy read-only link");
+    const rename = h("button", { type: "button", id: "change-name", class: "secondary" }, `You: ${this.name}`);
+    invite.addEventListener("click", () => void this.copy(this.inviteLink(), "Invite link"));
+    readOnly.addEventListener("click", () => void this.copy(readLink(this.link.serverBase, this.link.keys!), "Read-only link"));
+    rename.addEventListener("click", async () => {
+      const next = await ask({ title: "Your name", label: "Your name, as others will see it", value: this.name, submit: "Save" });
+      if (!next) return;
+      this.name = rememberName(next);
+      rename.textContent = `You: ${this.name}`;
+      t.awareness.setLocalStateField("user", identity(this.name));
+    });
+
+    const editorHost = h("div", { class: "editor", id: "editor" });
+    this.editor = new FileEditor(editorHost, t.awareness, () => !t.canWrite);
+    this.tree = new FileTree(this.ws, {
+      current: () => this.editor.path,
+      open: (path) => {
+        if (this.peoplePanel.following !== null) {
+          this.peoplePanel.following = null;
+          this.peoplePanel.render();
+        }
+        this.open(path);
+      },
+      canWrite: () => t.canWrite,
+      peopleIn: (path) => people(t.awareness).filter((p) => !p.self && p.file === path),
+      error: (message) => this.say(message),
+    });
+    this.peoplePanel = new PeoplePanel(t.awareness, this.announcer, () => this.followNow());
+    const chat = new ChatPanel(this.ws, () => this.name);
+
+    this.root.replaceChildren(
+      h(
+        "header",
+        { class: "topbar" },
+        h("h1", {}, h("a", { href: homeHref(), "aria-label": "collab home" }, "collab")),
+        h("span", { class: `badge ${this.link.keys ? "e2ee" : "plain"}` }, kind),
+        status.el,
+        h("div", { class: "row links" }, invite, readOnly, this.linkField),
+        rename,
+      ),
+      h(
+        "main",
+        { class: "layout" },
+        h("nav", { class: "side", "aria-label": "Files and people" }, this.tree.el, this.peoplePanel.el),
+        h(
+          "section",
+          { class: "work", "aria-labelledby": "editor-heading" },
+          this.fileHeading,
+          editorHost,
+          h("p", { id: "editor-help", class: "muted small" }, "In the editor, Tab indents. Press Esc, then Tab, to move on."),
+          this.notice,
+        ),
+        chat.el,
+      ),
+      this.announcer.el,
+    );
+
+    this.ws.files.observe((event) => {
+      const current = this.editor.path;
+      if (current && event.keysChanged.has(current)) {
+        const text = this.ws.text(current);
+        if (!text) {
+          this.say(`${current} was deleted or renamed`);
+          this.open(null);
+        } else if (text !== this.editor.ytext) {
+          this.open(current); // replaced by someone else's file of the same name
+        }
+      }
+      this.openFirst();
+      this.tree.render();
+    });
+    t.awareness.on("change", () => {
+      this.peoplePanel.render();
+      this.tree.render();
+      this.followNow();
+    });
+    t.onChange(() => {
+      this.openFirst();
+      this.tree.render();
+      if (t.canWrite !== this.wasWritable) {
+        // The hub decided our role (READY, or a "forbidden" NACK): rebuild the editor's read-only state.
+        this.wasWritable = t.canWrite;
+        this.open(this.editor.path);
+      }
+    });
+    t.onWarning((message) => this.say(message));
+    this.peoplePanel.render();
+    this.tree.render();
+  }
+
+  private inviteLink(): string {
+    const { keys, serverBase, room } = this.link;
+    if (!keys) return `${serverBase}/s/${room}`;
+    return keys.canWrite ? writeLink(serverBase, keys) : readLink(serverBase, keys);
+  }
+
+  private async copy(text: string, what: string): Promise<void> {
+    this.linkField.value = text;
+    try {
+      await navigator.clipboard.writeText(text);
+      this.say(`${what} copied to the clipboard`);
+    } catch {
+      this.linkField.focus();
+      this.linkField.select();
+      this.say(`${what} is in the field: copy it with Ctrl+C`);
+    }
+  }
+
+  private say(message: string): void {
+    this.notice.textContent = message;
+  }
+
+  private openFirst(): void {
+    if (this.openedFirst || !this.transport.synced) return;
+    if (this.editor.path && this.ws.text(this.editor.path)) return;
+    const first = this.ws.paths()[0];
+    if (!first) return;
+    this.openedFirst = true;
+    this.open(first);
+  }
+
+  private open(path: string | null): void {
+    const text = path ? this.ws.text(path) : undefined;
+    this.editor.open(text ? path : null, text ?? null);
+    this.fileHeading.textContent = text ? path! : "No file open";
+    document.title = text ? `${path} · collab` : "collab session";
+    this.tree.render();
+  }
+
+  private followNow(): void {
+    const id = this.peoplePanel.following;
+    if (id === null) return;
+    const person = people(this.transport.awareness).find((p) => p.clientId === id);
+    if (!person) return;
+    if (person.file && person.file !== this.editor.path && this.ws.text(person.file)) this.open(person.file);
+    this.editor.reveal(person.cursor);
+  }
+}
