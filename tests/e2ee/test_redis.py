@@ -1,0 +1,79 @@
+"""Encrypted rooms on hubs that share Redis (store + broker): relayed across hubs, compacted, still blind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pycrdt
+import pytest
+
+from collab.client.encrypted import EncryptedProvider
+from collab.crypto.links import websocket_url
+from collab.protocol import relay_frames as frames
+from tests.e2ee.support import data_bytes, new_room, wait_until
+from tests.redis.servers import RedisServer, redis_available
+from tests.support.hub_process import HubProcess
+
+SECRET = "redis must never see this: opal-falcon-77"
+
+
+@pytest.fixture
+def redis_hubs(tmp_path: Path) -> Iterator[tuple[RedisServer, HubProcess, HubProcess]]:
+    why = redis_available()
+    if why:
+        pytest.skip(why)
+    server = RedisServer(tmp_path / "redis").start()
+    hubs: list[HubProcess] = []
+    try:
+        for name in ("a", "b"):
+            hubs.append(HubProcess(tmp_path / name, "--redis", server.url, "--log-level", "debug").start())
+        yield server, hubs[0], hubs[1]
+    finally:
+        for hub in hubs:
+            hub.stop()
+        server.stop()
+
+
+async def test_encrypted_room_across_two_hubs_on_redis(redis_hubs: tuple[RedisServer, HubProcess, HubProcess]) -> None:
+    server, hub_a, hub_b = redis_hubs
+    keys = new_room(hub_a)
+    a = EncryptedProvider(keys, websocket_url(hub_a.url, keys.room_id), compact_every=10**9)
+    b = EncryptedProvider(keys.read_only(), websocket_url(hub_b.url, keys.room_id))
+    await a.start()
+    await b.start()
+    try:
+        text = a.doc.get("code", type=pycrdt.Text)
+        for ch in SECRET:
+            text += ch
+        b.awareness.set_local_state({"user": {"name": "on hub b"}})
+        seen = b.doc.get("code", type=pycrdt.Text)
+        await wait_until(lambda: str(seen) == SECRET)
+        await wait_until(lambda: any(s.get("user", {}).get("name") == "on hub b" for s in a.awareness.states.values()))
+        covers = await a.compact()
+        assert covers == len(SECRET)
+        text += "."
+        await a.flush()
+        await wait_until(lambda: str(seen) == SECRET + ".")
+    finally:
+        await a.stop()
+        await b.stop()
+    assert a.rejected == [] and b.rejected == []
+
+    received: list[bytes] = []
+    late = EncryptedProvider(
+        keys.read_only(),
+        websocket_url(hub_b.url, keys.room_id),
+        on_frame=lambda d, f: received.append(f) if d == "in" else None,
+    )
+    async with late:
+        assert str(late.doc.get("code", type=pycrdt.Text)) == SECRET + "."
+    entries = [frames.decode(f) for f in received if f[0] == frames.FrameType.ENTRY]
+    assert [e.seq for e in entries] == [covers, covers + 1]  # type: ignore[union-attr]
+
+    server.cli("save", check=False)
+    assert keys.room_id.encode() in data_bytes(server.dir)  # the search does look at the room's data
+    for secret in (SECRET.encode(), b"opal-falcon", b"on hub b"):
+        assert secret not in data_bytes(server.dir)
+        assert secret.decode() not in hub_a.log() + hub_b.log()
+        assert all(secret not in f for f in received)
