@@ -19,6 +19,7 @@ from typing import Any, Mapping, Sequence
 
 import pycrdt
 
+from collab.ai import positions
 from collab.ai.backend import ChatMessage, ChatRequest, CompletionRequest, Document, estimate_tokens
 from collab.workspace import Workspace
 
@@ -54,23 +55,16 @@ def decode_position(ytext: pycrdt.Text, value: Any) -> int | None:
     """A cursor position from awareness as a byte offset into ``ytext``, or None if it is not one of ours.
 
     Accepts what clients publish: Yjs relative-position JSON (y-codemirror.next), encoded bytes,
-    a list of byte values, or base64 of the encoding.
+    a list of byte values, or base64(url) of the encoding.
     """
-    try:
-        if isinstance(value, dict):
-            sticky = pycrdt.StickyIndex.from_json(value, ytext)
-        elif isinstance(value, (bytes, bytearray)):
-            sticky = pycrdt.StickyIndex.decode(bytes(value), ytext)
-        elif isinstance(value, list) and all(isinstance(b, int) and 0 <= b < 256 for b in value):
-            sticky = pycrdt.StickyIndex.decode(bytes(value), ytext)
-        elif isinstance(value, str) and value:
-            sticky = pycrdt.StickyIndex.decode(base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_"), ytext)
-        else:
+    if isinstance(value, str) and value:
+        try:
+            value = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_")
+        except ValueError:
             return None
-        index = sticky.get_index()
-    except Exception:  # a position from another document, or junk from a foreign client
-        return None
-    return index if 0 <= index <= len(str(ytext).encode("utf-8")) else None
+    sticky = positions.decode(ytext, value)
+    index = None if sticky is None else positions.resolve(ytext, sticky)
+    return index if index is not None and 0 <= index <= len(str(ytext).encode("utf-8")) else None
 
 
 def split_at(text: str, byte_index: int) -> tuple[str, str]:

@@ -16,10 +16,12 @@ CRDT cannot make that check atomic across peers); the second sees it at once and
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 
 import pycrdt
 
+from collab.ai import positions
 from collab.workspace import SuggestionStatus, Workspace, WorkspaceError
 
 OPEN_STATUSES = frozenset(("requested", "streaming", "ready", "stale", "error"))
@@ -30,8 +32,28 @@ class SuggestionError(WorkspaceError):
 
 
 def request_suggestion(ws: Workspace, file: str, index: int, requested_by: str) -> str:
-    """Ask the room's agent for a suggestion at code-point ``index`` of ``file``; returns its id."""
-    return ws.create_suggestion(file, index, model="", requested_by=requested_by, status="requested")
+    """Ask the room's agent for a suggestion at code-point ``index`` of ``file``; returns its id.
+
+    The entry has the shape ``Workspace.create_suggestion`` writes; the anchor is made here because
+    pycrdt's sticky indices count UTF-16 units, not bytes (see positions.py).
+    """
+    ytext = ws.text(file)
+    content = str(ytext)
+    if not 0 <= index <= len(content):
+        raise SuggestionError(f"index {index} is outside {file!r} (0..{len(content)})")
+    suggestion_id = uuid.uuid4().hex
+    ws.suggestions[suggestion_id] = pycrdt.Map(
+        {
+            "file": file,
+            "anchor": positions.sticky_at(ytext, positions.char_to_byte(content, index)).encode(),
+            "text": pycrdt.Text(),
+            "status": "requested",
+            "model": "",
+            "requested_by": requested_by,
+            "ts": time.time(),
+        }
+    )
+    return suggestion_id
 
 
 def _entry(ws: Workspace, suggestion_id: str) -> pycrdt.Map:
@@ -42,18 +64,15 @@ def _entry(ws: Workspace, suggestion_id: str) -> pycrdt.Map:
 
 
 def anchor_byte_index(ws: Workspace, entry: pycrdt.Map) -> tuple[pycrdt.Text, int]:
-    """The file's Y.Text and the anchor's current byte offset in it (pycrdt indexes by UTF-8 byte)."""
+    """The file's Y.Text and the anchor's current byte offset in it (pycrdt edits count UTF-8 bytes)."""
     file = str(entry.get("file", ""))
     ytext = ws.files.get(file)
     if not isinstance(ytext, pycrdt.Text):
         raise SuggestionError(f"the file {file!r} of this suggestion no longer exists")
-    anchor = entry.get("anchor")
-    if not isinstance(anchor, (bytes, bytearray)) or not anchor:
-        raise SuggestionError("this suggestion has no anchor")
-    try:
-        index = pycrdt.StickyIndex.decode(bytes(anchor), ytext).get_index()
-    except Exception as exc:  # a foreign client wrote garbage: say so, do not crash the caller
-        raise SuggestionError("this suggestion's anchor cannot be decoded") from exc
+    sticky = positions.decode(ytext, entry.get("anchor"))
+    index = None if sticky is None else positions.resolve(ytext, sticky)
+    if index is None:
+        raise SuggestionError("this suggestion's anchor cannot be resolved in its file")
     return ytext, index
 
 
@@ -70,8 +89,7 @@ def accept(ws: Workspace, suggestion_id: str, decided_by: str) -> int:
         entry["status"] = "accepted"
         entry["decided_by"] = decided_by
         entry["decided_ts"] = time.time()
-        content = str(ytext).encode("utf-8")
-        return len(content[:byte_index].decode("utf-8", errors="ignore"))
+        return positions.byte_to_char(str(ytext), byte_index)
 
 
 def reject(ws: Workspace, suggestion_id: str, decided_by: str) -> None:
@@ -112,12 +130,15 @@ class Region:
         # outside the line (after its newline, before its first character's line) stays outside.
         return cls(
             ytext,
-            ytext.sticky_index(line_start, pycrdt.Assoc.AFTER),
-            ytext.sticky_index(line_end, pycrdt.Assoc.BEFORE),
+            positions.sticky_at(ytext, line_start, pycrdt.Assoc.AFTER),
+            positions.sticky_at(ytext, line_end, pycrdt.Assoc.BEFORE),
         )
 
     def bounds(self) -> tuple[int, int]:
-        return self.start.get_index(), self.end.get_index()
+        size = len(str(self.ytext).encode("utf-8"))
+        start = positions.resolve(self.ytext, self.start)
+        end = positions.resolve(self.ytext, self.end)
+        return (0 if start is None else start), (size if end is None else end)
 
     def touched_by(self, delta: list[dict[str, object]]) -> bool:
         """Does a text event's delta (positions after the change) insert or delete inside [start, end]?"""
