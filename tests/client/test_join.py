@@ -134,3 +134,31 @@ async def test_offline_edits_in_both_folders_converge(tmp_path: Path) -> None:
             assert jb.stop() == 0, jb.output()
         hub.stop()
     assert "hub unreachable" in ja.output() and "reconnected" in ja.output()
+
+
+async def test_encrypted_share_and_join(hub: HubProcess, tmp_path: Path) -> None:
+    from collab.commands.share import encrypted_available
+
+    if not encrypted_available():
+        pytest.skip("collab/client/encrypted.py is not in this tree")
+    import subprocess
+    import sys
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "secret.py").write_text("API_TOKEN = 'hub must not see this'\n")
+    share = subprocess.run([sys.executable, "-m", "collab.cli", "share", str(src), "--server", hub.url],
+                           capture_output=True, text=True, timeout=60)
+    assert share.returncode == 0, share.stderr
+    link = share.stdout.strip()
+    assert "#k=" in link
+    a, b = tmp_path / "A", tmp_path / "B"
+    ja, jb = JoinProcess(link, a, "ann").start(), JoinProcess(link, b, "ben").start()
+    try:
+        assert read(a / "secret.py") == "API_TOKEN = 'hub must not see this'\n"
+        (a / "secret.py").write_text("API_TOKEN = 'still secret'\n")
+        await eventually(lambda: read(b / "secret.py") == "API_TOKEN = 'still secret'\n")
+    finally:
+        assert ja.stop() == 0 and jb.stop() == 0
+    stored = b"".join(p.read_bytes() for p in hub.data.rglob("*") if p.is_file())
+    assert b"API_TOKEN" not in stored and b"secret.py" not in stored
