@@ -72,6 +72,8 @@ def suggest(prefix: str, suffix: str, documents: Sequence[Document], max_tokens:
         if rest:
             out.append(rest)
             context[-1] += rest
+    # Mid-line, complete the line; on a fresh line, a repeated snippet may span a few lines.
+    max_lines = 1 if prefix.rsplit("\n", 1)[-1].strip() else MAX_LINES
     lines = 0
     while len(out) < max_tokens:
         token = model.next_token(context)
@@ -80,7 +82,7 @@ def suggest(prefix: str, suffix: str, documents: Sequence[Document], max_tokens:
         if token.startswith("\n"):
             lines += 1
             # A blank line or enough lines ends a snippet; so does reaching text that is already there.
-            if lines >= MAX_LINES or (out and out[-1].startswith("\n")):
+            if lines >= max_lines or (out and out[-1].startswith("\n")):
                 break
         candidate = "".join(out) + token
         if suffix.strip() and suffix.lstrip().startswith(candidate.strip()) and candidate.strip():

@@ -1,0 +1,96 @@
+"""`collab agent LINK`: join a session as the AI participant."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from collab.ai.agent import Agent, AgentConfig
+from collab.ai.backend import BackendSpecError, load_backend
+from collab.ai.context import Budget
+from collab.ai.limits import RoomLimits
+from collab.client.provider import ProviderError
+from collab.client.session import Session
+from collab.config import env_name
+from collab.crypto import LinkError
+
+HELP = "join a session as the AI participant (answers @ai in chat, streams code suggestions)"
+MODEL_ENV = env_name("agent_model")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("link", help="the session link (keep the #k=... part of encrypted links)")
+    p.add_argument(
+        "--model",
+        default=None,
+        help=f"backend spec: builtin (default, offline, no model), openai:<model> (OPENAI_API_KEY, "
+        f"OPENAI_BASE_URL), ollama:<model>, or a plug-in's kind:<model> (env {MODEL_ENV})",
+    )
+    p.add_argument("--name", default="ai", help="the agent's name in presence and chat; @name addresses it (default ai)")
+    p.add_argument("--color", default="#7c3aed", help="the agent's colour, #rrggbb")
+    p.add_argument("--requests-per-minute", type=int, default=RoomLimits.requests_per_minute)
+    p.add_argument("--tokens-per-hour", type=int, default=RoomLimits.tokens_per_hour)
+    p.add_argument("--context-tokens", type=int, default=Budget.context_tokens, help="prompt budget per request")
+    p.add_argument("--answer-tokens", type=int, default=Budget.answer_tokens, help="longest chat answer")
+    p.add_argument("--idle-timeout", type=float, default=AgentConfig.idle_timeout,
+                   help="seconds without a token before a stream counts as dead")
+    p.add_argument("--log-level", default="info", help="debug, info, warning, error")
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The SDK's HTTP logger prints request URLs at info level; ours say what matters without them.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        backend = load_backend(args.model or os.environ.get(MODEL_ENV))
+    except BackendSpecError as exc:
+        print(f"collab agent: {exc}", file=sys.stderr)
+        return 2
+    for value, what in ((args.requests_per_minute, "--requests-per-minute"), (args.tokens_per_hour, "--tokens-per-hour"),
+                        (args.context_tokens, "--context-tokens"), (args.answer_tokens, "--answer-tokens")):
+        if value < 1:
+            print(f"collab agent: {what} must be at least 1", file=sys.stderr)
+            return 2
+    config = AgentConfig(
+        name=args.name,
+        color=args.color,
+        budget=Budget(context_tokens=args.context_tokens, answer_tokens=args.answer_tokens),
+        limits=RoomLimits(args.requests_per_minute, args.tokens_per_hour),
+        idle_timeout=args.idle_timeout,
+    )
+    try:
+        return asyncio.run(serve(args.link, backend, config))
+    except (LinkError, ProviderError) as exc:
+        print(f"collab agent: {exc}", file=sys.stderr)
+        return 1
+
+
+async def serve(link: str, backend, config: AgentConfig) -> int:  # type: ignore[no-untyped-def]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with Session.connect(link, name=config.name, color=config.color) as session:
+            if not session.writable:
+                print("collab agent: this is a read-only link; the agent needs a write link to answer", file=sys.stderr)
+                return 1
+            async with Agent(session.doc, session.awareness, backend, config):
+                print(
+                    f"collab agent: {config.name} is in room {session.link.room} with {backend.spec} "
+                    f"({backend.description}); Ctrl-C to leave",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                await stop.wait()
+            try:
+                await asyncio.wait_for(session.wait_idle(), 5)
+            except (asyncio.TimeoutError, ProviderError):
+                pass
+    finally:
+        await backend.aclose()
+    return 0
