@@ -11,7 +11,7 @@ from typing import AsyncIterator
 
 import pycrdt
 
-from tests.support.yclient import pycrdt_session
+from tests.support.yclient import pycrdt_session, wait_until
 
 
 class ReconnectingClient:
@@ -54,3 +54,44 @@ class ReconnectingClient:
 def marks(text: str) -> set[str]:
     """Each client types marks like <3:17>; the set of them says what a text contains."""
     return {"<" + part for part in text.split("<")[1:]}
+
+
+class Typists:
+    """Clients that each type a numbered mark every few milliseconds until stopped."""
+
+    def __init__(self, clients: list[ReconnectingClient]) -> None:
+        self.clients = clients
+        self.typed: list[set[str]] = [set() for _ in clients]
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def _type(self, i: int) -> None:
+        client = self.clients[i]
+        for n in itertools.count():
+            if self._stop.is_set():
+                return
+            mark = f"<{i}:{n}>"
+            client.text += mark  # typed whether or not connected: offline edits must arrive too
+            self.typed[i].add(mark)
+            await asyncio.sleep(0.01)
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._type(i)) for i in range(len(self.clients))]
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._tasks)
+
+    @property
+    def all_typed(self) -> set[str]:
+        return set().union(*self.typed)
+
+    def received(self) -> set[str]:
+        return set().union(*(marks(str(c.text)) for c in self.clients))
+
+    async def converge(self, timeout: float = 30) -> str:
+        expected = self.all_typed
+        await wait_until(lambda: all(marks(str(c.text)) == expected for c in self.clients), timeout=timeout)
+        final = str(self.clients[0].text)
+        assert all(str(c.text) == final for c in self.clients)
+        return final

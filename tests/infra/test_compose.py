@@ -1,0 +1,105 @@
+"""docker-compose.yml cannot run here (no Docker), so check that it agrees with the code it runs:
+the hub command parses with the real `collab serve`, every COLLAB_* variable is a setting, ports,
+health checks and the load balancer's upstreams line up, and Redis is configured durable."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import shlex
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collab.cli import build_parser
+from collab.config import Settings, env_name, load_settings
+
+yaml = pytest.importorskip("yaml", reason="PyYAML reads docker-compose.yml (test extra)")
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def hubs(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: svc for name, svc in compose["services"].items() if "collab" in svc.get("command", [])}
+
+
+def serve_help() -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--help"])
+    return out.getvalue()
+
+
+def test_services_are_redis_two_hubs_and_a_tls_load_balancer(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert {"redis", "caddy"} <= set(services)
+    assert len(hubs(compose)) >= 2
+    assert services["caddy"]["ports"] == ["443:443"]
+    assert "tls internal" in (INFRA / "Caddyfile").read_text()
+    for volume in ("redis-data", "caddy-data"):
+        assert volume in compose["volumes"]
+
+
+def test_hub_commands_and_environment_are_what_collab_serve_accepts(compose: dict[str, Any]) -> None:
+    help_text = serve_help()
+    settings_env = {env_name(f.name) for f in fields(Settings)}
+    for name, hub in hubs(compose).items():
+        command = hub["command"]
+        assert command[:2] == ["collab", "serve"], name
+        args = build_parser().parse_args(command[1:])  # SystemExit here means a flag collab does not know
+        for flag in (a for a in command[2:] if a.startswith("--")):
+            assert flag in help_text, f"{name}: {flag} is not in `collab serve --help`"
+        env = {k: str(v) for k, v in hub["environment"].items()}
+        assert set(env) <= settings_env, f"{name}: unknown variables {set(env) - settings_env}"
+        overrides = {k: v for k, v in vars(args).items() if k in ("host", "port") and v is not None}
+        settings = load_settings(overrides, environ=env)
+        assert settings.redis_url == "redis://redis:6379/0"
+        assert settings.host == "0.0.0.0" and settings.port == 8000
+        healthcheck = " ".join(hub["healthcheck"]["test"])
+        assert f"127.0.0.1:{settings.port}/healthz" in healthcheck
+        assert hub["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_load_balancer_upstreams_are_the_hubs_on_their_ports(compose: dict[str, Any]) -> None:
+    upstreams = compose["services"]["caddy"]["environment"]["COLLAB_UPSTREAMS"].split()
+    expected = [f"{name}:{hub['command'][hub['command'].index('--port') + 1]}" for name, hub in hubs(compose).items()]
+    assert sorted(upstreams) == sorted(expected)
+    caddyfile = (INFRA / "Caddyfile").read_text()
+    default = re.search(r"\{\$COLLAB_UPSTREAMS:([^}]*)\}", caddyfile)
+    assert default is not None and sorted(default.group(1).split()) == sorted(expected)
+    assert "health_uri /healthz" in caddyfile
+    assert "./infra/Caddyfile:/etc/caddy/Caddyfile:ro" in compose["services"]["caddy"]["volumes"]
+
+
+def test_redis_is_durable_and_where_the_hubs_look(compose: dict[str, Any]) -> None:
+    conf = dict(
+        line.split(None, 1) for line in (INFRA / "redis.conf").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    assert conf["appendonly"] == "yes"
+    assert conf["appendfsync"] in ("always", "everysec")
+    assert conf["maxmemory-policy"] == "noeviction"
+    assert conf["port"] == "6379"
+    redis = compose["services"]["redis"]
+    assert redis["command"] == ["redis-server", "/usr/local/etc/redis/redis.conf"]
+    assert "./infra/redis.conf:/usr/local/etc/redis/redis.conf:ro" in redis["volumes"]
+    assert "redis-data:/data" in redis["volumes"]
+
+
+def test_dockerfile_runs_collab_serve_on_the_port_compose_uses() -> None:
+    dockerfile = (INFRA / "Dockerfile").read_text()
+    assert "EXPOSE 8000" in dockerfile
+    assert 'CMD ["collab", "serve"]' in dockerfile
+    env = dict(item.split("=", 1) for line in dockerfile.splitlines() if line.startswith("ENV COLLAB_")
+               for item in shlex.split(line[4:]))
+    settings = load_settings(environ=env)
+    assert settings.port == 8000 and settings.host == "0.0.0.0"
