@@ -1,5 +1,7 @@
 // The encrypted relay protocol's frames (docs/protocol.md, subprotocol "collab-e2ee.v1").
 // Pure encoding and decoding; every frame is binary: one type byte, then big-endian fields.
+// Connection ids are random 64-bit values, so they are bigints; sequence numbers stay numbers
+// (exact up to 2**53, far beyond any room's history).
 import { bytes, concat, readU64, u64, type Bytes } from "../crypto/bytes.js";
 
 export const SUBPROTOCOL = "collab-e2ee.v1";
@@ -25,13 +27,13 @@ export const Role = { READER: 0, WRITER: 1 } as const;
 
 export type HubFrame =
   | { type: typeof Frame.CHALLENGE; challenge: Bytes; head: number }
-  | { type: typeof Frame.READY; role: number; connId: number }
+  | { type: typeof Frame.READY; role: number; connId: bigint }
   | { type: typeof Frame.ENTRY; seq: number; envelope: Bytes }
   | { type: typeof Frame.ACK; clientRef: number; seq: number }
   | { type: typeof Frame.NACK; clientRef: number; code: number; reason: string }
-  | { type: typeof Frame.AWARENESS; connId: number; envelope: Bytes }
+  | { type: typeof Frame.AWARENESS; connId: bigint; envelope: Bytes }
   | { type: typeof Frame.SYNCED; head: number }
-  | { type: typeof Frame.LEFT; connId: number };
+  | { type: typeof Frame.LEFT; connId: bigint };
 
 export class RelayProtocolError extends Error {
   override name = "RelayProtocolError";
@@ -54,7 +56,7 @@ export function parseHubFrame(input: ArrayBuffer | Uint8Array): HubFrame {
       return { type: Frame.CHALLENGE, challenge: data.slice(1, 33), head: readU64(view, 33) };
     case Frame.READY:
       exact(10);
-      return { type: Frame.READY, role: data[1]!, connId: readU64(view, 2) };
+      return { type: Frame.READY, role: data[1]!, connId: view.getBigUint64(2) };
     case Frame.ENTRY:
       need(10);
       return { type: Frame.ENTRY, seq: readU64(view, 1), envelope: data.slice(9) };
@@ -71,13 +73,13 @@ export function parseHubFrame(input: ArrayBuffer | Uint8Array): HubFrame {
       };
     case Frame.AWARENESS:
       need(10);
-      return { type: Frame.AWARENESS, connId: readU64(view, 1), envelope: data.slice(9) };
+      return { type: Frame.AWARENESS, connId: view.getBigUint64(1), envelope: data.slice(9) };
     case Frame.SYNCED:
       exact(9);
       return { type: Frame.SYNCED, head: readU64(view, 1) };
     case Frame.LEFT:
       exact(9);
-      return { type: Frame.LEFT, connId: readU64(view, 1) };
+      return { type: Frame.LEFT, connId: view.getBigUint64(1) };
     default:
       throw new RelayProtocolError(`unknown frame type 0x${data[0]!.toString(16)}`);
   }

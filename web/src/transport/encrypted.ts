@@ -69,7 +69,7 @@ export class EncryptedTransport implements Transport {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private destroyed = false;
   private offline = false;
-  private peers = new Map<number, Set<number>>(); // conn id -> awareness client ids heard from it
+  private peers = new Map<bigint, Set<number>>(); // conn id -> awareness client ids heard from it
   private inbox: Promise<void> = Promise.resolve();
   private sending: Promise<void> = Promise.resolve();
   private readonly compactAfter: number;
@@ -282,6 +282,7 @@ export class EncryptedTransport implements Transport {
       if (seq <= this.head) return; // we already hold everything it covers
       try {
         const opened = await openEnvelope(this.keys, env);
+        if (opened.ref !== seq) throw new Error(`the hub labelled a snapshot covering ${opened.ref} as seq ${seq}`);
         this.guard.check(opened);
         const content = decodeSnapshot(opened.plaintext);
         this.guard.load(content.heads);
@@ -320,7 +321,7 @@ export class EncryptedTransport implements Transport {
     this.maybeCompact();
   }
 
-  private async applyAwareness(connId: number, data: Uint8Array): Promise<void> {
+  private async applyAwareness(connId: bigint, data: Uint8Array): Promise<void> {
     try {
       const opened = await openEnvelope(this.keys, data);
       if (opened.type !== EnvelopeType.AWARENESS) throw new Error("presence must come in an awareness envelope");
@@ -345,7 +346,7 @@ export class EncryptedTransport implements Transport {
     }
   }
 
-  private dropPeer(connId: number): void {
+  private dropPeer(connId: bigint): void {
     const ids = this.peers.get(connId);
     this.peers.delete(connId);
     if (ids?.size) removeAwarenessStates(this.awareness, [...ids], this);
