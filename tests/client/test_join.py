@@ -52,7 +52,7 @@ async def test_edits_travel_between_folders_and_the_api(hub: HubProcess, tmp_pat
 
         os.rename(b / "docs/new.md", b / "docs/renamed.md")
         await eventually(lambda: read(a / "docs/renamed.md") == "new file\n" and not (a / "docs/new.md").exists())
-        assert "docs/new.md" not in api.workspace and "docs/renamed.md" in api.workspace
+        await eventually(lambda: "docs/new.md" not in api.workspace and "docs/renamed.md" in api.workspace)
 
         (a / "README.md").unlink()
         await eventually(lambda: not (b / "README.md").exists() and "README.md" not in api.workspace)
@@ -69,7 +69,8 @@ async def test_edits_travel_between_folders_and_the_api(hub: HubProcess, tmp_pat
         (a / "debug.log").write_text("noise\n")
         (a / "marker.txt").write_text("after the skipped ones\n")
         await eventually(lambda: read(b / "marker.txt") == "after the skipped ones\n")
-        assert set(api.workspace.paths()) == {".gitignore", "docs/renamed.md", "from_api.txt", "marker.txt", "src/app.py"}
+        expected = {".gitignore", "docs/renamed.md", "from_api.txt", "marker.txt", "src/app.py"}
+        await eventually(lambda: set(api.workspace.paths()) == expected, what="only text files outside ignored paths")
 
         # Concurrent edits of one file from both folders: both are kept.
         base = "".join(f"line {i}\n" for i in range(10))
@@ -79,7 +80,7 @@ async def test_edits_travel_between_folders_and_the_api(hub: HubProcess, tmp_pat
         (b / "shared.txt").write_text(base.replace("line 8\n", "line 8 edited in B\n"))
         merged = base.replace("line 1\n", "line 1 edited in A\n").replace("line 8\n", "line 8 edited in B\n")
         await eventually(lambda: read(a / "shared.txt") == read(b / "shared.txt") == merged, what="both edits kept")
-        assert api.workspace.read("shared.txt") == merged
+        await eventually(lambda: api.workspace.read("shared.txt") == merged)
 
 
 async def test_editor_save_patterns(hub: HubProcess, tmp_path: Path) -> None:
@@ -105,6 +106,7 @@ async def test_editor_save_patterns(hub: HubProcess, tmp_path: Path) -> None:
         backup.unlink()
         await eventually(lambda: read(b / "src/app.py") == "def main():\n    return 'vim'\n", what="vim save")
         assert not (b / "src/app.py~").exists()
+        await eventually(lambda: api.workspace.read("src/app.py") == "def main():\n    return 'vim'\n")
         assert api.workspace.paths() == ["README.md", "src/app.py"]
 
 
