@@ -4,7 +4,9 @@ import { clear, h } from "./dom.js";
 
 export class ChatPanel {
   readonly el: HTMLElement;
-  private log = h("ol", { class: "chat-log", id: "chat-log", role: "log", "aria-label": "Chat messages" });
+  // role=log on a wrapper: on the <ol> itself it would hide the list semantics of its items.
+  private list = h("ol", { class: "chat-list" });
+  private log = h("div", { class: "chat-log", id: "chat-log", role: "log", "aria-label": "Chat messages", tabindex: 0 }, this.list);
   private input = h("textarea", { id: "chat-input", name: "message", rows: 2, maxlength: 4000 });
   private scheduled = false;
 
@@ -50,10 +52,10 @@ export class ChatPanel {
 
   private render(): void {
     const atBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 40;
-    clear(this.log);
+    clear(this.list);
     for (const m of this.ws.messages()) {
       const when = new Date(m.ts * 1000);
-      this.log.append(
+      this.list.append(
         h(
           "li",
           { class: `msg ${m.kind}`, "data-id": m.id },
