@@ -54,6 +54,8 @@ FATAL_CLOSES = {
     4404: "no such room on this hub (encrypted rooms are created with `collab new`)",
 }
 MAX_INCOMING_FRAME = 64 * 1024 * 1024
+# Yjs awareness drops a peer it has not heard from for 30 s: renew well within that.
+AWARENESS_RENEW_S = 15.0
 _SNAPSHOT_PREFIX = struct.Struct(">I")
 
 FrameObserver = Callable[[str, bytes], None]  # ("in" | "out", raw frame)
@@ -344,15 +346,16 @@ class EncryptedProvider:
             local = self.awareness.get_local_state()
             if local is not None:
                 self._queue_awareness()
-            sender = asyncio.create_task(self._send_loop(ws))
+            helpers = [asyncio.create_task(self._send_loop(ws)), asyncio.create_task(self._renew_awareness())]
             try:
                 while True:
                     frame = await self._recv(ws)
                     self._handle(frame)
             finally:
-                sender.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await sender
+                for task in helpers:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
         except ConnectionClosed:
             if ws.close_code in FATAL_CLOSES:
                 return
@@ -522,6 +525,13 @@ class EncryptedProvider:
             if entry.client_id != self.awareness.client_id:
                 clients.add(entry.client_id)
         self.awareness.apply_awareness_update(opened.plaintext, "remote")
+
+    async def _renew_awareness(self) -> None:
+        while True:
+            await asyncio.sleep(AWARENESS_RENEW_S)
+            state = self.awareness.get_local_state()
+            if state is not None:
+                self.awareness.set_local_state(state)  # a higher clock: peers keep us
 
     def _forget_connection(self, conn_id: int) -> None:
         gone = [cid for cid in self._conn_clients.pop(conn_id, set()) if cid in self.awareness.states]

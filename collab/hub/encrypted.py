@@ -162,8 +162,10 @@ class EncryptedSession:
         # Joined before the history is read, so nothing committed meanwhile can slip between the two.
         self.room.add(member)
         self.member = member
+        # Presence as of joining; whatever changes later reaches the backlog, so none comes twice.
+        presence = self.room.presence_for(member)
         await ws.send_bytes(frames.ready(hello.role, member.conn_id))
-        if not await self._replay(member, hello.since):
+        if not await self._replay(member, hello.since, presence):
             return
         log.debug(
             "%r joined room %s as %s (conn %d, since %d)",
@@ -171,7 +173,7 @@ class EncryptedSession:
         )
         await self._serve(member)
 
-    async def _replay(self, member: Member, since: int) -> bool:
+    async def _replay(self, member: Member, since: int, presence: list[bytes]) -> bool:
         """Send the snapshot and the log after ``since``, then what arrived meanwhile, then SYNCED.
 
         History goes straight to the socket (awaiting each send), so a huge log streams at the
@@ -191,7 +193,7 @@ class EncryptedSession:
         for item in room_log.entries:
             await ws.send_bytes(frames.entry(item.seq, item.data))
             sent = max(sent, item.seq)
-        for frame in self.room.presence_for(member):
+        for frame in presence:
             await ws.send_bytes(frame)
         if self.conn.closed:
             return False

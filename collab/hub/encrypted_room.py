@@ -64,6 +64,7 @@ class EncryptedRoom:
         self.name = info.name
         self.info = info
         self.members: dict[int, Member] = {}  # conn id -> member
+        self.remote_presence: dict[int, bytes] = {}  # conn id on another hub -> its last presence
         self.head = 0
         self.refs = 0
         self.loaded = asyncio.Event()
@@ -100,11 +101,12 @@ class EncryptedRoom:
 
     def presence_for(self, member: Member) -> list[bytes]:
         """The last presence frame of every other member, for a newcomer."""
-        return [
+        local = [
             frames.awareness_relay(other.conn_id, other.awareness)
             for other in self.members.values()
             if other is not member and other.awareness is not None
         ]
+        return local + [frames.awareness_relay(cid, env) for cid, env in self.remote_presence.items()]
 
     # -- fan-out ---------------------------------------------------------------------------------
 
@@ -138,10 +140,12 @@ class EncryptedRoom:
         if message.kind == RELAY_ENTRY:
             self.on_durable(None, message.seq, message.payload)
         elif message.kind == RELAY_AWARENESS:
+            self.remote_presence[message.seq] = message.payload
             frame = frames.awareness_relay(message.seq, message.payload)
             for member in self.members.values():
                 member.deliver(frame)
         elif message.kind == RELAY_LEFT:
+            self.remote_presence.pop(message.seq, None)
             frame = frames.left(message.seq)
             for member in self.members.values():
                 member.deliver(frame)

@@ -31,7 +31,7 @@ async def test_kill_9_and_restart_loses_no_edit_and_duplicates_none(tmp_path: Pa
             await wait_until(lambda: alice.pending == 0 and bob.pending == 0)
             await wait_until(lambda: str(ta) == str(tb))
             assert "alice-offline" in str(ta) and "bob-offline" in str(ta)
-            assert alice.rejected == [] and bob.rejected == []
+            assert alice.rejected == [] and bob.rejected == [], (alice.rejected, bob.rejected)
             expected = str(ta)
         async with joined(hub, keys.read_only()) as late:
             assert str(late.doc.get("code", type=pycrdt.Text)) == expected
