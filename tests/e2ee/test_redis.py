@@ -77,3 +77,25 @@ async def test_encrypted_room_across_two_hubs_on_redis(redis_hubs: tuple[RedisSe
         assert secret not in data_bytes(server.dir)
         assert secret.decode() not in hub_a.log() + hub_b.log()
         assert all(secret not in f for f in received)
+
+
+async def test_store_outage_keeps_edits_queued_until_redis_is_back(
+    redis_hubs: tuple[RedisServer, HubProcess, HubProcess],
+) -> None:
+    server, hub_a, _ = redis_hubs
+    keys = new_room(hub_a)
+    url = websocket_url(hub_a.url, keys.room_id)
+    async with EncryptedProvider(keys, url, backoff_max=0.5) as writer:
+        text = writer.doc.get("code", type=pycrdt.Text)
+        text += "saved "
+        await writer.flush()
+        server.kill()
+        text += "while redis is down"
+        await wait_until(lambda: writer.pending == 1, timeout=10)
+        server.start()
+        await writer.flush(timeout=30)
+    assert writer.rejected == [] and writer.refused == []
+    assert "NACK 1 (store unavailable: retry later)" in hub_a.log()  # the path this test is about
+    async with EncryptedProvider(keys.read_only(), url) as late:
+        assert str(late.doc.get("code", type=pycrdt.Text)) == "saved while redis is down"
+        assert late.rejected == []
