@@ -3,7 +3,7 @@
 //   node build.mjs --check   build into a temp dir and fail if ../collab/static differs (CI)
 //   node build.mjs --tests   bundle test/*.test.ts for `node --test test-build/`
 import * as esbuild from "esbuild";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, mkdirSync, existsSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, mkdirSync, existsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,6 +28,11 @@ async function buildApp(outdir) {
     absWorkingDir: here,
   });
   cpSync(join(here, "public"), outdir, { recursive: true });
+  // One HTML template, two pages: asset URLs are relative so a hub under a path prefix works.
+  const page = readFileSync(join(here, "page.html"), "utf8");
+  for (const [name, base, title] of [["index.html", "", "collab"], ["session.html", "../", "collab session"]]) {
+    writeFileSync(join(outdir, name), page.replaceAll("{{base}}", base).replaceAll("{{title}}", title));
+  }
 }
 
 function listFiles(dir) {

@@ -10,14 +10,21 @@ export class ChatPanel {
   private input = h("textarea", { id: "chat-input", name: "message", rows: 2, maxlength: 4000 });
   private scheduled = false;
 
-  constructor(private readonly ws: Workspace, private readonly author: () => string) {
+  constructor(private readonly ws: Workspace, private readonly author: () => string, canWrite: boolean) {
+    const send = h("button", { type: "submit", id: "chat-send" }, "Send");
     const form = h(
       "form",
       { class: "chat-form" },
       h("label", { for: "chat-input" }, "Message (Enter sends; @ai asks the AI)"),
       this.input,
-      h("button", { type: "submit", id: "chat-send" }, "Send"),
+      send,
     );
+    if (!canWrite) {
+      // Chat lives in the signed document: a read-only link can read it but not post.
+      this.input.disabled = true;
+      send.disabled = true;
+      form.append(h("p", { class: "muted small" }, "Read-only link: you can follow the chat but not post."));
+    }
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.send();

@@ -116,7 +116,7 @@ class SessionPage {
       error: (message) => this.say(message),
     });
     this.peoplePanel = new PeoplePanel(t.awareness, this.announcer, () => this.followNow());
-    const chat = new ChatPanel(this.ws, () => this.name);
+    const chat = new ChatPanel(this.ws, () => this.name, t.canWrite);
 
     this.root.replaceChildren(
       h(
