@@ -33,6 +33,7 @@ from collab.crypto.links import parse_link, websocket_url
 from collab.protocol import relay_frames as frames
 from collab.protocol import yjs
 from collab.protocol.envelope import (
+    Envelope,
     EnvelopeError,
     EnvelopeType,
     Opened,
@@ -211,16 +212,22 @@ class EncryptedProvider:
     def can_write(self) -> bool:
         return self.keys.can_write
 
-    async def start(self) -> None:
+    async def start(self, timeout: float | None = None) -> None:
+        """Connect and wait for the first SYNCED (retrying meanwhile); ``timeout`` bounds the wait."""
         self._doc_sub = self.doc.observe(self._on_local_update)
         self._awareness_sub = self.awareness.observe(self._on_local_awareness)
         self._task = asyncio.create_task(self._run(), name=f"collab-e2ee-{self.keys.room_id}")
         done = asyncio.create_task(self.synced.wait())
-        await asyncio.wait({done, self._task}, return_when=asyncio.FIRST_COMPLETED)
-        done.cancel()
+        try:
+            await asyncio.wait({done, self._task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            done.cancel()
         if self._fatal is not None:
             await self.stop()
             raise self._fatal
+        if not self.synced.is_set():
+            await self.stop()
+            raise ProviderError(f"could not sync with the hub at {self.ws_url} within {timeout} s")
 
     async def stop(self, timeout: float = 5.0) -> None:
         if self._task is None:
@@ -423,7 +430,7 @@ class EncryptedProvider:
             return
         kind = env.type.name.lower()
         if env.type is EnvelopeType.SNAPSHOT:
-            self._on_snapshot_entry(seq, env, data)
+            self._on_snapshot_entry(seq, env)
             return
         if self._seqs.has(seq):
             return  # the same hub entry again (history overlapping a resume): not a replay
@@ -444,7 +451,7 @@ class EncryptedProvider:
             return
         self._count_for_snapshot()
 
-    def _on_snapshot_entry(self, seq: int, env: Any, data: bytes) -> None:
+    def _on_snapshot_entry(self, seq: int, env: Envelope) -> None:
         try:
             opened = open_envelope(self.keys, env)
             if opened.ref != seq:

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pycrdt
 
-from collab.client.provider import Status
+from collab.client.encrypted import EncryptedProvider
+from collab.client.provider import ProviderError, Status
+from collab.crypto.keys import RoomKeys, generate_write_secret
 from tests.e2ee.support import joined, new_room, wait_until
+from tests.redis.servers import free_port
 from tests.support.hub_process import HubProcess
 
 
@@ -38,3 +41,15 @@ async def test_kill_9_and_restart_loses_no_edit_and_duplicates_none(tmp_path: Pa
             assert late.rejected == []
     finally:
         hub.stop()
+
+
+async def test_start_gives_up_with_a_clear_error_when_no_hub_answers(tmp_path: Path) -> None:
+    keys = RoomKeys.from_write_secret(generate_write_secret())
+    provider = EncryptedProvider(keys, f"ws://127.0.0.1:{free_port()}/ws/{keys.room_id}")
+    try:
+        await provider.start(timeout=1.0)
+    except ProviderError as exc:
+        assert "could not sync with the hub" in str(exc)
+    else:
+        raise AssertionError("start() returned without a hub")
+    assert provider.status is Status.CLOSED
