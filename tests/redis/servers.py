@@ -5,6 +5,7 @@ Never the machine's 6379: tests kill and restart these.
 
 from __future__ import annotations
 
+import random
 import shutil
 import signal
 import socket
@@ -19,6 +20,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free too, so at most 55535."""
+    for _ in range(200):
+        port = random.randint(20000, 55535)
+        if _bindable(port) and _bindable(port + 10000):
+            return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
 def redis_available() -> str | None:
     """Why real Redis tests cannot run here, or None when they can."""
     for tool in ("redis-server", "redis-cli"):
@@ -31,7 +50,7 @@ class RedisServer:
     def __init__(self, directory: Path, *, port: int = 0, appendfsync: str = "always", cluster: bool = False) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = port or free_port()
+        self.port = port or (free_cluster_port() if cluster else free_port())
         self.appendfsync = appendfsync
         self.cluster = cluster
         self.proc: subprocess.Popen[bytes] | None = None
