@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.support.hub_process import HubProcess
@@ -140,3 +142,65 @@ async def test_offline_edits_sync_on_reconnect(hub: HubProcess) -> None:
         await ada.context.set_offline(False)
         await expect(status).to_have_text("Connected")
         await expect(editor(grace)).to_contain_text("written_offline = 2")
+
+
+async def test_follow_a_participant_and_hear_who_moved(hub: HubProcess) -> None:
+    from playwright.async_api import expect
+
+    async with chromium() as browser:
+        ada = await new_page(browser, hub.url)
+        link = await start_session(ada, "Ada")
+        await create_file(ada, "a.py")
+        await create_file(ada, "b.py")
+        grace = await new_page(browser, hub.url)
+        await join(grace, link, "Grace")
+        await expect(ada.locator("#announcer")).to_contain_text("Grace joined")
+        await grace.get_by_role("button", name="Follow Ada").click()
+        await expect(grace.get_by_role("button", name="Follow Ada")).to_have_attribute("aria-pressed", "true")
+        # Ada moves to a.py: Grace's editor goes with her.
+        await file_button(ada, "a.py").click()
+        await type_in_editor(ada, "followed = 1")
+        await expect(grace.locator("#editor-heading")).to_have_text("a.py")
+        await expect(editor(grace)).to_contain_text("followed = 1")
+        await expect(grace.locator("#announcer")).to_contain_text("Ada is in a.py")
+        # Opening a file yourself stops following.
+        await file_button(grace, "b.py").click()
+        await expect(grace.get_by_role("button", name="Follow Ada")).to_have_attribute("aria-pressed", "false")
+        await file_button(ada, "a.py").click()
+        await expect(grace.locator("#editor-heading")).to_have_text("b.py")
+
+
+async def test_browser_compacts_an_encrypted_room_into_a_snapshot_others_load(hub: HubProcess) -> None:
+    from playwright.async_api import expect
+
+    from collab.client.encrypted import EncryptedProvider
+    from collab.workspace import Workspace
+    from tests.support.store_file import snapshot
+
+    typed = "".join(f"x{i % 10}" for i in range(280))  # 560 keystrokes: more than 500 updates
+    async with chromium() as browser:
+        ada = await new_page(browser, hub.url)
+        link = await start_session(ada, "Ada")
+        await create_file(ada, "long.txt")
+        await type_in_editor(ada, typed)
+        await expect(ada.locator("#connection-status")).to_have_attribute("data-pending", "0")
+        room = link.split("/s/", 1)[1].split("#", 1)[0]
+        deadline = asyncio.get_running_loop().time() + 15
+        while snapshot(hub.data / "collab.sqlite3", room) is None:
+            assert asyncio.get_running_loop().time() < deadline, "the browser never sealed a snapshot"
+            await asyncio.sleep(0.2)
+        # A new browser and the Python client both start from the snapshot and see everything.
+        grace = await new_page(browser, hub.url)
+        await join(grace, link, "Grace")
+        await expect(editor(grace)).to_contain_text(typed)
+        provider = EncryptedProvider.from_link(link)
+        await provider.start()
+        try:
+            assert Workspace(provider.doc).read("long.txt") == typed
+            assert provider.rejected == []
+        finally:
+            await provider.stop()
+        # Editing continues after the snapshot, with replay checks intact on both sides.
+        await type_in_editor(grace, "!")
+        await expect(editor(ada)).to_contain_text(typed + "!")
+        assert ada.errors == [] and grace.errors == []  # type: ignore[attr-defined]
