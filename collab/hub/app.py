@@ -13,6 +13,7 @@ from collab.broker.base import Broker
 from collab.broker.memory import MemoryBroker
 from collab.config import Settings
 from collab.hub import api
+from collab.hub.abort import TransportAbortMiddleware
 from collab.hub.endpoint import SessionHandler, websocket_endpoint
 from collab.hub.hub import Hub
 from collab.hub.web import SecurityHeadersMiddleware, web_routes
@@ -66,7 +67,7 @@ def create_app(settings: Settings, *, store: Store | None = None, broker: Broker
         WebSocketRoute("/ws/{room}", websocket_endpoint),
         *web_routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeadersMiddleware)])
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(TransportAbortMiddleware), Middleware(SecurityHeadersMiddleware)])
     app.state.hub = hub
     app.state.session_handlers = session_handlers()
     return app

@@ -16,6 +16,7 @@ from collections import deque
 import pycrdt
 from starlette.websockets import WebSocket, WebSocketState
 
+from collab.hub.abort import ABORT_SCOPE_KEY
 from collab.hub.metrics import HubMetrics
 from collab.protocol import yjs
 
@@ -113,13 +114,18 @@ class Connection:
     # -- closing ---------------------------------------------------------------------------------
 
     def abort(self, code: int, reason: str) -> None:
-        """Close from synchronous code; the close handshake runs in the background."""
+        """Give up on a peer from synchronous code: try a close frame, then drop the connection.
+
+        A peer that does not read never answers the close handshake, and uvicorn would keep its
+        socket (and the bytes queued for it) until it does, so the transport is aborted after a
+        short grace period either way.
+        """
         if self.closed:
             return
         self.closed = True
         self._queue.clear()
         self._queued_bytes = 0
-        asyncio.create_task(self._close(code, reason))
+        asyncio.create_task(self._close(code, reason, then_abort=True))
 
     async def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
         if self.closed:
@@ -127,18 +133,28 @@ class Connection:
         self.closed = True
         await self._close(code, reason)
 
-    async def _close(self, code: int, reason: str) -> None:
+    async def _close(self, code: int, reason: str, then_abort: bool = False) -> None:
         if self._sender is not None and self._sender is not asyncio.current_task():
             self._sender.cancel()
         if self.websocket.application_state == WebSocketState.CONNECTED:
             try:
-                # A client that does not read cannot take a close frame either: do not wait forever.
-                await asyncio.wait_for(self.websocket.close(code, reason[:120]), 2.0)
+                await asyncio.wait_for(self.websocket.close(code, reason[:120]), 1.0)
             except Exception:
-                pass
+                then_abort = True
+        if then_abort:
+            await asyncio.sleep(1.0)
+            _abort_transport(self.websocket)
 
     async def flush_and_stop(self) -> None:
         """Used when the receive side ends: let queued frames go, then stop the sender."""
         self.closed = True
         if self._sender is not None:
             self._sender.cancel()
+
+
+
+def _abort_transport(websocket: WebSocket) -> None:
+    """Drop the TCP connection of a peer that will not take a close frame (see collab.hub.abort)."""
+    abort = websocket.scope.get(ABORT_SCOPE_KEY)
+    if abort is not None:
+        abort()
