@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Run the whole test suite from a fresh checkout: Python venv, the Node packages the tests drive, pytest.
-# Needs Python 3.11+, Node 20 + npm, redis-server and Chromium on PATH (README lists the apt packages).
+# Run the whole test suite from a fresh checkout: Python venv, the Node packages the tests drive
+# (stock Yjs clients, the web client and its WebCrypto test vectors), then pytest.
+# Needs Python 3.11+, Node 20 + npm, redis-server, caddy and Chromium (README lists the apt packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
-status=0
-.venv/bin/python -m pytest "$@" || status=$?
-exit $status
+npm ci --prefix web --no-audit --no-fund --loglevel=error
+npm test --prefix web             # the TypeScript E2EE implementation passes tests/vectors/e2ee.json
+npm run check --prefix web        # type-check, and the committed bundle in collab/static matches web/src
+.venv/bin/python -m pytest "$@"
