@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
 from collab.ai.agent import Agent, AgentConfig
 from collab.ai.backend import BackendSpecError, load_backend
@@ -15,15 +16,21 @@ from collab.ai.context import Budget
 from collab.ai.limits import RoomLimits
 from collab.client.provider import ProviderError
 from collab.client.session import Session
-from collab.config import env_name
+from collab.config import default_data_dir, env_name
 from collab.crypto import LinkError
 
 HELP = "join a session as the AI participant (answers @ai in chat, streams code suggestions)"
 MODEL_ENV = env_name("agent_model")
+HUB_ENV = env_name("agent_hub")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("link", help="the session link (keep the #k=... part of encrypted links)")
+    p.add_argument("link", nargs="?", help="the session link (keep the #k=... part of encrypted links)")
+    p.add_argument("--serve", action="store_true",
+                   help="run as a service pages can invite into rooms (needs --hub; no link)")
+    p.add_argument("--hub", default=None, help=f"with --serve: the hub's base URL, e.g. http://127.0.0.1:8000 (env {HUB_ENV})")
+    p.add_argument("--data", type=Path, default=None,
+                   help="with --serve: where the agent's key pair is kept (default: collab's data directory)")
     p.add_argument(
         "--model",
         default=None,
@@ -62,6 +69,21 @@ def run(args: argparse.Namespace) -> int:
         limits=RoomLimits(args.requests_per_minute, args.tokens_per_hour),
         idle_timeout=args.idle_timeout,
     )
+    if args.serve:
+        hub = args.hub or os.environ.get(HUB_ENV)
+        if args.link or not hub:
+            print("collab agent: --serve takes --hub URL and no link", file=sys.stderr)
+            return 2
+        from collab.ai.service import KeyFileError
+
+        try:
+            return asyncio.run(serve_invites(hub, args.data or default_data_dir(), backend, config))
+        except (KeyFileError, LinkError) as exc:
+            print(f"collab agent: {exc}", file=sys.stderr)
+            return 1
+    if not args.link:
+        print("collab agent: give a session link, or --serve --hub URL", file=sys.stderr)
+        return 2
     try:
         return asyncio.run(serve(args.link, backend, config))
     except (LinkError, ProviderError) as exc:
@@ -91,6 +113,31 @@ async def serve(link: str, backend, config: AgentConfig) -> int:  # type: ignore
                 await asyncio.wait_for(session.wait_idle(), 5)
             except (asyncio.TimeoutError, ProviderError):
                 pass
+    finally:
+        await backend.aclose()
+    return 0
+
+
+async def serve_invites(hub: str, data: Path, backend, config: AgentConfig) -> int:  # type: ignore[no-untyped-def]
+    from collab.ai.service import AgentService, ServiceConfig
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    service = AgentService(
+        ServiceConfig(hub=hub, agent=config, key_file=data / "agents" / f"{config.name}.x25519",
+                      token=os.environ.get(env_name("agent_token")) or None),
+        backend,
+    )
+    print(
+        f"collab agent: {config.name} serving invites from {service.hub} with {backend.spec} "
+        f"({backend.description}); key fingerprint {service.fingerprint}",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        await service.run(stop)
     finally:
         await backend.aclose()
     return 0

@@ -13,6 +13,7 @@ from collab.broker.base import Broker
 from collab.broker.memory import MemoryBroker
 from collab.config import Settings
 from collab.hub import api
+from collab.hub.agents import PostLimiter, agent_routes, directory_for
 from collab.hub.abort import TransportAbortMiddleware
 from collab.hub.endpoint import SessionHandler, websocket_endpoint
 from collab.hub.hub import Hub
@@ -57,6 +58,7 @@ def create_app(settings: Settings, *, store: Store | None = None, broker: Broker
         try:
             yield
         finally:
+            await app.state.agents.close()
             await hub.stop()
 
     routes = [
@@ -64,10 +66,13 @@ def create_app(settings: Settings, *, store: Store | None = None, broker: Broker
         Route("/metrics", api.metrics),
         Route("/api/rooms", api.create_room, methods=["POST"]),
         Route("/api/rooms/{room}", api.room_info),
+        *agent_routes(),
         WebSocketRoute("/ws/{room}", websocket_endpoint),
         *web_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(TransportAbortMiddleware), Middleware(SecurityHeadersMiddleware)])
     app.state.hub = hub
     app.state.session_handlers = session_handlers()
+    app.state.agents = directory_for(settings)
+    app.state.agent_posts = PostLimiter()
     return app

@@ -1,0 +1,184 @@
+"""Sealed invites: a room's link secret encrypted to one agent's X25519 public key.
+
+A page invites an agent service into an encrypted room without a terminal: it seals the room's
+secret to the agent's public key and posts the ciphertext through the hub, which only stores and
+relays it. The construction (the browser twin is web/src/crypto/seal.ts; docs/ai.md describes it):
+
+    e, E      = fresh X25519 key pair (one per invite)
+    shared    = X25519(e, A)                         A = the agent's public key
+    key       = HKDF-SHA256(shared, salt = E || A, info = "collab v1 agent-invite", 32 bytes)
+    aad       = "collab v1 agent-invite" || room id (16 bytes) || A || E
+    sealed    = AES-256-GCM(key, nonce = 12 random bytes, plaintext, aad)
+
+Binding the room id in the associated data means the hub cannot move an invite to another room,
+and binding both public keys means it cannot be replayed to another agent or re-wrapped. The
+plaintext is JSON ``{"room": <room id>, "k": <b64url write secret>}`` (or ``"r"``: a read-only
+capability); the agent checks that the secret really derives the room id it was sealed for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from collab.crypto.keys import (
+    READ_CAPABILITY_SIZE,
+    READ_SECRET_SIZE,
+    ROOM_ID_SIZE,
+    WRITE_SECRET_SIZE,
+    CryptoError,
+    RoomKeys,
+    b64url_decode,
+    b64url_encode,
+)
+
+LABEL = b"collab v1 agent-invite"
+KEY_SIZE = 32
+NONCE_SIZE = 12
+MAX_PLAINTEXT = 1024  # a room id and one secret: anything bigger is not an invite
+
+
+class SealError(CryptoError):
+    """An invite that cannot be opened or is not what it claims; the message says which."""
+
+
+@dataclass(frozen=True)
+class SealedInvite:
+    room: str  # room id, base64url (public: it is in every link's path)
+    ephemeral: bytes  # E, 32 bytes
+    nonce: bytes
+    ciphertext: bytes
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "room": self.room,
+            "ephemeral": b64url_encode(self.ephemeral),
+            "nonce": b64url_encode(self.nonce),
+            "ciphertext": b64url_encode(self.ciphertext),
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> "SealedInvite":
+        if not isinstance(data, dict):
+            raise SealError("an invite must be a JSON object")
+        try:
+            room = str(data["room"])
+            ephemeral = b64url_decode(str(data["ephemeral"]))
+            nonce = b64url_decode(str(data["nonce"]))
+            ciphertext = b64url_decode(str(data["ciphertext"]))
+        except KeyError as exc:
+            raise SealError(f"the invite has no {exc.args[0]!r}") from None
+        except ValueError as exc:
+            raise SealError(f"the invite is not base64url: {exc}") from None
+        if len(ephemeral) != 32:
+            raise SealError("the invite's ephemeral key must be 32 bytes")
+        if len(nonce) != NONCE_SIZE:
+            raise SealError(f"the invite's nonce must be {NONCE_SIZE} bytes")
+        if not 16 < len(ciphertext) <= MAX_PLAINTEXT + 16:
+            raise SealError("the invite's ciphertext has an impossible size")
+        room_id_bytes(room)
+        return cls(room, ephemeral, nonce, ciphertext)
+
+
+def room_id_bytes(room: str) -> bytes:
+    try:
+        raw = b64url_decode(room)
+    except ValueError:
+        raw = b""
+    if len(raw) != ROOM_ID_SIZE:
+        raise SealError("invites are for encrypted rooms: the room id must be 16 bytes of base64url")
+    return raw
+
+
+def public_bytes(key: X25519PublicKey | X25519PrivateKey) -> bytes:
+    public = key.public_key() if isinstance(key, X25519PrivateKey) else key
+    return public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def fingerprint(public_key: bytes) -> str:
+    """First 16 bytes of SHA-256, grouped in fours: what the page shows before inviting."""
+    digest = hashlib.sha256(public_key).hexdigest()[:32]
+    return " ".join(digest[i : i + 4] for i in range(0, 32, 4))
+
+
+def _key_and_aad(shared: bytes, room: str, agent_public: bytes, ephemeral_public: bytes) -> tuple[bytes, bytes]:
+    key = HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=ephemeral_public + agent_public, info=LABEL).derive(shared)
+    return key, LABEL + room_id_bytes(room) + agent_public + ephemeral_public
+
+
+def seal(
+    keys: RoomKeys,
+    agent_public: bytes,
+    *,
+    ephemeral: X25519PrivateKey | None = None,
+    nonce: bytes | None = None,
+) -> SealedInvite:
+    """Seal the write secret (read-only keys: the read capability) of ``keys`` to an agent.
+
+    ``ephemeral`` and ``nonce`` are for test vectors only: a reused ephemeral key is a broken invite.
+    """
+    if len(agent_public) != 32:
+        raise SealError("an agent's public key is 32 bytes (X25519)")
+    e = ephemeral or X25519PrivateKey.generate()
+    e_public = public_bytes(e)
+    shared = e.exchange(X25519PublicKey.from_public_bytes(agent_public))
+    key, aad = _key_and_aad(shared, keys.room_id, agent_public, e_public)
+    body: dict[str, str] = {"room": keys.room_id}
+    if keys.write_secret is not None:
+        body["k"] = b64url_encode(keys.write_secret)
+    else:
+        body["r"] = b64url_encode(keys.read_capability)
+    nonce = nonce or os.urandom(NONCE_SIZE)
+    plaintext = json.dumps(body, separators=(",", ":")).encode()
+    return SealedInvite(keys.room_id, e_public, nonce, AESGCM(key).encrypt(nonce, plaintext, aad))
+
+
+def unseal(invite: SealedInvite, agent_key: X25519PrivateKey) -> RoomKeys:
+    """Open an invite sealed to ``agent_key`` and return the room's keys, checked against its room id."""
+    agent_public = public_bytes(agent_key)
+    try:
+        shared = agent_key.exchange(X25519PublicKey.from_public_bytes(invite.ephemeral))
+    except ValueError as exc:  # an all-zero shared secret: a malicious ephemeral key
+        raise SealError(f"the invite's ephemeral key is unusable: {exc}") from None
+    key, aad = _key_and_aad(shared, invite.room, agent_public, invite.ephemeral)
+    try:
+        plaintext = AESGCM(key).decrypt(invite.nonce, invite.ciphertext, aad)
+    except InvalidTag:
+        raise SealError("the invite was not sealed to this agent's key, or was altered on the way") from None
+    try:
+        body = json.loads(plaintext)
+    except ValueError:
+        raise SealError("the invite's plaintext is not JSON") from None
+    if not isinstance(body, dict) or body.get("room") != invite.room:
+        raise SealError("the invite's sealed room id does not match the room it was addressed to")
+    if isinstance(body.get("k"), str):
+        secret = _decode(body["k"])
+        if len(secret) != WRITE_SECRET_SIZE:
+            raise SealError("the sealed write secret has the wrong size")
+        keys = RoomKeys.from_write_secret(secret)
+    elif isinstance(body.get("r"), str):
+        capability = _decode(body["r"])
+        if len(capability) != READ_CAPABILITY_SIZE:
+            raise SealError("the sealed read capability has the wrong size")
+        keys = RoomKeys.from_read_capability(capability[:READ_SECRET_SIZE], capability[READ_SECRET_SIZE:])
+    else:
+        raise SealError("the invite carries no room secret")
+    if keys.room_id != invite.room:
+        raise SealError("the sealed secret opens a different room than the invite names")
+    return keys
+
+
+def _decode(text: str) -> bytes:
+    try:
+        return b64url_decode(text)
+    except ValueError:
+        raise SealError("the sealed secret is not base64url") from None

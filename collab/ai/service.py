@@ -1,0 +1,221 @@
+"""The agent service: an AI that pages can invite into encrypted rooms, no terminal needed.
+
+`collab agent --serve --hub URL` keeps an X25519 key pair in a file (0600) under the data
+directory, announces ``{name, public key, model}`` to the hub (collab/hub/agents.py) and renews
+that lease, and long-polls the hub for invites. An invite is the room secret sealed to its key
+(collab/ai/sealing.py); the service opens it, checks that the secret derives the room id it was
+addressed to, and joins the room as an ordinary participant running the agent loop — one agent
+per room, all sharing one model backend (each room keeps its own rate limits).
+
+Removal: writers of a room can set ``agents[<name>].status = "removed"`` in the shared document
+(the page's "Remove" button). The agent obeys by leaving and forgetting the room's keys. A removed
+agent that kept the secret could still read the room: key rotation is future work (docs/ai.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pycrdt
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+from collab.ai.agent import Agent, AgentConfig
+from collab.ai.backend import ModelBackend
+from collab.ai.sealing import SealError, SealedInvite, fingerprint, public_bytes, unseal
+from collab.client.provider import ProviderError
+from collab.client.session import Session
+from collab.crypto.keys import RoomKeys, b64url_encode
+from collab.crypto.links import normalize_server_base, read_link, write_link
+
+log = logging.getLogger(__name__)
+
+# Root map of the shared document: one entry per invited agent name, {status, by, ts}.
+ROOM_AGENTS = "agents"
+REMOVED = "removed"
+KEY_FILE_SIZE = 32
+
+
+class KeyFileError(Exception):
+    """The key file cannot be used; the message says why and what to do."""
+
+
+def load_or_create_key(path: Path) -> X25519PrivateKey:
+    """The service's long-term key: created once with mode 0600, refused if others can read it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise KeyFileError(f"{path} is readable by other users (mode {mode:o}): chmod 600 it, or delete it for a new key")
+        raw = path.read_bytes()
+        if len(raw) != KEY_FILE_SIZE:
+            raise KeyFileError(f"{path} is not an agent key (expected {KEY_FILE_SIZE} bytes): delete it for a new key")
+        return X25519PrivateKey.from_private_bytes(raw)
+    key = X25519PrivateKey.generate()
+    with os.fdopen(fd, "wb") as f:
+        f.write(key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()))
+    return key
+
+
+def removed_from(agents: pycrdt.Map, name: str) -> bool:
+    """Has a participant asked the agent ``name`` to leave? (``agents`` is the doc's ROOM_AGENTS map.)"""
+    entry = agents.get(name)
+    # Pages write a plain object ({status, by, ts}); a Y.Map would do too.
+    return isinstance(entry, (dict, pycrdt.Map)) and entry.get("status") == REMOVED
+
+
+@dataclass
+class ServiceConfig:
+    hub: str
+    agent: AgentConfig
+    key_file: Path
+    token: str | None = None
+    poll_seconds: float = 10.0
+    retry_seconds: float = 2.0
+
+
+class AgentService:
+    def __init__(self, config: ServiceConfig, backend: ModelBackend) -> None:
+        self.config = config
+        self.backend = backend
+        self.hub = normalize_server_base(config.hub)
+        self.key = load_or_create_key(config.key_file)
+        self.public_key = public_bytes(self.key)
+        self.fingerprint = fingerprint(self.public_key)
+        self.rooms: dict[str, asyncio.Task[None]] = {}
+        self.registered = asyncio.Event()
+        self._http = httpx.AsyncClient(
+            base_url=self.hub,
+            timeout=httpx.Timeout(10.0, read=config.poll_seconds + 10.0),
+            headers={"authorization": f"Bearer {config.token}"} if config.token else {},
+        )
+
+    @property
+    def name(self) -> str:
+        return self.config.agent.name
+
+    async def run(self, stop: asyncio.Event) -> None:
+        tasks = [asyncio.create_task(self._register_loop()), asyncio.create_task(self._invite_loop())]
+        try:
+            await stop.wait()
+        finally:
+            for task in [*tasks, *self.rooms.values()]:
+                task.cancel()
+            await asyncio.gather(*tasks, *self.rooms.values(), return_exceptions=True)
+            await self._http.aclose()
+
+    # -- the hub's directory -----------------------------------------------------------------------
+
+    async def register(self) -> float:
+        """Announce (or renew) this agent; returns the lease in seconds."""
+        body = {
+            "name": self.name,
+            "public_key": b64url_encode(self.public_key),
+            "model": self.backend.model,
+            "backend": self.backend.spec,
+            "description": self.backend.description[:300],
+            "local": self.backend.local,
+        }
+        response = await self._http.post("/api/agents", json=body)
+        if response.status_code != 200:
+            raise ProviderError(f"the hub refused to list this agent: {_reason(response)}")
+        return float(response.json().get("lease_seconds", 60))
+
+    async def _register_loop(self) -> None:
+        while True:
+            try:
+                lease = await self.register()
+            except (httpx.HTTPError, ProviderError) as exc:
+                log.warning("agent service %s: cannot register with %s: %s", self.name, self.hub, exc)
+                await asyncio.sleep(self.config.retry_seconds)
+                continue
+            if not self.registered.is_set():
+                log.info("agent service %s registered at %s, key fingerprint %s", self.name, self.hub, self.fingerprint)
+                self.registered.set()
+            await asyncio.sleep(max(1.0, lease / 3))
+
+    async def _invite_loop(self) -> None:
+        after = ""
+        await self.registered.wait()
+        while True:
+            try:
+                response = await self._http.get(
+                    f"/api/agents/{self.name}/invites", params={"after": after, "wait": self.config.poll_seconds}
+                )
+                if response.status_code != 200:
+                    raise ProviderError(_reason(response))
+                data = response.json()
+            except (httpx.HTTPError, ProviderError, ValueError) as exc:
+                log.warning("agent service %s: cannot read invites: %s", self.name, exc)
+                await asyncio.sleep(self.config.retry_seconds)
+                continue
+            for raw in data.get("invites", ()):
+                after = str(raw.get("id", after))
+                self.accept_invite(raw)
+            after = str(data.get("last") or after)
+
+    # -- rooms -------------------------------------------------------------------------------------
+
+    def accept_invite(self, raw: Any) -> str | None:
+        """Open one invite and join its room; a bad invite is logged (without content) and dropped."""
+        try:
+            keys = unseal(SealedInvite.from_json(raw), self.key)
+        except SealError as exc:
+            log.warning("agent service %s: dropped an invite: %s", self.name, exc)
+            return None
+        running = self.rooms.get(keys.room_id)
+        if running is not None and not running.done():
+            return keys.room_id
+        self.rooms[keys.room_id] = asyncio.create_task(self._serve_room(keys), name=f"agent room {keys.room_id}")
+        return keys.room_id
+
+    async def _serve_room(self, keys: RoomKeys) -> None:
+        link = write_link(self.hub, keys) if keys.write_secret is not None else read_link(self.hub, keys)
+        if keys.write_secret is None:
+            log.warning("agent service %s: invited to room %s with a read-only secret; it cannot answer there",
+                        self.name, keys.room_id)
+            return
+        try:
+            async with Session.connect(link, name=self.name, color=self.config.agent.color) as session:
+                agents_map = session.doc.get(ROOM_AGENTS, type=pycrdt.Map)
+                if removed_from(agents_map, self.name):
+                    # An old invite replayed after a removal: a fresh invite clears the flag first.
+                    log.info("agent service %s: not joining room %s, it removed this agent", self.name, keys.room_id)
+                    return
+                left = asyncio.Event()
+
+                def on_agents(_event: object) -> None:
+                    if removed_from(agents_map, self.name):
+                        left.set()
+
+                sub = agents_map.observe(on_agents)
+                try:
+                    async with Agent(session.doc, session.awareness, self.backend, self.config.agent):
+                        log.info("agent service %s joined room %s", self.name, keys.room_id)
+                        await left.wait()
+                finally:
+                    agents_map.unobserve(sub)
+                log.info("agent service %s left room %s: removed by a participant", self.name, keys.room_id)
+                with contextlib.suppress(asyncio.TimeoutError, ProviderError):
+                    await asyncio.wait_for(session.wait_idle(), 5)
+        except ProviderError as exc:
+            log.warning("agent service %s: room %s failed: %s", self.name, keys.room_id, exc)
+        finally:
+            self.rooms.pop(keys.room_id, None)
+
+
+def _reason(response: httpx.Response) -> str:
+    try:
+        return f"{response.status_code} {response.json().get('error', '')}".strip()
+    except ValueError:
+        return str(response.status_code)
