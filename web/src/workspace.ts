@@ -20,6 +20,8 @@ export interface ChatMessage {
   text: string;
   ts: number; // seconds since the epoch, as Python's time.time()
   replyTo?: string;
+  status?: string; // AI replies: streaming, done, error, refused (docs/ai.md)
+  model?: string;
 }
 
 /** Same rules as collab.workspace.validate_path: relative, /-separated, no "", ".", "..". */
@@ -98,6 +100,8 @@ export class Workspace {
       if (!(item instanceof Y.Map)) continue;
       const text = item.get("text");
       const replyTo = item.get("reply_to");
+      const status = item.get("status");
+      const model = item.get("model");
       out.push({
         id: String(item.get("id") ?? ""),
         author: String(item.get("author") ?? ""),
@@ -105,6 +109,8 @@ export class Workspace {
         text: text instanceof Y.Text ? text.toString() : String(text ?? ""),
         ts: Number(item.get("ts") ?? 0),
         ...(typeof replyTo === "string" ? { replyTo } : {}),
+        ...(typeof status === "string" ? { status } : {}),
+        ...(typeof model === "string" ? { model } : {}),
       });
     }
     return out;

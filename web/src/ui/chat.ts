@@ -1,6 +1,8 @@
 // The shared chat: messages from people and the AI (whose replies stream into their Y.Text).
 import type { Workspace } from "../workspace.js";
+import { StyleModule } from "style-mod";
 import { clear, h } from "./dom.js";
+import { codeStyles, renderAnswer } from "./codeblocks.js";
 
 export class ChatPanel {
   readonly el: HTMLElement;
@@ -10,7 +12,13 @@ export class ChatPanel {
   private input = h("textarea", { id: "chat-input", name: "message", rows: 2, maxlength: 4000 });
   private scheduled = false;
 
-  constructor(private readonly ws: Workspace, private readonly author: () => string, canWrite: boolean) {
+  constructor(
+    private readonly ws: Workspace,
+    private readonly author: () => string,
+    canWrite: boolean,
+    private readonly insert: ((code: string) => void) | null = null,
+  ) {
+    StyleModule.mount(document, codeStyles);
     const send = h("button", { type: "submit", id: "chat-send" }, "Send");
     const form = h(
       "form",
@@ -66,10 +74,12 @@ export class ChatPanel {
         h(
           "li",
           { class: `msg ${m.kind}`, "data-id": m.id },
-          h("span", { class: "author" }, m.kind === "ai" ? `${m.author} (AI)` : m.author),
+          h("span", { class: "author" }, m.kind === "ai" ? `${m.author} (AI${m.model ? `, ${m.model}` : ""})` : m.author),
           " ",
           h("time", { datetime: when.toISOString(), class: "muted" }, when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
-          h("p", { class: "text" }, m.text),
+          m.kind === "ai" && m.status && m.status !== "done" ? h("span", { class: "ai-status muted" }, m.status === "streaming" ? (m.text ? "writing…" : "thinking…") : m.status) : null,
+          // AI answers carry code: fenced blocks get highlighting and an insert action.
+          ...(m.kind === "ai" ? renderAnswer(m.text, this.insert) : [h("p", { class: "text" }, m.text)]),
         ),
       );
     }

@@ -80,7 +80,12 @@ export class FileEditor {
   path: string | null = null;
   ytext: Y.Text | null = null;
 
-  constructor(parent: HTMLElement, private readonly awareness: Awareness, private readonly readOnly: () => boolean) {
+  constructor(
+    parent: HTMLElement,
+    private readonly awareness: Awareness,
+    private readonly readOnly: () => boolean,
+    private readonly extra: () => Extension = () => [],
+  ) {
     this.view = new EditorView({ parent, state: EditorState.create({ doc: "", extensions: this.base("") }) });
   }
 
@@ -101,6 +106,7 @@ export class FileEditor {
       EditorView.contentAttributes.of({ "aria-label": path ? `Contents of ${path}` : "No file open", "aria-describedby": "editor-help" }),
       EditorState.readOnly.of(this.readOnly() || !path),
       EditorView.editable.of(!this.readOnly() && !!path),
+      this.extra(),
     ];
   }
 
@@ -112,6 +118,14 @@ export class FileEditor {
     const extensions = this.base(path ?? "");
     if (ytext) extensions.push(yCollab(ytext, this.awareness, { undoManager: new Y.UndoManager(ytext) }));
     this.view.setState(EditorState.create({ doc: ytext?.toString() ?? "", extensions }));
+  }
+
+  /** Replace the selection (or insert at the cursor) with `text`: one edit, one undo step. */
+  insertAtCursor(text: string): boolean {
+    if (!this.ytext || this.readOnly()) return false;
+    const sel = this.view.state.selection.main;
+    this.view.dispatch({ changes: { from: sel.from, to: sel.to, insert: text }, selection: { anchor: sel.from + text.length }, scrollIntoView: true });
+    return true;
   }
 
   /** Scroll to where a followed participant's cursor is. */

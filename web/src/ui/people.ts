@@ -30,7 +30,13 @@ export class PeoplePanel {
   private list = h("ul", { class: "people", id: "people-list", "aria-label": "Participants" });
   private seen = new Map<number, { name: string; file: string | null }>();
 
-  constructor(private readonly awareness: Awareness, private readonly announcer: Announcer, private readonly onFollow: () => void) {
+  constructor(
+    private readonly awareness: Awareness,
+    private readonly announcer: Announcer,
+    private readonly onFollow: () => void,
+    // For AI participants: what they are doing and for whom ("thinking for Ada"), or null.
+    private readonly aiStatus: (clientId: number) => string | null = () => null,
+  ) {
     this.el = h("section", { class: "panel", "aria-labelledby": "people-heading" }, h("h2", { id: "people-heading" }, "People"), this.list);
   }
 
@@ -46,7 +52,15 @@ export class PeoplePanel {
       const dot = h("span", { class: "dot", "aria-hidden": "true" });
       dot.style.background = p.color;
       const where = h("span", { class: "where muted" }, p.file ? `in ${p.file}` : "no file open");
-      const item = h("li", { "data-name": p.name }, dot, h("span", { class: "name" }, p.self ? `${p.name} (you)` : p.name), where);
+      const ai = this.aiStatus(p.clientId);
+      const item = h(
+        "li",
+        { "data-name": p.name },
+        dot,
+        h("span", { class: "name" }, p.self ? `${p.name} (you)` : p.name),
+        where,
+        ai === null ? null : h("span", { class: "ai-activity small", "data-ai": "true" }, ai),
+      );
       if (!p.self) {
         const pressed = this.following === p.clientId;
         const follow = h("button", { type: "button", class: "secondary small", "aria-pressed": String(pressed), "aria-label": `Follow ${p.name}` }, pressed ? "Following" : "Follow");

@@ -7,7 +7,10 @@ import { EncryptedTransport } from "../transport/encrypted.js";
 import { PlaintextTransport } from "../transport/plaintext.js";
 import type { Transport } from "../transport/types.js";
 import { Workspace } from "../workspace.js";
+import { activityOf, agentsPresent, describe } from "../ai/activity.js";
+import { AgentsPanel } from "./agents.js";
 import { Announcer } from "./announcer.js";
+import { Assistant } from "./assistant.js";
 import { ChatPanel } from "./chat.js";
 import { ask } from "./dialog.js";
 import { h } from "./dom.js";
@@ -67,6 +70,7 @@ class SessionPage {
   private editor!: FileEditor;
   private tree!: FileTree;
   private peoplePanel!: PeoplePanel;
+  private assistant!: Assistant;
   private notice = h("p", { id: "notice", class: "notice", role: "status" });
   private fileHeading = h("h2", { id: "editor-heading" }, "No file open");
   private linkField = h("input", { id: "share-link", type: "text", readonly: true, "aria-label": "Link to share", placeholder: "Copy a link to show it here" });
@@ -101,7 +105,16 @@ class SessionPage {
     });
 
     const editorHost = h("div", { class: "editor", id: "editor" });
-    this.editor = new FileEditor(editorHost, t.awareness, () => !t.canWrite);
+    const assistant = (this.assistant = new Assistant(this.ws, t.awareness, {
+      view: () => this.editor.view,
+      path: () => this.editor.path,
+      ytext: () => this.editor.ytext,
+      name: () => this.name,
+      canWrite: () => t.canWrite,
+      say: (message) => this.say(message),
+    }));
+    const aiExtension = assistant.extension();
+    this.editor = new FileEditor(editorHost, t.awareness, () => !t.canWrite, () => aiExtension);
     this.tree = new FileTree(this.ws, {
       current: () => this.editor.path,
       open: (path) => {
@@ -115,8 +128,23 @@ class SessionPage {
       peopleIn: (path) => people(t.awareness).filter((p) => !p.self && p.file === path),
       error: (message) => this.say(message),
     });
-    this.peoplePanel = new PeoplePanel(t.awareness, this.announcer, () => this.followNow());
-    const chat = new ChatPanel(this.ws, () => this.name, t.canWrite);
+    this.peoplePanel = new PeoplePanel(t.awareness, this.announcer, () => this.followNow(), (clientId) => this.aiStatus(clientId));
+    const chat = new ChatPanel(this.ws, () => this.name, t.canWrite, (code) => {
+      if (!this.editor.insertAtCursor(code)) this.say("Open a file you can edit to insert code.");
+    });
+    const agentsPanel = new AgentsPanel(this.link.serverBase, this.link.keys, t.doc, t.awareness, () => this.name, () => t.canWrite);
+    // The presence list says what the AI is doing; that changes with the document, not only presence.
+    let peopleScheduled = false;
+    const renderPeopleSoon = () => {
+      if (peopleScheduled) return;
+      peopleScheduled = true;
+      requestAnimationFrame(() => {
+        peopleScheduled = false;
+        this.peoplePanel.render();
+      });
+    };
+    this.ws.suggestions.observeDeep(renderPeopleSoon);
+    this.ws.chat.observeDeep(renderPeopleSoon);
 
     this.root.replaceChildren(
       h(
@@ -131,11 +159,12 @@ class SessionPage {
       h(
         "main",
         { class: "layout" },
-        h("nav", { class: "side", "aria-label": "Files and people" }, this.tree.el, this.peoplePanel.el),
+        h("nav", { class: "side", "aria-label": "Files and people" }, this.tree.el, this.peoplePanel.el, agentsPanel.el),
         h(
           "section",
           { class: "work", "aria-labelledby": "editor-heading" },
           this.fileHeading,
+          assistant.toolbar,
           editorHost,
           h("p", { id: "editor-help", class: "muted small" }, "In the editor, Tab indents. Press Esc, then Tab, to move on."),
           this.notice,
@@ -165,6 +194,7 @@ class SessionPage {
       this.followNow();
     });
     t.onChange(() => {
+      assistant.schedule();
       this.openFirst();
       this.tree.render();
       if (t.canWrite !== this.wasWritable) {
@@ -176,6 +206,14 @@ class SessionPage {
     t.onWarning((message) => this.say(message));
     this.peoplePanel.render();
     this.tree.render();
+  }
+
+  private aiStatus(clientId: number): string | null {
+    const agent = agentsPresent(this.transport.awareness).find((a) => a.clientId === clientId);
+    if (!agent) return null;
+    const doing = activityOf(this.ws, agent).map((a) => describe(agent.name, a));
+    const model = `AI · ${agent.model || agent.backend}${agent.local ? " (local)" : ""}`;
+    return doing.length ? `${model} · ${doing.join("; ")}` : agent.busy > 0 ? `${model} · working` : `${model} · idle`;
   }
 
   private inviteLink(): string {
@@ -214,6 +252,7 @@ class SessionPage {
     this.editor.open(text ? path : null, text ?? null);
     this.fileHeading.textContent = text ? path! : "No file open";
     document.title = text ? `${path} · collab` : "collab session";
+    this.assistant.refresh();
     this.tree.render();
   }
 

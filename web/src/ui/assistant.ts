@@ -1,0 +1,166 @@
+// The AI at the cursor: "Ask AI" actions (suggest here, explain, fix, free text) and the ghost
+// text controller that keeps the editor's suggestion widgets in step with the shared document.
+import * as Y from "yjs";
+import { keymap, type EditorView } from "@codemirror/view";
+import { Prec, type Extension } from "@codemirror/state";
+import type { Awareness } from "y-protocols/awareness";
+import { accept, reject, requestSuggestion, suggestions, SuggestionError } from "../ai/suggestions.js";
+import { activityOf, agentsPresent, describe } from "../ai/activity.js";
+import type { Workspace } from "../workspace.js";
+import { ask } from "./dialog.js";
+import { h } from "./dom.js";
+import { ghostText, setGhosts, type Ghost } from "./ghost.js";
+
+export interface AssistantHost {
+  view(): EditorView;
+  path(): string | null;
+  ytext(): Y.Text | null;
+  name(): string;
+  canWrite(): boolean;
+  say(message: string): void;
+}
+
+export class Assistant {
+  readonly toolbar: HTMLElement;
+  private scheduled = false;
+
+  constructor(private readonly ws: Workspace, private readonly awareness: Awareness, private readonly host: AssistantHost) {
+    const button = (id: string, text: string, title: string, act: () => void) => {
+      const b = h("button", { type: "button", id, class: "secondary small", title }, text);
+      // Keep the editor's focus and selection: the agent reads them from presence.
+      b.addEventListener("mousedown", (e) => e.preventDefault());
+      b.addEventListener("click", act);
+      return b;
+    };
+    this.toolbar = h(
+      "div",
+      { class: "row ai-toolbar", role: "toolbar", "aria-label": "Ask AI" },
+      h("span", { class: "muted small" }, "Ask AI:"),
+      button("ai-suggest", "Complete here", "Ask the AI for a suggestion at the cursor (Alt+/)", () => this.suggestHere()),
+      button("ai-explain", "Explain", "Ask the AI in the chat to explain the selection or the code at the cursor", () => void this.askChat("explain")),
+      button("ai-fix", "Fix", "Ask the AI in the chat to fix the selection or the code at the cursor", () => void this.askChat("fix")),
+      button("ai-ask", "Ask…", "Ask the AI anything about the selection or the code at the cursor", () => void this.askFree()),
+    );
+    ws.suggestions.observeDeep(() => this.schedule());
+    ws.chat.observeDeep(() => this.schedule());
+    awareness.on("change", () => this.schedule());
+  }
+
+  /** The editor extensions: ghost text, its keys, and Alt+/ for "complete here". */
+  extension(): Extension {
+    return [
+      ghostText({
+        accept: (id) => this.decide(() => accept(this.ws, id, this.host.name())),
+        reject: (id) => this.decide(() => reject(this.ws, id, this.host.name())),
+        stale: (ids) => this.markStale(ids),
+        canDecide: () => this.host.canWrite(),
+      }),
+      Prec.high(keymap.of([{ key: "Alt-/", run: () => (this.suggestHere(), true) }])),
+    ];
+  }
+
+  suggestHere(): void {
+    const path = this.host.path();
+    if (!path || !this.host.canWrite()) return this.host.say("Open a file you can edit to ask for a suggestion.");
+    const head = this.host.view().state.selection.main.head;
+    try {
+      requestSuggestion(this.ws, path, head, this.host.name());
+    } catch (err) {
+      if (err instanceof SuggestionError) this.host.say(err.message);
+      else throw err;
+    }
+    if (!agentsPresent(this.awareness).length) this.host.say("Asked for a suggestion, but no AI is in this session yet: invite one below the people list.");
+  }
+
+  private async askChat(verb: "explain" | "fix"): Promise<void> {
+    const sel = this.host.view().state.selection.main;
+    const what = sel.empty ? "the code at my cursor" : "the selected code";
+    this.post(`@ai ${verb} ${what}${this.host.path() ? ` in ${this.host.path()}` : ""}`);
+  }
+
+  private async askFree(): Promise<void> {
+    const question = await ask({ title: "Ask AI", label: "Your question (the AI sees your file and selection)", submit: "Ask" });
+    this.host.view().focus();
+    if (question) this.post(`@ai ${question}`);
+  }
+
+  /** Post to the chat, addressed to the agents, after pinning our file and selection in presence. */
+  private post(text: string): void {
+    if (!this.host.canWrite()) return this.host.say("Read-only link: you cannot ask the AI.");
+    const ytext = this.host.ytext();
+    const sel = this.host.view().state.selection.main;
+    if (ytext) {
+      // The agent reads the asker's file and selection from presence (collab/ai/context.py); set them
+      // now, whatever the focus did, so they travel before the question does.
+      const rel = (i: number) => Y.relativePositionToJSON(Y.createRelativePositionFromTypeIndex(ytext, i));
+      this.awareness.setLocalStateField("cursor", { anchor: rel(sel.anchor), head: rel(sel.head) });
+    }
+    this.ws.postChat(this.host.name(), text);
+    if (!agentsPresent(this.awareness).length) this.host.say("Asked in the chat, but no AI is in this session yet: invite one below the people list.");
+  }
+
+  private decide(act: () => unknown): void {
+    try {
+      act();
+    } catch (err) {
+      if (err instanceof SuggestionError) this.host.say(err.message);
+      else throw err;
+    }
+  }
+
+  private markStale(ids: string[]): void {
+    this.ws.doc.transact(() => {
+      for (const id of ids) {
+        const entry = this.ws.suggestions.get(id);
+        if (!(entry instanceof Y.Map) || !["requested", "streaming", "ready"].includes(String(entry.get("status")))) continue;
+        entry.set("status", "stale");
+        entry.set("error", "the code at the anchor was edited");
+      }
+    });
+  }
+
+  /** Streaming changes the ghost text on every token: redraw once per frame. */
+  schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    requestAnimationFrame(() => {
+      this.scheduled = false;
+      this.refresh();
+    });
+  }
+
+  refresh(): void {
+    const path = this.host.path();
+    const view = this.host.view();
+    const agents = agentsPresent(this.awareness);
+    const ghosts: Ghost[] = [];
+    if (path) {
+      for (const s of suggestions(this.ws, path)) {
+        if (s.index === null) continue;
+        ghosts.push({ id: s.id, pos: Math.min(s.index, view.state.doc.length), text: s.text, status: s.status, model: s.model, note: this.note(s, agents) });
+      }
+    }
+    view.dispatch({ effects: setGhosts.of(ghosts) });
+  }
+
+  private note(s: ReturnType<typeof suggestions>[number], agents: ReturnType<typeof agentsPresent>): string {
+    const forWhom = s.requestedBy ? ` for ${s.requestedBy}` : "";
+    switch (s.status) {
+      case "requested":
+        return agents.length ? `waiting for the AI${forWhom}` : "waiting: no AI in this session";
+      case "streaming": {
+        const agent = agents.find((a) => `${a.name}#${a.clientId}` === s.agent);
+        const doing = agent ? activityOf(this.ws, agent).find((a) => a.suggestion === s.id) : undefined;
+        return agent && doing ? describe(agent.name, doing) : `writing${forWhom}`;
+      }
+      case "ready":
+        return `ready${forWhom}`;
+      case "stale":
+        return "stale: the code here changed";
+      case "error":
+        return `failed: ${s.error.slice(0, 120)}`;
+      default:
+        return s.status;
+    }
+  }
+}

@@ -1,0 +1,73 @@
+// AI answers in the chat: fenced code blocks (```lang) rendered as highlighted <pre> with an
+// "Insert at cursor" action; everything else stays plain text. Highlighting builds spans with
+// text nodes (classHighlighter's tok-* classes), never HTML from the message.
+import { LanguageSupport } from "@codemirror/language";
+import { classHighlighter, highlightCode } from "@lezer/highlight";
+import { StyleModule } from "style-mod";
+import { languageFor } from "./editor.js";
+import { h } from "./dom.js";
+
+const FENCE = /```([\w+#.-]*)[^\n]*\n([\s\S]*?)(?:```|$)/g;
+const ALIASES: Record<string, string> = { python: "py", javascript: "js", typescript: "ts", markdown: "md", shell: "", bash: "", sh: "" };
+
+export type Part = { kind: "text"; text: string } | { kind: "code"; lang: string; code: string };
+
+/** Split a message into prose and fenced code; an unclosed fence (still streaming) counts as code. */
+export function splitFences(text: string): Part[] {
+  const parts: Part[] = [];
+  let last = 0;
+  for (const m of text.matchAll(FENCE)) {
+    if (m.index! > last) parts.push({ kind: "text", text: text.slice(last, m.index) });
+    parts.push({ kind: "code", lang: m[1]!.toLowerCase(), code: m[2]!.replace(/\n$/, "") });
+    last = m.index! + m[0].length;
+  }
+  if (last < text.length) parts.push({ kind: "text", text: text.slice(last) });
+  return parts;
+}
+
+function highlighted(code: string, lang: string): HTMLElement {
+  const out = h("code", {});
+  const ext = ALIASES[lang] ?? lang;
+  const support = ext ? languageFor(`x.${ext}`) : [];
+  if (!(support instanceof LanguageSupport)) {
+    out.textContent = code;
+    return out;
+  }
+  highlightCode(
+    code,
+    support.language.parser.parse(code),
+    classHighlighter,
+    (text, classes) => out.append(classes ? h("span", { class: classes }, text) : text),
+    () => out.append("\n"),
+  );
+  return out;
+}
+
+export function renderAnswer(text: string, insert: ((code: string) => void) | null): Node[] {
+  return splitFences(text).map((part) => {
+    if (part.kind === "text") return h("p", { class: "text" }, part.text.trim() ? part.text.replace(/^\n+|\n+$/g, "") : "");
+    const block = h("div", { class: "codeblock" }, h("pre", { class: "code" }, highlighted(part.code, part.lang)));
+    if (insert) {
+      const button = h("button", { type: "button", class: "secondary small insert-code", title: "Insert this code at your cursor in the open file" }, "Insert at cursor");
+      button.addEventListener("mousedown", (e) => e.preventDefault()); // the editor keeps its selection
+      button.addEventListener("click", () => insert(part.code));
+      block.append(button);
+    }
+    return block;
+  });
+}
+
+// Colours with AA contrast on the light code background.
+export const codeStyles = new StyleModule({
+  ".codeblock": { margin: "4px 0" },
+  ".codeblock pre.code": { background: "#f6f8fa", border: "1px solid #d0d7de", borderRadius: "4px", padding: "6px", overflowX: "auto", margin: "0", fontSize: "0.85em", whiteSpace: "pre" },
+  ".tok-keyword": { color: "#7a1fa2" },
+  ".tok-string, .tok-string2": { color: "#2a6e1a" },
+  ".tok-comment": { color: "#5c6370", fontStyle: "italic" },
+  ".tok-number, .tok-bool, .tok-atom": { color: "#8a3b00" },
+  ".tok-variableName.tok-definition, .tok-function": { color: "#1c4fa0" },
+  ".tok-typeName, .tok-className": { color: "#8a3b00" },
+  ".tok-propertyName": { color: "#0b5394" },
+  ".tok-operator": { color: "#005f5f" },
+  ".msg .ai-status": { fontSize: "0.8em", marginLeft: "4px" },
+});
