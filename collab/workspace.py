@@ -1,14 +1,16 @@
 """The shared document's schema: the one definition Python, the browser and third-party tools agree on.
 
-A session is one Yjs document with three root types (see docs/workspace.md):
+A session is one Yjs document with these root types (see docs/workspace.md):
 
     files        Y.Map<path, Y.Text>          the workspace, one Y.Text per file
     chat         Y.Array<Y.Map>                {id, author, kind, text: Y.Text, ts, reply_to?}
     suggestions  Y.Map<id, Y.Map>              {file, anchor, text: Y.Text, status, model, requested_by,
                                                 decided_by?, ts}
 
-plus the awareness state each participant publishes: {user: {name, color, colorLight}, file,
-cursor: {anchor, head}} with Yjs relative positions, as y-codemirror.next reads them.
+and, written by the AI agent (collab/ai/agent.py): ``settings`` (Y.Map: local_models_only) and
+``ai_usage`` (Y.Map<agent name, totals>); plus the awareness state each participant publishes:
+{user: {name, color, colorLight}, file, cursor: {anchor, head}} with Yjs relative positions, as y-codemirror.next reads them. Positions
+are made and resolved by collab/positions.py (pycrdt's own sticky indices mix units).
 
 Everything here is synchronous and does no I/O: it reads and edits a ``pycrdt.Doc``.
 """
@@ -22,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Literal
 
 import pycrdt
+
+from collab import positions
 
 FILES = "files"
 CHAT = "chat"
@@ -305,11 +309,10 @@ class Workspace:
         """Anchor a suggestion at code-point ``index`` of ``file`` (a sticky index survives edits)."""
         _check_status(status)
         ytext = self.text(file)
-        content = str(ytext)
-        if not 0 <= index <= len(content):
-            raise WorkspaceError(f"index {index} is outside {file!r} (0..{len(content)})")
-        byte_index = len(content[:index].encode("utf-8"))
-        anchor = ytext.sticky_index(byte_index, pycrdt.Assoc.AFTER).encode()
+        size = len(str(ytext))
+        if not 0 <= index <= size:
+            raise WorkspaceError(f"index {index} is outside {file!r} (0..{size})")
+        anchor = positions.sticky_at_char(ytext, index).encode()
         suggestion_id = uuid.uuid4().hex
         self.suggestions[suggestion_id] = pycrdt.Map(
             {
@@ -367,8 +370,11 @@ class Workspace:
         """Where the suggestion's anchor is now, as a code-point index into its file."""
         s = self.suggestion(suggestion_id)
         ytext = self.text(s.file)
-        byte_index = pycrdt.StickyIndex.decode(s.anchor, ytext).get_index()
-        return len(str(ytext).encode("utf-8")[:byte_index].decode("utf-8", errors="ignore"))
+        sticky = positions.decode(ytext, s.anchor)
+        index = None if sticky is None else positions.resolve_char(ytext, sticky)
+        if index is None:
+            raise WorkspaceError(f"the anchor of suggestion {suggestion_id!r} does not resolve in {s.file!r}")
+        return index
 
     def iter_suggestions(self) -> Iterator[Suggestion]:
         for key in list(self.suggestions.keys()):
@@ -404,7 +410,7 @@ def presence(
 
 
 def cursor_json(ytext: pycrdt.Text, index: int) -> dict[str, Any]:
-    """A code-point index as Yjs relative-position JSON (what ``Y.createRelativePositionFromJSON`` reads)."""
-    content = str(ytext)
-    byte_index = len(content[: max(0, min(index, len(content)))].encode("utf-8"))
-    return ytext.sticky_index(byte_index, pycrdt.Assoc.AFTER).to_json()
+    """A code-point index (clamped to the text) as Yjs relative-position JSON (what
+    ``Y.createRelativePositionFromJSON`` reads; Yjs resolves it to the same character)."""
+    json: dict[str, Any] = positions.sticky_at_char(ytext, index).to_json()
+    return json

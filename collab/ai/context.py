@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 
 import pycrdt
 
-from collab.ai import positions
+from collab import positions
 from collab.ai.backend import ChatMessage, ChatRequest, CompletionRequest, Document, estimate_tokens
 from collab.workspace import Workspace
 

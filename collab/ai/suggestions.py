@@ -16,12 +16,11 @@ CRDT cannot make that check atomic across peers); the second sees it at once and
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 
 import pycrdt
 
-from collab.ai import positions
+from collab import positions
 from collab.workspace import SuggestionStatus, Workspace, WorkspaceError
 
 OPEN_STATUSES = frozenset(("requested", "streaming", "ready", "stale", "error"))
@@ -32,28 +31,11 @@ class SuggestionError(WorkspaceError):
 
 
 def request_suggestion(ws: Workspace, file: str, index: int, requested_by: str) -> str:
-    """Ask the room's agent for a suggestion at code-point ``index`` of ``file``; returns its id.
-
-    The entry has the shape ``Workspace.create_suggestion`` writes; the anchor is made here because
-    pycrdt's sticky indices count UTF-16 units, not bytes (see positions.py).
-    """
-    ytext = ws.text(file)
-    content = str(ytext)
-    if not 0 <= index <= len(content):
-        raise SuggestionError(f"index {index} is outside {file!r} (0..{len(content)})")
-    suggestion_id = uuid.uuid4().hex
-    ws.suggestions[suggestion_id] = pycrdt.Map(
-        {
-            "file": file,
-            "anchor": positions.sticky_at(ytext, positions.char_to_byte(content, index)).encode(),
-            "text": pycrdt.Text(),
-            "status": "requested",
-            "model": "",
-            "requested_by": requested_by,
-            "ts": time.time(),
-        }
-    )
-    return suggestion_id
+    """Ask the room's agent for a suggestion at code-point ``index`` of ``file``; returns its id."""
+    try:
+        return ws.create_suggestion(file, index, model="", requested_by=requested_by)
+    except WorkspaceError as exc:
+        raise SuggestionError(str(exc)) from exc
 
 
 def _entry(ws: Workspace, suggestion_id: str) -> pycrdt.Map:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import random
+import subprocess
 
 import pycrdt
 import pytest
 
+from collab import positions
 from collab.client.ignore import IgnoreRules
 from collab.client.merge import merge3
-from collab.workspace import PathError, Workspace, WorkspaceError, presence, validate_path
+from collab.workspace import PathError, Workspace, WorkspaceError, cursor_json, presence, validate_path
+from tests.support.node_client import INTEROP, node_available
 
 
 @pytest.mark.parametrize(
@@ -104,6 +109,153 @@ def test_suggestion_anchor_survives_edits_before_it() -> None:
     assert (s.status, s.text, s.decided_by, s.model, s.requested_by) == ("accepted", "    return 1\n", "bob", "local", "ada")
     with pytest.raises(WorkspaceError, match="status"):
         ws.update_suggestion(sid, status="done")  # type: ignore[arg-type]
+
+
+# Text where code points, UTF-16 units and UTF-8 bytes all differ: 2-byte é, 3-byte CJK, and an
+# emoji that is 4 bytes and a UTF-16 surrogate pair.
+NON_ASCII = [
+    "é = 1\nx = \n",
+    "s = '😀😀'\nt = 1\n",
+    "名前 = '山田'  # 名\nprint(名前)\n",
+    "a😀é名\n😀",
+]
+
+
+def utf16_index(text: str, index: int) -> int:
+    return len(text[:index].encode("utf-16-le")) // 2
+
+
+def edited_by_two(content: str, seed: int) -> Workspace:
+    """``content`` after random non-ASCII inserts and deletes by two peers: a text of many items,
+    where pycrdt's own sticky offsets are off inside an item."""
+    rng = random.Random(seed)
+    ws, other = Workspace(pycrdt.Doc()), Workspace(pycrdt.Doc())
+    ws.write("a.py", content)
+    other.doc.apply_update(ws.doc.get_update())
+    for step in range(12):
+        peer = (ws, other)[step % 2]
+        text = peer.read("a.py")
+        if text and rng.random() < 0.3:
+            start = rng.randrange(len(text))
+            peer.write("a.py", text[:start] + text[start + 1 :])
+        else:
+            at = rng.randrange(len(text) + 1)
+            peer.write("a.py", text[:at] + rng.choice(["é", "名前", "😀", "x", "ab😀c"]) + text[at:])
+        ws.doc.apply_update(other.doc.get_update(ws.doc.get_state()))
+        other.doc.apply_update(ws.doc.get_update(other.doc.get_state()))
+    assert ws.read("a.py") == other.read("a.py")
+    return ws
+
+
+@pytest.mark.parametrize("content", NON_ASCII)
+def test_suggestion_anchors_hold_on_non_ascii_text(content: str) -> None:
+    ws = Workspace(pycrdt.Doc())
+    ws.write("a.py", content)
+    sids = {index: ws.create_suggestion("a.py", index, model="m", requested_by="ada") for index in range(len(content) + 1)}
+    assert {index: ws.anchor_index(sid) for index, sid in sids.items()} == {i: i for i in sids}
+    header = "# 😀 é 名\n"
+    ws.text("a.py").insert(0, header)
+    assert {index: ws.anchor_index(sid) for index, sid in sids.items()} == {i: i + len(header) for i in sids}
+
+
+def test_the_reported_anchor_lands_where_it_was_put() -> None:
+    ws = Workspace(pycrdt.Doc())
+    ws.write("a.py", "é = 1\nx = \n")
+    sid = ws.create_suggestion("a.py", 10, model="m", requested_by="ada")
+    assert ws.anchor_index(sid) == 10
+    end = ws.create_suggestion("a.py", 11, model="m", requested_by="ada")  # the very end: pycrdt used to panic
+    assert ws.anchor_index(end) == 11
+    ws.write("a.py", "é = 1\nx = \n# more\n")
+    assert (ws.anchor_index(sid), ws.anchor_index(end)) == (10, 18)  # the end stays the end, as in Yjs
+
+
+def test_an_anchor_that_cannot_resolve_is_a_clear_error() -> None:
+    ws = Workspace(pycrdt.Doc())
+    ws.write("a.py", "x")
+    sid = ws.create_suggestion("a.py", 0, model="m", requested_by="ada")
+    ws.suggestions[sid]["anchor"] = b"\x00garbage"
+    with pytest.raises(WorkspaceError, match="does not resolve"):
+        ws.anchor_index(sid)
+    with pytest.raises(WorkspaceError, match="outside"):
+        ws.create_suggestion("a.py", 2, model="m", requested_by="ada")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_anchors_hold_in_text_edited_by_several_peers(seed: int) -> None:
+    ws = edited_by_two(NON_ASCII[seed % len(NON_ASCII)], seed)
+    content = ws.read("a.py")
+    sids = [ws.create_suggestion("a.py", index, model="m", requested_by="ada") for index in range(len(content) + 1)]
+    assert [ws.anchor_index(sid) for sid in sids] == list(range(len(content) + 1))
+    ytext = ws.text("a.py")
+    cursors = [cursor_json(ytext, index) for index in range(len(content) + 1)]
+    assert [positions.resolve_char(ytext, pycrdt.StickyIndex.from_json(c, ytext)) for c in cursors] == list(
+        range(len(content) + 1)
+    )
+
+
+@pytest.mark.parametrize("content", NON_ASCII + [""])
+def test_cursors_resolve_to_their_character_on_another_peer(content: str) -> None:
+    ws = Workspace(pycrdt.Doc())
+    ws.write("a.py", content)
+    cursors = [cursor_json(ws.text("a.py"), index) for index in range(len(content) + 1)]
+    # A second peer (another Python client) reads the cursors after an edit before them.
+    peer = Workspace(pycrdt.Doc())
+    peer.doc.apply_update(ws.doc.get_update())
+    peer.text("a.py").insert(0, "名😀\n")
+    ytext = peer.text("a.py")
+    resolved = [positions.resolve_char(ytext, pycrdt.StickyIndex.from_json(c, ytext)) for c in cursors]
+    assert resolved == [i + 3 for i in range(len(content) + 1)]
+    assert cursor_json(ws.text("a.py"), len(content) + 5) == cursors[-1]  # clamped to the end
+
+
+_YJS_POSITIONS = """
+import * as Y from 'yjs'
+let input = ''
+for await (const chunk of process.stdin) input += chunk
+const req = JSON.parse(input)
+const doc = new Y.Doc()
+Y.applyUpdate(doc, Buffer.from(req.update, 'base64'))
+const text = doc.getMap('files').get('a.py')
+const at = rpos => Y.createAbsolutePositionFromRelativePosition(rpos, doc).index
+console.log(JSON.stringify({
+  cursors: req.cursors.map(c => at(Y.createRelativePositionFromJSON(c))),
+  anchors: req.anchors.map(a => at(Y.decodeRelativePosition(Buffer.from(a, 'base64')))),
+  made: req.made.map(i => Y.relativePositionToJSON(Y.createRelativePositionFromTypeIndex(text, i, 0))),
+}))
+"""
+
+
+@pytest.mark.skipif(node_available() is not None, reason=str(node_available()))
+@pytest.mark.parametrize("seed", range(-len(NON_ASCII), 4))
+def test_yjs_in_javascript_and_python_agree_on_positions(seed: int) -> None:
+    """Yjs counts UTF-16 units: Python's cursors and anchors land on the same character in JS, and
+    JS cursors (y-codemirror.next's, end of text included) on the same character in Python, in a
+    freshly written file and in files edited by several peers."""
+    if seed < 0:
+        ws = Workspace(pycrdt.Doc())
+        ws.write("a.py", NON_ASCII[seed])
+    else:
+        ws = edited_by_two(NON_ASCII[seed], seed)
+    content = ws.read("a.py")
+    ytext = ws.text("a.py")
+    indices = range(len(content) + 1)
+    sids = [ws.create_suggestion("a.py", i, model="m", requested_by="ada") for i in indices]
+    request = {
+        "update": base64.b64encode(ws.doc.get_update()).decode(),
+        "cursors": [cursor_json(ytext, i) for i in indices],
+        "anchors": [base64.b64encode(ws.suggestion(sid).anchor).decode() for sid in sids],
+        "made": [utf16_index(content, i) for i in indices],
+    }
+    done = subprocess.run(
+        ["node", "--input-type=module", "-e", _YJS_POSITIONS],
+        input=json.dumps(request), capture_output=True, text=True, cwd=INTEROP, timeout=30, check=True,
+    )
+    answer = json.loads(done.stdout)
+    expected_js = [utf16_index(content, i) for i in indices]
+    assert answer["cursors"] == expected_js
+    assert answer["anchors"] == expected_js
+    from_js = [positions.resolve_char(ytext, pycrdt.StickyIndex.from_json(j, ytext)) for j in answer["made"]]
+    assert from_js == list(indices)
 
 
 def test_presence_uses_y_codemirror_field_names() -> None:
