@@ -65,6 +65,7 @@ class EncryptedRoom:
         self.info = info
         self.members: dict[int, Member] = {}  # conn id -> member
         self.remote_presence: dict[int, bytes] = {}  # conn id on another hub -> its last presence
+        self.remote_conns: dict[bytes, set[int]] = {}  # hub id -> its conn ids with presence here
         self.head = 0
         self.refs = 0
         self.loaded = asyncio.Event()
@@ -141,14 +142,28 @@ class EncryptedRoom:
             self.on_durable(None, message.seq, message.payload)
         elif message.kind == RELAY_AWARENESS:
             self.remote_presence[message.seq] = message.payload
+            self.remote_conns.setdefault(message.hub_id, set()).add(message.seq)
             frame = frames.awareness_relay(message.seq, message.payload)
             for member in self.members.values():
                 member.deliver(frame)
         elif message.kind == RELAY_LEFT:
-            self.remote_presence.pop(message.seq, None)
-            frame = frames.left(message.seq)
-            for member in self.members.values():
-                member.deliver(frame)
+            conns = self.remote_conns.get(message.hub_id)
+            if conns is not None:
+                conns.discard(message.seq)
+                if not conns:
+                    del self.remote_conns[message.hub_id]
+            self._remote_left(message.seq)
+
+    def _remote_left(self, conn_id: int) -> None:
+        self.remote_presence.pop(conn_id, None)
+        frame = frames.left(conn_id)
+        for member in self.members.values():
+            member.deliver(frame)
+
+    def drop_remote_hub(self, hub_id: bytes) -> None:
+        """Another hub died (it sent no LEFT): its clients leave for everyone here."""
+        for conn_id in sorted(self.remote_conns.pop(hub_id, set())):
+            self._remote_left(conn_id)
 
 
 class EncryptedRooms:
@@ -173,6 +188,10 @@ class EncryptedRooms:
             self.release(room)
             raise room.load_error
         return room
+
+    def drop_remote_hub(self, hub_id: bytes) -> None:
+        for room in list(self.rooms.values()):
+            room.drop_remote_hub(hub_id)
 
     async def _load(self, room: EncryptedRoom) -> None:
         try:

@@ -42,6 +42,9 @@ class Hub:
             drop = getattr(room, "drop_remote_hub", None)
             if drop is not None:
                 drop(hub_id)
+        encrypted = getattr(self, "encrypted_rooms", None)  # set by collab.hub.encrypted on first use
+        if encrypted is not None:
+            encrypted.drop_remote_hub(hub_id)
 
     async def stop(self) -> None:
         self.accepting = False

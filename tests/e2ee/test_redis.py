@@ -99,3 +99,28 @@ async def test_store_outage_keeps_edits_queued_until_redis_is_back(
     async with EncryptedProvider(keys.read_only(), url) as late:
         assert str(late.doc.get("code", type=pycrdt.Text)) == "saved while redis is down"
         assert late.rejected == []
+
+
+async def test_presence_of_a_dead_hubs_clients_goes_away(redis_hubs: tuple[RedisServer, HubProcess, HubProcess]) -> None:
+    """kill -9 one hub: it never says its clients left, so the other hub, once the dead one's
+    heartbeat lapses, tells its own clients (LEFT) and their provider drops the presence."""
+    _, hub_a, hub_b = redis_hubs
+    keys = new_room(hub_a)
+    a = EncryptedProvider(keys, websocket_url(hub_a.url, keys.room_id), backoff_max=0.5)
+    b = EncryptedProvider(keys, websocket_url(hub_b.url, keys.room_id))
+    await a.start()
+    await b.start()
+    try:
+        a.awareness.set_local_state({"user": {"name": "on hub a"}})
+        b.awareness.set_local_state({"user": {"name": "on hub b"}})
+
+        def names(provider: EncryptedProvider) -> set[str]:
+            return {s.get("user", {}).get("name") for s in provider.awareness.states.values() if s}
+
+        await wait_until(lambda: "on hub a" in names(b) and "on hub b" in names(a))
+        hub_a.kill()
+        await wait_until(lambda: "on hub a" not in names(b), timeout=15)
+        assert names(b) == {"on hub b"}
+    finally:
+        await a.stop()
+        await b.stop()
