@@ -86,3 +86,8 @@ class Store(Protocol):
     async def entry_count(self, room: str) -> int:
         """Number of log entries not covered by the snapshot (for metrics, tests and compaction)."""
         ...
+
+    async def head(self, room: str) -> int:
+        """The room's last sequence number (0 for an empty or unknown room), without reading the log:
+        what an encrypted room needs on load, whose clients replay the log themselves."""
+        ...

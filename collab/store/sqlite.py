@@ -168,6 +168,7 @@ class SQLiteStore:
                 (room, room),
             ).fetchone()
             head = row[0] or 0
+            self._heads[room] = head  # every write goes through this thread and keeps it current
         return head
 
     def _write_batch(self, items: list[tuple[str, bytes]]) -> list[int]:
@@ -236,6 +237,10 @@ class SQLiteStore:
                 raise
 
         await self._run(write)
+
+    async def head(self, room: str) -> int:
+        """The room's last seq: cached once known, else MAX(seq) of its log and snapshot (indexed)."""
+        return int(await self._run(self._head, room))
 
     async def entry_count(self, room: str) -> int:
         row = await self._run(lambda: self.db.execute("SELECT COUNT(*) FROM log WHERE room = ?", (room,)).fetchone())

@@ -51,6 +51,7 @@ async def test_seqs_count_up_per_room_and_rooms_are_registered_once(store: Redis
     assert await store.room_info("missing") is None
     seqs = await asyncio.gather(*(store.append("r", b"%d" % i) for i in range(1200)), store.append("other", b"x"))
     assert list(seqs) == [*range(1, 1201), 1]
+    assert (await store.head("r"), await store.head("other"), await store.head("missing")) == (1200, 1, 0)
     log = await store.load("r", since=1100)
     assert [e.seq for e in log.entries] == list(range(1101, 1201)) and log.entries[0].data == b"1100"
 
@@ -65,6 +66,8 @@ async def test_client_snapshots_are_compare_and_swap(store: RedisStore) -> None:
     log = await store.load("e")
     assert (log.snapshot, log.snapshot_seq, log.entries) == (b"snapshot", 6, [])
     assert await store.entry_count("e") == 0
+    assert await store.head("e") == 6  # the snapshot keeps the head
+    assert await store.append("e", b"envelope 6") == 7 and await store.head("e") == 7
 
 
 async def test_compaction_keeps_entries_the_compacting_hub_had_not_heard(store: RedisStore) -> None:
