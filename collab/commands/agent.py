@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run as a service pages can invite into rooms (needs --hub; no link)")
     p.add_argument("--hub", default=None, help=f"with --serve: the hub's base URL, e.g. http://127.0.0.1:8000 (env {HUB_ENV})")
     p.add_argument("--data", type=Path, default=None,
-                   help="with --serve: where the agent's key pair is kept (default: collab's data directory)")
+                   help="with --serve: where the agent's key pair is kept (default: COLLAB_DATA or collab's data directory)")
     p.add_argument(
         "--model",
         default=None,
@@ -77,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         from collab.ai.service import KeyFileError
 
         try:
-            return asyncio.run(serve_invites(hub, args.data or default_data_dir(), backend, config))
+            data = args.data or Path(os.environ.get(env_name("data")) or default_data_dir())
+            return asyncio.run(serve_invites(hub, data, backend, config))
         except (KeyFileError, LinkError) as exc:
             print(f"collab agent: {exc}", file=sys.stderr)
             return 1

@@ -16,6 +16,7 @@ import pytest
 
 from collab.cli import build_parser
 from collab.config import Settings, env_name, load_settings
+from collab.hub.agents import TOKEN_ENV as AGENT_TOKEN_ENV
 
 yaml = pytest.importorskip("yaml", reason="PyYAML reads docker-compose.yml (test extra)")
 
@@ -29,7 +30,7 @@ def compose() -> dict[str, Any]:
 
 
 def hubs(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {name: svc for name, svc in compose["services"].items() if "collab" in svc.get("command", [])}
+    return {name: svc for name, svc in compose["services"].items() if svc.get("command", [])[:2] == ["collab", "serve"]}
 
 
 def serve_help() -> str:
@@ -59,7 +60,8 @@ def test_hub_commands_and_environment_are_what_collab_serve_accepts(compose: dic
         for flag in (a for a in command[2:] if a.startswith("--")):
             assert flag in help_text, f"{name}: {flag} is not in `collab serve --help`"
         env = {k: str(v) for k, v in hub["environment"].items()}
-        assert set(env) <= settings_env, f"{name}: unknown variables {set(env) - settings_env}"
+        # COLLAB_AGENT_TOKEN is read by the agent directory (collab/hub/agents.py), not a Settings field.
+        assert set(env) <= settings_env | {AGENT_TOKEN_ENV}, f"{name}: unknown variables {set(env) - settings_env}"
         overrides = {k: v for k, v in vars(args).items() if k in ("host", "port") and v is not None}
         settings = load_settings(overrides, environ=env)
         assert settings.redis_url == "redis://redis:6379/0"
@@ -103,3 +105,33 @@ def test_dockerfile_runs_collab_serve_on_the_port_compose_uses() -> None:
                for item in shlex.split(line[4:]))
     settings = load_settings(environ=env)
     assert settings.port == 8000 and settings.host == "0.0.0.0"
+
+
+def test_agent_service_serves_invites_from_a_hub_with_the_model_from_the_environment(compose: dict[str, Any]) -> None:
+    from collab.ai.backend import load_backend
+
+    agent = compose["services"]["agent"]
+    command = agent["command"]
+    assert command[:3] == ["collab", "agent", "--serve"]
+    args = build_parser().parse_args(command[1:])
+    assert args.serve and args.link is None
+    host, port = args.hub.removeprefix("http://").split(":")
+    assert host in hubs(compose) and port == "8000"
+    assert agent["depends_on"][host]["condition"] == "service_healthy"
+    env = agent["environment"]
+    default = re.fullmatch(r"\$\{COLLAB_AGENT_MODEL:-([^}]*)\}", env["COLLAB_AGENT_MODEL"])
+    assert default is not None
+    assert load_backend(default.group(1)).spec == "builtin"  # works with no key and no network
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "COLLAB_AGENT_TOKEN"):
+        assert name in env
+    assert env["COLLAB_AGENT_TOKEN"] == compose["services"]["hub-a"]["environment"]["COLLAB_AGENT_TOKEN"]
+    assert "agent-data:/var/lib/collab" in agent["volumes"] and env["COLLAB_DATA"] == "/var/lib/collab"
+    assert agent["healthcheck"] == {"disable": True}
+
+
+def test_ollama_is_optional_behind_a_profile_and_where_the_agent_looks(compose: dict[str, Any]) -> None:
+    ollama = compose["services"]["ollama"]
+    assert ollama["profiles"] == ["ollama"]
+    assert "ollama-data:/root/.ollama" in ollama["volumes"] and "ollama-data" in compose["volumes"]
+    assert compose["services"]["agent"]["environment"]["OLLAMA_HOST"].endswith("http://ollama:11434}")
+    assert "ollama" not in compose["services"]["agent"].get("depends_on", {})  # the default stack runs without it
