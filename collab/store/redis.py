@@ -32,6 +32,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
+from collab.store.group_commit import GroupCommitter
 from collab.store.base import LogEntry, RoomExists, RoomInfo, RoomLog, SnapshotConflict, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -253,10 +254,7 @@ class RedisStore:
         self.op_timeout = op_timeout
         self.commit_observer: CommitObserver | None = None
         self._redis: Client | None = None
-        self._queue: list[tuple[str, bytes, asyncio.Future[int]]] = []
-        self._wake = asyncio.Event()
-        self._writer: asyncio.Task[None] | None = None
-        self._closing = False
+        self._appends = GroupCommitter(self._commit, "collab-redis-writer")
         # While Redis is away, appends fail at once instead of each waiting for a connect timeout;
         # one real attempt is made per backoff period, so recovery is noticed without a restart.
         self._down: str | None = None
@@ -267,13 +265,10 @@ class RedisStore:
 
     async def open(self) -> None:
         self._redis = await connect(self.url)
-        self._writer = asyncio.create_task(self._write_loop(), name="collab-redis-writer")
+        self._appends.start()
 
     async def close(self) -> None:
-        self._closing = True
-        self._wake.set()
-        if self._writer is not None:
-            await self._writer
+        await self._appends.close()
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
@@ -323,27 +318,11 @@ class RedisStore:
     # -- log -------------------------------------------------------------------------------------
 
     def append(self, room: str, data: bytes) -> asyncio.Future[int]:
-        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        if self._closing:
-            fut.set_exception(StoreUnavailable("store is closing"))
-            return fut
-        self._queue.append((room, data, fut))
-        self._wake.set()
-        return fut
+        return self._appends.append(room, data)
 
     @property
     def pending(self) -> int:
-        return len(self._queue)
-
-    async def _write_loop(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            batch, self._queue = self._queue, []
-            if batch:
-                await self._commit(batch)
-            if self._closing and not self._queue:
-                return
+        return self._appends.pending
 
     async def _commit(self, batch: list[tuple[str, bytes, asyncio.Future[int]]]) -> None:
         started = time.perf_counter()

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
+from collab.store.group_commit import GroupCommitter
 from collab.store.base import LogEntry, RoomExists, RoomInfo, RoomLog, SnapshotConflict, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,7 @@ class SQLiteStore:
         self.commit_observer: CommitObserver | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collab-sqlite")
         self._db: sqlite3.Connection | None = None
-        self._queue: list[tuple[str, bytes, asyncio.Future[int]]] = []
-        self._wake = asyncio.Event()
-        self._writer: asyncio.Task[None] | None = None
-        self._closing = False
+        self._appends = GroupCommitter(self._commit, "collab-sqlite-writer")
         self._heads: dict[str, int] = {}  # only touched on the writer thread
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -60,7 +58,7 @@ class SQLiteStore:
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         await self._run(self._open_db)
-        self._writer = asyncio.create_task(self._write_loop(), name="collab-sqlite-writer")
+        self._appends.start()
 
     def _open_db(self) -> None:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -71,10 +69,7 @@ class SQLiteStore:
         self._db = db
 
     async def close(self) -> None:
-        self._closing = True
-        self._wake.set()
-        if self._writer is not None:
-            await self._writer
+        await self._appends.close()
         if self._db is not None:
             await self._run(self._db.close)
             self._db = None
@@ -120,27 +115,11 @@ class SQLiteStore:
     # -- log -------------------------------------------------------------------------------------
 
     def append(self, room: str, data: bytes) -> asyncio.Future[int]:
-        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        if self._closing:
-            fut.set_exception(StoreUnavailable("store is closing"))
-            return fut
-        self._queue.append((room, data, fut))
-        self._wake.set()
-        return fut
+        return self._appends.append(room, data)
 
     @property
     def pending(self) -> int:
-        return len(self._queue)
-
-    async def _write_loop(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            batch, self._queue = self._queue, []
-            if batch:
-                await self._commit(batch)
-            if self._closing and not self._queue:
-                return
+        return self._appends.pending
 
     async def _commit(self, batch: list[tuple[str, bytes, asyncio.Future[int]]]) -> None:
         started = time.perf_counter()
