@@ -27,11 +27,9 @@ export interface Suggestion {
   ts: number;
 }
 
-/** A relative position at `index`; the end of the text sticks to the character before, as in Python (positions.py). */
+/** A relative position at `index` as Yjs writes it (assoc 0; the end of a text is the text itself), as docs/workspace.md specifies. */
 export function anchorAt(ytext: Y.Text, index: number): Uint8Array {
-  const end = index >= ytext.length;
-  const rel = Y.createRelativePositionFromTypeIndex(ytext, Math.min(index, ytext.length), end ? -1 : 0);
-  return Y.encodeRelativePosition(rel);
+  return Y.encodeRelativePosition(Y.createRelativePositionFromTypeIndex(ytext, Math.min(index, ytext.length)));
 }
 
 export function resolveAnchor(doc: Y.Doc, ytext: Y.Text, anchor: unknown): number | null {
