@@ -9,9 +9,11 @@ dropped once its queue passes the byte limit, so it cannot grow the hub's memory
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from collections import deque
+from typing import AsyncIterator
 
 import pycrdt
 from starlette.websockets import WebSocket, WebSocketState
@@ -144,6 +146,19 @@ class Connection:
         if then_abort:
             await asyncio.sleep(1.0)
             _abort_transport(self.websocket)
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def opened(cls, websocket: WebSocket, *, send_limit: int, metrics: HubMetrics) -> AsyncIterator["Connection"]:
+        """A Connection for an accepted websocket, counted in the metrics while it lives."""
+        client = websocket.client
+        conn = cls(websocket, send_limit=send_limit, metrics=metrics, peer=f"{client.host}:{client.port}" if client else "")
+        metrics.connections.inc()
+        try:
+            yield conn
+        finally:
+            await conn.flush_and_stop()
+            metrics.connections.dec()
 
     async def flush_and_stop(self) -> None:
         """Used when the receive side ends: let queued frames go, then stop the sender."""

@@ -85,23 +85,14 @@ async def serve_encrypted(hub: Hub, ws: WebSocket, name: str, info: RoomInfo | N
         log.error("encrypted room %s unavailable: %s", name, exc)
         await ws.close(CLOSE_TRY_AGAIN, "room storage unavailable, try again shortly")
         return
-    client = ws.client
-    conn = Connection(
-        ws,
-        send_limit=hub.settings.send_buffer_bytes,
-        metrics=hub.metrics,
-        peer=f"{client.host}:{client.port}" if client else "",
-    )
-    hub.metrics.connections.inc()
-    session = EncryptedSession(hub, room, conn, room_id)
-    try:
-        await session.run()
-    finally:
-        if session.member is not None:
-            room.remove(session.member)
-        registry.release(room)
-        await conn.flush_and_stop()
-        hub.metrics.connections.dec()
+    async with Connection.opened(ws, send_limit=hub.settings.send_buffer_bytes, metrics=hub.metrics) as conn:
+        session = EncryptedSession(hub, room, conn, room_id)
+        try:
+            await session.run()
+        finally:
+            if session.member is not None:
+                room.remove(session.member)
+            registry.release(room)
 
 
 class EncryptedSession:

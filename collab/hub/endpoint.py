@@ -70,19 +70,10 @@ async def _plaintext(hub: Hub, ws: WebSocket, name: str) -> None:
         log.error("room %s unavailable: %s", name, exc)
         await ws.close(CLOSE_TRY_AGAIN, "room storage unavailable, try again shortly")
         return
-    client = ws.client
-    conn = Connection(
-        ws,
-        send_limit=hub.settings.send_buffer_bytes,
-        metrics=hub.metrics,
-        peer=f"{client.host}:{client.port}" if client else "",
-    )
-    hub.metrics.connections.inc()
-    conn.start()
-    try:
-        await serve_plaintext(room, conn)
-    finally:
-        room.leave(conn)
-        hub.release(room)
-        await conn.flush_and_stop()
-        hub.metrics.connections.dec()
+    async with Connection.opened(ws, send_limit=hub.settings.send_buffer_bytes, metrics=hub.metrics) as conn:
+        conn.start()
+        try:
+            await serve_plaintext(room, conn)
+        finally:
+            room.leave(conn)
+            hub.release(room)
