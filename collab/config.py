@@ -39,6 +39,9 @@ class Settings:
     # at the price of an fsync per group commit (measured here: p50 0.17 ms, p99 9.4 ms).
     sqlite_synchronous: str = "NORMAL"
     log_level: str = "info"
+    # Shared secret that agent services present to register and read invites (environment only:
+    # a flag would show in `ps`). Empty means no token is required.
+    agent_token: str = field(default="", repr=False)
 
     @property
     def sqlite_path(self) -> Path:

@@ -28,7 +28,6 @@ import binascii
 import hashlib
 import hmac
 import json
-import os
 import re
 import time
 from collections import deque
@@ -273,7 +272,7 @@ def _directory(request: Request) -> AgentDirectory:
 
 
 def _authorized(request: Request) -> bool:
-    token = os.environ.get(TOKEN_ENV, "")
+    token = request.app.state.hub.settings.agent_token
     if not token:
         return True
     given = request.headers.get("authorization", "")
