@@ -10,4 +10,5 @@ npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 npm ci --prefix web --no-audit --no-fund --loglevel=error
 npm test --prefix web             # the TypeScript E2EE implementation passes tests/vectors/e2ee.json
 npm run check --prefix web        # type-check, and the committed bundle in collab/static matches web/src
+.venv/bin/ruff check collab tests bench  # undefined names, unused imports
 .venv/bin/python -m pytest "$@"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 
 import pycrdt
-import pytest
 
 from collab.ai.agent import LOCAL_MODELS_ONLY, SETTINGS, USAGE, Agent, AgentConfig
 from collab.ai.backend import ChatRequest

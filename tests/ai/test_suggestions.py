@@ -12,7 +12,7 @@ from collab.ai.openai_backend import OpenAIBackend
 from collab.ai.suggestions import SuggestionError, accept, reject, request_suggestion
 from collab.workspace import Workspace
 from tests.ai.linked import LinkedPeers
-from tests.support.openai_stub_server import OpenAIStubServer, Reply
+from tests.support.openai_stub_server import Reply
 from tests.support.yclient import wait_until
 
 SOURCE = "def area(w, h):\n    return \n\nprint(area(2, 3))\n"

@@ -8,7 +8,6 @@ import contextlib
 
 import pycrdt
 
-from tests.redis.servers import RedisServer
 from tests.support.hub_process import HubProcess
 from tests.support.yclient import pycrdt_client, pycrdt_session, wait_until
 
