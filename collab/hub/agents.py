@@ -157,6 +157,15 @@ class MemoryDirectory:
         pass
 
 
+# KEYS: the registration. ARGV: record JSON, its public key, lease in ms. 1: claimed or renewed.
+CLAIM = """
+local raw = redis.call('GET', KEYS[1])
+if raw and cjson.decode(raw)['public_key'] ~= ARGV[2] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1
+"""
+
+
 class RedisDirectory:
     """Registrations as keys with a TTL (their lease); invites in one capped stream per agent."""
 
@@ -184,12 +193,14 @@ class RedisDirectory:
     async def register(self, record: AgentRecord) -> None:
         redis = await self._redis()
         raw = await redis.get(self._key(record.name))
-        if raw is not None and json.loads(raw)["public_key"] != record.public_key:
-            raise NameTaken(record.name)
         if raw is None and len(await self.agents()) >= MAX_AGENTS:
             raise DirectoryFull()
         ttl = max(1, int((record.expires - time.time()) * 1000))
-        await redis.set(self._key(record.name), json.dumps(asdict(record)), px=ttl)
+        # Check and claim in one step: two hubs registering one name with different keys at once
+        # must not both succeed (a GET then SET let the second silently replace the first).
+        claimed = await redis.eval(CLAIM, 1, self._key(record.name), json.dumps(asdict(record)), record.public_key, ttl)
+        if not claimed:
+            raise NameTaken(record.name)
         await redis.zadd("collab:agents", {record.name: record.expires})
 
     async def agents(self) -> list[AgentRecord]:
