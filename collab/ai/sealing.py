@@ -48,7 +48,15 @@ MAX_PLAINTEXT = 1024  # a room id and one secret: anything bigger is not an invi
 
 
 class SealError(CryptoError):
-    """An invite that cannot be opened or is not what it claims; the message says which."""
+    """An invite that cannot be opened or is not what it claims; the message says which.
+
+    ``reason`` is a stable code the test vectors compare (tests/vectors/seal.json), the same one
+    web/src/crypto/seal.ts gives: malformed, ephemeral, tag, plaintext, room, secret.
+    """
+
+    def __init__(self, message: str, reason: str = "malformed") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -110,7 +118,7 @@ def fingerprint(public_key: bytes) -> str:
     return " ".join(digest[i : i + 4] for i in range(0, 32, 4))
 
 
-def _key_and_aad(shared: bytes, room: str, agent_public: bytes, ephemeral_public: bytes) -> tuple[bytes, bytes]:
+def key_and_aad(shared: bytes, room: str, agent_public: bytes, ephemeral_public: bytes) -> tuple[bytes, bytes]:
     key = HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=ephemeral_public + agent_public, info=LABEL).derive(shared)
     return key, LABEL + room_id_bytes(room) + agent_public + ephemeral_public
 
@@ -126,20 +134,33 @@ def seal(
 
     ``ephemeral`` and ``nonce`` are for test vectors only: a reused ephemeral key is a broken invite.
     """
-    if len(agent_public) != 32:
-        raise SealError("an agent's public key is 32 bytes (X25519)")
-    e = ephemeral or X25519PrivateKey.generate()
-    e_public = public_bytes(e)
-    shared = e.exchange(X25519PublicKey.from_public_bytes(agent_public))
-    key, aad = _key_and_aad(shared, keys.room_id, agent_public, e_public)
     body: dict[str, str] = {"room": keys.room_id}
     if keys.write_secret is not None:
         body["k"] = b64url_encode(keys.write_secret)
     else:
         body["r"] = b64url_encode(keys.read_capability)
-    nonce = nonce or os.urandom(NONCE_SIZE)
     plaintext = json.dumps(body, separators=(",", ":")).encode()
-    return SealedInvite(keys.room_id, e_public, nonce, AESGCM(key).encrypt(nonce, plaintext, aad))
+    return seal_plaintext(keys.room_id, plaintext, agent_public, ephemeral=ephemeral, nonce=nonce)
+
+
+def seal_plaintext(
+    room: str,
+    plaintext: bytes,
+    agent_public: bytes,
+    *,
+    ephemeral: X25519PrivateKey | None = None,
+    nonce: bytes | None = None,
+) -> SealedInvite:
+    """The construction itself, for any plaintext: ``seal`` uses it, and the test vectors
+    (tests/vectors/make_seal_vectors.py) use it to build invites that must be refused."""
+    if len(agent_public) != 32:
+        raise SealError("an agent's public key is 32 bytes (X25519)")
+    e = ephemeral or X25519PrivateKey.generate()
+    e_public = public_bytes(e)
+    shared = e.exchange(X25519PublicKey.from_public_bytes(agent_public))
+    key, aad = key_and_aad(shared, room, agent_public, e_public)
+    nonce = nonce or os.urandom(NONCE_SIZE)
+    return SealedInvite(room, e_public, nonce, AESGCM(key).encrypt(nonce, plaintext, aad))
 
 
 def unseal(invite: SealedInvite, agent_key: X25519PrivateKey) -> RoomKeys:
@@ -148,32 +169,35 @@ def unseal(invite: SealedInvite, agent_key: X25519PrivateKey) -> RoomKeys:
     try:
         shared = agent_key.exchange(X25519PublicKey.from_public_bytes(invite.ephemeral))
     except ValueError as exc:  # an all-zero shared secret: a malicious ephemeral key
-        raise SealError(f"the invite's ephemeral key is unusable: {exc}") from None
-    key, aad = _key_and_aad(shared, invite.room, agent_public, invite.ephemeral)
+        raise SealError(f"the invite's ephemeral key is unusable: {exc}", "ephemeral") from None
+    key, aad = key_and_aad(shared, invite.room, agent_public, invite.ephemeral)
     try:
         plaintext = AESGCM(key).decrypt(invite.nonce, invite.ciphertext, aad)
     except InvalidTag:
-        raise SealError("the invite was not sealed to this agent's key, or was altered on the way") from None
+        raise SealError("the invite was not sealed to this agent's key, or was altered on the way", "tag") from None
     try:
         body = json.loads(plaintext)
     except ValueError:
-        raise SealError("the invite's plaintext is not JSON") from None
+        raise SealError("the invite's plaintext is not JSON", "plaintext") from None
     if not isinstance(body, dict) or body.get("room") != invite.room:
-        raise SealError("the invite's sealed room id does not match the room it was addressed to")
+        raise SealError("the invite's sealed room id does not match the room it was addressed to", "room")
     if isinstance(body.get("k"), str):
         secret = _decode(body["k"])
         if len(secret) != WRITE_SECRET_SIZE:
-            raise SealError("the sealed write secret has the wrong size")
+            raise SealError("the sealed write secret has the wrong size", "secret")
         keys = RoomKeys.from_write_secret(secret)
     elif isinstance(body.get("r"), str):
         capability = _decode(body["r"])
         if len(capability) != READ_CAPABILITY_SIZE:
-            raise SealError("the sealed read capability has the wrong size")
-        keys = RoomKeys.from_read_capability(capability[:READ_SECRET_SIZE], capability[READ_SECRET_SIZE:])
+            raise SealError("the sealed read capability has the wrong size", "secret")
+        try:
+            keys = RoomKeys.from_read_capability(capability[:READ_SECRET_SIZE], capability[READ_SECRET_SIZE:])
+        except CryptoError:  # not a SealError: callers that drop bad invites would not catch it
+            raise SealError("the sealed read capability is not a valid key", "secret") from None
     else:
-        raise SealError("the invite carries no room secret")
+        raise SealError("the invite carries no room secret", "secret")
     if keys.room_id != invite.room:
-        raise SealError("the sealed secret opens a different room than the invite names")
+        raise SealError("the sealed secret opens a different room than the invite names", "secret")
     return keys
 
 
@@ -181,4 +205,4 @@ def _decode(text: str) -> bytes:
     try:
         return b64url_decode(text)
     except ValueError:
-        raise SealError("the sealed secret is not base64url") from None
+        raise SealError("the sealed secret is not base64url", "secret") from None
