@@ -6,8 +6,14 @@ For people without Docker, and for the tests. Needs redis-server and caddy on PA
 
     python infra/run-local.py                 # https://localhost:8443, Ctrl-C stops everything
     python infra/run-local.py --https-port 0  # a free port; the ready line says which
+    python infra/run-local.py --agent         # also the AI agent service, as docker-compose.yml runs it
 
-When everything answers it prints one JSON line: {"url", "ca", "redis", "hubs": [{"url", "pid"}], ...}.
+With --agent, `collab agent --serve` talks to the hubs through Caddy's internal plain-http listener
+(127.0.0.1 here) like the compose `agent` service; its model comes from COLLAB_AGENT_MODEL
+(default builtin), OPENAI_API_KEY / OPENAI_BASE_URL, as in compose.
+
+When everything answers it prints one JSON line: {"url", "ca", "redis", "hubs": [{"url", "pid"}],
+"internal" (Caddy's plain-http listener), "agent" ({"name", "pid", "log"} or null), ...}.
 Browsers must trust "ca" (Caddy's local root certificate) for WebCrypto to work over https.
 """
 
@@ -26,6 +32,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 INFRA = Path(__file__).resolve().parent
 
@@ -60,6 +67,26 @@ def http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
         return False
 
 
+def start_agent(name: str, hub: str, base: Path) -> dict[str, Any]:
+    """The compose `agent` service: the model from the environment, builtin when none is set."""
+    env = {**os.environ, "COLLAB_AGENT_MODEL": os.environ.get("COLLAB_AGENT_MODEL") or "builtin"}
+    log_path = base / "agent.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "collab.cli", "agent", "--serve", "--hub", hub, "--name", name,
+         "--data", str(base / "agent")],
+        env=env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
+    )
+    return {"proc": proc, "log": str(log_path)}
+
+
+def agent_listed(hub: str, name: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{hub}/api/agents", timeout=2) as response:
+            return any(a.get("name") == name for a in json.load(response).get("agents", ()))
+    except (OSError, ValueError):
+        return False
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--https-port", type=int, default=8443, help="TLS port of the load balancer (0: a free one)")
@@ -68,6 +95,9 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, help="where Redis, hubs and Caddy keep their files (default: a temp dir)")
     parser.add_argument("--appendfsync", choices=("always", "everysec"), default=None,
                         help="override infra/redis.conf's durability setting")
+    parser.add_argument("--agent", action="store_true",
+                        help="also run the AI agent service (collab agent --serve) through the load balancer")
+    parser.add_argument("--agent-name", default="ai", help="the agent's name with --agent (default ai)")
     args = parser.parse_args()
     for tool in ("redis-server", "caddy"):
         if shutil.which(tool) is None:
@@ -76,6 +106,7 @@ def main() -> int:
     base = args.dir or Path(tempfile.mkdtemp(prefix="collab-local-"))
     base.mkdir(parents=True, exist_ok=True)
     https_port = args.https_port or free_port()
+    internal_port = free_port()
     redis_port = free_port()
     procs: list[subprocess.Popen[bytes]] = []
 
@@ -129,6 +160,8 @@ def main() -> int:
             "COLLAB_SITE": args.site,
             "COLLAB_UPSTREAMS": " ".join(h["url"].removeprefix("http://") for h in hubs),
             "COLLAB_HTTPS_PORT": str(https_port),
+            "COLLAB_INTERNAL_PORT": str(internal_port),
+            "COLLAB_INTERNAL_BIND": "127.0.0.1",
             # Caddy keeps its CA and certificates under XDG dirs: keep them in our directory.
             "XDG_DATA_HOME": str(base / "caddy" / "data"),
             "XDG_CONFIG_HOME": str(base / "caddy" / "config"),
@@ -144,9 +177,18 @@ def main() -> int:
         wait_for(ca.exists, "Caddy's local CA", procs)
         context = ssl.create_default_context(cafile=str(ca))
         wait_for(lambda: http_ok(f"{url}/healthz", context), f"{url}/healthz through Caddy", procs)
+        internal = f"http://127.0.0.1:{internal_port}"
+        wait_for(lambda: http_ok(f"{internal}/healthz"), f"{internal}/healthz through Caddy", procs)
+        caddy = procs[-1]
+        agent = None
+        if args.agent:
+            agent = start_agent(args.agent_name, internal, base)
+            procs.append(agent["proc"])
+            wait_for(lambda: agent_listed(internal, args.agent_name), f"agent {args.agent_name} listed", procs)
+            agent = {"name": args.agent_name, "pid": agent["proc"].pid, "log": agent["log"]}
         print(json.dumps({"url": url, "ca": str(ca), "redis": redis_url, "redis_pid": procs[0].pid,
-                          "hubs": hubs, "dir": str(base)}), flush=True)
-        while all(p.poll() is None for p in procs[:1] + procs[-1:]):  # Redis and Caddy must live
+                          "hubs": hubs, "internal": internal, "agent": agent, "dir": str(base)}), flush=True)
+        while all(p.poll() is None for p in (procs[0], caddy)):  # Redis and Caddy must live
             time.sleep(0.5)
         print("run-local: redis or caddy exited; stopping", file=sys.stderr)
         stop()

@@ -60,8 +60,13 @@ def test_hub_commands_and_environment_are_what_collab_serve_accepts(compose: dic
         for flag in (a for a in command[2:] if a.startswith("--")):
             assert flag in help_text, f"{name}: {flag} is not in `collab serve --help`"
         env = {k: str(v) for k, v in hub["environment"].items()}
-        # COLLAB_AGENT_TOKEN is read by the agent directory (collab/hub/agents.py), not a Settings field.
-        assert set(env) <= settings_env | {AGENT_TOKEN_ENV}, f"{name}: unknown variables {set(env) - settings_env}"
+        # COLLAB_AGENT_TOKEN is read by the agent directory (collab/hub/agents.py), not a Settings
+        # field; FORWARDED_ALLOW_IPS by uvicorn (whose proxy headers to believe).
+        known = settings_env | {AGENT_TOKEN_ENV, "FORWARDED_ALLOW_IPS"}
+        assert set(env) <= known, f"{name}: unknown variables {set(env) - known}"
+        # Behind Caddy every request comes from Caddy's address: the hub must read the client's
+        # from X-Forwarded-For, or all users share one per-client limit. Only safe unpublished.
+        assert env["FORWARDED_ALLOW_IPS"] == "*" and "ports" not in hub, name
         overrides = {k: v for k, v in vars(args).items() if k in ("host", "port") and v is not None}
         settings = load_settings(overrides, environ=env)
         assert settings.redis_url == "redis://redis:6379/0"
@@ -107,7 +112,7 @@ def test_dockerfile_runs_collab_serve_on_the_port_compose_uses() -> None:
     assert settings.port == 8000 and settings.host == "0.0.0.0"
 
 
-def test_agent_service_serves_invites_from_a_hub_with_the_model_from_the_environment(compose: dict[str, Any]) -> None:
+def test_agent_service_reaches_both_hubs_through_caddy_with_the_model_from_the_environment(compose: dict[str, Any]) -> None:
     from collab.ai.backend import load_backend
 
     agent = compose["services"]["agent"]
@@ -115,9 +120,18 @@ def test_agent_service_serves_invites_from_a_hub_with_the_model_from_the_environ
     assert command[:3] == ["collab", "agent", "--serve"]
     args = build_parser().parse_args(command[1:])
     assert args.serve and args.link is None
+    # Not one hub: the load balancer's internal plain-http listener, which proxies to all of them.
     host, port = args.hub.removeprefix("http://").split(":")
-    assert host in hubs(compose) and port == "8000"
-    assert agent["depends_on"][host]["condition"] == "service_healthy"
+    caddy = compose["services"]["caddy"]
+    assert host == "caddy" and port == caddy["environment"]["COLLAB_INTERNAL_PORT"]
+    assert agent["depends_on"] == {"caddy": {"condition": "service_started"}}
+    assert not any(str(p).split(":")[-1] == port for p in caddy["ports"])  # never published
+    caddyfile = (INFRA / "Caddyfile").read_text()
+    internal = re.search(r"^http://:\{\$COLLAB_INTERNAL_PORT:(\d+)\} \{\n(.*?)^\}", caddyfile, re.M | re.S)
+    assert internal is not None and internal.group(1) == port
+    assert "import hubs" in internal.group(2)  # the same upstreams and health checks as the TLS site
+    tls_site = re.search(r"^\{\$COLLAB_SITE:localhost\} \{\n(.*?)^\}", caddyfile, re.M | re.S)
+    assert tls_site is not None and "import hubs" in tls_site.group(1)
     env = agent["environment"]
     default = re.fullmatch(r"\$\{COLLAB_AGENT_MODEL:-([^}]*)\}", env["COLLAB_AGENT_MODEL"])
     assert default is not None

@@ -20,19 +20,24 @@ import httpx
 import pycrdt
 import pytest
 
+from collab.ai.sealing import seal
+from collab.client.session import Session
+from collab.commands.new import create_encrypted_room
+from collab.crypto.keys import b64url_decode, b64url_encode
+from collab.crypto.links import write_link
 from tests.redis.reconnecting import ReconnectingClient, Typists, marks
 from tests.support.yclient import pycrdt_client, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def topology(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+@contextlib.contextmanager
+def run_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *extra: str) -> Iterator[dict[str, Any]]:
     for tool in ("redis-server", "caddy"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed (apt-get install redis-server caddy)")
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "infra" / "run-local.py"), "--https-port", "0", "--dir", str(tmp_path / "local")],
+        [sys.executable, str(ROOT / "infra" / "run-local.py"), "--https-port", "0", "--dir", str(tmp_path / "local"), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
     )
     lines: list[str] = []
@@ -62,6 +67,12 @@ def topology(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[s
             proc.kill()
 
 
+@pytest.fixture
+def topology(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    with run_local(tmp_path, monkeypatch) as ready:
+        yield ready
+
+
 async def test_kill_9_a_hub_behind_the_load_balancer(topology: dict[str, Any]) -> None:
     lb = topology["url"]
     async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=topology["ca"])) as http:
@@ -86,3 +97,25 @@ async def test_kill_9_a_hub_behind_the_load_balancer(topology: dict[str, Any]) -
     async with pycrdt_client(room) as late:
         text = late.get("code", type=pycrdt.Text)
         await wait_until(lambda: str(text) == final)
+
+
+async def test_agent_service_behind_the_load_balancer_outlives_a_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--agent` runs the compose agent service: listed through the TLS address, and with one hub
+    killed it still takes an invite posted through Caddy and joins the room."""
+    with run_local(tmp_path, monkeypatch, "--agent") as topology:
+        lb = topology["url"]
+        assert topology["agent"]["name"] == "ai" and topology["internal"].startswith("http://127.0.0.1:")
+        os.kill(topology["hubs"][0]["pid"], signal.SIGKILL)
+        async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=topology["ca"]), timeout=30) as http:
+            (agent,) = (await http.get(f"{lb}/api/agents")).json()["agents"]
+            assert agent["name"] == "ai" and agent["backend"] == "builtin"
+        keys = create_encrypted_room(lb)
+        async with Session.connect(write_link(lb, keys), name="ann") as ann:
+            sealed = seal(keys, b64url_decode(agent["public_key"])).to_json()
+            async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=topology["ca"]), timeout=30) as http:
+                posted = await http.post(f"{lb}/api/agents/ai/invites", json=sealed)
+            assert posted.status_code == 202
+            await wait_until(lambda: any("agent" in s for s in ann.peers().values()), 30)
+        log = Path(topology["agent"]["log"]).read_text()
+        assert "joined room" in log
+        assert keys.write_secret is not None and b64url_encode(keys.write_secret) not in log
