@@ -102,6 +102,9 @@ def metrics():
     ], join_label
 
 
+NOISY = 25  # % of a core used by other processes during a step: figures disturbed
+
+
 def cell(value, hub_value, unit):
     if value is None:
         return "–"
@@ -179,15 +182,15 @@ def markdown(results: dict, img: str = "") -> str:
             if not steps:
                 continue
             out.append(f"**{s}**\n")
-            out.append("| offered/s | sent/s | delivered updates/s | p50 ms | p99 ms | max ms | lost | server CPU % | loadgen CPU % | pass |")
-            out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+            out.append("| offered/s | sent/s | delivered updates/s | p50 ms | p99 ms | max ms | late | lost | server CPU % | loadgen CPU % | other CPU % | pass |")
+            out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
             for st in steps:
                 lat = st.get("latency_ms", {})
                 ok = "warm-up" if st.get("warmup") else ("yes" if st.get("ok") else f"no ({st.get('why')})")
                 out.append(
                     f"| {fmt(st.get('offered_updates_per_s'))} | {fmt(st.get('sent_updates_per_s'))} | {fmt(st.get('delivered_updates_per_s'))} "
-                    f"| {fmt(lat.get('p50'))} | {fmt(lat.get('p99'))} | {fmt(lat.get('max'))} | {st.get('lost')} "
-                    f"| {fmt(st.get('server_cpu_pct'))} | {fmt(st.get('loadgen_cpu_pct'))} | {ok} |"
+                    f"| {fmt(lat.get('p50'))} | {fmt(lat.get('p99'))} | {fmt(lat.get('max'))} | {st.get('late')} | {st.get('lost')} "
+                    f"| {fmt(st.get('server_cpu_pct'))} | {fmt(st.get('loadgen_cpu_pct'))} | {fmt(st.get('other_cpu_pct'))} | {ok} |"
                 )
             out.append("")
 
@@ -203,6 +206,11 @@ def markdown(results: dict, img: str = "") -> str:
             ver = get(w, "verify")
             if ver and ver.get("mismatched"):
                 errors.append(f"- {s} / {wl}: fast reader and Y.Doc disagree on {ver['mismatched']} client(s): {ver}")
+    for s in ran:
+        for wl, w in (get(results, "servers", s, "workloads") or {}).items():
+            other = w.get("other_cpu_pct_max")
+            if other is not None and other >= NOISY:
+                errors.append(f"- {s} / {wl}: other processes used up to {other:.0f}% of a core during the measurement: figures disturbed")
     if errors:
         out.append("## Errors and warnings\n")
         out.extend(errors[:60])

@@ -12,6 +12,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { SERVERS } from '../servers/servers.mjs'
+import { machineCpu } from './stats.mjs'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const BENCH = path.resolve(HERE, '..')
@@ -92,11 +93,33 @@ async function stopServer (s) {
   fs.rmSync(s.dataDir, { recursive: true, force: true })
 }
 
+/**
+ * Waits until the rest of the machine is quiet (other processes using < 30 % of a core over
+ * a second), at most maxS seconds; returns the last reading (% of one core).
+ */
+let quietBudgetS = 120 // in all, over the run
+
+async function waitQuiet (maxS) {
+  maxS = Math.min(maxS, quietBudgetS)
+  const t0 = Date.now()
+  let busy = null
+  for (;;) {
+    const a = machineCpu()
+    await sleep(1000)
+    const b = machineCpu()
+    busy = a && b ? Math.round(100 * (b.busy - a.busy)) : null
+    if (busy == null || busy < 30 || Date.now() - t0 >= maxS * 1000) break
+  }
+  quietBudgetS = Math.max(0, quietBudgetS - (Date.now() - t0) / 1000 + 1)
+  return busy
+}
+
 function runGen (server, port, pid, workload, timeoutMs) {
+  const deadlineS = Math.max(5, Math.floor(timeoutMs / 1000) - 10)
   const outFile = path.join(outDir, `raw-${server.name}-${workload}.json`)
   fs.rmSync(outFile, { force: true })
   const argv = [path.join(HERE, 'gen.mjs'), '--url', `ws://127.0.0.1:${port}`, '--proto', server.proto,
-    '--workload', workload, '--server-pid', String(pid), '--out', outFile]
+    '--workload', workload, '--server-pid', String(pid), '--out', outFile, '--deadline-s', String(deadlineS)]
   if (args.quick) argv.push('--quick')
   return new Promise((resolve) => {
     const child = spawn(process.execPath, argv, { stdio: ['ignore', 'inherit', 'inherit'] })
@@ -149,6 +172,8 @@ async function main () {
     entry.version = server.version()
     log(`${name} ${entry.version}`)
     for (const w of workloads) {
+      const busyBefore = await waitQuiet(args.quick ? 5 : 20)
+      if (busyBefore >= 30) log(`  warning: the machine is busy (${busyBefore}% of a core used by other processes); figures will be disturbed`)
       let s
       try {
         s = await startServer(server, w)
@@ -163,9 +188,11 @@ async function main () {
       const crashed = s.child.exitCode !== null || s.child.signalCode !== null
       await stopServer(s)
       res.server_ready_ms = s.readyMs
+      res.machine_busy_before_pct = busyBefore
       if (crashed) res.server_crashed = tail(s.logFile)
       entry.workloads[w] = res
-      log(`  ${w}: ${((Date.now() - t) / 1000).toFixed(1)} s ${res.error ? 'ERROR ' + res.error.split('\n')[0] : headline(w, res)}`)
+      const noise = res.other_cpu_pct_max >= 25 ? ` [disturbed: other processes used up to ${res.other_cpu_pct_max}% CPU]` : ''
+      log(`  ${w}: ${((Date.now() - t) / 1000).toFixed(1)} s ${res.error ? 'ERROR ' + res.error.split('\n')[0] : headline(w, res)}${noise}`)
       save()
     }
   }

@@ -101,10 +101,15 @@ export class Client {
         noteError(`${this.room}: ${err.message}`)
         clearTimeout(timer); reject(err)
       })
-      ws.on('close', () => {
-        if (!this.closedByUs) stats.unexpectedCloses++
+      ws.on('close', (code, reason) => {
+        this.closeCode = code
+        if (!this.closedByUs) {
+          stats.unexpectedCloses++
+          noteError(`${this.room}: closed by the server: ${code} ${reason || ''}`.trim())
+          if (this.onClosed) this.onClosed(code, String(reason || ''))
+        }
         clearTimeout(timer)
-        if (!this.synced) reject(new Error(`closed before sync (room ${this.room})`))
+        if (!this.synced) reject(new Error(`closed before sync (room ${this.room}): ${code} ${reason || ''}`))
       })
     })
   }

@@ -25,6 +25,7 @@ const { values: args } = parseArgs({
     verify: { type: 'boolean', default: true },
     'no-verify': { type: 'boolean', default: false },
     out: { type: 'string', default: '' },
+    'deadline-s': { type: 'string', default: '0' },
     tag: { type: 'string', default: '' }
   }
 })
@@ -32,6 +33,10 @@ const QUICK = args.quick
 const serverPid = Number(args['server-pid']) || 0
 const verify = args.verify && !args['no-verify']
 const roomTag = args.tag || Math.random().toString(36).slice(2, 8)
+const DEBUG = !!process.env.BENCH_DEBUG
+
+// what a workload has measured so far; written out if the deadline (--deadline-s) strikes
+const progress = {}
 
 const sleep = (ms) => new Promise(resolve => setTimeout(resolve, ms))
 const now = () => performance.now()
@@ -185,7 +190,7 @@ async function runStep (ledger, writers, name, ratePerWriter, durationMs, drainM
     throttled: sendInfo.throttled,
     expected_deliveries: expected,
     delivered: st.delivered,
-    lost: expected - st.delivered,
+    missing_after_drain: expected - st.delivered, // lost or late; finishLate() tells which
     delivered_updates_per_s: round(st.delivered / sendInfo.send_s / (expected / Math.max(1, sent)), 1),
     deliveries_per_s: round(st.delivered / sendInfo.send_s, 1),
     echoes: st.echoes,
@@ -198,8 +203,24 @@ async function runStep (ledger, writers, name, ratePerWriter, durationMs, drainM
   }
 }
 
+/**
+ * Waits until every delivery expected so far has arrived (on time or late), at most maxMs.
+ * Returns true when nothing is outstanding.
+ */
+async function settle (ledger, steps, maxMs) {
+  const t0 = now()
+  const outstanding = () => steps.reduce((a, s) => a + s.expected_deliveries - ledger.steps[s._step].delivered - ledger.steps[s._step].late, 0)
+  while (outstanding() > 0 && now() - t0 < maxMs) await sleep(20)
+  return outstanding() === 0
+}
+
+/** Splits what was missing after each step's drain into late (arrived since) and lost. */
 function finishLate (ledger, steps) {
-  for (const s of steps) { s.late = ledger.steps[s._step].late; delete s._step }
+  for (const s of steps) {
+    s.late = ledger.steps[s._step].late
+    s.lost = s.missing_after_drain - s.late
+    delete s._step
+  }
 }
 
 function verifyReport (rooms) {
@@ -231,7 +252,7 @@ async function runRate (spec, mon) {
   await sleep(300)
   const warm = await runStep(ledger, writers, 'warmup', spec.ratePerWriter, spec.warmupS * 1000, 2000, mon)
   const meas = await runStep(ledger, writers, 'measure', spec.ratePerWriter, spec.measureS * 1000, QUICK ? 3000 : 5000, mon)
-  await sleep(200)
+  await settle(ledger, [warm, meas], QUICK ? 3000 : 10000)
   finishLate(ledger, [warm, meas])
   const ext = rooms[0][0].extensions || ''
   closeAll(rooms)
@@ -248,25 +269,28 @@ async function runLadder (spec, mon) {
   const writers = rooms.flatMap(cs => cs.filter(c => c.writer >= 0))
   await sleep(300)
   const steps = []
+  progress.steps = steps
   let best = null; let stop = null
   // warm up (JIT, allocators) at the lowest rate; not judged
   const warm = await runStep(ledger, writers, 'warmup', spec.totalRates[0] / writersN, spec.warmupS * 1000, 3000, mon)
   warm.warmup = true
   steps.push(warm)
+  let settled = true
   const once = async (total, attempt) => {
     const s = await runStep(ledger, writers, `${total}/s`, total / writersN, spec.stepS * 1000, 3000, mon)
     const p99 = s.latency_ms.p99 ?? Infinity
     s.attempt = attempt
-    s.ok = s.lost === 0 && p99 <= spec.p99LimitMs && s.sent_updates_per_s >= 0.9 * total && s.throttled === 0
-    s.why = s.ok ? null : s.lost > 0 ? `lost ${s.lost} deliveries` : p99 > spec.p99LimitMs ? `p99 ${p99} ms > ${spec.p99LimitMs} ms` : `sent only ${s.sent_updates_per_s}/s of ${total}/s`
+    s.ok = s.missing_after_drain === 0 && p99 <= spec.p99LimitMs && s.sent_updates_per_s >= 0.9 * total && s.throttled === 0
+    s.why = s.ok ? null : s.missing_after_drain > 0 ? `${s.missing_after_drain} deliveries not there ${s.drain_s} s after the step` : p99 > spec.p99LimitMs ? `p99 ${p99} ms > ${spec.p99LimitMs} ms` : `sent only ${s.sent_updates_per_s}/s of ${total}/s`
     steps.push(s)
+    if (!s.ok) settled = await settle(ledger, steps, QUICK ? 8000 : 20000) // let the server catch up
     await sleep(200)
     return s
   }
   // a rate fails when two tries in a row fail (one pause of ~50 ms fails a p99 on its own)
   const tryRate = async (total) => {
     const s = await once(total, 1)
-    if (s.ok || s.lost > 0) return s
+    if (s.ok || s.missing_after_drain > 0 || !settled) return s
     await sleep(500)
     return once(total, 2)
   }
@@ -279,12 +303,13 @@ async function runLadder (spec, mon) {
   // refine between the last good rate and the first failing one
   let lo = best ? best.offered_updates_per_s : 0
   let hi = failedAt
-  for (let i = 0; i < spec.bisect && hi && hi / Math.max(lo, 1) > 1.12; i++) {
+  for (let i = 0; i < spec.bisect && settled && hi && hi / Math.max(lo, 1) > 1.12; i++) {
     const mid = Math.round((lo + hi) / 2)
     const s = await tryRate(mid)
     if (s.ok) { best = s; lo = mid } else { hi = mid; stop = s.why }
   }
-  await sleep(300)
+  if (!settled) stop += '; the server had not caught up with its backlog, so no refinement'
+  await settle(ledger, steps, QUICK ? 3000 : 10000)
   finishLate(ledger, steps)
   closeAll(rooms)
   return {
@@ -332,6 +357,7 @@ function makeHistory (n) {
   const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff }
   const letters = 'etaoinshrdlu     \n'
   const lengths = new Int32Array(n)
+  const clocks = new Float64Array(n)
   for (let i = 0; i < n; i++) {
     const r = rnd()
     const len = t.length
@@ -339,14 +365,14 @@ function makeHistory (n) {
     else if (r < 0.15) t.insert(Math.floor(rnd() * (len + 1)), letters[Math.floor(rnd() * letters.length)])
     else t.insert(len, letters[Math.floor(rnd() * letters.length)])
     lengths[i] = t.length
+    clocks[i] = Y.getState(doc.store, doc.clientID)
   }
-  return { updates, lengths, clientID: doc.clientID }
+  return { updates, lengths, clocks, clientID: doc.clientID }
 }
 
-function stateVectorFor (updates, n) {
-  const d = new Y.Doc()
-  Y.applyUpdate(d, Y.mergeUpdates(updates.slice(0, n)))
-  return Y.encodeStateVector(d)
+/** State vector of the history's first n updates (one client: its clock after update n). */
+function stateVectorFor (H, n) {
+  return Y.encodeStateVector(new Map([[H.clientID, H.clocks[n - 1]]]))
 }
 
 async function runJoin (spec, mon) {
@@ -355,6 +381,7 @@ async function runJoin (spec, mon) {
   const genS = round((now() - tg) / 1000, 2)
   const ledger = new Ledger(1, 1)
   const out = []
+  progress.result = out
   const seeders = []
   for (const n of spec.histories) {
     const room = `d-${roomTag}-${n}`
@@ -366,18 +393,22 @@ async function runJoin (spec, mon) {
     const win = mon.window()
     const t0 = now()
     for (let i = 0; i < n; i++) {
+      if (DEBUG && i % 10000 === 0) console.error(`[gen] seeding ${room}: ${i} sent, ${Math.round(now() - t0)} ms, ${seeder.ws.bufferedAmount} bytes buffered`)
       seeder.ws.send(syncUpdate(seeder.prefix, H.updates[i]))
       if (seeder.ws.bufferedAmount > 4 * 2 ** 20) {
         while (seeder.ws.bufferedAmount > 1 * 2 ** 20) await sleep(1)
       }
     }
-    const sv = stateVectorFor(H.updates, n)
+    const sv = stateVectorFor(H, n)
+    if (DEBUG) console.error(`[gen] seeding ${room}: barrier after ${Math.round(now() - t0)} ms`)
     await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('seeding barrier timeout')), 180000)
       seeder.onStep2 = () => { clearTimeout(timer); seeder.onStep2 = null; resolve() }
+      seeder.onClosed = (code, reason) => { clearTimeout(timer); reject(new Error(`seeding: the server closed the connection: ${code} ${reason}`)) }
       seeder.ws.send(syncStep1(seeder.prefix, sv))
     })
     const seedS = (now() - t0) / 1000
+    if (DEBUG) console.error(`[gen] seeding ${room}: done in ${seedS} s`)
     const seedWin = win()
     await sleep(500)
     const expectedLen = H.lengths[n - 1]
@@ -389,7 +420,11 @@ async function runJoin (spec, mon) {
       let firstStep2Ms = null; let firstStep2Bytes = null
       const done = new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`join timeout (${n} updates)`)), 120000)
-        c.onStep2 = (len) => { if (firstStep2Ms == null) { firstStep2Ms = now() - c.connectStart; firstStep2Bytes = len } }
+        c.onStep2 = (len) => {
+          if (firstStep2Ms == null) { firstStep2Ms = now() - c.connectStart; firstStep2Bytes = len }
+          if (DEBUG) console.error(`[gen] join ${room}: step2 ${len} bytes at ${Math.round(now() - c.connectStart)} ms, text ${c.historyDoc.getText('t').length}/${expectedLen}`)
+        }
+        c.onClosed = (code, reason) => { clearTimeout(timer); reject(new Error(`join: the server closed the connection: ${code} ${reason}`)) }
         c.onHistory = () => {
           if (c.historyDoc.getText('t').length === expectedLen) { clearTimeout(timer); c.onHistory = null; resolve(now() - c.connectStart) }
         }
@@ -397,7 +432,7 @@ async function runJoin (spec, mon) {
       await c.connect(120000)
       const joinMs = await done
       const w = jw()
-      joins.push({ join_ms: round(joinMs, 1), step2_ms: round(firstStep2Ms, 1), step2_bytes: firstStep2Bytes, server_cpu_pct: w.server_cpu_pct, server_rss_max_mb: w.server_rss_max_mb })
+      joins.push({ join_ms: round(joinMs, 1), step2_ms: round(firstStep2Ms, 1), step2_bytes: firstStep2Bytes, server_cpu_pct: w.server_cpu_pct, server_rss_max_mb: w.server_rss_max_mb, other_cpu_pct: w.other_cpu_pct })
       c.close()
       await sleep(300)
     }
@@ -479,10 +514,17 @@ const mb = (x) => x == null ? null : round(x / 2 ** 20, 1)
 
 async function main () {
   const mon = new ServerMonitor(serverPid).start()
+  const whole = mon.window()
   const t0 = now()
   const c0 = process.cpuUsage()
   let body
   let error = null
+  const deadline = Number(args['deadline-s'])
+  if (deadline > 0) {
+    setTimeout(() => {
+      finish(mon, whole, t0, c0, progress, `deadline: the workload did not finish within ${deadline} s`)
+    }, deadline * 1000).unref()
+  }
   try {
     switch (spec.kind) {
       case 'rate': body = await runRate(spec, mon); break
@@ -495,6 +537,11 @@ async function main () {
   } catch (e) {
     error = e.stack || String(e)
   }
+  finish(mon, whole, t0, c0, body, error)
+}
+
+function finish (mon, whole, t0, c0, body, error) {
+  const run = whole()
   mon.stop()
   const wall = (now() - t0) / 1000
   const cpu = process.cpuUsage(c0)
@@ -505,6 +552,8 @@ async function main () {
     proto: args.proto,
     error,
     ...body,
+    run,
+    other_cpu_pct_max: Math.max(run.other_cpu_pct ?? 0, ...(body?.steps || []).map(st => st.other_cpu_pct ?? 0)),
     loadgen: {
       wall_s: round(wall, 2),
       cpu_pct: round(100 * (cpu.user + cpu.system) / 1e6 / wall, 1),

@@ -99,6 +99,17 @@ export function sampleTree (pid) {
   return alive ? { cpu, rss } : null
 }
 
+/** Busy and total CPU seconds of the whole machine (all cores), from /proc/stat. */
+export function machineCpu () {
+  try {
+    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]
+    const f = line.trim().split(/\s+/).slice(1).map(Number)
+    const idle = f[3] + (f[4] || 0) // idle + iowait
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0)
+    return { busy: (total - idle) / CLK_TCK, total: total / CLK_TCK }
+  } catch { return null }
+}
+
 /** Samples a process tree's RSS every interval ms; tracks its max and CPU use over a window. */
 export class ServerMonitor {
   constructor (pid, intervalMs = 200) {
@@ -126,6 +137,7 @@ export class ServerMonitor {
   /** Opens a window: returns a function that closes it and reports CPU % and max RSS. */
   window () {
     const s0 = sampleTree(this.pid)
+    const m0 = machineCpu()
     const t0 = performance.now()
     const c0 = process.cpuUsage()
     this.maxRss = s0 ? s0.rss : 0
@@ -133,13 +145,20 @@ export class ServerMonitor {
       const s1 = sampleTree(this.pid)
       const wall = (performance.now() - t0) / 1000
       const c1 = process.cpuUsage(c0)
+      const m1 = machineCpu()
       if (s1 && s1.rss > this.maxRss) this.maxRss = s1.rss
+      const server = s0 && s1 ? 100 * (s1.cpu - s0.cpu) / wall : null
+      const loadgen = 100 * (c1.user + c1.system) / 1e6 / wall
+      const machine = m0 && m1 ? 100 * (m1.busy - m0.busy) / wall : null
       return {
         wall_s: round(wall, 3),
-        server_cpu_pct: s0 && s1 ? round(100 * (s1.cpu - s0.cpu) / wall, 1) : null,
+        server_cpu_pct: round(server, 1),
         server_rss_mb: s1 ? round(s1.rss / 2 ** 20, 1) : null,
         server_rss_max_mb: this.maxRss ? round(this.maxRss / 2 ** 20, 1) : null,
-        loadgen_cpu_pct: round(100 * (c1.user + c1.system) / 1e6 / wall, 1)
+        loadgen_cpu_pct: round(loadgen, 1),
+        // CPU used by anything else on the machine meanwhile (kernel work not charged to
+        // either process included); high values mean the figures are disturbed
+        other_cpu_pct: machine != null && server != null ? round(Math.max(0, machine - server - loadgen), 1) : null
       }
     }
   }
