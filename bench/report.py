@@ -95,6 +95,7 @@ def metrics():
         ("d: history ingest (large)", "d", lambda w: get(w, "result", 1, "ingest_updates_per_s"), "/s", False),
         ("e: RSS per idle connection", "e-conn", lambda w: get(w, "result", "kb_per_conn"), "kB", True),
         ("e: RSS per idle room (with its one connection)", "e-room", lambda w: get(w, "result", "kb_per_room_with_one_conn"), "kB", True),
+        ("e: RSS per idle room, net of its connection", "e-room", None, "kB", True),
         ("race: clients hung joining a room being created", "race", lambda w: f"{get(w, 'result', 'hung')}/{get(w, 'result', 'clients')}" if get(w, "result") else None, "", None),
         ("a with permessage-deflate offered: negotiated", "a-deflate", lambda w: get(w, "permessage_deflate", "negotiated"), "", None),
         ("a with permessage-deflate offered: p50", "a-deflate", rate("p50"), "ms", True),
@@ -160,6 +161,16 @@ def markdown(results: dict, img: str = "") -> str:
             label = join_label(results, 0, label)
         elif label.startswith("d: join (large"):
             label = join_label(results, 1, label)
+        if fn is None:  # derived: per room minus per connection
+
+            def net(server):
+                room = get(results, "servers", server, "workloads", "e-room", "result", "kb_per_room_with_one_conn")
+                conn = get(results, "servers", server, "workloads", "e-conn", "result", "kb_per_conn")
+                return round(room - conn, 1) if room is not None and conn is not None else None
+
+            hub_v = net(hub) if hub else None
+            out.append(f"| {label} | " + " | ".join(cell(net(s), hub_v if s != hub else None, unit) for s in ran) + " |")
+            continue
         hub_w = get(results, "servers", hub, "workloads", wl) if hub else None
         hub_v = fn(hub_w) if hub_w and not hub_w.get("error") else None
         cells = []
