@@ -266,7 +266,8 @@ def plots(results: dict, out: Path) -> None:
     ax.set_ylabel("delivery latency (ms)")
     ax.set_title("Latency against load (workload c; x = rate failed)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, ncol=2)
     fig.tight_layout(); fig.savefig(out / "latency_vs_load.png", dpi=110); plt.close(fig)
 
     # throughput
@@ -322,7 +323,8 @@ def plots(results: dict, out: Path) -> None:
     ax.set_xticks(range(len(ran)), ran)
     ax.set_ylabel("join time, median (ms)")
     ax.set_title("Join time into a room with history (workload d)")
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
     fig.tight_layout(); fig.savefig(out / "join.png", dpi=110); plt.close(fig)
 
 
