@@ -8,17 +8,19 @@ from typing import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from collab.broker.base import Broker
 from collab.broker.memory import MemoryBroker
 from collab.config import Settings
 from collab.hub import api
+from collab.protocol import relay_frames
 from collab.hub.agents import PostLimiter, agent_routes, directory_for
 from collab.hub.abort import TransportAbortMiddleware
 from collab.hub.endpoint import SessionHandler, websocket_endpoint
 from collab.hub.hub import Hub
 from collab.hub.web import SecurityHeadersMiddleware, web_routes
-from collab.store.base import Store
+from collab.store.base import RoomInfo, Store
 
 
 def default_store(settings: Settings) -> Store:
@@ -40,13 +42,18 @@ def default_broker(settings: Settings) -> Broker:
 
 
 def session_handlers() -> dict[str, SessionHandler]:
-    handlers: dict[str, SessionHandler] = {}
-    try:
-        from collab.hub.encrypted import SUBPROTOCOL, serve_encrypted
-    except ImportError:
-        return handlers
-    handlers[SUBPROTOCOL] = serve_encrypted
-    return handlers
+    """Room protocols other than y-websocket, by websocket subprotocol.
+
+    The encrypted relay is imported on its first connection: it pulls in OpenSSL (about 8 MB of
+    RSS), which a hub that only serves plaintext rooms never needs.
+    """
+
+    async def serve_encrypted(hub: Hub, ws: WebSocket, name: str, info: RoomInfo | None) -> None:
+        from collab.hub.encrypted import serve_encrypted as serve
+
+        await serve(hub, ws, name, info)
+
+    return {relay_frames.SUBPROTOCOL: serve_encrypted}
 
 
 def create_app(settings: Settings, *, store: Store | None = None, broker: Broker | None = None) -> Starlette:
