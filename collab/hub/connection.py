@@ -53,7 +53,7 @@ class Connection:
         self.metrics = metrics
         self.awareness_clients: set[int] = set()
         self.closed = False
-        self._queue: deque[tuple[int, bytes]] = deque()
+        self._queue: deque[tuple[int, bytes, bytes]] = deque()
         self._queued_bytes = 0
         self._wake = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
@@ -67,12 +67,14 @@ class Connection:
     # -- queueing (synchronous, called from room fan-out) ---------------------------------------
 
     def send_frame(self, frame: bytes) -> None:
-        self._enqueue(_FRAME, frame)
+        self._enqueue(_FRAME, frame, frame)
 
-    def send_update(self, update: bytes) -> None:
-        self._enqueue(_UPDATE, update)
+    def send_update(self, update: bytes, frame: bytes) -> None:
+        """Queue a document update; ``frame`` is its sync-update message, encoded once per fan-out
+        and sent as is unless several updates are waiting and get merged."""
+        self._enqueue(_UPDATE, update, frame)
 
-    def _enqueue(self, kind: int, data: bytes) -> None:
+    def _enqueue(self, kind: int, data: bytes, frame: bytes = b"") -> None:
         if self.closed:
             return
         self._queued_bytes += len(data)
@@ -81,22 +83,22 @@ class Connection:
             log.warning("dropping %r: %d bytes queued and it is not reading", self, self._queued_bytes)
             self.abort(CLOSE_SLOW_CONSUMER, "send buffer full: client is not reading")
             return
-        self._queue.append((kind, data))
+        self._queue.append((kind, data, frame))
         self._wake.set()
 
     # -- sending ---------------------------------------------------------------------------------
 
     def _next_frame(self) -> bytes:
-        kind, data = self._queue.popleft()
+        kind, data, frame = self._queue.popleft()
         self._queued_bytes -= len(data)
-        if kind == _FRAME:
-            return data
+        if kind == _FRAME or not self._queue or self._queue[0][0] != _UPDATE:
+            return frame
         updates = [data]
         while self._queue and self._queue[0][0] == _UPDATE:
-            _, more = self._queue.popleft()
+            more = self._queue.popleft()[1]
             self._queued_bytes -= len(more)
             updates.append(more)
-        return yjs.sync_update(updates[0] if len(updates) == 1 else pycrdt.merge_updates(*updates))
+        return yjs.sync_update(pycrdt.merge_updates(*updates))
 
     async def _send_loop(self) -> None:
         ws = self.websocket

@@ -141,9 +141,10 @@ class Room:
         seq = fut.result()
         self._apply(update, seq)
         self.hub.broker.publish(self.name, relay.encode_relay(relay.UPDATE, self.hub.id, seq, update))
+        frame = yjs.sync_update(update)
         for conn in self.connections:
             if conn is not origin:
-                conn.send_update(update)
+                conn.send_update(update, frame)
 
     def _apply(self, update: bytes, seq: int) -> None:
         self.doc.apply_update(update)
@@ -200,8 +201,9 @@ class Room:
     def _apply_relay(self, message: relay.RelayMessage) -> None:
         if message.kind == relay.UPDATE:
             self._apply(message.payload, message.seq)
+            frame = yjs.sync_update(message.payload)
             for conn in self.connections:
-                conn.send_update(message.payload)
+                conn.send_update(message.payload, frame)
         elif message.kind == relay.AWARENESS:
             try:
                 entries = yjs.parse_awareness(message.payload)
