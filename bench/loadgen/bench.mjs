@@ -11,13 +11,16 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import { SERVERS } from '../servers/servers.mjs'
+import { SERVERS, ONLY_ON } from '../servers/servers.mjs'
 import { machineCpu } from './stats.mjs'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const BENCH = path.resolve(HERE, '..')
+const REPO = path.resolve(BENCH, '..')
+// the project's interpreter (has collab, websockets, pycrdt): the Python generators run on it
+const REPO_PY = process.env.COLLAB_PYTHON || path.join(path.dirname(process.env.COLLAB_BIN || path.join(REPO, '.venv', 'bin', 'collab')), 'python')
 
-export const ALL_WORKLOADS = ['race', 'e-conn', 'e-room', 'a', 'b', 'c', 'd', 'a-deflate']
+export const ALL_WORKLOADS = ['race', 'e-conn', 'e-room', 'a', 'b', 'c', 'd', 'a-deflate', 'g', 'crosshub']
 
 const { values: args } = parseArgs({
   options: {
@@ -66,8 +69,14 @@ function tail (file, n = 2000) {
 
 async function startServer (server, tag) {
   const port = await freePort()
+  const extra = []
+  while (extra.length < (server.ports || 1) - 1 + (server.helperPorts || 0)) {
+    const p = await freePort()
+    if (p !== port && !extra.includes(p)) extra.push(p)
+  }
+  const listening = [port, ...extra.slice(0, (server.ports || 1) - 1)]
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${server.name}-`))
-  const { cmd, args: argv, env } = server.command(port, dataDir)
+  const { cmd, args: argv, env } = server.command(port, dataDir, extra)
   const logFile = path.join(logDir, `${server.name}-${tag}.log`)
   const fd = fs.openSync(logFile, 'w')
   const child = spawn(cmd, argv, {
@@ -77,9 +86,10 @@ async function startServer (server, tag) {
     detached: true // own process group, so stop() reaches its children too
   })
   fs.closeSync(fd)
-  const readyMs = await waitPort(port, 30000, child)
+  let readyMs = 0
+  for (const p of listening) readyMs = Math.max(readyMs, await waitPort(p, 30000, child))
   await sleep(200)
-  return { child, port, dataDir, logFile, readyMs, command: [cmd, ...argv].join(' ') }
+  return { child, port, port2: listening[1], extra, dataDir, logFile, readyMs, command: [cmd, ...argv].join(' ') }
 }
 
 async function stopServer (s) {
@@ -114,15 +124,25 @@ async function waitQuiet (maxS) {
   return busy
 }
 
-function runGen (server, port, pid, workload, timeoutMs) {
+function runGen (server, s, workload, timeoutMs) {
+  const { port, port2 } = s
+  const pid = s.child.pid
   const deadlineS = Math.max(5, Math.floor(timeoutMs / 1000) - 10)
   const outFile = path.join(outDir, `raw-${server.name}-${workload}.json`)
   fs.rmSync(outFile, { force: true })
-  const argv = [path.join(HERE, 'gen.mjs'), '--url', `ws://127.0.0.1:${port}`, '--proto', server.proto,
+  let exe = process.execPath
+  let argv = [path.join(HERE, 'gen.mjs'), '--url', `ws://127.0.0.1:${port}`, '--proto', server.proto,
     '--workload', workload, '--server-pid', String(pid), '--out', outFile, '--deadline-s', String(deadlineS)]
+  if (port2) argv.push('--url2', `ws://127.0.0.1:${port2}`)
+  if (workload === 'g') {
+    // encrypted against plaintext rooms: a Python generator using collab's own crypto
+    exe = REPO_PY
+    argv = [path.join(HERE, 'e2ee_gen.py'), '--url', `http://127.0.0.1:${port}`, '--server-pid', String(pid),
+      '--out', outFile, '--deadline-s', String(deadlineS)]
+  }
   if (args.quick) argv.push('--quick')
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'inherit', 'inherit'] })
+    const child = spawn(exe, argv, { stdio: ['ignore', 'inherit', 'inherit'], cwd: REPO })
     const timer = setTimeout(() => { child.kill('SIGKILL') }, timeoutMs)
     child.on('exit', (code, sig) => {
       clearTimeout(timer)
@@ -143,7 +163,30 @@ function machine () {
   }
 }
 
-const TIMEOUT_S = { race: 60, 'e-conn': 90, 'e-room': 90, a: 90, 'a-deflate': 60, b: 120, c: 240, d: 300 }
+const TIMEOUT_S = { race: 60, 'e-conn': 90, 'e-room': 90, a: 90, 'a-deflate': 60, b: 120, c: 240, d: 300, g: 200, crosshub: 60 }
+
+/**
+ * Same-hub against cross-hub fan-out latency (bench/crosshub.py: its own redis-server and two
+ * hubs, one update at a time), once per Redis appendfsync mode.
+ */
+function runCrosshub (timeoutMs) {
+  const updates = args.quick ? 200 : 1000
+  const runs = []
+  for (const fsync of ['everysec', 'always']) {
+    const t0 = Date.now()
+    let line
+    try {
+      line = execFileSync(REPO_PY, [path.join(BENCH, 'crosshub.py'), '--updates', String(updates), '--appendfsync', fsync],
+        { cwd: REPO, encoding: 'utf8', timeout: timeoutMs / 2, stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop()
+    } catch (e) {
+      return { workload: 'crosshub', error: `crosshub.py --appendfsync ${fsync} failed: ${(e.stderr || e.message || '').toString().slice(-600)}` }
+    }
+    const r = { appendfsync: fsync, line, wall_s: (Date.now() - t0) / 1000 }
+    for (const m of line.matchAll(/(\w+)=([\d.]+)/g)) r[m[1]] = Number(m[2])
+    runs.push(r)
+  }
+  return { workload: 'crosshub', quick: args.quick, params: { updates, one_at_a_time: true }, result: runs }
+}
 
 async function main () {
   const wanted = args.servers.split(',').filter(Boolean)
@@ -172,6 +215,14 @@ async function main () {
     entry.version = server.version()
     log(`${name} ${entry.version}`)
     for (const w of workloads) {
+      if (server.workloads ? !server.workloads.includes(w) : (ONLY_ON[w] && !ONLY_ON[w].includes(name))) continue
+      if (w === 'crosshub') {
+        const t = Date.now()
+        const res = entry.workloads[w] = runCrosshub((TIMEOUT_S[w] || 60) * 1000)
+        log(`  ${w}: ${((Date.now() - t) / 1000).toFixed(1)} s ${res.error ? 'ERROR ' + res.error.split('\n')[0] : headline(w, res)}`)
+        save()
+        continue
+      }
       const busyBefore = await waitQuiet(args.quick ? 5 : 20)
       if (busyBefore >= 30) log(`  warning: the machine is busy (${busyBefore}% of a core used by other processes); figures will be disturbed`)
       let s
@@ -184,7 +235,7 @@ async function main () {
       }
       entry.command = s.command.replace(String(s.port), 'PORT').replace(s.dataDir, 'DIR')
       const t = Date.now()
-      const res = await runGen(server, s.port, s.child.pid, w, (TIMEOUT_S[w] || 120) * (args.quick ? 0.5 : 1) * 1000)
+      const res = await runGen(server, s, w, (TIMEOUT_S[w] || 120) * (args.quick ? 0.5 : 1) * 1000)
       const crashed = s.child.exitCode !== null || s.child.signalCode !== null
       await stopServer(s)
       res.server_ready_ms = s.readyMs
@@ -210,6 +261,12 @@ function headline (w, r) {
   if (w === 'e-conn') return `${R.kb_per_conn} kB/conn`
   if (w === 'e-room') return `${R.kb_per_room_with_one_conn} kB/room`
   if (w === 'race') return `${R.hung}/${R.clients} clients hung`
+  if (w === 'crosshub') return R.map(x => `fsync ${x.appendfsync}: same hub p50/p99 ${x.same_hub_p50_ms}/${x.same_hub_p99_ms} ms, cross hub ${x.cross_hub_p50_ms}/${x.cross_hub_p99_ms} ms`).join('; ')
+  if (w === 'g') {
+    const f = (m) => m ? `p50 ${m.latency_ms?.p50} p99 ${m.latency_ms?.p99} ms lost ${m.lost} srv ${m.server_cpu_pct}%` : '–'
+    const l = (m) => m ? `${m.max_sustained_updates_per_s}/s` : '–'
+    return `a encrypted ${f(R.a?.encrypted)} | plaintext ${f(R.a?.plaintext)}; ladder max encrypted ${l(R.ladder?.encrypted)} plaintext ${l(R.ladder?.plaintext)}`
+  }
   return ''
 }
 

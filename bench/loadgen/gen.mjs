@@ -3,7 +3,7 @@
 // prints a JSON result.
 //
 //   node bench/loadgen/gen.mjs --url ws://127.0.0.1:1234 --proto yws --workload a [--quick]
-//        [--server-pid PID] [--deflate] [--out FILE]
+//        [--server-pid PID] [--deflate] [--out FILE] [--url2 ws://127.0.0.1:1235]
 //
 // Workloads (see bench/README.md): a, a-deflate, b, c, d, e-conn, e-room, race.
 import fs from 'node:fs'
@@ -17,6 +17,9 @@ import { syncStep1, syncUpdate } from './protocol.mjs'
 const { values: args } = parseArgs({
   options: {
     url: { type: 'string', default: 'ws://127.0.0.1:1234' },
+    // a second hub serving the same rooms (collab-redis-2): each room's clients alternate
+    // between --url and --url2
+    url2: { type: 'string', default: '' },
     proto: { type: 'string', default: 'yws' },
     workload: { type: 'string', default: 'a' },
     quick: { type: 'boolean', default: false },
@@ -114,7 +117,8 @@ function buildRooms (ledger, spec, prefix) {
     const clients = []
     for (let i = 0; i < spec.clientsPerRoom; i++) {
       const isWriter = i < spec.writersPerRoom
-      const c = newClient(ledger, room, isWriter ? w : -1, { verify: verify && i === spec.clientsPerRoom - 1 })
+      const url = args.url2 && i % 2 === 1 ? args.url2 : args.url
+      const c = newClient(ledger, room, isWriter ? w : -1, { url, verify: verify && i === spec.clientsPerRoom - 1 })
       if (isWriter) { ledger.writerRoomSize[w] = spec.clientsPerRoom - 1; w++ }
       clients.push(c)
     }
@@ -549,6 +553,7 @@ function finish (mon, whole, t0, c0, body, error) {
     workload: args.workload,
     quick: QUICK,
     url: args.url,
+    url2: args.url2 || undefined,
     proto: args.proto,
     error,
     ...body,

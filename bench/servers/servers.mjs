@@ -4,7 +4,12 @@
 // Each entry:
 //   name, version, proto ('yws' = y-websocket framing; 'hocuspocus' = document name first,
 //   auth frame before sync), check() -> null when runnable or a reason string to skip it,
-//   command(port, dataDir) -> { cmd, args, env }
+//   command(port, dataDir, extraPorts) -> { cmd, args, env }
+//   optional: ports (how many ports it listens on, default 1; the runner passes the others as
+//   extraPorts, gives the generator the second one as --url2 and waits for all of them),
+//   helperPorts (further free ports for the server's own use, e.g. its redis-server, appended to
+//   extraPorts), workloads (the only workloads it runs; default every one except those of
+//   ONLY_ON below)
 // The runner stops a server by SIGTERM to its process group, then SIGKILL after 5 s.
 import fs from 'node:fs'
 import path from 'node:path'
@@ -30,26 +35,60 @@ function pyVersion (dist) {
 
 const node = process.execPath
 
+function collabCheck () {
+  if (!fs.existsSync(COLLAB)) return `${COLLAB} not found (install the project: pip install -e .)`
+  try {
+    execFileSync(COLLAB, ['serve', '--help'], { stdio: 'ignore', timeout: 20000 })
+  } catch (e) {
+    return `\`${COLLAB} serve --help\` failed (${e.status ?? e.code}): the hub's serve command is not there yet`
+  }
+  return null
+}
+
+function collabVersion () {
+  try { return execFileSync(COLLAB, ['--version'], { encoding: 'utf8', timeout: 20000 }).trim() } catch { return 'unknown' }
+}
+
+function hasTool (name) {
+  try { execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }); return true } catch { return false }
+}
+
+// Workloads only some servers can run: g needs the hub's encrypted rooms (and a Python
+// generator), crosshub starts its own two hubs and Redis.
+export const ONLY_ON = { g: ['collab'], crosshub: ['collab-redis-2'] }
+
 export const SERVERS = [
   {
     name: 'collab',
     describe: 'this project\'s hub, plaintext y-websocket rooms (collab serve)',
     proto: 'yws',
-    version: () => {
-      try { return execFileSync(COLLAB, ['--version'], { encoding: 'utf8', timeout: 20000 }).trim() } catch { return 'unknown' }
-    },
-    check () {
-      if (!fs.existsSync(COLLAB)) return `${COLLAB} not found (install the project: pip install -e .)`
-      try {
-        execFileSync(COLLAB, ['serve', '--help'], { stdio: 'ignore', timeout: 20000 })
-      } catch (e) {
-        return `\`${COLLAB} serve --help\` failed (${e.status ?? e.code}): the hub's serve command is not there yet`
-      }
-      return null
-    },
+    version: collabVersion,
+    check: collabCheck,
     command: (port, dataDir) => ({
       cmd: COLLAB,
       args: ['serve', '--host', '127.0.0.1', '--port', String(port), '--data', dataDir],
+      env: {}
+    })
+  },
+  {
+    name: 'collab-redis-2',
+    describe: 'two collab serve processes sharing rooms through one redis-server (AOF, fsync every second; servers/collab_redis2.sh); each room\'s clients alternate between the two hubs; CPU and RSS are the three processes together',
+    proto: 'yws',
+    ports: 2,
+    helperPorts: 1,
+    workloads: ['a', 'c', 'crosshub'],
+    version: () => {
+      let redis = 'redis ?'
+      try { redis = execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).match(/v=(\S+)/)?.[1] } catch { }
+      return `${collabVersion()} + redis ${redis}`
+    },
+    check () {
+      for (const tool of ['redis-server', 'redis-cli']) if (!hasTool(tool)) return `${tool} is not installed (apt-get install redis-server)`
+      return collabCheck()
+    },
+    command: (port, dataDir, [port2, redisPort]) => ({
+      cmd: 'bash',
+      args: [path.join(BENCH, 'servers', 'collab_redis2.sh'), COLLAB, String(port), String(port2), String(redisPort), dataDir],
       env: {}
     })
   },
