@@ -205,6 +205,9 @@ def markdown(results: dict, img: str = "") -> str:
                 )
             out.append("")
 
+    out.extend(section_redis(results, ran))
+    out.extend(section_e2ee(results, ran))
+
     errors = []
     for s in ran:
         for wl, w in (get(results, "servers", s, "workloads") or {}).items():
@@ -233,6 +236,133 @@ def markdown(results: dict, img: str = "") -> str:
     out.append("")
     out.append("Workload definitions and method: bench/README.md.")
     return "\n".join(out) + "\n"
+
+
+def ratio_cell(value, base, unit=""):
+    """value (value ÷ base×) for the (f)/(g) comparison tables."""
+    if value is None:
+        return "–"
+    s = fmt(value) + (f" {unit}" if unit else "")
+    if isinstance(value, (int, float)) and isinstance(base, (int, float)) and base:
+        s += f" ({value / base:.2f}×)"
+    return s
+
+
+def section_redis(results: dict, ran: list[str]) -> list[str]:
+    """(f) the hub as two processes on one Redis against one process, plus cross-hub latency."""
+    two = "collab-redis-2"
+    if two not in ran:
+        return []
+    out = ["## (f) Two hubs on Redis against one hub\n"]
+    out.append("Each room's clients alternate between the two hubs (writers too), so about half of every "
+               "fan-out crosses Redis. CPU and RSS of `collab-redis-2` are its two hubs and redis-server "
+               "together. Ratios are collab-redis-2 ÷ collab.\n")
+    rows = [
+        ("a: latency p50", "a", ("result", "latency_ms", "p50"), "ms"),
+        ("a: latency p99", "a", ("result", "latency_ms", "p99"), "ms"),
+        ("a: lost deliveries", "a", ("result", "lost"), ""),
+        ("a: server CPU (all processes)", "a", ("result", "server_cpu_pct"), "%"),
+        ("a: server RSS max", "a", ("result", "server_rss_max_mb"), "MB"),
+        ("c: max sustained updates/s", "c", ("result", "max_sustained_updates_per_s"), "/s"),
+        ("c: p99 at that rate", "c", ("result", "p99_ms"), "ms"),
+        ("c: server CPU at that rate", "c", ("result", "server_cpu_pct"), "%"),
+        ("c: stopped by", "c", ("result", "stopped_by"), ""),
+    ]
+    have_one = HUB in ran
+    out.append(f"| metric | {HUB} | {two} |")
+    out.append("| --- | --- | --- |")
+    for label, wl, path, unit in rows:
+        if wl not in results.get("workloads", []):
+            continue
+        one = get(results, "servers", HUB, "workloads", wl, *path) if have_one else None
+        v = get(results, "servers", two, "workloads", wl, *path)
+        u = "" if unit == "/s" else unit
+        out.append(f"| {label} | {ratio_cell(one, None, u)} | {ratio_cell(v, one, u)} |")
+    cross = get(results, "servers", two, "workloads", "crosshub")
+    if cross:
+        out.append("")
+        if cross.get("error"):
+            out.append(f"Cross-hub latency: error: {workload_error(cross)}")
+        else:
+            n = get(cross, "params", "updates")
+            out.append(f"**Same hub against cross hub** (`bench/crosshub.py`: one writer and one reader on hub A, one reader "
+                       f"on hub B, one redis-server; {n} single-character updates typed one at a time, each waited for):\n")
+            out.append("| Redis appendfsync | same hub p50 | same hub p99 | cross hub p50 | cross hub p99 |")
+            out.append("| --- | --- | --- | --- | --- |")
+            for r in cross.get("result") or []:
+                out.append(f"| {r.get('appendfsync')} | {fmt(r.get('same_hub_p50_ms'))} ms | {fmt(r.get('same_hub_p99_ms'))} ms "
+                           f"| {fmt(r.get('cross_hub_p50_ms'))} ms | {fmt(r.get('cross_hub_p99_ms'))} ms |")
+            out.append("")
+            for r in cross.get("result") or []:
+                out.append(f"    {r.get('line')}")
+    out.append("")
+    return out
+
+
+def section_e2ee(results: dict, ran: list[str]) -> list[str]:
+    """(g) encrypted against plaintext rooms on the hub, same Python generator for both."""
+    g = get(results, "servers", HUB, "workloads", "g")
+    if HUB not in ran or not g:
+        return []
+    out = ["## (g) Encrypted against plaintext rooms on the hub\n"]
+    if g.get("error") and not get(g, "result", "a"):
+        return out + [f"error: {workload_error(g)}", ""]
+    out.append("One Python generator (`loadgen/e2ee_gen.py`) for both kinds of room, every update pre-encoded "
+               "(and, for the encrypted room, pre-sealed with collab's crypto) before timing starts; receivers "
+               "attribute ENTRY frames by the envelope header's (author id, author seq) without decrypting. "
+               "So the difference is the hub's: parsing each envelope and verifying its Ed25519 signature per publish, "
+               "and relaying each update as its own frame. Ratios are encrypted ÷ plaintext.\n")
+    a = get(g, "result", "a") or {}
+    pa, ea = a.get("plaintext"), a.get("encrypted")
+    if pa or ea:
+        out.append("**Workload a** (1 room, 50 clients, 10 writers × 20 updates/s):\n")
+        out.append("| metric | plaintext | encrypted |")
+        out.append("| --- | --- | --- |")
+        for label, path, unit in [
+            ("latency p50", ("latency_ms", "p50"), "ms"),
+            ("latency p99", ("latency_ms", "p99"), "ms"),
+            ("latency max", ("latency_ms", "max"), "ms"),
+            ("lost deliveries", ("lost",), ""),
+            ("late deliveries", ("late",), ""),
+            ("hub CPU", ("server_cpu_pct",), "%"),
+            ("hub RSS", ("server_rss_mb",), "MB"),
+            ("load generator CPU", ("loadgen_cpu_pct",), "%"),
+            ("sent updates/s", ("sent_updates_per_s",), ""),
+        ]:
+            p, e = get(pa, *path), get(ea, *path)
+            out.append(f"| {label} | {ratio_cell(p, None, unit)} | {ratio_cell(e, p, unit)} |")
+        out.append("")
+    lad = get(g, "result", "ladder") or {}
+    pl, el = lad.get("plaintext"), lad.get("encrypted")
+    if pl or el:
+        params = get(g, "params", "ladder") or {}
+        out.append(f"**Saturation ladder** (1 room, {params.get('clients', 4)} clients, all writing; rates "
+                   f"{', '.join(str(r) for r in params.get('rates', []))} updates/s; a step fails on p99 > 100 ms or a "
+                   "missing delivery):\n")
+        out.append("| metric | plaintext | encrypted |")
+        out.append("| --- | --- | --- |")
+        for label, key, unit in [
+            ("max sustained updates/s", "max_sustained_updates_per_s", ""),
+            ("p50 at that rate", "p50_ms", "ms"),
+            ("p99 at that rate", "p99_ms", "ms"),
+            ("hub CPU at that rate", "server_cpu_pct", "%"),
+            ("load generator CPU at that rate", "loadgen_cpu_pct", "%"),
+            ("stopped by", "stopped_by", ""),
+            ("what ran out at the first failing step", "bottleneck", ""),
+        ]:
+            p, e = get(pl, key), get(el, key)
+            out.append(f"| {label} | {ratio_cell(p, None, unit)} | {ratio_cell(e, p, unit)} |")
+        out.append("")
+        for kind, r in (("plaintext", pl), ("encrypted", el)):
+            if not r:
+                continue
+            out.append(f"*{kind}* steps: " + "; ".join(
+                f"{fmt(st.get('offered_updates_per_s'))}/s → p99 {fmt(get(st, 'latency_ms', 'p99'))} ms, lost {st.get('lost')}, "
+                f"hub {fmt(st.get('server_cpu_pct'))}%, gen {fmt(st.get('loadgen_cpu_pct'))}%"
+                + ("" if st.get("warmup") or st.get("ok") else " ✗")
+                for st in r.get("steps", []) if not st.get("warmup")))
+            out.append("")
+    return out
 
 
 def plots(results: dict, out: Path) -> None:

@@ -5,7 +5,8 @@
 //   node bench/loadgen/gen.mjs --url ws://127.0.0.1:1234 --proto yws --workload a [--quick]
 //        [--server-pid PID] [--deflate] [--out FILE] [--url2 ws://127.0.0.1:1235]
 //
-// Workloads (see bench/README.md): a, a-deflate, b, c, d, e-conn, e-room, race.
+// Workloads (see bench/README.md): a, a-deflate, b, c, d, e-conn, e-room, race (g: e2ee_gen.py;
+// crosshub: ../crosshub.py, both started by bench.mjs).
 import fs from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
