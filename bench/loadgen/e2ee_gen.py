@@ -447,7 +447,7 @@ async def run_a(http: str, kind: str, quick: bool, pid: int) -> dict:
     return {"kind": kind, "connect_s": connect_s, "duplicates": room.ledger.duplicates, "foreign": room.ledger.foreign, **meas, "warmup": warm}
 
 
-LADDER_FULL = [250, 1000, 2000, 3000, 4000, 5000, 6500, 8500, 11000]
+LADDER_FULL = [250, 1000, 2000, 3000, 4000, 5000, 6500, 9000]
 LADDER_QUICK = [250, 1000, 2000, 3000, 4500, 6500, 9000]
 
 
