@@ -57,7 +57,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from collab.crypto.auth import sign_challenge
 from collab.crypto.keys import RoomKeys, b64url_encode, generate_write_secret
 from collab.protocol import relay_frames
-from collab.protocol.envelope import HEADER_SIZE, new_author_id, seal_update
+from collab.protocol.envelope import new_author_id, seal_update
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
