@@ -64,13 +64,15 @@ async def join(args: argparse.Namespace) -> int:
 
 async def _report_status(session: Session, stop: asyncio.Event) -> None:
     """Tell the person at the terminal when the hub is lost and when it is back."""
-    last = session.status
+    # Polled, so the CONNECTING step between OFFLINE and CONNECTED may or may not be seen:
+    # remember that we said "unreachable" rather than comparing with the previous status.
+    lost = False
     while not stop.is_set():
         await asyncio.sleep(0.2)
         now = session.status
-        if now is not last:
-            if now is Status.OFFLINE:
-                print("collab join: hub unreachable; keep editing, changes are sent when it is back", file=sys.stderr, flush=True)
-            elif now is Status.CONNECTED and last is Status.OFFLINE:
-                print("collab join: reconnected", file=sys.stderr, flush=True)
-            last = now
+        if now is Status.OFFLINE and not lost:
+            lost = True
+            print("collab join: hub unreachable; keep editing, changes are sent when it is back", file=sys.stderr, flush=True)
+        elif now is Status.CONNECTED and lost:
+            lost = False
+            print("collab join: reconnected", file=sys.stderr, flush=True)
