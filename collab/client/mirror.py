@@ -138,6 +138,7 @@ class Mirror:
     async def run(self, stop: asyncio.Event) -> None:
         """Mirror both ways until ``stop`` is set, then settle what is left and return."""
         flusher = asyncio.create_task(self._flush_loop(stop))
+        catch_up = asyncio.create_task(self._rescan_once_watching())
         try:
             async for changes in awatch(
                 self.root,
@@ -154,6 +155,7 @@ class Mirror:
                 rels = {self._rel(path) for _, path in changes}
                 await self.settle_local({r for r in rels if r})
         finally:
+            catch_up.cancel()
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
@@ -163,6 +165,14 @@ class Mirror:
             if self._sub is not None:
                 self.workspace.files.unobserve(self._sub)
                 self._sub = None
+
+    async def _rescan_once_watching(self) -> None:
+        """awatch gives no signal when its watcher is live, so a file saved between the initial sync
+        and that moment would go unseen: look at the whole folder once the watcher has surely
+        started (and once more, for slow filesystems)."""
+        for delay in (0.5, 2.0):
+            await asyncio.sleep(delay)
+            await self.rescan()
 
     def _rel(self, path: str) -> str:
         rel = os.path.relpath(path, self.root).replace(os.sep, "/")

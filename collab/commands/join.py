@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import signal
 import sys
@@ -53,7 +54,8 @@ async def join(args: argparse.Namespace) -> int:
         try:
             await mirror.run(stop)
         finally:
-            watcher.cancel()
+            stop.set()
+            await watcher  # its last look reports a reconnect that happened just before the stop
         try:
             await asyncio.wait_for(session.wait_idle(), 5)
         except (asyncio.TimeoutError, ProviderError):
@@ -67,8 +69,7 @@ async def _report_status(session: Session, stop: asyncio.Event) -> None:
     # Polled, so the CONNECTING step between OFFLINE and CONNECTED may or may not be seen:
     # remember that we said "unreachable" rather than comparing with the previous status.
     lost = False
-    while not stop.is_set():
-        await asyncio.sleep(0.2)
+    while True:
         now = session.status
         if now is Status.OFFLINE and not lost:
             lost = True
@@ -76,3 +77,7 @@ async def _report_status(session: Session, stop: asyncio.Event) -> None:
         elif now is Status.CONNECTED and lost:
             lost = False
             print("collab join: reconnected", file=sys.stderr, flush=True)
+        if stop.is_set():
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.2)
