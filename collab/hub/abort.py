@@ -13,6 +13,8 @@ from typing import Callable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 ABORT_SCOPE_KEY = "collab.abort"
+# The server's ``send`` before Starlette wraps it: connections send their frames through it directly.
+RAW_SEND_SCOPE_KEY = "collab.send"
 
 
 class TransportAbortMiddleware:
@@ -23,6 +25,7 @@ class TransportAbortMiddleware:
         if scope["type"] == "websocket":
             transport = getattr(getattr(send, "__self__", None), "transport", None)
             abort: Callable[[], None] | None = getattr(transport, "abort", None)
+            scope = {**scope, RAW_SEND_SCOPE_KEY: send}
             if abort is not None:
-                scope = {**scope, ABORT_SCOPE_KEY: abort}
+                scope[ABORT_SCOPE_KEY] = abort
         await self.app(scope, receive, send)

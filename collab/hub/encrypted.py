@@ -119,8 +119,7 @@ class EncryptedSession:
             self.hub.metrics.protocol_errors.labels("text_frame").inc()
             await self.conn.close(CLOSE_UNSUPPORTED_DATA, "text frames are not supported: collab-e2ee.v1 is binary")
             return None
-        self.hub.metrics.messages_in.inc()
-        self.hub.metrics.bytes_in.inc(len(data))
+        self.hub.metrics.received.inc(len(data))
         return data
 
     async def _protocol_error(self, reason: str) -> None:

@@ -45,8 +45,7 @@ async def serve_plaintext(room: Room, conn: Connection) -> None:
             log.warning("%r in room %s: text frame, closed with 1003", conn, room.name)
             await conn.close(1003, "text frames are not supported: y-websocket messages are binary")
             return
-        metrics.messages_in.inc()
-        metrics.bytes_in.inc(len(data))
+        metrics.received.inc(len(data))
         try:
             handle_frame(room, conn, data)
         except yjs.ProtocolError as exc:
