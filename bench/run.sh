@@ -15,7 +15,11 @@ BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$BENCH"
 PYTHON="${PYTHON:-python3}"
 QUICK=0
-for a in "$@"; do [ "$a" = "--quick" ] && QUICK=1; done
+SUBSET=0
+for a in "$@"; do
+  [ "$a" = "--quick" ] && QUICK=1
+  case "$a" in --servers|--servers=*|--workloads|--workloads=*) SUBSET=1 ;; esac
+done
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -44,8 +48,10 @@ step "running workloads"
 node loadgen/bench.mjs "$@" --command "bash bench/run.sh $*"
 
 step "report"
-if [ "$QUICK" = 1 ]; then
+if [ "$QUICK" = 1 ] || [ "$SUBSET" = 1 ]; then
+  # a quick or partial run must not replace the committed full report
   .venv-peers/bin/python report.py
+  echo "bench/RESULTS.md left as it was: only a full run (no --quick, --servers or --workloads) writes it"
 else
   .venv-peers/bin/python report.py --write-results-md
 fi
