@@ -288,7 +288,12 @@ class RedisStore:
 
     async def ping(self) -> None:
         try:
-            await asyncio.wait_for(self.redis.ping(), 2.0)
+            if isinstance(self.redis, RedisCluster):
+                # Every primary: the default node answering says nothing of the shard a room is on,
+                # and a hub must not call the store back while one shard is still failing over.
+                await asyncio.wait_for(self.redis.ping(target_nodes=RedisCluster.PRIMARIES), 2.0)
+            else:
+                await asyncio.wait_for(self.redis.ping(), 2.0)
         except Exception as exc:  # any failure means "not healthy"
             raise StoreUnavailable(f"redis: {exc or type(exc).__name__}") from exc
         self._retry_at = 0.0  # it answers: the next append tries for real
