@@ -15,6 +15,11 @@ only the one with the lowest Yjs client id takes it; (2) claims: taking a reques
 reply. Concurrent Y.Map writes converge to one value on every peer, so if two agents raced past
 the election (awareness not yet synced), both see the same winner and the loser cancels its model
 stream and removes its partial reply.
+
+Stale suggestions: from streaming until someone decides, the agent watches the anchor's line of
+each suggestion it wrote (and, on start, of those it finds ready). An edit there from any
+participant (the web page, a ``collab join`` folder, an API client) cancels the stream, or turns a
+ready suggestion ``stale`` for everyone, so nobody accepts code written for text that is gone.
 """
 
 from __future__ import annotations
@@ -33,7 +38,15 @@ import pycrdt
 from collab.ai.backend import BackendError, Delta, ModelBackend, Usage
 from collab.ai.context import Budget, build_chat_request, build_completion_request
 from collab.ai.limits import RateLimiter, RoomLimits
-from collab.ai.suggestions import Region, anchor_byte_index, SuggestionError
+from collab.ai.suggestions import (
+    STALE_WHEN_READY,
+    STALE_WHILE_STREAMING,
+    Region,
+    SuggestionError,
+    Watch,
+    anchor_byte_index,
+    set_status,
+)
 from collab.workspace import Workspace, presence
 
 log = logging.getLogger(__name__)
@@ -85,6 +98,15 @@ class _Cancelled(Exception):
     """Our own reason to stop a stream: stale, rejected, or another agent won the claim."""
 
 
+@dataclass
+class _Open:
+    """A suggestion the agent watches: streaming (``stop`` cancels its model stream) or ready."""
+
+    entry: pycrdt.Map
+    watch: Watch
+    stop: Callable[[str], None] | None = None
+
+
 def mentions(text: str, name: str) -> bool:
     return re.search(rf"(?<![\w@])@{re.escape(name)}(?![\w-])", text, re.IGNORECASE) is not None
 
@@ -116,12 +138,15 @@ class Agent:
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(self.config.max_concurrent)
         self._subs: list[tuple[Any, Any]] = []
+        self._open: dict[str, _Open] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._worker: asyncio.Task[None] | None = None
         self._busy = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._publish_presence()
         self._subs.append((self.ws.chat, self.ws.chat.observe(self._on_chat)))
         self._subs.append((self.ws.suggestions, self.ws.suggestions.observe(self._on_suggestions)))
@@ -133,6 +158,8 @@ class Agent:
         for target, sub in self._subs:
             target.unobserve(sub)
         self._subs.clear()
+        for suggestion_id in list(self._open):
+            self._unwatch(suggestion_id)
         tasks = [t for t in (self._worker, *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()
@@ -200,6 +227,13 @@ class Agent:
         for key, change in event.keys.items():
             if change.get("action") == "add":
                 self._enqueue("suggestion", key)
+            elif change.get("action") == "delete" and key in self._open:
+                self._later(self._unwatch, key)
+
+    def _later(self, callback: Callable[[str], None], key: str) -> None:
+        """Run after the current transaction: observers cannot write the document or unobserve."""
+        if self._loop is not None:
+            self._loop.call_soon(callback, key)
 
     def _enqueue(self, kind: str, key: str) -> None:
         if key and key not in self._seen:
@@ -220,6 +254,11 @@ class Agent:
         for key, entry in self.ws.suggestions.items():
             if isinstance(entry, pycrdt.Map) and entry.get("status") == "requested" and not entry.get("agent"):
                 self._enqueue("suggestion", key)
+            elif isinstance(entry, pycrdt.Map) and entry.get("status") == "ready":
+                # Left ready by an agent that is gone (a restart): nobody else keeps it honest.
+                with contextlib.suppress(SuggestionError):
+                    ytext, byte_index = anchor_byte_index(self.ws, entry)
+                    self._watch(key, entry, ytext, Region.lines_around(ytext, byte_index))
 
     async def _work(self) -> None:
         while True:
@@ -354,7 +393,6 @@ class Agent:
                 entry["error"] = str(exc)
             return
         request = build_completion_request(self.ws, str(entry.get("file")), byte_index, self.config.budget)
-        region = Region.lines_around(ytext, byte_index)
         out_text = entry.get("text")
         if not isinstance(out_text, pycrdt.Text):
             out_text = pycrdt.Text()
@@ -369,24 +407,14 @@ class Agent:
                 reason.append(why)
                 task.cancel()
 
-        def on_file(event: pycrdt.TextEvent) -> None:
-            if region.touched_by(event.delta):
-                stop("stale")
-
-        def on_entry(_event: object) -> None:
-            if entry.get("agent") != self.id:
-                stop("superseded")
-            elif entry.get("status") != "streaming":
-                stop(str(entry.get("status")))
-
-        subs = [(ytext, ytext.observe(on_file)), (entry, entry.observe(on_entry))]
+        opened = self._watch(suggestion_id, entry, ytext, Region.lines_around(ytext, byte_index), stop)
         try:
             try:
                 await self._stream(self.backend.complete(request), out_text, stats)
             finally:
-                # Before our own final status write, which on_entry would otherwise take for a cancel.
-                for target, sub in subs:
-                    target.unobserve(sub)
+                # From here on an edit or a status change no longer cancels this task: our own
+                # final status write would otherwise read as one.
+                opened.stop = None
         except asyncio.CancelledError:
             if not reason or task.cancelling() > 1:
                 raise
@@ -394,24 +422,93 @@ class Agent:
             stats.outcome = reason[0]
             if reason[0] == "stale":
                 with self.doc.transaction(origin=ORIGIN):
-                    entry["status"] = "stale"
-                    entry["error"] = "the code at the anchor was edited while the suggestion was streaming"
+                    set_status(entry, "stale", error=STALE_WHILE_STREAMING)
         except BackendError as exc:
             stats.outcome = "error"
             with self.doc.transaction(origin=ORIGIN):
-                entry["status"] = "error"
-                entry["error"] = str(exc)
+                set_status(entry, "error", error=str(exc))
         else:
             stats.outcome = "done"
             with self.doc.transaction(origin=ORIGIN):
                 if str(out_text).strip():
                     entry["status"] = "ready"
                 else:
-                    entry["status"] = "error"
-                    entry["error"] = "the model had nothing to suggest here"
+                    set_status(entry, "error", error="the model had nothing to suggest here")
                 entry["usage"] = self._usage_fields(stats)
         finally:
+            if entry.get("status") != "ready" or entry.get("agent") != self.id:
+                self._unwatch(suggestion_id)
             self._finish(stats)
+
+    # -- watching open suggestions -----------------------------------------------------------------
+
+    @property
+    def watching(self) -> frozenset[str]:
+        """Ids of the suggestions whose region this agent watches now (streaming or ready)."""
+        return frozenset(self._open)
+
+    def _watch(
+        self,
+        suggestion_id: str,
+        entry: pycrdt.Map,
+        ytext: pycrdt.Text,
+        region: Region,
+        stop: Callable[[str], None] | None = None,
+    ) -> _Open:
+        """Watch a suggestion's region from now until it closes; ``stop`` cancels its stream meanwhile.
+
+        The region is made from the text as it is now and follows every later edit, so nothing
+        may await between reading the text and this call.
+        """
+        self._unwatch(suggestion_id)
+        watch = Watch(
+            ytext,
+            region,
+            entry,
+            on_edit=lambda: self._watched_edit(suggestion_id),
+            on_entry=lambda: self._watched_entry(suggestion_id),
+        )
+        opened = self._open[suggestion_id] = _Open(entry, watch, stop)
+        return opened
+
+    def _unwatch(self, suggestion_id: str) -> None:
+        opened = self._open.pop(suggestion_id, None)
+        if opened is not None:
+            opened.watch.close()
+
+    def _watched_edit(self, suggestion_id: str) -> None:
+        """Someone (anyone: browser, ``collab join``, API client) edited inside the region."""
+        opened = self._open.get(suggestion_id)
+        if opened is None:
+            return
+        if opened.stop is not None:
+            opened.stop("stale")
+        else:
+            self._later(self._mark_stale, suggestion_id)
+
+    def _watched_entry(self, suggestion_id: str) -> None:
+        opened = self._open.get(suggestion_id)
+        if opened is None:
+            return
+        entry = opened.entry
+        if opened.stop is not None:
+            if entry.get("agent") != self.id:
+                opened.stop("superseded")
+            elif entry.get("status") != "streaming":
+                opened.stop(str(entry.get("status")))
+        elif entry.get("status") != "ready":  # accepted, rejected, or marked stale by someone
+            self._later(self._unwatch, suggestion_id)
+
+    def _mark_stale(self, suggestion_id: str) -> None:
+        opened = self._open.get(suggestion_id)
+        if opened is None:
+            return
+        # Checked now, not when the edit was seen: an accept inserts its text inside the region in
+        # the same transaction as its status, and must stay accepted.
+        if opened.entry.get("status") == "ready" and self.ws.suggestions.get(suggestion_id) is not None:
+            with self.doc.transaction(origin=ORIGIN):
+                set_status(opened.entry, "stale", error=STALE_WHEN_READY)
+        self._unwatch(suggestion_id)
 
     # -- streaming and measuring -------------------------------------------------------------------
 

@@ -1,11 +1,13 @@
 """Code suggestions anchored in a file: what participants call (request, accept, reject) and the
-region an in-flight suggestion watches.
+region an open suggestion watches.
 
 A suggestion entry lives in the shared ``suggestions`` map (collab/workspace.py). Its ``anchor``
 is an encoded sticky index, so it keeps pointing at the same place while people edit elsewhere.
-While the agent streams, the *watched region* is the anchor's line (the selection's lines when
-the request carried one): an edit there changes the text the model was shown, so the suggestion
-turns ``stale`` and the model stream is cancelled. Edits outside the region do not matter.
+The *watched region* is the anchor's line (the selection's lines when the request carried one):
+an edit there changes the text the model was shown, so while the agent streams or once it is
+ready, such an edit from any participant turns the suggestion ``stale`` (and cancels the model
+stream if one runs). Edits outside the region do not matter. The agent that wrote a suggestion
+keeps the watch (collab/ai/agent.py) until the suggestion is accepted, rejected or stale.
 
 Accepting inserts the text at the anchor in one transaction, so it travels as one update and one
 undo step, and records provenance on the entry: model, requested_by, decided_by, decided_ts.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import pycrdt
 
@@ -24,6 +27,10 @@ from collab import positions
 from collab.workspace import SuggestionStatus, Workspace, WorkspaceError
 
 OPEN_STATUSES = frozenset(("requested", "streaming", "ready", "stale", "error"))
+# Why a suggestion turned stale, in its ``error`` field. The second is the web client's wording too,
+# so the entry reads the same whichever participant noticed the edit first.
+STALE_WHILE_STREAMING = "the code at the anchor was edited while the suggestion was streaming"
+STALE_WHEN_READY = "the code at the anchor was edited"
 
 
 class SuggestionError(WorkspaceError):
@@ -94,11 +101,19 @@ def set_status(entry: pycrdt.Map, status: SuggestionStatus, **fields: object) ->
 
 @dataclass
 class Region:
-    """Byte range [start, end] of a file, carried by sticky indices so it follows concurrent edits."""
+    """Byte range [start, end] of a file (UTF-8 bytes, as pycrdt counts), kept current by following
+    every text event of the file from the moment it is made.
 
-    ytext: pycrdt.Text
-    start: pycrdt.StickyIndex
-    end: pycrdt.StickyIndex
+    Following the events' deltas costs O(delta) per edit however large the file, which matters
+    because a ready suggestion can sit for minutes while people type: resolving sticky indices on
+    each keystroke would read the whole file (and copy the document for non-ASCII text) per open
+    suggestion. Until an edit touches the region (then the suggestion is stale and its watch ends),
+    the bounds move as sticky indices would: the start sticks to the character after it (text
+    inserted exactly there goes before the region), the end to the character before it.
+    """
+
+    start: int
+    end: int
 
     @classmethod
     def lines_around(cls, ytext: pycrdt.Text, byte_start: int, byte_end: int | None = None) -> "Region":
@@ -108,34 +123,64 @@ class Region:
         line_start = content.rfind(b"\n", 0, lo) + 1
         newline = content.find(b"\n", hi)
         line_end = len(content) if newline < 0 else newline
-        # The start sticks to the character after it, the end to the one before: text typed just
-        # outside the line (after its newline, before its first character's line) stays outside.
-        return cls(
-            ytext,
-            positions.sticky_at(ytext, line_start, pycrdt.Assoc.AFTER),
-            positions.sticky_at(ytext, line_end, pycrdt.Assoc.BEFORE),
-        )
+        return cls(line_start, line_end)
 
-    def bounds(self) -> tuple[int, int]:
-        size = len(str(self.ytext).encode("utf-8"))
-        start = positions.resolve(self.ytext, self.start)
-        end = positions.resolve(self.ytext, self.end)
-        return (0 if start is None else start), (size if end is None else end)
+    def follow(self, delta: list[dict[str, object]]) -> bool:
+        """Move the bounds through a text event's delta; did it insert or delete inside [start, end]?
 
-    def touched_by(self, delta: list[dict[str, object]]) -> bool:
-        """Does a text event's delta (positions after the change) insert or delete inside [start, end]?"""
-        start, end = self.bounds()
-        pos = 0
+        Typing at the line's first or last character counts as inside; a new line typed after the
+        line's newline does not.
+        """
+        touched = False
+        old = 0  # position in the text as it was before this event
+        start_shift = end_shift = 0
         for op in delta:
             if "retain" in op:
-                pos += int(op["retain"])  # type: ignore[call-overload]
+                old += int(op["retain"])  # type: ignore[call-overload]
             elif "insert" in op:
                 inserted = op["insert"]
                 size = len(inserted.encode("utf-8")) if isinstance(inserted, str) else 1
-                if pos <= end and pos + size >= start:
-                    return True
-                pos += size
+                touched |= self.start <= old <= self.end
+                start_shift += size if old <= self.start else 0
+                end_shift += size if old < self.end else 0
             elif "delete" in op:
-                if start <= pos <= end:
-                    return True
-        return False
+                size = int(op["delete"])  # type: ignore[call-overload]
+                touched |= old <= self.end and old + size >= self.start
+                # A bound inside the deleted span collapses to where the span was.
+                start_shift -= min(size, max(0, self.start - old))
+                end_shift -= min(size, max(0, self.end - old))
+                old += size
+        self.start += start_shift
+        self.end += end_shift
+        return touched
+
+
+class Watch:
+    """Observers on one open suggestion until :meth:`close`: edits inside its region of the file,
+    and changes to its entry. The callbacks run inside the transaction that made the change, where
+    the document cannot be written: they should only note what happened.
+    """
+
+    def __init__(
+        self,
+        ytext: pycrdt.Text,
+        region: Region,
+        entry: pycrdt.Map,
+        on_edit: Callable[[], None],
+        on_entry: Callable[[], None],
+    ) -> None:
+        self.region = region
+        self._on_edit = on_edit
+        self._subs: list[tuple[Any, Any]] = [
+            (ytext, ytext.observe(self._text_changed)),
+            (entry, entry.observe(lambda _event: on_entry())),
+        ]
+
+    def _text_changed(self, event: pycrdt.TextEvent) -> None:
+        if self.region.follow(event.delta):
+            self._on_edit()
+
+    def close(self) -> None:
+        for target, sub in self._subs:
+            target.unobserve(sub)
+        self._subs.clear()
