@@ -17,6 +17,10 @@ export const INFO = {
   awarenessKey: "collab v1 awareness-key",
 } as const;
 
+// Browser only (no Python twin): the key of the room's copy in IndexedDB (web/src/storage/local.ts).
+// Its own label, so the copy at rest never shares a key (or nonces) with what goes over the wire.
+export const LOCAL_STORE_INFO = "collab v1 local-store";
+
 export class CryptoError extends Error {
   override name = "CryptoError";
 }
@@ -133,6 +137,12 @@ export class RoomKeys {
   toJSON(): string {
     return this.toString();
   }
+}
+
+/** The AES-GCM key that encrypts this browser's copy of the room; anyone with a link to the room can derive it. */
+export async function localStoreKey(keys: RoomKeys): Promise<CryptoKey> {
+  const raw = await hkdfSha256(keys.readSecret, LOCAL_STORE_INFO, 32);
+  return crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
 }
 
 function checkLen(what: string, value: Uint8Array, size: number): void {

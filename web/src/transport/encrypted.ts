@@ -28,6 +28,11 @@ export interface EncryptedOptions {
   roomsApi: string;
   /** Seal a snapshot after this many entries past the last one (DESIGN: default 500). */
   compactAfter?: number;
+  /**
+   * Edits a previous page made with this link that the hub never acknowledged (kept in this
+   * browser, web/src/storage/local.ts). They are sealed and published once synced, like fresh ones.
+   */
+  unsent?: Uint8Array | null;
 }
 
 // Keep one envelope well under the hub's default 8 MiB frame limit.
@@ -37,6 +42,7 @@ const MAX_AWARENESS_BYTES = 60 * 1024;
 interface Outgoing {
   ref: number;
   frame: Bytes; // resent byte-for-byte after a reconnect (docs/e2ee.md: never skip a seq)
+  update: Uint8Array | null; // the Yjs update it carries (null for a snapshot), kept until acknowledged
   authorSeq: number;
   edits: number; // local Yjs updates merged into it, for the pending count
   snapshot: boolean;
@@ -86,6 +92,8 @@ export class EncryptedTransport implements Transport {
     this.awareness = new Awareness(doc);
     this.canWrite = keys.canWrite;
     this.compactAfter = options.compactAfter ?? 500;
+    // A read-only link never pushes, whatever was kept.
+    if (options.unsent?.length && this.canWrite) this.unsealed.push(options.unsent);
     doc.on("update", (update: Uint8Array, origin: unknown) => {
       if (origin === this) return;
       this.unsealed.push(update);
@@ -111,6 +119,12 @@ export class EncryptedTransport implements Transport {
 
   get pending(): number {
     return this.unsealed.length + this.outbox.reduce((n, o) => n + o.edits, 0);
+  }
+
+  localOnly(): Uint8Array | null {
+    if (!this.keys.canWrite) return null;
+    const parts = [...this.outbox.flatMap((o) => (o.update ? [o.update] : [])), ...this.unsealed];
+    return parts.length ? Y.mergeUpdates(parts) : null;
   }
 
   onChange(listener: () => void): void {
@@ -372,7 +386,7 @@ export class EncryptedTransport implements Transport {
       const authorSeq = ++this.updateSeq;
       const ref = this.nextRef++;
       const envelope = await sealUpdate(this.keys, this.authorId, authorSeq, update);
-      const out: Outgoing = { ref, frame: relay.publish(ref, envelope), authorSeq, edits, snapshot: false };
+      const out: Outgoing = { ref, frame: relay.publish(ref, envelope), update, authorSeq, edits, snapshot: false };
       this.outbox.push(out);
       this.send(out.frame);
       this.changed.emit();
@@ -446,7 +460,7 @@ export class EncryptedTransport implements Transport {
       }
       const ref = this.nextRef++;
       const envelope = await sealSnapshot(this.keys, this.authorId, ++this.snapshotSeq, this.head, plaintext);
-      const out: Outgoing = { ref, frame: relay.snapshot(ref, envelope), authorSeq: this.snapshotSeq, edits: 0, snapshot: true };
+      const out: Outgoing = { ref, frame: relay.snapshot(ref, envelope), update: null, authorSeq: this.snapshotSeq, edits: 0, snapshot: true };
       this.outbox.push(out);
       if (!this.send(out.frame)) {
         this.outbox = this.outbox.filter((o) => o !== out);

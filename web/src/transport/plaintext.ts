@@ -59,6 +59,10 @@ export class PlaintextTransport implements Transport {
     this.changed.emit();
   }
 
+  localOnly(): Uint8Array | null {
+    return null;
+  }
+
   onChange(listener: () => void): void {
     this.changed.add(listener);
   }

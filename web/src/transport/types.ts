@@ -17,6 +17,12 @@ export interface Transport {
   readonly synced: boolean;
   /** A reason when state is "failed" (room missing, refused): retrying will not help. */
   readonly failure: string | null;
+  /**
+   * Local edits the hub has not acknowledged, merged into one Yjs update, for the copy kept in this
+   * browser (web/src/storage/local.ts); null when there are none, or when the protocol finds them
+   * itself on reconnect (plaintext rooms: y-websocket's sync step 2 carries whatever the hub lacks).
+   */
+  localOnly(): Uint8Array | null;
   onChange(listener: () => void): void;
   /** Problems worth telling the user that do not stop the session (tampered envelope, …). */
   onWarning(listener: (message: string) => void): void;

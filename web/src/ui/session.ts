@@ -3,6 +3,7 @@ import * as Y from "yjs";
 import { LinkError, parseLink, readLink, websocketUrl, writeLink, type ParsedLink } from "../crypto/links.js";
 import { identity, rememberName, storedName } from "../identity.js";
 import { checkSupport, SECURE_CONTEXT_HELP } from "../support.js";
+import { LocalCopy, type Restored } from "../storage/local.js";
 import { EncryptedTransport } from "../transport/encrypted.js";
 import { PlaintextTransport } from "../transport/plaintext.js";
 import type { Transport } from "../transport/types.js";
@@ -56,12 +57,31 @@ export async function startSession(root: HTMLElement): Promise<void> {
   const name = storedName() ?? (await askName());
   const me = identity(name);
   const doc = new Y.Doc();
+  // The copy this browser kept goes in before the transport exists: it is not a new local edit,
+  // and only its unsent part goes to the hub (see EncryptedOptions.unsent).
+  const { local, restored } = await restore(link);
+  if (restored.state) Y.applyUpdate(doc, restored.state, local);
   const transport: Transport = link.keys
-    ? new EncryptedTransport(doc, link.keys, websocketUrl(link.serverBase, link.room), { roomsApi: `${link.serverBase}/api/rooms` })
+    ? new EncryptedTransport(doc, link.keys, websocketUrl(link.serverBase, link.room), { roomsApi: `${link.serverBase}/api/rooms`, unsent: restored.unsent })
     : new PlaintextTransport(doc, websocketUrl(link.serverBase, link.room).replace(/\/[^/]+$/, ""), link.room);
   transport.awareness.setLocalStateField("user", me);
-  window.addEventListener("pagehide", () => transport.destroy());
-  new SessionPage(root, link, transport, me.name).mount();
+  local?.attach(transport);
+  window.addEventListener("pagehide", () => {
+    local?.saveNow();
+    transport.destroy();
+  });
+  new SessionPage(root, link, transport, me.name, local, restored.state !== null).mount();
+}
+
+async function restore(link: ParsedLink): Promise<{ local: LocalCopy | null; restored: Restored }> {
+  try {
+    const local = await LocalCopy.open(link.serverBase, link.room, link.keys);
+    return { local, restored: (await local?.load()) ?? { state: null, unsent: null } };
+  } catch (err) {
+    // Storage blocked or broken: the session works as before, from the hub alone.
+    console.warn(`collab: no copy of the room in this browser: ${(err as Error).message}`);
+    return { local: null, restored: { state: null, unsent: null } };
+  }
 }
 
 class SessionPage {
@@ -82,6 +102,8 @@ class SessionPage {
     private readonly link: ParsedLink,
     private readonly transport: Transport,
     private name: string,
+    private readonly local: LocalCopy | null,
+    private readonly restored: boolean,
   ) {
     this.ws = new Workspace(transport.doc);
     this.wasWritable = transport.canWrite;
@@ -90,10 +112,12 @@ class SessionPage {
   mount(): void {
     const t = this.transport;
     const kind = !this.link.keys ? "Plaintext room: the server can read it" : t.canWrite ? "End-to-end encrypted" : "End-to-end encrypted, read-only";
-    const status = new StatusLine(t);
+    const status = new StatusLine(t, this.local);
     const invite = h("button", { type: "button", id: "copy-invite" }, "Copy invite link");
     const readOnly = h("button", { type: "button", id: "copy-readonly", class: "secondary", disabled: !this.link.keys, title: this.link.keys ? undefined : "Plaintext rooms have no read-only links" }, "Copy read-only link");
     const rename = h("button", { type: "button", id: "change-name", class: "secondary" }, `You: ${this.name}`);
+    const forget = h("button", { type: "button", id: "forget-local", class: "secondary", disabled: !this.local, title: "Delete the copy of this room that this browser keeps for offline use" }, "Forget on this device");
+    forget.addEventListener("click", () => void this.forgetLocal(forget));
     invite.addEventListener("click", () => void this.copy(this.inviteLink(), "Invite link"));
     readOnly.addEventListener("click", () => void this.copy(readLink(this.link.serverBase, this.link.keys!), "Read-only link"));
     rename.addEventListener("click", async () => {
@@ -155,6 +179,7 @@ class SessionPage {
         status.el,
         h("div", { class: "row links" }, invite, readOnly, this.linkField),
         rename,
+        forget,
       ),
       h(
         "main",
@@ -204,6 +229,7 @@ class SessionPage {
       }
     });
     t.onWarning((message) => this.say(message));
+    this.openFirst(); // a copy kept in this browser is already in the document
     this.peoplePanel.render();
     this.tree.render();
   }
@@ -234,12 +260,30 @@ class SessionPage {
     }
   }
 
+  private async forgetLocal(button: HTMLButtonElement): Promise<void> {
+    if (!this.local) return;
+    button.disabled = true;
+    try {
+      await this.local.forget();
+    } catch (err) {
+      button.disabled = false;
+      this.say(`Could not delete this browser's copy of the room: ${(err as Error).message}`);
+      return;
+    }
+    const pending = this.transport.pending;
+    this.say(
+      "This browser no longer keeps a copy of this room; opening the link again starts a new one." +
+        (pending ? ` ${pending} edit${pending === 1 ? "" : "s"} not sent yet are lost if you close this tab before you are back online.` : ""),
+    );
+  }
+
   private say(message: string): void {
     this.notice.textContent = message;
   }
 
   private openFirst(): void {
-    if (this.openedFirst || !this.transport.synced) return;
+    // A copy kept in this browser is worth showing before the hub answers.
+    if (this.openedFirst || !(this.transport.synced || this.restored)) return;
     if (this.editor.path && this.ws.text(this.editor.path)) return;
     const first = this.ws.paths()[0];
     if (!first) return;

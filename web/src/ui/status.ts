@@ -1,10 +1,12 @@
 // The connection status line: connected / reconnecting / offline edits pending.
+import type { LocalCopy } from "../storage/local.js";
 import type { Transport } from "../transport/types.js";
 import { h } from "./dom.js";
 
-export function statusText(t: Transport): string {
+/** `kept`: the pending edits are written to this browser's storage, so closing the tab keeps them. */
+export function statusText(t: Transport, kept = false): string {
   const pending = t.pending;
-  const edits = `${pending} edit${pending === 1 ? "" : "s"}`;
+  const edits = `${pending} edit${pending === 1 ? "" : "s"}${kept ? " (kept in this browser)" : ""}`;
   switch (t.state) {
     case "connecting":
       return "Connecting…";
@@ -22,13 +24,19 @@ export function statusText(t: Transport): string {
 export class StatusLine {
   readonly el = h("p", { id: "connection-status", class: "status", role: "status" });
 
-  constructor(private readonly transport: Transport) {
+  constructor(
+    private readonly transport: Transport,
+    private readonly local: LocalCopy | null,
+  ) {
     transport.onChange(() => this.render());
+    local?.onChange(() => this.render());
     this.render();
   }
 
   render(): void {
-    const text = statusText(this.transport);
+    const kept = this.local?.upToDate ?? false;
+    const text = statusText(this.transport, kept);
+    this.el.dataset.kept = String(kept);
     if (this.el.textContent !== text) this.el.textContent = text;
     this.el.dataset.state = this.transport.state;
     this.el.dataset.pending = String(this.transport.pending);
