@@ -2,30 +2,42 @@
 
 ASGI has no "abort": a close frame waits behind whatever is queued for the peer, and a peer that
 does not read never gets it, so its socket (and the server's buffer for it) would linger. uvicorn's
-``send`` callable is a method of its protocol object, which owns the transport; this outermost
-middleware, which sees ``send`` before Starlette wraps it, puts the transport's ``abort`` in the scope.
+``send`` callable is a method of its protocol object, which owns the transport; the websocket
+entry (collab.hub.shortcut), which sees ``send`` before anything wraps it, puts the transport's
+``abort`` in the scope.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 ABORT_SCOPE_KEY = "collab.abort"
-# The server's ``send`` before Starlette wraps it: connections send their frames through it directly.
+# The server's ``send`` before anything wraps it: connections send their frames through it directly.
 RAW_SEND_SCOPE_KEY = "collab.send"
 
 
-class TransportAbortMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+def expose_transport(scope: Scope, send: Send) -> None:
+    """Put the server's ``send`` and, where it has one, its transport's ``abort`` into ``scope``."""
+    # In place, not a copy: the scope lives as long as the connection and a second dict costs ~1 kB.
+    scope[RAW_SEND_SCOPE_KEY] = send
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    abort: Callable[[], None] | None = getattr(transport, "abort", None)
+    if abort is not None:
+        scope[ABORT_SCOPE_KEY] = abort
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            transport = getattr(getattr(send, "__self__", None), "transport", None)
-            abort: Callable[[], None] | None = getattr(transport, "abort", None)
-            scope = {**scope, RAW_SEND_SCOPE_KEY: send}
-            if abort is not None:
-                scope[ABORT_SCOPE_KEY] = abort
-        await self.app(scope, receive, send)
+
+def forget_handshake(send: Send) -> None:
+    """Let go of the handshake's parsed request and response once the websocket is accepted.
+
+    uvicorn's websockets-sansio protocol keeps both (headers as dicts and lists of strings) for
+    the connection's life, about 4 kB per connection (tracemalloc), though nothing reads them after
+    the accept. Servers without these attributes, or not past the handshake, are left alone.
+    """
+    protocol = getattr(send, "__self__", None)
+    if protocol is None or getattr(protocol, "handshake_complete", False) is not True:
+        return
+    for name in ("request", "response"):
+        if getattr(protocol, name, None) is not None:
+            setattr(protocol, name, None)

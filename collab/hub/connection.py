@@ -9,16 +9,14 @@ dropped once its queue passes the byte limit, so it cannot grow the hub's memory
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 from collections import deque
-from typing import AsyncIterator
 
 import pycrdt
 from starlette.websockets import WebSocket, WebSocketState
 
-from collab.hub.abort import ABORT_SCOPE_KEY, RAW_SEND_SCOPE_KEY
+from collab.hub.abort import ABORT_SCOPE_KEY, RAW_SEND_SCOPE_KEY, forget_handshake
 from collab.hub.metrics import HubMetrics
 from collab.protocol import yjs
 
@@ -45,24 +43,39 @@ CLOSE_SLOW_CONSUMER = 4408
 
 
 class Connection:
-    def __init__(self, websocket: WebSocket, *, send_limit: int, metrics: HubMetrics, peer: str = "") -> None:
+    """One accepted websocket; ``async with`` counts it in the metrics and stops its sender at the end.
+
+    An idle connection holds no task, event or queue: a hub keeps thousands of them, and each of
+    those costs about a kilobyte. The sender task is started by the first frame queued after
+    ``start`` and ends when the queue is empty; a burst costs one task, about what waking a
+    long-lived one through an ``asyncio.Event`` costs (measured).
+    """
+
+    def __init__(self, websocket: WebSocket, *, send_limit: int, metrics: HubMetrics) -> None:
         self.id = next(_ids)
         self.websocket = websocket
-        self.peer = peer
         self.send_limit = send_limit
         self.metrics = metrics
         self.awareness_clients: set[int] = set()
         self.closed = False
-        self._queue: deque[tuple[int, bytes, bytes]] = deque()
+        self._queue: deque[tuple[int, bytes, bytes]] | None = None
         self._queued_bytes = 0
-        self._wake = asyncio.Event()
+        self._started = False
         self._sender: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
-        return f"<Connection {self.id} {self.peer}>"
+        client = self.websocket.client
+        return f"<Connection {self.id} {client.host}:{client.port}>" if client else f"<Connection {self.id}>"
 
     def start(self) -> None:
-        self._sender = asyncio.create_task(self._send_loop(), name=f"collab-send-{self.id}")
+        """Frames queued so far (and from now on) may go out."""
+        self._started = True
+        if self._queue:
+            self._wake()
+
+    def _wake(self) -> None:
+        if self._sender is None and not self.closed:
+            self._sender = asyncio.create_task(self._send_loop())
 
     # -- queueing (synchronous, called from room fan-out) ---------------------------------------
 
@@ -83,19 +96,22 @@ class Connection:
             log.warning("dropping %r: %d bytes queued and it is not reading", self, self._queued_bytes)
             self.abort(CLOSE_SLOW_CONSUMER, "send buffer full: client is not reading")
             return
+        if self._queue is None:
+            self._queue = deque()
         self._queue.append((kind, data, frame))
-        self._wake.set()
+        if self._started:
+            self._wake()
 
     # -- sending ---------------------------------------------------------------------------------
 
-    def _next_frame(self) -> bytes:
-        kind, data, frame = self._queue.popleft()
+    def _next_frame(self, queue: deque[tuple[int, bytes, bytes]]) -> bytes:
+        kind, data, frame = queue.popleft()
         self._queued_bytes -= len(data)
-        if kind == _FRAME or not self._queue or self._queue[0][0] != _UPDATE:
+        if kind == _FRAME or not queue or queue[0][0] != _UPDATE:
             return frame
         updates = [data]
-        while self._queue and self._queue[0][0] == _UPDATE:
-            more = self._queue.popleft()[1]
+        while queue and queue[0][0] == _UPDATE:
+            more = queue.popleft()[1]
             self._queued_bytes -= len(more)
             updates.append(more)
         return yjs.sync_update(pycrdt.merge_updates(*updates))
@@ -105,21 +121,24 @@ class Connection:
         sent = self.metrics.sent
         raw_send = ws.scope.get(RAW_SEND_SCOPE_KEY)
         try:
-            while not self.closed:
-                await self._wake.wait()
-                self._wake.clear()
-                while self._queue and not self.closed:
-                    frame = self._next_frame()
-                    if raw_send is not None:
-                        # The server's own send: Starlette's per-message state checks and exception
-                        # wrapper are a measurable part of each delivery's cost under load.
-                        await raw_send({"type": "websocket.send", "bytes": frame})
-                    else:
-                        await ws.send_bytes(frame)
-                    sent.inc(len(frame))
+            # Frames queued while a send is awaited are picked up by this same loop.
+            while self._queue and not self.closed:
+                frame = self._next_frame(self._queue)
+                if raw_send is not None:
+                    # The server's own send: Starlette's per-message state checks and exception
+                    # wrapper are a measurable part of each delivery's cost under load.
+                    await raw_send({"type": "websocket.send", "bytes": frame})
+                else:
+                    await ws.send_bytes(frame)
+                sent.inc(len(frame))
         except Exception as exc:  # the peer went away mid-send: the receive side will notice
             log.debug("%r send failed: %s", self, exc)
             self.closed = True
+        finally:
+            # No await since the loop's last check: nothing can have been queued in between.
+            self._sender = None
+            if not self._queue or self.closed:
+                self._queue = None
 
     # -- closing ---------------------------------------------------------------------------------
 
@@ -133,7 +152,7 @@ class Connection:
         if self.closed:
             return
         self.closed = True
-        self._queue.clear()
+        self._queue = None
         self._queued_bytes = 0
         asyncio.create_task(self._close(code, reason, then_abort=True))
 
@@ -156,17 +175,22 @@ class Connection:
             _abort_transport(self.websocket)
 
     @classmethod
-    @contextlib.asynccontextmanager
-    async def opened(cls, websocket: WebSocket, *, send_limit: int, metrics: HubMetrics) -> AsyncIterator["Connection"]:
-        """A Connection for an accepted websocket, counted in the metrics while it lives."""
-        client = websocket.client
-        conn = cls(websocket, send_limit=send_limit, metrics=metrics, peer=f"{client.host}:{client.port}" if client else "")
-        metrics.connections.inc()
-        try:
-            yield conn
-        finally:
-            await conn.flush_and_stop()
-            metrics.connections.dec()
+    def opened(cls, websocket: WebSocket, *, send_limit: int, metrics: HubMetrics) -> "Connection":
+        """A Connection for an accepted websocket, to use with ``async with``."""
+        return cls(websocket, send_limit=send_limit, metrics=metrics)
+
+    # A class-based context manager rather than @asynccontextmanager: the generator and its frame
+    # would stay alive for the whole life of the connection.
+    async def __aenter__(self) -> "Connection":
+        raw_send = self.websocket.scope.get(RAW_SEND_SCOPE_KEY)
+        if raw_send is not None:
+            forget_handshake(raw_send)
+        self.metrics.connections.inc()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.flush_and_stop()
+        self.metrics.connections.dec()
 
     async def flush_and_stop(self) -> None:
         """Used when the receive side ends: let queued frames go, then stop the sender."""

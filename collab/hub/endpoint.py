@@ -20,6 +20,7 @@ from collab.hub.hub import Hub
 from collab.hub.names import valid_room_name
 from collab.hub.origin import origin_allowed
 from collab.hub.plaintext import serve_plaintext
+from collab.hub.room import Room
 from collab.store.base import RoomExists, RoomInfo
 
 log = logging.getLogger(__name__)
@@ -41,35 +42,11 @@ async def websocket_endpoint(ws: WebSocket) -> None:
             info = await hub.store.room_info(name) if valid_room_name(name) else None
             await handlers[proto](hub, ws, name, info)
             return
-    await _plaintext(hub, ws, name)
-
-
-async def _plaintext(hub: Hub, ws: WebSocket, name: str) -> None:
-    await ws.accept()
-    if not valid_room_name(name):
-        await ws.close(CLOSE_NOT_FOUND, "room names are 1-128 characters of A-Z a-z 0-9 . _ -")
+    room = await _admit_plaintext(hub, ws, name)
+    if room is None:
         return
-    if not hub.accepting:
-        await ws.close(CLOSE_RESTARTING, "hub is shutting down")
-        return
-    try:
-        info = await hub.store.room_info(name)
-        if info is None:
-            if hub.settings.require_room_creation:
-                await ws.close(CLOSE_NOT_FOUND, "no such room: create it with POST /api/rooms")
-                return
-            try:
-                await hub.store.create_room(RoomInfo(name, "plaintext", None, time.time()))
-            except RoomExists:
-                pass
-        elif info.kind != "plaintext":
-            await ws.close(CLOSE_FORBIDDEN, "this room is end-to-end encrypted: open it with a collab client")
-            return
-        room = await hub.acquire(name)
-    except Exception as exc:
-        log.error("room %s unavailable: %s", name, exc)
-        await ws.close(CLOSE_TRY_AGAIN, "room storage unavailable, try again shortly")
-        return
+    # Served from here rather than from inside _admit_plaintext: that frame (and the room info it
+    # read) would otherwise stay alive as long as the connection.
     async with Connection.opened(ws, send_limit=hub.settings.send_buffer_bytes, metrics=hub.metrics) as conn:
         conn.start()
         try:
@@ -77,3 +54,32 @@ async def _plaintext(hub: Hub, ws: WebSocket, name: str) -> None:
         finally:
             room.leave(conn)
             hub.release(room)
+
+
+async def _admit_plaintext(hub: Hub, ws: WebSocket, name: str) -> Room | None:
+    """Accept the websocket and acquire its room, or close it with the reason and return None."""
+    await ws.accept()
+    if not valid_room_name(name):
+        await ws.close(CLOSE_NOT_FOUND, "room names are 1-128 characters of A-Z a-z 0-9 . _ -")
+        return None
+    if not hub.accepting:
+        await ws.close(CLOSE_RESTARTING, "hub is shutting down")
+        return None
+    try:
+        info = await hub.store.room_info(name)
+        if info is None:
+            if hub.settings.require_room_creation:
+                await ws.close(CLOSE_NOT_FOUND, "no such room: create it with POST /api/rooms")
+                return None
+            try:
+                await hub.store.create_room(RoomInfo(name, "plaintext", None, time.time()))
+            except RoomExists:
+                pass
+        elif info.kind != "plaintext":
+            await ws.close(CLOSE_FORBIDDEN, "this room is end-to-end encrypted: open it with a collab client")
+            return None
+        return await hub.acquire(name)
+    except Exception as exc:
+        log.error("room %s unavailable: %s", name, exc)
+        await ws.close(CLOSE_TRY_AGAIN, "room storage unavailable, try again shortly")
+        return None
