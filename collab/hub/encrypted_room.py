@@ -68,7 +68,8 @@ class EncryptedRoom:
         self.remote_conns: dict[bytes, set[int]] = {}  # hub id -> its conn ids with presence here
         self.head = 0
         self.refs = 0
-        self.loaded = asyncio.Event()
+        # Dropped once set: an Event (with its waiter deque) costs ~0.9 kB, and a hub holds many idle rooms.
+        self.loaded: asyncio.Event | None = asyncio.Event()
         self.load_error: BaseException | None = None
         self.unload_task: asyncio.Task[None] | None = None
         self.unloading = False
@@ -82,7 +83,9 @@ class EncryptedRoom:
             self.load_error = exc
             raise
         finally:
-            self.loaded.set()
+            loaded, self.loaded = self.loaded, None
+            if loaded is not None:
+                loaded.set()
 
     async def close(self) -> None:
         await self.hub.broker.unsubscribe(self.name)
@@ -183,7 +186,8 @@ class EncryptedRooms:
         if room.unload_task is not None and not room.unloading:
             room.unload_task.cancel()
             room.unload_task = None
-        await room.loaded.wait()
+        if room.loaded is not None:
+            await room.loaded.wait()
         if room.load_error is not None:
             self.release(room)
             raise room.load_error

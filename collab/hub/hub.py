@@ -67,7 +67,8 @@ class Hub:
             self.rooms[name] = room
             self.metrics.rooms_loaded.set(len(self.rooms))
             asyncio.create_task(self._load(room))
-        await room.loaded.wait()
+        if room.loaded is not None:
+            await room.loaded.wait()
         if room.load_error is not None:
             self.release(room)
             raise room.load_error
