@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -48,10 +48,12 @@ def session_handlers() -> dict[str, SessionHandler]:
     RSS), which a hub that only serves plaintext rooms never needs.
     """
 
-    async def serve_encrypted(hub: Hub, ws: WebSocket, name: str, info: RoomInfo | None) -> None:
+    # Not async: it returns the real handler's coroutine, so no wrapper frame stays alive for the
+    # life of every encrypted connection.
+    def serve_encrypted(hub: Hub, ws: WebSocket, name: str, info: RoomInfo | None) -> Awaitable[None]:
         from collab.hub.encrypted import serve_encrypted as serve
 
-        await serve(hub, ws, name, info)
+        return serve(hub, ws, name, info)
 
     return {relay_frames.SUBPROTOCOL: serve_encrypted}
 
