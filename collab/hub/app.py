@@ -18,7 +18,7 @@ from collab.protocol import relay_frames
 from collab.hub.agents import PostLimiter, agent_routes, directory_for
 from collab.hub.endpoint import SessionHandler, websocket_endpoint
 from collab.hub.hub import Hub
-from collab.hub.shortcut import WebSocketShortcut
+from collab.hub.shortcut import ShortcutStarlette
 from collab.hub.web import SecurityHeadersMiddleware, web_routes
 from collab.store.base import RoomInfo, Store
 
@@ -76,12 +76,12 @@ def create_app(settings: Settings, *, store: Store | None = None, broker: Broker
         Route("/api/rooms", api.create_room, methods=["POST"]),
         Route("/api/rooms/{room}", api.room_info),
         *agent_routes(),
+        WebSocketRoute("/ws/{room}", websocket_endpoint),
         *web_routes(),
     ]
-    # Served by the shortcut, outside Starlette's middleware and router (see collab.hub.shortcut).
-    websocket_routes = [WebSocketRoute("/ws/{room}", websocket_endpoint)]
-    middleware = [Middleware(WebSocketShortcut, routes=websocket_routes), Middleware(SecurityHeadersMiddleware)]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+    # Websockets skip Starlette's middleware and router: see collab.hub.shortcut.
+    middleware = [Middleware(SecurityHeadersMiddleware)]
+    app = ShortcutStarlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.hub = hub
     app.state.session_handlers = session_handlers()
     app.state.agents = directory_for(settings)
