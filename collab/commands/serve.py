@@ -14,6 +14,8 @@ import uvicorn
 from collab.config import env_name, load_settings
 from collab.hub.app import create_app
 
+log = logging.getLogger(__name__)
+
 HELP = "run a hub: websocket rooms, HTTP API, the web client"
 
 
@@ -91,20 +93,52 @@ async def serve(settings) -> int:  # type: ignore[no-untyped-def]
         ws_per_message_deflate=False,
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
-        lifespan="on",
+        # We run the app's lifespan around the server ourselves (below), so a store that cannot be
+        # opened is one line on stderr instead of uvicorn's "Application startup failed" traceback.
+        lifespan="off",
         timeout_graceful_shutdown=10,
     )
     server = GracefulServer(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started and not task.done():
-        await asyncio.sleep(0.02)
-    if server.started:
-        host, port = sock.getsockname()[:2]
-        shown = f"[{host}]" if ":" in host else host
-        store = "redis " + _redact(settings.redis_url) if settings.redis_url else f"sqlite {settings.sqlite_path}"
-        print(f"collab hub ready at http://{shown}:{port} (store: {store})", flush=True)
-    await task
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+        except Exception as exc:
+            log.debug("startup failed", exc_info=True)
+            print(f"collab serve: cannot start: {_startup_reason(exc, settings)}", file=sys.stderr)
+            sock.close()
+            return 1
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not task.done():
+            await asyncio.sleep(0.02)
+        if server.started:
+            host, port = sock.getsockname()[:2]
+            print(f"collab hub ready at {_ready_url(host, port)} (store: {_store_label(settings)})", flush=True)
+        await task
     return 0 if server.started else 1
+
+
+def _ready_url(host: str, port: int) -> str:
+    """The URL to open: a wildcard bind is reachable on loopback, and 0.0.0.0 is no address to visit."""
+    if host in ("0.0.0.0", "::"):
+        loopback = "127.0.0.1" if host == "0.0.0.0" else "[::1]"
+        return f"http://{loopback}:{port} (listening on every interface, {host})"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _store_label(settings) -> str:  # type: ignore[no-untyped-def]
+    return "redis " + _redact(settings.redis_url) if settings.redis_url else f"sqlite {settings.sqlite_path}"
+
+
+def _startup_reason(exc: BaseException, settings) -> str:  # type: ignore[no-untyped-def]
+    """One line that says what failed; Redis passwords never appear (redis-py errors may echo the URL)."""
+    reason = str(exc) or type(exc).__name__
+    if isinstance(exc, (FileExistsError, NotADirectoryError)) and not settings.redis_url:
+        reason = f"the data directory {settings.data} is not a directory (or a file is in its path)"
+    elif isinstance(exc, OSError) and exc.filename:
+        reason = f"{exc.strerror or reason}: {exc.filename}"
+    if settings.redis_url:
+        reason = reason.replace(settings.redis_url, _redact(settings.redis_url))
+    return reason
 
 
 class GracefulServer(uvicorn.Server):

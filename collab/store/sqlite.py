@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; one hub per data directory is then up to the user
+    fcntl = None  # type: ignore[assignment]
 
 from collab.store.group_commit import GroupCommitter
 from collab.store.base import LogEntry, RoomExists, RoomInfo, RoomLog, SnapshotConflict, StoreUnavailable
@@ -52,13 +58,47 @@ class SQLiteStore:
         self._db: sqlite3.Connection | None = None
         self._appends = GroupCommitter(self._commit, "collab-sqlite-writer")
         self._heads: dict[str, int] = {}  # only touched on the writer thread
+        self._lock_fd: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        await self._run(self._open_db)
+        self._lock()
+        try:
+            await self._run(self._open_db)
+        except sqlite3.Error as exc:
+            self._unlock()
+            raise StoreUnavailable(f"cannot open {self.path}: {exc}") from exc
         self._appends.start()
+
+    def _lock(self) -> None:
+        """One hub per database file: two processes would hand out the same sequence numbers.
+
+        SQLite's own locking keeps the file consistent but not our per-room heads, which each hub
+        caches in memory; the second hub's commits fail and its clients drift apart.
+        """
+        if fcntl is None:
+            return
+        path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise StoreUnavailable(
+                f"{self.path.parent} is in use by another collab hub (pid {holder}); "
+                "give each hub its own --data, or share rooms with --redis"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing releases the flock
+            self._lock_fd = None
 
     def _open_db(self) -> None:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -74,6 +114,7 @@ class SQLiteStore:
             await self._run(self._db.close)
             self._db = None
         self._executor.shutdown(wait=True)
+        self._unlock()
 
     async def _run(self, fn, *args):  # type: ignore[no-untyped-def]
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
