@@ -54,6 +54,10 @@ class Settings:
             raise ConfigError("max frame size must be at least 1024 bytes")
         if self.send_buffer_bytes < self.max_frame_bytes:
             raise ConfigError("send buffer must be at least the max frame size")
+        if self.compact_after < 1:
+            raise ConfigError(f"compact-after must be at least 1 log entry, got {self.compact_after}")
+        if self.room_idle_seconds < 0:
+            raise ConfigError(f"room-idle-seconds must be 0 or more, got {self.room_idle_seconds}")
         if self.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ConfigError("sqlite synchronous must be one of OFF, NORMAL, FULL, EXTRA")
         if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):

@@ -32,6 +32,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
+from collab.config import ConfigError
 from collab.store.group_commit import GroupCommitter
 from collab.store.base import LogEntry, RoomExists, RoomInfo, RoomLog, SnapshotConflict, StoreUnavailable
 
@@ -76,7 +77,12 @@ def split_url(url: str) -> tuple[str, bool | None]:
     kept = []
     for name, value in query:
         if name == "cluster":
-            cluster = value.lower() in ("1", "yes", "true", "on")
+            if value.lower() in ("1", "yes", "true", "on"):
+                cluster = True
+            elif value.lower() in ("0", "no", "false", "off"):
+                cluster = False
+            else:
+                raise ConfigError(f"the Redis URL's cluster= option must be yes or no, got {value!r}")
         else:
             kept.append((name, value))
     return urlunsplit(parts._replace(query=urlencode(kept))), cluster

@@ -61,3 +61,15 @@ def test_a_data_path_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("not a folder")
     line = one_line_error(serve("--data", str(tmp_path / "afile")))
     assert "is not a directory" in line
+
+
+def test_values_that_cannot_work_are_refused_before_anything_starts(tmp_path: Path) -> None:
+    for args, says in [
+        (["--compact-after", "0"], "compact-after must be at least 1"),
+        (["--room-idle-seconds", "-1"], "room-idle-seconds must be 0 or more"),
+    ]:
+        done = serve("--data", str(tmp_path / "d"), *args)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert says in done.stderr
+    line = one_line_error(serve("--redis", f"redis://127.0.0.1:{free_port()}/0?cluster=maybe"))
+    assert "cluster= option must be yes or no" in line
