@@ -54,6 +54,8 @@ class Settings:
             raise ConfigError("max frame size must be at least 1024 bytes")
         if self.send_buffer_bytes < self.max_frame_bytes:
             raise ConfigError("send buffer must be at least the max frame size")
+        if self.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
+            raise ConfigError(f"log level must be debug, info, warning, error or critical, got {self.log_level!r}")
         if self.compact_after < 1:
             raise ConfigError(f"compact-after must be at least 1 log entry, got {self.compact_after}")
         if self.room_idle_seconds < 0:

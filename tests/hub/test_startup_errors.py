@@ -67,6 +67,7 @@ def test_values_that_cannot_work_are_refused_before_anything_starts(tmp_path: Pa
     for args, says in [
         (["--compact-after", "0"], "compact-after must be at least 1"),
         (["--room-idle-seconds", "-1"], "room-idle-seconds must be 0 or more"),
+        (["--log-level", "loud"], "log level must be debug, info"),
     ]:
         done = serve("--data", str(tmp_path / "d"), *args)
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
