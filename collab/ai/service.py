@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,10 +43,31 @@ log = logging.getLogger(__name__)
 ROOM_AGENTS = "agents"
 REMOVED = "removed"
 KEY_FILE_SIZE = 32
+# The hub's rule for listed names (collab/hub/agents.py NAME; a test keeps the two equal). The name
+# also names the key file, so it must never carry a path separator or "..".
+AGENT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 
 class KeyFileError(Exception):
     """The key file cannot be used; the message says why and what to do."""
+
+
+class AgentNameError(ValueError):
+    """A name the hub's agent directory would refuse (and that must not become a file name)."""
+
+
+def checked_agent_name(name: str) -> str:
+    if not AGENT_NAME.fullmatch(name):
+        raise AgentNameError(
+            f"--name {name!r} cannot be listed on a hub: use 1-32 characters of a-z 0-9 _ -, "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def key_file_for(data: Path, name: str) -> Path:
+    """Where the service named ``name`` keeps its key under the data directory (the name is checked first)."""
+    return data / "agents" / f"{checked_agent_name(name)}.x25519"
 
 
 def load_or_create_key(path: Path) -> X25519PrivateKey:
@@ -86,6 +108,7 @@ class ServiceConfig:
 
 class AgentService:
     def __init__(self, config: ServiceConfig, backend: ModelBackend) -> None:
+        checked_agent_name(config.agent.name)  # before anything touches the disk or the hub
         self.config = config
         self.backend = backend
         self.hub = normalize_server_base(config.hub)

@@ -52,16 +52,34 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The SDK's HTTP logger prints request URLs at info level; ours say what matters without them.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    try:
-        backend = load_backend(args.model or os.environ.get(MODEL_ENV))
-    except BackendSpecError as exc:
-        print(f"collab agent: {exc}", file=sys.stderr)
-        return 2
     for value, what in ((args.requests_per_minute, "--requests-per-minute"), (args.tokens_per_hour, "--tokens-per-hour"),
                         (args.context_tokens, "--context-tokens"), (args.answer_tokens, "--answer-tokens")):
         if value < 1:
             print(f"collab agent: {what} must be at least 1", file=sys.stderr)
             return 2
+    hub = args.hub or os.environ.get(HUB_ENV)
+    key_file: Path | None = None
+    if args.serve:
+        if args.link or not hub:
+            print("collab agent: --serve takes --hub URL and no link", file=sys.stderr)
+            return 2
+        from collab.ai.service import AgentNameError, key_file_for
+
+        # The name becomes a file name: it is checked before any path is built from it.
+        data = args.data or Path(os.environ.get(env_name("data")) or default_data_dir())
+        try:
+            key_file = key_file_for(data, args.name)
+        except AgentNameError as exc:
+            print(f"collab agent: {exc}", file=sys.stderr)
+            return 2
+    elif not args.link:
+        print("collab agent: give a session link, or --serve --hub URL", file=sys.stderr)
+        return 2
+    try:
+        backend = load_backend(args.model or os.environ.get(MODEL_ENV))
+    except BackendSpecError as exc:
+        print(f"collab agent: {exc}", file=sys.stderr)
+        return 2
     config = AgentConfig(
         name=args.name,
         color=args.color,
@@ -69,22 +87,14 @@ def run(args: argparse.Namespace) -> int:
         limits=RoomLimits(args.requests_per_minute, args.tokens_per_hour),
         idle_timeout=args.idle_timeout,
     )
-    if args.serve:
-        hub = args.hub or os.environ.get(HUB_ENV)
-        if args.link or not hub:
-            print("collab agent: --serve takes --hub URL and no link", file=sys.stderr)
-            return 2
+    if key_file is not None and hub:
         from collab.ai.service import KeyFileError
 
         try:
-            data = args.data or Path(os.environ.get(env_name("data")) or default_data_dir())
-            return asyncio.run(serve_invites(hub, data, backend, config))
+            return asyncio.run(serve_invites(hub, key_file, backend, config))
         except (KeyFileError, LinkError) as exc:
             print(f"collab agent: {exc}", file=sys.stderr)
             return 1
-    if not args.link:
-        print("collab agent: give a session link, or --serve --hub URL", file=sys.stderr)
-        return 2
     try:
         return asyncio.run(serve(args.link, backend, config))
     except (LinkError, ProviderError) as exc:
@@ -119,7 +129,7 @@ async def serve(link: str, backend, config: AgentConfig) -> int:  # type: ignore
     return 0
 
 
-async def serve_invites(hub: str, data: Path, backend, config: AgentConfig) -> int:  # type: ignore[no-untyped-def]
+async def serve_invites(hub: str, key_file: Path, backend, config: AgentConfig) -> int:  # type: ignore[no-untyped-def]
     from collab.ai.service import AgentService, ServiceConfig
 
     stop = asyncio.Event()
@@ -127,7 +137,7 @@ async def serve_invites(hub: str, data: Path, backend, config: AgentConfig) -> i
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     service = AgentService(
-        ServiceConfig(hub=hub, agent=config, key_file=data / "agents" / f"{config.name}.x25519",
+        ServiceConfig(hub=hub, agent=config, key_file=key_file,
                       token=os.environ.get(env_name("agent_token")) or None),
         backend,
     )
