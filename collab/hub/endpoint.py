@@ -21,7 +21,7 @@ from collab.hub.names import valid_room_name
 from collab.hub.origin import origin_allowed
 from collab.hub.plaintext import serve_plaintext
 from collab.hub.room import Room
-from collab.store.base import RoomExists, RoomInfo
+from collab.store.base import RoomExists, RoomInfo, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,14 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     handlers: dict[str, SessionHandler] = ws.app.state.session_handlers
     for proto in ws.scope.get("subprotocols", []):
         if proto in handlers:
-            info = await hub.store.room_info(name) if valid_room_name(name) else None
+            try:
+                info = await hub.store.room_info(name) if valid_room_name(name) else None
+            except StoreUnavailable as exc:
+                # Accept first so the client reads a retryable close (1013), not an HTTP 500.
+                log.warning("room %s unavailable: %s", name, exc)
+                await ws.accept(subprotocol=proto)
+                await ws.close(CLOSE_TRY_AGAIN, "room storage unavailable, try again shortly")
+                return
             await handlers[proto](hub, ws, name, info)
             return
     room = await _admit_plaintext(hub, ws, name)
