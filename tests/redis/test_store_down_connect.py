@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -9,7 +11,6 @@ from websockets.exceptions import ConnectionClosed
 from collab.protocol import relay_frames
 from tests.redis.conftest import start_hub
 from tests.redis.servers import RedisServer
-from pathlib import Path
 
 
 @pytest.mark.parametrize("subprotocols", [None, [relay_frames.SUBPROTOCOL]], ids=["plaintext", "encrypted"])
