@@ -4,6 +4,9 @@ import { Awareness } from "y-protocols/awareness";
 import { WebsocketProvider } from "y-websocket";
 import { Listeners, watchNetwork, type ConnState, type Transport } from "./types.js";
 
+/** The hub's close code for a plaintext connection to an end-to-end encrypted room (docs/protocol.md). */
+export const CLOSE_ENCRYPTED_ROOM = 4403;
+
 export class PlaintextTransport implements Transport {
   readonly encrypted = false;
   readonly canWrite = true;
@@ -12,6 +15,8 @@ export class PlaintextTransport implements Transport {
   pending = 0;
   synced = false;
   failure: string | null = null;
+  /** Set when the hub refused the connection because the room is end-to-end encrypted: the link lost its key. */
+  encryptedRoom = false;
   private provider: WebsocketProvider;
   private changed = new Listeners<[]>();
   private warnings = new Listeners<[string]>();
@@ -33,6 +38,7 @@ export class PlaintextTransport implements Transport {
       this.set("connected");
     });
     this.provider.on("closed", ({ code, reason }: { code: number; reason: string }) => {
+      this.encryptedRoom = code === CLOSE_ENCRYPTED_ROOM;
       this.failure = reason || `the hub closed the connection (${code})`;
       this.set("failed");
     });

@@ -17,18 +17,12 @@ import { ask } from "./dialog.js";
 import { h } from "./dom.js";
 import { FileEditor } from "./editor.js";
 import { FileTree } from "./files.js";
+import { hubSaysEncrypted, showLinkError, showMissingKey } from "./linkkey.js";
 import { people, PeoplePanel } from "./people.js";
+import { homeHref, showProblem } from "./problem.js";
 import { StatusLine } from "./status.js";
 
-export function showProblem(root: HTMLElement, title: string, ...lines: string[]): void {
-  root.replaceChildren(
-    h("div", { class: "problem", role: "alert" }, h("h1", {}, title), ...lines.map((line) => h("p", {}, line)), h("p", {}, h("a", { href: homeHref() }, "Start a new session"))),
-  );
-}
-
-function homeHref(): string {
-  return location.pathname.replace(/\/s\/[^/]*\/?$/, "/");
-}
+export { showProblem };
 
 async function askName(): Promise<string> {
   for (;;) {
@@ -51,7 +45,11 @@ export async function startSession(root: HTMLElement): Promise<void> {
     link = await parseLink(location.href);
   } catch (err) {
     if (!(err instanceof LinkError)) throw err;
-    showProblem(root, "This link does not work", err.message, "Ask for the link again, and copy all of it: the part after # holds the key.");
+    await showLinkError(root, location.href, err);
+    return;
+  }
+  if (!link.keys && (await hubSaysEncrypted(link))) {
+    showMissingKey(root);
     return;
   }
   const name = storedName() ?? (await askName());
@@ -61,9 +59,9 @@ export async function startSession(root: HTMLElement): Promise<void> {
   // and only its unsent part goes to the hub (see EncryptedOptions.unsent).
   const { local, restored } = await restore(link);
   if (restored.state) Y.applyUpdate(doc, restored.state, local);
-  const transport: Transport = link.keys
-    ? new EncryptedTransport(doc, link.keys, websocketUrl(link.serverBase, link.room), { roomsApi: `${link.serverBase}/api/rooms`, unsent: restored.unsent })
-    : new PlaintextTransport(doc, websocketUrl(link.serverBase, link.room).replace(/\/[^/]+$/, ""), link.room);
+  const plaintext = link.keys ? null : new PlaintextTransport(doc, websocketUrl(link.serverBase, link.room).replace(/\/[^/]+$/, ""), link.room);
+  const transport: Transport =
+    plaintext ?? new EncryptedTransport(doc, link.keys!, websocketUrl(link.serverBase, link.room), { roomsApi: `${link.serverBase}/api/rooms`, unsent: restored.unsent });
   transport.awareness.setLocalStateField("user", me);
   local?.attach(transport);
   window.addEventListener("pagehide", () => {
@@ -71,6 +69,16 @@ export async function startSession(root: HTMLElement): Promise<void> {
     transport.destroy();
   });
   new SessionPage(root, link, transport, me.name, local, restored.state !== null).mount();
+  // The hub could not be asked before (offline, say), so its refusal is what says the room is encrypted.
+  let told = false;
+  plaintext?.onChange(() => {
+    if (!plaintext.encryptedRoom || told) return;
+    told = true;
+    plaintext.destroy();
+    // The copy this page began is of nothing; one that was here before is left alone.
+    if (!restored.state) local?.forget().catch(() => {});
+    showMissingKey(root);
+  });
 }
 
 async function restore(link: ParsedLink): Promise<{ local: LocalCopy | null; restored: Restored }> {
