@@ -18,6 +18,7 @@ from collab.protocol import relay_frames
 from collab.hub.agents import PostLimiter, agent_routes, directory_for
 from collab.hub.endpoint import SessionHandler, websocket_endpoint
 from collab.hub.hub import Hub
+from collab.hub.origin import OriginCheckMiddleware
 from collab.hub.shortcut import ShortcutStarlette
 from collab.hub.web import SecurityHeadersMiddleware, web_routes
 from collab.store.base import RoomInfo, Store
@@ -80,7 +81,10 @@ def create_app(settings: Settings, *, store: Store | None = None, broker: Broker
         *web_routes(),
     ]
     # Websockets skip Starlette's middleware and router: see collab.hub.shortcut.
-    middleware = [Middleware(SecurityHeadersMiddleware)]
+    middleware = [
+        Middleware(SecurityHeadersMiddleware),
+        Middleware(OriginCheckMiddleware, allowed=settings.allowed_origins),
+    ]
     app = ShortcutStarlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.hub = hub
     app.state.session_handlers = session_handlers()
