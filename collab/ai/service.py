@@ -34,6 +34,7 @@ from collab.ai.backend import ModelBackend
 from collab.ai.sealing import SealError, SealedInvite, fingerprint, public_bytes, unseal
 from collab.client.provider import ProviderError
 from collab.client.session import Session
+from collab.config import env_name
 from collab.crypto.keys import RoomKeys, b64url_encode
 from collab.crypto.links import normalize_server_base, read_link, write_link
 
@@ -50,6 +51,10 @@ AGENT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 class KeyFileError(Exception):
     """The key file cannot be used; the message says why and what to do."""
+
+
+class HubRefusal(ProviderError):
+    """The hub refused this agent for a reason that retrying will not change (token, name, request)."""
 
 
 class AgentNameError(ValueError):
@@ -103,7 +108,20 @@ class ServiceConfig:
     key_file: Path
     token: str | None = None
     poll_seconds: float = 10.0
-    retry_seconds: float = 2.0
+    retry_seconds: float = 2.0  # the first wait after a transient failure; it doubles up to max_retry_seconds
+    max_retry_seconds: float = 30.0  # well inside the hub's 60 s lease, so a short outage keeps the listing
+
+
+class _Backoff:
+    def __init__(self, first: float, most: float) -> None:
+        self.first, self.most, self._next = first, most, first
+
+    def next(self) -> float:
+        delay, self._next = self._next, min(self._next * 2, self.most)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.first
 
 
 class AgentService:
@@ -128,13 +146,18 @@ class AgentService:
         return self.config.agent.name
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop`` is set; raises HubRefusal when the hub refuses this agent for good."""
         tasks = [asyncio.create_task(self._register_loop()), asyncio.create_task(self._invite_loop())]
+        stopped = asyncio.create_task(stop.wait())
         try:
-            await stop.wait()
+            await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in tasks:
+                if task.done():
+                    task.result()  # the loops end only by raising: a refusal, or a bug that must show
         finally:
-            for task in [*tasks, *self.rooms.values()]:
+            for task in [stopped, *tasks, *self.rooms.values()]:
                 task.cancel()
-            await asyncio.gather(*tasks, *self.rooms.values(), return_exceptions=True)
+            await asyncio.gather(stopped, *tasks, *self.rooms.values(), return_exceptions=True)
             await self._http.aclose()
 
     # -- the hub's directory -----------------------------------------------------------------------
@@ -151,24 +174,52 @@ class AgentService:
         }
         response = await self._http.post("/api/agents", json=body)
         if response.status_code != 200:
-            raise ProviderError(f"the hub refused to list this agent: {_reason(response)}")
+            raise self._refused(response, "list this agent")
         return float(response.json().get("lease_seconds", 60))
 
+    def _refused(self, response: httpx.Response, doing: str) -> ProviderError:
+        """A HubRefusal when asking again cannot help, else a ProviderError worth a retry."""
+        status, said = response.status_code, _error_text(response)
+        if status >= 500 or status in (408, 425, 429):  # restarting, overloaded, behind a proxy, rate limiting
+            return ProviderError(f"the hub answered {status}" + (f": {said}" if said else ""))
+        token = env_name("agent_token")
+        if status == 401:
+            why = (f"{token} is not the hub's agent token" if self.config.token
+                   else f"the hub needs its agent token: set {token} to the hub's value")
+        elif status == 409:
+            why = (f"the name {self.name!r} is held by another running agent (another key): choose another "
+                   "--name, or stop that agent; its listing ends a minute after it stops")
+        elif status == 404:
+            why = "there is no agent directory at this address: is --hub the collab hub's base URL?"
+        else:
+            why = said or "no reason given"
+        return HubRefusal(f"the hub at {self.hub} refused to {doing} ({status}): {why}")
+
     async def _register_loop(self) -> None:
+        retry = _Backoff(self.config.retry_seconds, self.config.max_retry_seconds)
+        failing = False
         while True:
             try:
                 lease = await self.register()
-            except (httpx.HTTPError, ProviderError) as exc:
-                log.warning("agent service %s: cannot register with %s: %s", self.name, self.hub, exc)
-                await asyncio.sleep(self.config.retry_seconds)
+            except HubRefusal:
+                raise
+            except (httpx.HTTPError, ProviderError, ValueError) as exc:
+                delay = retry.next()
+                log.warning("agent service %s: cannot register with %s: %s; retrying in %g s",
+                            self.name, self.hub, _problem(exc), delay)
+                failing = True
+                await asyncio.sleep(delay)
                 continue
-            if not self.registered.is_set():
+            retry.reset()
+            if not self.registered.is_set() or failing:
                 log.info("agent service %s registered at %s, key fingerprint %s", self.name, self.hub, self.fingerprint)
                 self.registered.set()
+                failing = False
             await asyncio.sleep(max(1.0, lease / 3))
 
     async def _invite_loop(self) -> None:
         after = ""
+        retry = _Backoff(self.config.retry_seconds, self.config.max_retry_seconds)
         await self.registered.wait()
         while True:
             try:
@@ -176,12 +227,16 @@ class AgentService:
                     f"/api/agents/{self.name}/invites", params={"after": after, "wait": self.config.poll_seconds}
                 )
                 if response.status_code != 200:
-                    raise ProviderError(_reason(response))
+                    raise self._refused(response, "hand out this agent's invites")
                 data = response.json()
+            except HubRefusal:
+                raise
             except (httpx.HTTPError, ProviderError, ValueError) as exc:
-                log.warning("agent service %s: cannot read invites: %s", self.name, exc)
-                await asyncio.sleep(self.config.retry_seconds)
+                delay = retry.next()
+                log.warning("agent service %s: cannot read invites: %s; retrying in %g s", self.name, _problem(exc), delay)
+                await asyncio.sleep(delay)
                 continue
+            retry.reset()
             for raw in data.get("invites", ()):
                 after = str(raw.get("id", after))
                 self.accept_invite(raw)
@@ -237,8 +292,21 @@ class AgentService:
             self.rooms.pop(keys.room_id, None)
 
 
-def _reason(response: httpx.Response) -> str:
+def _error_text(response: httpx.Response) -> str:
+    """The hub's one-line ``error``, if the answer is the hub's JSON (a proxy in front may send HTML)."""
     try:
-        return f"{response.status_code} {response.json().get('error', '')}".strip()
+        data = response.json()
     except ValueError:
-        return str(response.status_code)
+        return ""
+    error = data.get("error") if isinstance(data, dict) else None
+    return error[:300] if isinstance(error, str) else ""
+
+
+def _problem(exc: Exception) -> str:
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect ({exc})" if str(exc) else "cannot connect"
+    if isinstance(exc, httpx.TimeoutException):
+        return "no answer in time"
+    if isinstance(exc, ProviderError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

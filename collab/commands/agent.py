@@ -130,7 +130,7 @@ async def serve(link: str, backend, config: AgentConfig) -> int:  # type: ignore
 
 
 async def serve_invites(hub: str, key_file: Path, backend, config: AgentConfig) -> int:  # type: ignore[no-untyped-def]
-    from collab.ai.service import AgentService, ServiceConfig
+    from collab.ai.service import AgentService, HubRefusal, ServiceConfig
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -149,6 +149,9 @@ async def serve_invites(hub: str, key_file: Path, backend, config: AgentConfig) 
     )
     try:
         await service.run(stop)
+    except HubRefusal as exc:
+        print(f"collab agent: {exc}", file=sys.stderr)
+        return 1
     finally:
         await backend.aclose()
     return 0
