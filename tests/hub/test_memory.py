@@ -1,4 +1,8 @@
-"""A hub holds many idle connections cheaply, and an idle connection still gets what its room sends."""
+"""A thousand idle connections stay open, and every one still gets what its room sends.
+
+How much memory each costs is measured by bench/ (workloads e-conn, e-room) against the peers in
+the same run, not asserted here; this test prints the figure it saw.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,6 @@ from collab.protocol import yjs
 from tests.support.hub_process import HubProcess
 
 IDLE = 1000
-# bench/ workload e-conn measured 31.9 kB per idle connection before the idle-memory work and
-# 20 kB after; a bare ASGI app on the same uvicorn settings takes 19.1 kB. RSS moves in
-# allocator-sized steps, hence the margin.
-LIMIT_KB = 26.0
 
 
 def rss_kb(pid: int) -> int:
@@ -36,7 +36,7 @@ async def join(url: str) -> ClientConnection:
             return ws
 
 
-async def test_idle_connections_cost_little_and_still_receive(tmp_path: Path) -> None:
+async def test_a_thousand_idle_connections_stay_open_and_still_receive(tmp_path: Path) -> None:
     hub = HubProcess(tmp_path / "data").start()
     conns: list[ClientConnection] = []
     try:
@@ -54,7 +54,7 @@ async def test_idle_connections_cost_little_and_still_receive(tmp_path: Path) ->
         conns += await asyncio.gather(*(one() for _ in range(IDLE)))
         await asyncio.sleep(1.5)
         per_conn = (rss_kb(hub.proc.pid) - before) / IDLE
-        assert per_conn < LIMIT_KB, f"{per_conn:.1f} kB of hub RSS per idle connection"
+        print(f"{per_conn:.1f} kB of hub RSS per idle connection ({IDLE} connections)")
 
         # A write after all that idleness reaches every silent connection.
         doc = pycrdt.Doc()
