@@ -25,6 +25,12 @@ class Hub:
         self.rooms: dict[str, Room] = {}
         self._refs: dict[str, int] = {}
         self.accepting = True
+        # Read at scrape time, so it counts both kinds of room without bookkeeping on every load.
+        self.metrics.rooms_loaded.set_function(self._rooms_loaded)
+
+    def _rooms_loaded(self) -> int:
+        encrypted = getattr(self, "encrypted_rooms", None)  # set by collab.hub.encrypted on first use
+        return len(self.rooms) + (len(encrypted.rooms) if encrypted is not None else 0)
 
     async def start(self) -> None:
         await self.store.open()
@@ -54,7 +60,6 @@ class Hub:
                 await room.close()
             except Exception as exc:
                 log.warning("room %s did not close cleanly: %s", name, exc)
-        self.metrics.rooms_loaded.set(0)
         await self.broker.close()
         await self.store.close()
 
@@ -65,7 +70,6 @@ class Hub:
         if room is None:
             room = Room(self, name)
             self.rooms[name] = room
-            self.metrics.rooms_loaded.set(len(self.rooms))
             asyncio.create_task(self._load(room))
         if room.loaded is not None:
             await room.loaded.wait()
@@ -81,7 +85,6 @@ class Hub:
             log.error("room %s failed to load: %s", room.name, exc)
             if self.rooms.get(room.name) is room:
                 del self.rooms[room.name]
-                self.metrics.rooms_loaded.set(len(self.rooms))
 
     def release(self, room: Room) -> None:
         refs = self._refs.get(room.name, 1) - 1
@@ -108,7 +111,6 @@ class Hub:
                 await self.broker.subscribe(room.name, room.on_relay)
             elif self.rooms.get(room.name) is room:
                 del self.rooms[room.name]
-                self.metrics.rooms_loaded.set(len(self.rooms))
                 log.debug("room %s unloaded", room.name)
         finally:
             room.unloading = False
