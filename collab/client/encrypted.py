@@ -26,7 +26,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 from websockets.typing import Subprotocol
 
-from collab.client.provider import ProviderError, Status
+from collab.client.provider import (
+    FINAL_CLOSES,
+    RETRY_CLOSES,
+    ProviderError,
+    Status,
+    close_message,
+    connect_failure,
+)
 from collab.crypto.auth import sign_challenge
 from collab.crypto.keys import RoomKeys
 from collab.crypto.links import parse_link, websocket_url
@@ -50,6 +57,7 @@ log = logging.getLogger(__name__)
 
 # Close codes after which retrying cannot help: tell the user instead of looping.
 FATAL_CLOSES = {
+    **FINAL_CLOSES,
     4401: "the hub refused us as a writer: this link's write key is not the room's",
     4403: "the hub refused this room kind: it is not an end-to-end encrypted room",
     4404: "no such room on this hub (encrypted rooms are created with `collab new`)",
@@ -190,6 +198,7 @@ class EncryptedProvider:
         self._acked = asyncio.Event()
         self._stopping = False
         self._fatal: ProviderError | None = None
+        self.last_error: str | None = None  # why the last connection attempt ended, for the person
         self._task: asyncio.Task[None] | None = None
         self._doc_sub: Any = None
         self._awareness_sub: str | None = None
@@ -207,6 +216,10 @@ class EncryptedProvider:
     @property
     def pending(self) -> int:
         return len(self._queue)
+
+    @property
+    def fatal(self) -> ProviderError | None:
+        return self._fatal
 
     @property
     def can_write(self) -> bool:
@@ -227,7 +240,8 @@ class EncryptedProvider:
             raise self._fatal
         if not self.synced.is_set():
             await self.stop()
-            raise ProviderError(f"could not sync with the hub at {self.ws_url} within {timeout} s")
+            last = f" (last error: {self.last_error})" if self.last_error else ""
+            raise ProviderError(f"could not sync with the hub at {self.ws_url} within {timeout:g} s{last}")
 
     async def stop(self, timeout: float = 5.0) -> None:
         if self._task is None:
@@ -276,6 +290,8 @@ class EncryptedProvider:
     async def _run(self) -> None:
         delay = self.backoff_initial
         while not self._stopping:
+            code: int | None = None
+            come_back = False  # the hub asked us to retry (store unavailable, shutting down)
             try:
                 async with connect(
                     self.ws_url,
@@ -288,9 +304,11 @@ class EncryptedProvider:
                         await self._session(ws)
                     finally:
                         self._ws = None
-                    if ws.close_code is not None and ws.close_code in FATAL_CLOSES:
-                        self._fail(ws.close_code, ws.close_reason)
+                    code = ws.close_code
+                    if code is not None and code in FATAL_CLOSES:
+                        self._fail(code, ws.close_reason)
                         return
+                    failure = close_message("the hub closed the connection", code, ws.close_reason) if code else ""
                     delay = self.backoff_initial if self.synced.is_set() else delay
             except ProviderError as exc:
                 self._fatal = exc
@@ -302,17 +320,31 @@ class EncryptedProvider:
                     self._fatal = ProviderError(f"the hub refused the connection with HTTP {status}")
                     self.status = Status.CLOSED
                     return
-                log.info("hub answered HTTP %d; retrying", status)
+                failure = connect_failure(exc)
             except InvalidURI as exc:
                 self._fatal = ProviderError(f"not a websocket address: {exc}")
+                self.status = Status.CLOSED
                 return
-            except (OSError, ConnectionClosed, asyncio.TimeoutError, _Retry, frames.ProtocolError) as exc:
-                log.info("room %s: connection lost (%s); retrying", self.keys.room_id, type(exc).__name__)
+            except _Retry as exc:
+                come_back, failure = True, f"the hub's store is unavailable: {exc}"
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd else None
+                failure = close_message("the hub closed the connection", code, exc.rcvd.reason) if exc.rcvd else str(exc)
+            except (OSError, asyncio.TimeoutError, frames.ProtocolError) as exc:
+                failure = connect_failure(exc)
             finally:
                 self._drop_remote_presence()
                 self._abandon_snapshot()
             if self._stopping:
                 break
+            self.last_error = failure or "connection lost"
+            log.info("room %s: connection lost (%s); retrying", self.keys.room_id, self.last_error)
+            if not self.synced.is_set() and not come_back and code not in RETRY_CLOSES:
+                # Never synced: the first failure is the answer (refused, bad certificate, HTTP
+                # status); retrying until a timeout would only hide it from the person waiting.
+                self._fatal = ProviderError(f"could not sync with the hub at {self.ws_url}: {self.last_error}")
+                self.status = Status.CLOSED
+                return
             self.status = Status.OFFLINE
             # Full jitter keeps a hub restart from being hit by every client at the same instant.
             await asyncio.sleep(random.uniform(delay / 2, delay))
@@ -320,7 +352,10 @@ class EncryptedProvider:
 
     def _fail(self, code: int, reason: str) -> None:
         message = FATAL_CLOSES[code]
-        self._fatal = ProviderError(f"{message} (hub said: {reason})" if reason else message)
+        if code == 1009 and self._queue:
+            biggest = max(len(p.frame) for p in self._queue)
+            message += f"; the largest change waiting is {biggest:,} bytes sealed"
+        self._fatal = ProviderError(close_message(message, code, reason))
         self.status = Status.CLOSED
 
     async def _send(self, ws: ClientConnection, frame: bytes) -> None:

@@ -22,17 +22,14 @@ import pycrdt
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from collab.client.provider import ProviderError, Status
+from collab.client.provider import FINAL_CLOSES, RETRY_CLOSES, ProviderError, Status, close_message, connect_failure
 from collab.protocol import yjs
 
 log = logging.getLogger(__name__)
 
 # Close codes after which retrying cannot help: the hub refused us for a reason that will not change.
 FATAL_CLOSE = {
-    1002: "the hub reported a protocol error",
-    1003: "the hub refused a frame it cannot read",
-    1008: "the hub refused this client (origin policy)",
-    1009: "an edit is larger than the hub's frame limit",
+    **FINAL_CLOSES,
     4401: "not a writer of this room",
     4403: "this room is end-to-end encrypted: use its full link (with #k=...)",
     4404: "no such room on this hub",
@@ -136,6 +133,10 @@ class PlaintextProvider:
     def pending(self) -> int:
         return self._unsent
 
+    @property
+    def fatal(self) -> ProviderError | None:
+        return self._fatal
+
     async def wait_idle(self) -> None:
         """Wait until we are connected and every local update has been written out."""
         while not (self.status is Status.CONNECTED and self._unsent == 0):
@@ -152,6 +153,8 @@ class PlaintextProvider:
         ours = _decode_state_vector(self.doc.get_state())
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
+            if self._fatal is not None:
+                raise self._fatal  # e.g. the hub closed our connection with 1009: it will never have it
             async with connect(self.url, max_size=None, open_timeout=self.open_timeout) as ws:
                 frame = await asyncio.wait_for(ws.recv(), timeout)
             msg = yjs.parse_message(frame if isinstance(frame, bytes) else frame.encode())
@@ -186,9 +189,9 @@ class PlaintextProvider:
                 if status in (403, 404):
                     self._fail(f"the hub refused the connection (HTTP {status})")
                     return
-                code, reason = None, f"HTTP {status}"
+                code, reason = None, connect_failure(exc)
             except (OSError, InvalidHandshake, asyncio.TimeoutError) as exc:
-                code, reason = None, str(exc) or type(exc).__name__
+                code, reason = None, connect_failure(exc)
             except yjs.ProtocolError as exc:
                 log.warning("%s: malformed frame from the hub (%s); reconnecting", self.url, exc)
                 code, reason = None, f"malformed frame: {exc}"
@@ -199,7 +202,13 @@ class PlaintextProvider:
             if self._closing:
                 return
             if code in FATAL_CLOSE:
-                self._fail(f"{FATAL_CLOSE[code]} (close {code}{': ' + reason if reason else ''})")
+                self._fail(close_message(FATAL_CLOSE[code], code, reason))
+                return
+            if not self.synced.is_set() and code not in RETRY_CLOSES:
+                # Never synced: the first failure is the answer (refused, bad certificate, HTTP
+                # status); waiting out the timeout would only hide it.
+                failure = close_message("the hub closed the connection", code, reason) if code else reason
+                self._fail(f"could not reach the hub at {self.url}: {failure}")
                 return
             self.last_error = f"close {code} {reason}".strip() if code else reason
             self._set_status(Status.OFFLINE)
@@ -210,7 +219,8 @@ class PlaintextProvider:
 
     def _fail(self, message: str) -> None:
         self._fatal = ProviderError(message)
-        log.error("%s: %s", self.url, message)
+        # Info, not error: whoever started the provider gets the message and tells the person once.
+        log.info("%s: %s", self.url, message)
         self._set_status(Status.CLOSED)
 
     async def _serve(self, ws: ClientConnection) -> None:

@@ -43,18 +43,6 @@ def make_provider(link: ParsedLink, doc: pycrdt.Doc, awareness: pycrdt.Awareness
     return EncryptedProvider(link.keys, websocket_url(link.server_base, link.room), doc, awareness)
 
 
-async def _start(provider: Provider, timeout: float | None) -> None:
-    from collab.client.plaintext import PlaintextProvider
-
-    if isinstance(provider, PlaintextProvider):
-        await provider.start(timeout=timeout)  # reports the last connection error on timeout
-        return
-    try:
-        await asyncio.wait_for(provider.start(), timeout)
-    except asyncio.TimeoutError:
-        raise ProviderError(f"no sync with the hub within {timeout:g} s") from None
-
-
 class Session:
     def __init__(self, link: ParsedLink, provider: Provider, name: str, color: str) -> None:
         self.link = link
@@ -86,7 +74,9 @@ class Session:
         provider = make_provider(parsed, doc, awareness)
         session = cls(parsed, provider, name, color or random.choice(COLORS))
         try:
-            await _start(provider, timeout)
+            # Both providers end start() at the first failure before any sync (refused, bad
+            # certificate, HTTP status, final close) with its reason; ``timeout`` bounds the rest.
+            await provider.start(timeout=timeout)
         except BaseException:
             await provider.stop()
             raise
@@ -106,6 +96,11 @@ class Session:
         return self.provider.pending
 
     @property
+    def fatal(self) -> ProviderError | None:
+        """Why the session ended for good (a final close from the hub); None while it lives or retries."""
+        return self.provider.fatal
+
+    @property
     def writable(self) -> bool:
         return self.link.keys is None or self.link.keys.write_secret is not None
 
@@ -117,7 +112,7 @@ class Session:
             return
         while not (self.provider.status is Status.CONNECTED and self.provider.pending == 0):
             if self.provider.status is Status.CLOSED:
-                raise ProviderError("the session is closed")
+                raise self.provider.fatal or ProviderError("the session is closed")
             await asyncio.sleep(0.02)
 
     # -- presence ----------------------------------------------------------------------------------

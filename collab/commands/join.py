@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import re
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 from collab.client.localfs import DEFAULT_MAX_BYTES
@@ -17,6 +19,11 @@ from collab.client.session import Session
 from collab.crypto import LinkError
 
 HELP = "mirror a session into a local folder that any editor can edit"
+COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+class JoinError(RuntimeError):
+    """A setting or folder that cannot be used: the message says which and why."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,26 +31,64 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dir", required=True, type=Path, help="folder to mirror into (created if missing)")
     p.add_argument("--name", default=None, help="your name in presence and chat (default: your login)")
     p.add_argument("--color", default=None, help="your cursor colour, #rrggbb (default: picked for you)")
-    p.add_argument("--max-file-bytes", type=int, default=DEFAULT_MAX_BYTES, help="skip local files larger than this")
+    p.add_argument(
+        "--max-file-bytes",
+        type=int,
+        default=DEFAULT_MAX_BYTES,
+        help=f"skip local files larger than this (default: {DEFAULT_MAX_BYTES})",
+    )
     p.add_argument("--poll", action="store_true", help="poll the folder instead of OS change events (network drives)")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
+        check_arguments(args)
+    except JoinError as exc:
+        print(f"collab join: {exc}", file=sys.stderr)
+        return 2
+    try:
         return asyncio.run(join(args))
     except (LinkError, ProviderError) as exc:
         print(f"collab join: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # the folder became unusable while mirroring (permissions, disk full)
+        print(f"collab join: cannot write into {args.dir}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        # Only before the session starts: from then on Ctrl-C stops the mirror cleanly.
+        print("collab join: interrupted while connecting to the hub", file=sys.stderr)
+        return 130
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse what cannot work before connecting, each with one line that says what to give instead."""
+    if args.color is not None and not COLOR.fullmatch(args.color):
+        raise JoinError(f"--color wants #rrggbb, like #30bced (got {args.color!r})")
+    if args.max_file_bytes <= 0:
+        raise JoinError(f"--max-file-bytes must be a positive number of bytes (got {args.max_file_bytes})")
+    folder: Path = args.dir.expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise JoinError(f"--dir {args.dir} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # Creating a file is the one honest test (permissions, read-only mounts, ACLs, root).
+        with tempfile.TemporaryFile(dir=folder, prefix=".collab-probe-"):
+            pass
+    except OSError as exc:
+        raise JoinError(f"cannot write into --dir {args.dir}: {exc.strerror or exc}") from None
+    args.dir = folder
 
 
 async def join(args: argparse.Namespace) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     name = args.name or getpass.getuser()
     async with Session.connect(args.link, name=name, color=args.color) as session:
-        mirror = Mirror(session.workspace, args.dir.expanduser(), max_bytes=args.max_file_bytes, poll=args.poll)
+        # Ctrl-C before this point cancels the connect (asyncio.run's own handler); from here on it
+        # stops the mirror cleanly.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        mirror = Mirror(session.workspace, args.dir, max_bytes=args.max_file_bytes, poll=args.poll)
         await mirror.initial_sync()
         print(
             f"mirroring room {session.link.room} into {args.dir} as {name} (Ctrl-C to stop)",
@@ -56,21 +101,37 @@ async def join(args: argparse.Namespace) -> int:
         finally:
             stop.set()
             await watcher  # its last look reports a reconnect that happened just before the stop
+        if session.fatal is not None:
+            return _ended_by_hub(session, args.dir)
         try:
             await asyncio.wait_for(session.wait_idle(), 5)
         except (asyncio.TimeoutError, ProviderError):
+            if session.fatal is not None:
+                return _ended_by_hub(session, args.dir)
             print(f"collab join: {session.pending} local edits not sent; they will be sent next time", file=sys.stderr)
     print("collab join: stopped; the folder is consistent", file=sys.stderr, flush=True)
     return 0
 
 
+def _ended_by_hub(session: Session, folder: Path) -> int:
+    unsent = session.pending
+    kept = f"{unsent} local edits were not sent; they" if unsent else "your files"
+    print(f"collab join: stopped; {kept} are kept in {folder}", file=sys.stderr, flush=True)
+    return 1
+
+
 async def _report_status(session: Session, stop: asyncio.Event) -> None:
-    """Tell the person at the terminal when the hub is lost and when it is back."""
+    """Tell the person at the terminal when the hub is lost and when it is back; stop the mirror
+    when the hub ends the session for good (room gone, refused), saying why."""
     # Polled, so the CONNECTING step between OFFLINE and CONNECTED may or may not be seen:
     # remember that we said "unreachable" rather than comparing with the previous status.
     lost = False
     while True:
         now = session.status
+        if session.fatal is not None:
+            print(f"collab join: {session.fatal}", file=sys.stderr, flush=True)
+            stop.set()
+            return
         if now is Status.OFFLINE and not lost:
             lost = True
             print("collab join: hub unreachable; keep editing, changes are sent when it is back", file=sys.stderr, flush=True)
