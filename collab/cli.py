@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from types import ModuleType
 
 from collab import __version__
-from collab.config import ConfigError
 
 # Order is the order `collab --help` lists them.
 COMMANDS = ("serve", "new", "share", "join", "agent")
@@ -44,7 +44,23 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:
+        # Ctrl-C while the command's libraries load, or one it did not handle: one line, no traceback.
+        print("collab: interrupted", file=sys.stderr)
+        if argv is None:  # this process's own command line: end it here
+            # CPython can still kill itself with SIGINT at exit when the interrupt landed inside an
+            # exec() during imports (dataclasses do that), even though it was caught here.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
+        return 130
+
+
+def _main(argv: list[str]) -> int:
+    from collab.config import ConfigError  # here, not at the top: a Ctrl-C during imports is caught
+
     parser = build_parser(only=argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
@@ -55,8 +71,6 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"collab: configuration error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ fragment, so print them to the terminal only.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import httpx
@@ -23,8 +24,17 @@ class RoomCreationError(RuntimeError):
     """The hub could not be reached or refused the room; the message says which and why."""
 
 
+def add_server_argument(p: argparse.ArgumentParser) -> None:
+    """--server, the same for every command that creates rooms: flag, else $COLLAB_SERVER, else local."""
+    p.add_argument(
+        "--server",
+        default=os.environ.get("COLLAB_SERVER") or DEFAULT_SERVER,
+        help=f"the hub's address (env COLLAB_SERVER; default {DEFAULT_SERVER})",
+    )
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--server", default=DEFAULT_SERVER, help=f"the hub's address, default {DEFAULT_SERVER}")
+    add_server_argument(p)
     p.add_argument(
         "--plaintext",
         action="store_true",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import os
 import sys
 from pathlib import Path
 
@@ -17,32 +16,62 @@ from collab.crypto import LinkError, plaintext_link, write_link
 from collab.crypto.links import normalize_server_base
 
 HELP = "create a session from a folder: upload its files and print the link"
-DEFAULT_SERVER = "http://127.0.0.1:8000"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from collab.commands.new import add_server_argument
+
     p.add_argument("path", type=Path, help="the folder to share")
-    p.add_argument(
-        "--server", default=os.environ.get("COLLAB_SERVER", DEFAULT_SERVER), help="hub address (env COLLAB_SERVER)"
-    )
+    add_server_argument(p)
     p.add_argument("--plaintext", action="store_true", help="a plaintext room (the hub can read it) instead of E2EE")
     p.add_argument("--name", default=None, help="your name in presence (default: your login)")
-    p.add_argument("--max-file-bytes", type=int, default=DEFAULT_MAX_BYTES, help="skip files larger than this")
+    p.add_argument(
+        "--max-file-bytes",
+        type=int,
+        default=DEFAULT_MAX_BYTES,
+        help=f"skip files larger than this (default: {DEFAULT_MAX_BYTES})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     if not args.path.is_dir():
         print(f"collab share: {args.path} is not a folder", file=sys.stderr)
         return 2
+    if args.max_file_bytes <= 0:
+        print(f"collab share: --max-file-bytes must be a positive number of bytes (got {args.max_file_bytes})",
+              file=sys.stderr)
+        return 2
+    progress = Progress()
     try:
-        return asyncio.run(share(args))
+        return asyncio.run(share(args, progress))
     except (LinkError, ProviderError, ShareError) as exc:
         print(f"collab share: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"collab share: interrupted; {progress.describe()}", file=sys.stderr)
+        return 130
 
 
 class ShareError(RuntimeError):
     pass
+
+
+class Progress:
+    """How far a share got, for the line printed when it is interrupted."""
+
+    def __init__(self) -> None:
+        self.session: Session | None = None
+
+    def describe(self) -> str:
+        session = self.session
+        if session is None:
+            return "no room was filled (nothing uploaded)"
+        files = len(session.workspace.paths())
+        if session.pending:
+            stored = f"{files} files were read, {session.pending} changes not yet stored by the hub"
+        else:
+            stored = f"{files} files were stored"
+        return f"{stored}; room {session.link.room} is incomplete: do not use its link, share the folder again"
 
 
 def encrypted_available() -> bool:
@@ -66,22 +95,27 @@ async def create_room(server: str, *, encrypted: bool) -> str:
         raise ShareError(str(exc)) from exc
 
 
-async def share(args: argparse.Namespace) -> int:
+async def share(args: argparse.Namespace, progress: Progress) -> int:
     encrypted = not args.plaintext
     if encrypted and not encrypted_available():
         print("collab share: no encrypted client in this build; creating a plaintext room", file=sys.stderr)
         encrypted = False
     link = await create_room(args.server, encrypted=encrypted)
     async with Session.connect(link, name=args.name or getpass.getuser()) as session:
+        progress.session = session
+        print(f"collab share: uploading {args.path} into room {session.link.room}", file=sys.stderr, flush=True)
         mirror = Mirror(session.workspace, args.path, max_bytes=args.max_file_bytes)
         await mirror.initial_sync()
         count = len(session.workspace.paths())
-        await session.wait_idle()
+        await session.wait_idle()  # raises the hub's reason when it ends the session (too big, refused)
         confirm = getattr(session.provider, "confirm", None) or getattr(session.provider, "flush", None)
         if confirm is not None:
             result = await confirm()
             if result is False:
                 raise ShareError("the hub did not confirm it stored every file; try again")
+        refused = getattr(session.provider, "refused", None)
+        if refused:
+            raise ShareError(f"the hub refused {len(refused)} changes ({refused[0]}); the room is incomplete")
     print(f"shared {count} files", file=sys.stderr)
     print(link, flush=True)
     return 0
