@@ -120,3 +120,25 @@ def test_dir_that_cannot_be_a_folder_is_one_line(tmp_path: Path) -> None:
     under = collab("join", link, "--dir", str(a_file / "sub"))
     assert under.returncode == 2 and "Traceback" not in under.stderr
     assert error_lines(under.stderr) == [f"collab join: cannot write into --dir {a_file / 'sub'}: Not a directory"]
+
+
+def test_read_only_dir_is_one_line(tmp_path: Path) -> None:
+    import os
+
+    from tests.client.cli import collab
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    root = os.geteuid() == 0
+    if root:  # permissions do not stop root: an immutable folder does
+        subprocess.run(["chattr", "+i", str(folder)], check=True)
+    try:
+        result = collab("join", encrypted_link(f"http://127.0.0.1:{free_port()}"), "--dir", str(folder))
+    finally:
+        if root:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        folder.chmod(0o755)
+    assert result.returncode == 2, result.stderr
+    assert error_lines(result.stderr) == [f"collab join: cannot write into --dir {folder}: "
+                                          f"{'Operation not permitted' if root else 'Permission denied'}"]
