@@ -118,6 +118,9 @@ class Mirror:
         if not self._writable(rel):
             return
         disk = localfs.read_text(self.root / rel, self.max_bytes)
+        if isinstance(disk, Skipped):
+            self._tell_skipped(rel, disk)
+            return
         if disk == content:
             self.base[rel] = content
             return
@@ -304,6 +307,9 @@ class Mirror:
             return
         base = self.base.get(rel)
         disk = localfs.read_text(self.root / rel, self.max_bytes)
+        if isinstance(disk, Skipped):
+            self._tell_skipped(rel, disk)
+            return
         if isinstance(disk, str) and base is not None and disk != base:
             self._local_changed(rel)  # a save we have not seen yet: merge it in first
             disk = base = self.base.get(rel)
@@ -320,6 +326,8 @@ class Mirror:
         if base is None:
             return
         disk = localfs.read_text(self.root / rel, self.max_bytes)
+        if isinstance(disk, Skipped):
+            return  # a file the mirror skips stays local, whatever the session does with that path
         if isinstance(disk, str) and disk != base:
             # Deleted there, edited here: nothing is lost, the edited file comes back to the session.
             self._tell(rel, f"{rel} was deleted in the session but edited here: keeping your version")
@@ -352,6 +360,13 @@ class Mirror:
             return
         self.base[rel] = content
         self.disk_writes += 1
+
+    def _tell_skipped(self, rel: str, why: Skipped) -> None:
+        self._tell(
+            rel,
+            f"not written: {rel} here is skipped ({why.reason}), so the session's version of it is not "
+            "written over it; your file stays as it is",
+        )
 
     def _keep_conflict(self, rel: str) -> None:
         src = self.root / rel
