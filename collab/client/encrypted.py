@@ -199,6 +199,7 @@ class EncryptedProvider:
         self._stopping = False
         self._fatal: ProviderError | None = None
         self.last_error: str | None = None  # why the last connection attempt ended, for the person
+        self._syncs = 0  # SYNCED frames so far: a connection that synced resets the backoff
         self._task: asyncio.Task[None] | None = None
         self._doc_sub: Any = None
         self._awareness_sub: str | None = None
@@ -292,6 +293,7 @@ class EncryptedProvider:
         while not self._stopping:
             code: int | None = None
             come_back = False  # the hub asked us to retry (store unavailable, shutting down)
+            syncs = self._syncs
             try:
                 async with connect(
                     self.ws_url,
@@ -309,7 +311,6 @@ class EncryptedProvider:
                         self._fail(code, ws.close_reason)
                         return
                     failure = close_message("the hub closed the connection", code, ws.close_reason) if code else ""
-                    delay = self.backoff_initial if self.synced.is_set() else delay
             except ProviderError as exc:
                 self._fatal = exc
                 self.status = Status.CLOSED
@@ -337,6 +338,8 @@ class EncryptedProvider:
                 self._abandon_snapshot()
             if self._stopping:
                 break
+            if self._syncs > syncs:
+                delay = self.backoff_initial  # that connection worked: a new loss starts the backoff over
             self.last_error = failure or "connection lost"
             log.info("room %s: connection lost (%s); retrying", self.keys.room_id, self.last_error)
             if not self.synced.is_set() and not come_back and code not in RETRY_CLOSES:
@@ -435,6 +438,7 @@ class EncryptedProvider:
             self.head = frame.head
             self.status = Status.CONNECTED
             self.synced.set()
+            self._syncs += 1
             self._wake.set()
             self._maybe_compact()
         elif isinstance(frame, frames.Left):

@@ -155,8 +155,14 @@ class PlaintextProvider:
         while True:
             if self._fatal is not None:
                 raise self._fatal  # e.g. the hub closed our connection with 1009: it will never have it
-            async with connect(self.url, max_size=None, open_timeout=self.open_timeout) as ws:
-                frame = await asyncio.wait_for(ws.recv(), timeout)
+            try:
+                async with connect(self.url, max_size=None, open_timeout=self.open_timeout) as ws:
+                    frame = await asyncio.wait_for(ws.recv(), timeout)
+            except (OSError, InvalidHandshake, ConnectionClosed, asyncio.TimeoutError) as exc:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise ProviderError(f"could not check with the hub at {self.url}: {connect_failure(exc)}") from None
+                await asyncio.sleep(0.5)
+                continue
             msg = yjs.parse_message(frame if isinstance(frame, bytes) else frame.encode())
             if isinstance(msg, yjs.SyncMessage) and msg.kind is yjs.SyncType.STEP1:
                 theirs = _decode_state_vector(msg.payload)
