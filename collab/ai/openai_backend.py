@@ -13,6 +13,7 @@ import re
 from typing import Any, AsyncIterator
 from urllib.parse import urlsplit
 
+import httpx
 import openai
 from openai import AsyncOpenAI
 
@@ -64,7 +65,7 @@ class OpenAIBackend:
     def openai(cls, model: str, *, base_url: str | None = None, api_key: str | None = None,
                fim: bool | None = None, timeout: float = 60.0) -> "OpenAIBackend":
         """``openai:<model>``: OPENAI_API_KEY and OPENAI_BASE_URL are honoured, so any compatible server works."""
-        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL
+        base_url = checked_base_url(base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL, "OPENAI_BASE_URL")
         api_key = api_key or os.environ.get("OPENAI_API_KEY")
         if not api_key:
             if not is_local_url(base_url):
@@ -77,12 +78,13 @@ class OpenAIBackend:
                timeout: float = 120.0) -> "OpenAIBackend":
         """``ollama:<model>``: Ollama's OpenAI-compatible endpoint; OLLAMA_HOST is honoured like the ollama CLI does."""
         if base_url is None:
-            host = os.environ.get("OLLAMA_HOST")
+            host = os.environ.get("OLLAMA_HOST", "").strip()
             if host:
-                host = host if "://" in host else f"http://{host}"
-                base_url = host.rstrip("/") + "/v1"
+                base_url = checked_base_url(_ollama_url(host), "OLLAMA_HOST", shown=host)
             else:
                 base_url = OLLAMA_URL
+        else:
+            base_url = checked_base_url(base_url, "the base URL")
         # Ollama's completions endpoint takes `suffix` for models with a fill-in-the-middle template.
         return cls(_client(base_url, "ollama", timeout), model, spec=f"ollama:{model}", fim=fim)
 
@@ -221,6 +223,48 @@ def is_local_url(url: str) -> bool:
 def _host(url: str) -> str:
     parts = urlsplit(url)  # never userinfo: base URLs sometimes carry credentials
     return parts.hostname + (f":{parts.port}" if parts.port else "") if parts.hostname else "?"
+
+
+def checked_base_url(url: str, what: str, *, shown: str | None = None) -> str:
+    """``url`` if it is an http(s) URL with a host the SDK can use, else a BackendSpecError naming ``what``.
+
+    Without a scheme, ``localhost:1234/v1`` parses as scheme "localhost" and no host at all: the
+    backend would call it a cloud service and fail on the first request, so refuse it up front.
+    """
+    url = url.strip()
+    example = "e.g. http://localhost:1234/v1" if what != "OLLAMA_HOST" else "e.g. 127.0.0.1:11434 or http://gpu-box:11434"
+    quoted = _quoted(shown if shown is not None else url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unbalanced [ of an IPv6 address
+        raise BackendSpecError(f"{what} {quoted} is not a usable URL ({example})") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise BackendSpecError(f"{what} {quoted} needs http:// or https:// in front ({example})")
+    try:
+        parts.port  # noqa: B018 (raises ValueError on a port that is not a number)
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL):
+        raise BackendSpecError(f"{what} {quoted} is not a usable URL ({example})") from None
+    if not parts.hostname:
+        raise BackendSpecError(f"{what} {quoted} has no host name ({example})")
+    return url
+
+
+def _ollama_url(host: str) -> str:
+    """OLLAMA_HOST as the ollama CLI reads it: a bare host[:port] means http, and port 11434 when none is given."""
+    if "://" not in host:
+        try:
+            parts = urlsplit(f"http://{host}")
+            bare = parts.port is None and bool(parts.hostname)
+        except ValueError:
+            bare = False  # not a URL at all: checked_base_url says so
+        host = f"http://{parts.netloc}:11434{parts.path}" if bare else f"http://{host}"
+    return host.rstrip("/") + "/v1"
+
+
+def _quoted(value: str) -> str:
+    # Base URLs sometimes carry credentials (user:key@host): never echo those.
+    return "(value hidden: it carries credentials)" if "@" in value else repr(value[:200])
 
 
 def _client(base_url: str, api_key: str, timeout: float) -> AsyncOpenAI:
