@@ -12,6 +12,12 @@ rename).
 
 No echo loops: ``base[path]`` is the text disk and session last agreed on. A file whose content equals
 its base was written by us (or not changed) and is left alone; only a real difference travels.
+
+Nothing of the person's is lost: a local file the mirror skips (binary, too big) is never written
+over; a local copy that has to give way is set aside under a fresh name in .collab/conflicts/; a
+folder that disappears stops the mirror instead of deleting every file from the session. The folder
+remembers its room and each file's base hash in .collab/ (``folderstate``), so a rejoin uploads
+offline edits, takes remote ones, and only sets aside files changed on both sides.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ from typing import Callable, Iterable
 import pycrdt
 from watchfiles import awatch
 
-from collab.client import localfs
+from collab.client import folderstate, localfs
+from collab.client.folderstate import FolderLock, MirrorError, text_hash
 from collab.client.ignore import IgnoreRules
 from collab.client.localfs import DEFAULT_MAX_BYTES, Skipped
 from collab.client.merge import merge3
@@ -38,6 +45,7 @@ PROGRESS_EVERY = 200  # files between progress lines in a large initial sync
 UPLOAD_BATCH_BYTES = 256 * 1024  # one transaction (one update frame) per this much uploaded text
 DELETE_GRACE_S = 0.3  # a path gone from disk is re-checked after this, so save-by-rename is no delete
 FLUSH_COALESCE_S = 0.03  # remote keystrokes arriving together are written to disk once
+STATE_SAVE_S = 1.0  # the base hashes in .collab/state.json lag the mirror by at most this
 
 
 def _stderr(message: str) -> None:
@@ -54,6 +62,7 @@ class Mirror:
         report: Report = _stderr,
         poll: bool = False,
         debounce_ms: int = 200,
+        room: str | None = None,
     ) -> None:
         self.workspace = workspace
         self.root = root
@@ -61,6 +70,7 @@ class Mirror:
         self.report = report
         self.poll = poll
         self.debounce_ms = debounce_ms
+        self.room = room  # recorded in .collab/ so the folder is never mirrored into another room
         self.rules = IgnoreRules(root)
         self.base: dict[str, str] = {}
         self.disk_writes = 0  # files written or removed because of remote changes (for tests, stats)
@@ -70,13 +80,37 @@ class Mirror:
         self._applying_local = False
         self._told: set[tuple[str, str]] = set()  # (path, reason) already reported once
         self._sub: pycrdt.Subscription | None = None
+        self._folder_lock = FolderLock(root)
+        self._known: dict[str, str] = {}  # path -> base hash saved by the previous run (same room)
+        self._same_room = False  # the previous run's state is known to be this room's
+        self._saved: folderstate.FolderState | None = None  # what state.json holds now
+        self._hashes: dict[str, tuple[str, str]] = {}  # path -> (base text, its hash): hash each text once
+        self._gone = False
+        self._recorded_room: str | None = room
+        self._halt = asyncio.Event()  # stops the watcher early when the folder is gone
 
     # -- start -------------------------------------------------------------------------------------
 
     async def initial_sync(self) -> None:
-        """Session files win on disk (a differing local copy is kept under .collab/conflicts/);
-        local files the session lacks are uploaded. Progress goes to ``report``."""
+        """Claim the folder, then reconcile it with the session file by file: what changed on one side
+        only (since the last run's base) takes that side; a local copy changed on both sides, or never
+        seen, is set aside under .collab/conflicts/ and the session's text is written. Local files the
+        session lacks are uploaded. Progress goes to ``report``."""
         self.root.mkdir(parents=True, exist_ok=True)
+        self._folder_lock.acquire()
+        previous = folderstate.load(self.root)
+        if self.room and previous.room and previous.room != self.room:
+            self._folder_lock.release()
+            raise MirrorError(
+                f"{self.root} mirrors room {previous.room}, not {self.room}: join into an empty folder, "
+                f"or remove {self.root / folderstate.STATE_DIR} first (its files are then uploaded into "
+                f"room {self.room})"
+            )
+        self._same_room = bool(self.room) and previous.room == self.room
+        if previous.room == self.room:
+            self._known = previous.bases
+        # A join that does not know its room keeps the room a previous one recorded.
+        self._recorded_room = self.room or previous.room
         self.rules.load_gitignore("")
         # Observe first: remote edits made while we sync are flushed by run() afterwards.
         self._sub = self.workspace.files.observe_deep(self._on_remote)
@@ -101,6 +135,8 @@ class Mirror:
         txn: contextlib.ExitStack = contextlib.ExitStack()
         try:
             for rel in uploads:
+                if self._deleted_while_away(rel):
+                    continue
                 if not batch_bytes:
                     txn.enter_context(self._local_edit())
                 batch_bytes += self._upload(rel)
@@ -113,6 +149,8 @@ class Mirror:
         finally:
             txn.close()
         progress(force=True)
+        self._known = {}
+        self.save_state()
 
     def _write_out_initial(self, rel: str, content: str) -> None:
         if not self._writable(rel):
@@ -125,8 +163,31 @@ class Mirror:
             self.base[rel] = content
             return
         if disk is not None:
-            self._keep_conflict(rel)
+            known = self._known.get(rel)
+            if known is not None and known == text_hash(content):
+                # Edited here while the mirror was stopped, unchanged in the session: send the edit.
+                with self._local_edit():
+                    self.workspace.write(rel, disk)
+                self.base[rel] = disk
+                return
+            if known is None or known != text_hash(disk):
+                self._keep_conflict(rel)  # changed on both sides, or a local file we never synced
+            # else: untouched here since the last run, so the session's newer text simply replaces it
         self._write(rel, content)
+
+    def _deleted_while_away(self, rel: str) -> bool:
+        """A file the last run synced, untouched here, and gone from the session: delete it here too
+        (uploading it would undo someone's delete). Only with the room confirmed to be the same."""
+        known = self._known.get(rel)
+        if not self._same_room or known is None:
+            return False
+        disk = localfs.read_text(self.root / rel, self.max_bytes)
+        if not isinstance(disk, str) or text_hash(disk) != known:
+            return False
+        with contextlib.suppress(PermissionError):
+            localfs.remove(self.root, rel)
+            self.report(f"{rel}: deleted in the session while you were away; removed here too")
+        return True
 
     def _upload(self, rel: str) -> int:
         text = self._read_local(rel)
@@ -142,10 +203,12 @@ class Mirror:
         """Mirror both ways until ``stop`` is set, then settle what is left and return."""
         flusher = asyncio.create_task(self._flush_loop(stop))
         catch_up = asyncio.create_task(self._rescan_once_watching())
+        saver = asyncio.create_task(self._save_loop())
+        relay = asyncio.create_task(self._relay_stop(stop))
         try:
             async for changes in awatch(
                 self.root,
-                stop_event=stop,
+                stop_event=self._halt,
                 watch_filter=self._watch_filter,
                 debounce=self.debounce_ms,
                 step=50,
@@ -157,17 +220,74 @@ class Mirror:
             ):
                 rels = {self._rel(path) for _, path in changes}
                 await self.settle_local({r for r in rels if r})
+        except MirrorError:
+            raise
+        except Exception:
+            self._check_folder()  # a watcher failing because the folder went away: say so
+            raise
         finally:
             catch_up.cancel()
             flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
-            # Edits saved in the last debounce window are on disk but not yet seen: look once more.
-            await self.rescan()
-            await self.flush()
-            if self._sub is not None:
-                self.workspace.files.unobserve(self._sub)
-                self._sub = None
+            saver.cancel()
+            relay.cancel()
+            for task in (flusher, catch_up, saver, relay):
+                with contextlib.suppress(asyncio.CancelledError, MirrorError):
+                    await task
+            try:
+                if not self._gone:
+                    # Edits saved in the last debounce window are on disk but not yet seen: look once more.
+                    await self.rescan()
+                    await self.flush()
+                    self.save_state()
+            finally:
+                if self._sub is not None:
+                    self.workspace.files.unobserve(self._sub)
+                    self._sub = None
+                self._folder_lock.release()
+        if self._gone:
+            self._check_folder()
+
+    def _check_folder(self) -> None:
+        """Stop, deleting nothing from the session, once the folder itself was deleted or replaced
+        (``rm -rf``, ``mv``): its files vanishing is then no edit anyone made."""
+        if self._gone or not self.root.is_dir() or not self._folder_lock.held():
+            self._gone = True
+            raise MirrorError(
+                f"the folder {self.root} (or its .collab/) was deleted or moved while mirroring: stopped, and nothing was "
+                "deleted from the session (join again to get the files back)"
+            )
+
+    def save_state(self) -> None:
+        """Record the room and every file's base hash in .collab/state.json (if it changed)."""
+        if self._gone:
+            return
+        hashes: dict[str, str] = {}
+        for rel, text in self.base.items():
+            cached = self._hashes.get(rel)
+            if cached is None or cached[0] is not text:
+                cached = self._hashes[rel] = (text, text_hash(text))
+            hashes[rel] = cached[1]
+        if len(self._hashes) > len(hashes):
+            self._hashes = {rel: self._hashes[rel] for rel in hashes}
+        state = folderstate.FolderState(self._recorded_room, hashes)
+        if state != self._saved:
+            folderstate.save(self.root, folderstate.dump(state))
+            self._saved = state
+
+    async def _relay_stop(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._halt.set()
+
+    async def _save_loop(self) -> None:
+        while True:
+            await asyncio.sleep(STATE_SAVE_S)
+            async with self._lock:
+                if not self.root.is_dir() or not self._folder_lock.held():
+                    # Gone without a file event (a moved folder): stop rather than mirror into nothing.
+                    self._gone = True
+                    self._halt.set()
+                    return
+                self.save_state()
 
     async def _rescan_once_watching(self) -> None:
         """awatch gives no signal when its watcher is live, so a file saved between the initial sync
@@ -213,6 +333,7 @@ class Mirror:
         if missing:
             await asyncio.sleep(DELETE_GRACE_S)
             async with self._lock:
+                self._check_folder()
                 for rel in sorted(missing):
                     if not (self.root / rel).exists() and rel in self.base:
                         with self._local_edit():
@@ -292,6 +413,8 @@ class Mirror:
 
     async def flush(self) -> None:
         async with self._lock:
+            if self._gone or not self._folder_lock.held():
+                return  # never re-create a deleted folder; settle_local stops the mirror
             self._dirty_event.clear()
             dirty, self._dirty = self._dirty, set()
             for i, rel in enumerate(sorted(dirty)):
@@ -370,14 +493,15 @@ class Mirror:
 
     def _keep_conflict(self, rel: str) -> None:
         src = self.root / rel
-        dst = self.root / ".collab" / "conflicts" / rel
+        dst = folderstate.conflict_path(self.root, rel)
         try:
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dst)
         except OSError as exc:
             self._tell(rel, f"could not keep the local copy of {rel}: {exc}")
             raise
-        self.report(f"{rel}: the session's version differs; your copy is kept in .collab/conflicts/{rel}")
+        shown = dst.relative_to(self.root).as_posix()
+        self.report(f"{rel}: the session's version differs; your copy is kept in {shown}")
 
     def _tell(self, rel: str, message: str) -> None:
         if (rel, message) not in self._told:

@@ -14,7 +14,9 @@ IDLE_S = 30
 
 
 def state(folder: Path) -> dict[str, tuple[int, bytes]]:
-    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes()) for p in folder.rglob("*") if p.is_file()}
+    """The mirrored files (not .collab/, whose state.json records the settled bases up to 1 s later)."""
+    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes())
+            for p in folder.rglob("*") if p.is_file() and ".collab" not in p.relative_to(folder).parts}
 
 
 async def test_nothing_flip_flops_while_idle(hub: HubProcess, tmp_path: Path) -> None:

@@ -1,9 +1,18 @@
-"""`collab join` never loses a person's files: skipped files. Real hub, real `collab join` processes, real files."""
+"""`collab join` never loses a person's files: skipped files, conflict copies, a deleted folder,
+a folder already in use or belonging to another room. Real hub, real `collab join` processes, real files."""
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
+from collab.client.folderstate import MirrorError
+from collab.client.mirror import Mirror
 from collab.client.session import Session
 from tests.client.join_process import JoinProcess
 from tests.client.support import eventually
@@ -15,6 +24,12 @@ def read(path: Path) -> str | None:
         return path.read_text()
     except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
         return None
+
+
+def conflict_copies(folder: Path, rel: str) -> dict[str, str]:
+    """Every copy of ``rel`` set aside under .collab/conflicts/, by its path relative to the folder."""
+    root = folder / ".collab" / "conflicts"
+    return {str(p.relative_to(folder)): p.read_text() for p in sorted(root.glob(f"*/{rel}"))} if root.is_dir() else {}
 
 
 async def test_a_skipped_local_file_is_never_written_over(hub: HubProcess, tmp_path: Path) -> None:
@@ -62,3 +77,112 @@ async def test_a_skipped_local_file_is_never_written_over(hub: HubProcess, tmp_p
         finally:
             assert j1.stop() == 0, j1.output()
 
+
+async def test_rejoin_keeps_every_conflict_copy_and_only_conflicts_on_both_sides(hub: HubProcess, tmp_path: Path) -> None:
+    link = f"{hub.url}/s/rejoin-room"
+    b = tmp_path / "B"
+    async with Session.connect(link, name="api") as api:
+        api.workspace.write("README.md", "# demo\n")
+        api.workspace.write("other.txt", "other v1\n")
+        api.workspace.write("gone.txt", "to be deleted\n")
+        await api.wait_idle()
+        jb = JoinProcess(link, b, "ben").start()
+        assert read(b / "README.md") == "# demo\n"
+        assert jb.stop() == 0, jb.output()
+
+        # Offline: edited here only -> uploaded; edited in the session only -> taken; no conflict.
+        (b / "README.md").write_text("# demo\nedited offline\n")
+        api.workspace.write("other.txt", "other v2\n")
+        await api.wait_idle()
+        jb = JoinProcess(link, b, "ben").start()
+        try:
+            await eventually(lambda: api.workspace.read("README.md") == "# demo\nedited offline\n", what="offline edit uploaded")
+            assert read(b / "other.txt") == "other v2\n"
+            assert read(b / "README.md") == "# demo\nedited offline\n"
+            assert conflict_copies(b, "README.md") == conflict_copies(b, "other.txt") == {}
+            assert "conflicts" not in jb.output()
+        finally:
+            assert jb.stop() == 0, jb.output()
+
+        # Edited on both sides, twice: each local version is kept under its own name.
+        versions = []
+        for i in (1, 2):
+            mine = f"# demo\nmy offline edit {i}\n"
+            versions.append(mine)
+            (b / "README.md").write_text(mine)
+            api.workspace.write("README.md", f"# demo\nsession edit {i}\n")
+            await api.wait_idle()
+            jb = JoinProcess(link, b, "ben").start()
+            try:
+                assert read(b / "README.md") == f"# demo\nsession edit {i}\n"
+                copies = conflict_copies(b, "README.md")
+                assert sorted(copies.values()) == sorted(versions)
+                named = [p for p in copies if p in jb.output()]
+                assert len(named) == 1 and copies[named[0]] == mine, jb.output()
+            finally:
+                assert jb.stop() == 0, jb.output()
+
+
+async def test_deleting_the_mirrored_folder_stops_join_and_deletes_nothing(hub: HubProcess, tmp_path: Path) -> None:
+    link = f"{hub.url}/s/rmrf-room"
+    a, b = tmp_path / "A", tmp_path / "B"
+    async with Session.connect(link, name="api") as api:
+        for i in range(40):
+            api.workspace.write(f"pkg{i % 4}/m{i}.py", f"x = {i}\n")
+        await api.wait_idle()
+        expected = api.workspace.snapshot()
+        ja, jb = JoinProcess(link, a, "ann").start(), JoinProcess(link, b, "ben").start()
+        try:
+            shutil.rmtree(a)
+            assert ja.proc is not None
+            await eventually(lambda: ja.proc.poll() is not None, timeout=30, what="join A stops")
+            assert ja.proc.returncode == 1
+            assert "was deleted or moved" in ja.output() and "nothing was deleted from the session" in ja.output()
+            await asyncio.sleep(2)  # anything A wrongly sent would have arrived by now
+            assert api.workspace.snapshot() == expected
+            assert {str(p.relative_to(b)) for p in b.rglob("*.py")} == set(expected)
+            assert not a.exists()  # and the folder was not re-created behind the person's back
+        finally:
+            ja.stop()
+            assert jb.stop() == 0, jb.output()
+
+
+async def test_a_second_join_on_the_same_folder_is_refused(hub: HubProcess, tmp_path: Path) -> None:
+    link = f"{hub.url}/s/lock-room"
+    a = tmp_path / "A"
+    ja = JoinProcess(link, a, "ann").start()
+    try:
+        second = subprocess.run([sys.executable, "-m", "collab.cli", "join", link, "--dir", str(a), "--name", "bob"],
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1
+        assert ja.proc is not None
+        assert f"already mirrored by process {ja.proc.pid}" in second.stderr, second.stderr
+        (a / "still.txt").write_text("the first join still works\n")
+        async with Session.connect(link, name="api") as api:
+            await eventually(lambda: "still.txt" in api.workspace)
+    finally:
+        assert ja.stop() == 0, ja.output()
+    # Once the first one stopped, the folder can be joined again.
+    JoinProcess(link, a, "ann").start().stop()
+
+
+async def test_a_folder_of_one_room_is_not_mirrored_into_another(hub: HubProcess, tmp_path: Path) -> None:
+    folder = tmp_path / "F"
+    async with Session.connect(f"{hub.url}/s/room-one", name="one") as one:
+        one.workspace.write("one.txt", "belongs to room one\n")
+        await one.wait_idle()
+        mirror = Mirror(one.workspace, folder, room="room-one", report=lambda _: None)
+        await mirror.initial_sync()
+        stop = asyncio.Event()
+        stop.set()
+        await mirror.run(stop)
+    assert read(folder / "one.txt") == "belongs to room one\n"
+
+    async with Session.connect(f"{hub.url}/s/room-two", name="two") as two:
+        with pytest.raises(MirrorError, match="mirrors room room-one, not room-two.*remove"):
+            await Mirror(two.workspace, folder, room="room-two", report=lambda _: None).initial_sync()
+        await asyncio.sleep(0.5)
+        assert two.workspace.paths() == []
+        # The refusal let go of the folder: room one can still be mirrored there.
+    async with Session.connect(f"{hub.url}/s/room-one", name="one") as one:
+        await Mirror(one.workspace, folder, room="room-one", report=lambda _: None).initial_sync()

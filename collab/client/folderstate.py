@@ -1,0 +1,118 @@
+"""What a mirrored folder remembers in its ``.collab/`` folder, and who may mirror it.
+
+- ``.collab/lock``: held (``flock``) by the one ``collab join`` mirroring the folder, with its pid, so a
+  second join on the same folder refuses instead of racing the first one's writes. The kernel drops
+  the lock when the process dies, however it dies.
+- ``.collab/state.json``: the room the folder mirrors (a folder never silently changes sessions) and,
+  per file, a hash of the text disk and session last agreed on (the base). On the next join that tells
+  a file edited here while the mirror was stopped from one changed only in the session.
+- ``.collab/conflicts/<time>/<path>``: local copies set aside; never overwritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from collab.client.provider import ProviderError
+
+STATE_DIR = ".collab"
+
+
+class MirrorError(ProviderError):
+    """The folder cannot be (or can no longer be) mirrored: held by another join, belongs to another
+    room, or gone. A ProviderError so that ``collab join`` reports it like any failure retrying cannot
+    fix: one clear line, exit status 1."""
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class FolderLock:
+    def __init__(self, root: Path) -> None:
+        self.path = root / STATE_DIR / "lock"
+        self._fd: int | None = None
+        self._ino = 0
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            folder = self.path.parent.parent
+            raise MirrorError(
+                f"{folder} is already mirrored by process {holder} (another collab join): "
+                "stop that one first, or join into another folder"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        self._ino = os.fstat(fd).st_ino
+
+    def held(self) -> bool:
+        """Our lock file is still where we put it: false once the folder was deleted, moved or replaced."""
+        try:
+            return self._fd is not None and os.stat(self.path).st_ino == self._ino
+        except OSError:
+            return False
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock; the file stays (unlinking it would race a new join)
+            self._fd = None
+
+
+@dataclass
+class FolderState:
+    room: str | None = None
+    bases: dict[str, str] = field(default_factory=dict)  # path -> text_hash of the last agreed text
+
+
+def load(root: Path) -> FolderState:
+    try:
+        data = json.loads((root / STATE_DIR / "state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return FolderState()
+    if not isinstance(data, dict):
+        return FolderState()
+    room = data.get("room")
+    bases = data.get("bases")
+    return FolderState(
+        room if isinstance(room, str) else None,
+        {k: v for k, v in bases.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(bases, dict) else {},
+    )
+
+
+def dump(state: FolderState) -> str:
+    return json.dumps({"room": state.room, "bases": state.bases}, sort_keys=True, indent=0)
+
+
+def save(root: Path, text: str) -> None:
+    """Write state.json atomically; never re-creates a folder that was deleted under us."""
+    folder = root / STATE_DIR
+    tmp = folder / f".state-{os.getpid()}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, folder / "state.json")
+
+
+def conflict_path(root: Path, rel: str) -> Path:
+    """A fresh place for a local copy set aside now: ``.collab/conflicts/<UTC time>[-n]/<rel>``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    base = root / STATE_DIR / "conflicts"
+    candidate = base / stamp / rel
+    n = 1
+    while candidate.exists() or candidate.is_symlink():
+        n += 1
+        candidate = base / f"{stamp}-{n}" / rel
+    return candidate
