@@ -95,7 +95,7 @@ async def join(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-        watcher = asyncio.create_task(_report_status(session, stop))
+        watcher = asyncio.create_task(report_status(session, stop, "collab join"))
         try:
             await mirror.run(stop)
         finally:
@@ -120,24 +120,32 @@ def _ended_by_hub(session: Session, folder: Path) -> int:
     return 1
 
 
-async def _report_status(session: Session, stop: asyncio.Event) -> None:
-    """Tell the person at the terminal when the hub is lost and when it is back; stop the mirror
-    when the hub ends the session for good (room gone, refused), saying why."""
+async def report_status(
+    session: Session,
+    stop: asyncio.Event,
+    command: str,
+    *,
+    on_fatal: bool = True,
+    while_lost: str = "keep editing, changes are sent when it is back",
+) -> None:
+    """Tell the person at the terminal when the hub is lost and when it is back. With ``on_fatal``,
+    also say why when the hub ends the session for good (room gone, refused) and set ``stop``."""
     # Polled, so the CONNECTING step between OFFLINE and CONNECTED may or may not be seen:
     # remember that we said "unreachable" rather than comparing with the previous status.
     lost = False
     while True:
         now = session.status
         if session.fatal is not None:
-            print(f"collab join: {session.fatal}", file=sys.stderr, flush=True)
-            stop.set()
+            if on_fatal:
+                print(f"{command}: {session.fatal}", file=sys.stderr, flush=True)
+                stop.set()
             return
         if now is Status.OFFLINE and not lost:
             lost = True
-            print("collab join: hub unreachable; keep editing, changes are sent when it is back", file=sys.stderr, flush=True)
+            print(f"{command}: hub unreachable; {while_lost}", file=sys.stderr, flush=True)
         elif now is Status.CONNECTED and lost:
             lost = False
-            print("collab join: reconnected", file=sys.stderr, flush=True)
+            print(f"{command}: reconnected", file=sys.stderr, flush=True)
         if stop.is_set():
             return
         with contextlib.suppress(asyncio.TimeoutError):

@@ -12,6 +12,7 @@ from collab.client.localfs import DEFAULT_MAX_BYTES
 from collab.client.mirror import Mirror
 from collab.client.provider import ProviderError
 from collab.client.session import Session
+from collab.commands.join import report_status
 from collab.crypto import LinkError, plaintext_link, write_link
 from collab.crypto.links import normalize_server_base
 
@@ -104,10 +105,18 @@ async def share(args: argparse.Namespace, progress: Progress) -> int:
     async with Session.connect(link, name=args.name or getpass.getuser()) as session:
         progress.session = session
         print(f"collab share: uploading {args.path} into room {session.link.room}", file=sys.stderr, flush=True)
-        mirror = Mirror(session.workspace, args.path, max_bytes=args.max_file_bytes)
-        await mirror.initial_sync()
-        count = len(session.workspace.paths())
-        await session.wait_idle()  # raises the hub's reason when it ends the session (too big, refused)
+        done = asyncio.Event()
+        watcher = asyncio.create_task(
+            report_status(session, done, "collab share", on_fatal=False, while_lost="the upload resumes when it is back")
+        )
+        try:
+            mirror = Mirror(session.workspace, args.path, max_bytes=args.max_file_bytes)
+            await mirror.initial_sync()
+            count = len(session.workspace.paths())
+            await session.wait_idle()  # raises the hub's reason when it ends the session (too big, refused)
+        finally:
+            done.set()
+            await watcher
         confirm = getattr(session.provider, "confirm", None) or getattr(session.provider, "flush", None)
         if confirm is not None:
             result = await confirm()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from collab.client.session import Session
 from collab.crypto.links import parse_link
 from tests.client.cli import collab, encrypted_link, error_lines, free_port, tcp_server
 from tests.support.hub_process import HubProcess
@@ -90,3 +91,35 @@ def test_unreachable_server_for_share_is_one_line(tmp_path: Path) -> None:
     result = collab("share", str(folder), "--server", f"http://127.0.0.1:{free_port()}")
     assert result.returncode == 1
     assert len(error_lines(result.stderr)) == 1 and "cannot reach the hub" in result.stderr, result.stderr
+
+
+async def test_share_says_when_the_hub_is_lost_and_finishes_when_it_is_back(tmp_path: Path) -> None:
+    folder = tmp_path / "proj"
+    for i in range(1500):
+        (folder / f"pkg{i % 30}").mkdir(parents=True, exist_ok=True)
+        (folder / f"pkg{i % 30}/m{i}.py").write_text(f"value_{i} = {i}\n" * 20)
+    hub = HubProcess(tmp_path / "data").start()
+    try:
+        cmd = [sys.executable, "-m", "collab", "share", str(folder), "--server", hub.url]
+        proc = await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stderr is not None
+        first = await asyncio.wait_for(proc.stderr.readline(), 60)
+        assert b"uploading" in first, first
+        hub.kill()  # mid-upload
+        lost = b""
+        while not lost.endswith(b"the upload resumes when it is back\n"):  # progress lines come too
+            line = await asyncio.wait_for(proc.stderr.readline(), 60)
+            assert line, lost
+            lost += line
+        hub = HubProcess(tmp_path / "data", port=hub.port).start()
+        out, rest = await asyncio.wait_for(proc.communicate(), 120)
+        stderr = (first + lost + rest).decode()
+        assert proc.returncode == 0, stderr
+        assert "collab share: reconnected" in stderr and "shared 1500 files" in stderr, stderr
+        link = out.decode().strip()
+        assert "#k=" in link
+        async with Session.connect(link, name="check") as check:
+            assert len(check.workspace.paths()) == 1500
+            assert check.workspace.read("pkg7/m7.py") == "value_7 = 7\n" * 20
+    finally:
+        hub.stop()
