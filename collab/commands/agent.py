@@ -18,6 +18,7 @@ from collab.client.provider import ProviderError
 from collab.client.session import Session
 from collab.config import default_data_dir, env_name
 from collab.crypto import LinkError
+from collab.crypto.links import ParsedLink, parse_link
 
 HELP = "join a session as the AI participant (answers @ai in chat, streams code suggestions)"
 MODEL_ENV = env_name("agent_model")
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
     hub = args.hub or os.environ.get(HUB_ENV)
     key_file: Path | None = None
+    parsed: ParsedLink | None = None
     if args.serve:
         if args.link or not hub:
             print("collab agent: --serve takes --hub URL and no link", file=sys.stderr)
@@ -75,6 +77,17 @@ def run(args: argparse.Namespace) -> int:
     elif not args.link:
         print("collab agent: give a session link, or --serve --hub URL", file=sys.stderr)
         return 2
+    else:
+        try:
+            parsed = parse_link(args.link)
+        except LinkError as exc:
+            print(f"collab agent: {exc}", file=sys.stderr)
+            return 1
+        if parsed.keys is not None and parsed.keys.write_secret is None:
+            # Known from the link itself: refused before connecting, so nothing to retry or to leave.
+            print("collab agent: this is a read-only link (#r=...); the agent needs the room's write link "
+                  "(#k=...) to answer", file=sys.stderr)
+            return 1
     try:
         backend = load_backend(args.model or os.environ.get(MODEL_ENV))
     except BackendSpecError as exc:
@@ -95,23 +108,21 @@ def run(args: argparse.Namespace) -> int:
         except (KeyFileError, LinkError) as exc:
             print(f"collab agent: {exc}", file=sys.stderr)
             return 1
+    assert parsed is not None
     try:
-        return asyncio.run(serve(args.link, backend, config))
+        return asyncio.run(serve(parsed, backend, config))
     except (LinkError, ProviderError) as exc:
         print(f"collab agent: {exc}", file=sys.stderr)
         return 1
 
 
-async def serve(link: str, backend, config: AgentConfig) -> int:  # type: ignore[no-untyped-def]
+async def serve(parsed: ParsedLink, backend, config: AgentConfig) -> int:  # type: ignore[no-untyped-def]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with Session.connect(link, name=config.name, color=config.color) as session:
-            if not session.writable:
-                print("collab agent: this is a read-only link; the agent needs a write link to answer", file=sys.stderr)
-                return 1
+        async with Session.connect(parsed, name=config.name, color=config.color) as session:
             async with Agent(session.doc, session.awareness, backend, config):
                 print(
                     f"collab agent: {config.name} is in room {session.link.room} with {backend.spec} "
@@ -124,6 +135,7 @@ async def serve(link: str, backend, config: AgentConfig) -> int:  # type: ignore
                 await asyncio.wait_for(session.wait_idle(), 5)
             except (asyncio.TimeoutError, ProviderError):
                 pass
+        print(f"collab agent: {config.name} left room {parsed.room}", file=sys.stderr, flush=True)
     finally:
         await backend.aclose()
     return 0
@@ -154,4 +166,6 @@ async def serve_invites(hub: str, key_file: Path, backend, config: AgentConfig) 
         return 1
     finally:
         await backend.aclose()
+    print(f"collab agent: {config.name} stopped serving; the hub lists it until its lease ends (at most a minute)",
+          file=sys.stderr, flush=True)
     return 0

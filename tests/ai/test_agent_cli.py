@@ -4,7 +4,9 @@ a real hub, the real `openai` SDK against the local stub server."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import subprocess
 import sys
 
@@ -12,7 +14,12 @@ import pytest
 
 from collab.ai.backend import BackendSpecError, ChatMessage, ChatRequest, Usage
 from collab.ai.openai_backend import OpenAIBackend
+from collab.client.session import Session
+from collab.commands.new import create_encrypted_room
+from collab.crypto.links import plaintext_link, read_link, write_link
+from tests.support.hub_process import HubProcess
 from tests.support.openai_stub_server import OpenAIStubServer, Reply
+from tests.support.yclient import wait_until
 
 
 def agent_env(**extra: str) -> dict[str, str]:
@@ -95,3 +102,33 @@ async def test_a_bare_ollama_host_and_port_reach_the_server(stub: OpenAIStubServ
 def test_a_bare_ollama_host_gets_ollamas_port(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OLLAMA_HOST", "0.0.0.0")
     assert OpenAIBackend.ollama("m").base_url == "http://0.0.0.0:11434/v1"
+
+
+async def test_a_read_only_link_is_refused_in_one_line_without_connecting(hub: HubProcess) -> None:
+    keys = create_encrypted_room(hub.url)
+    code, out = await asyncio.to_thread(run_agent, read_link(hub.url, keys), env=agent_env(COLLAB_AGENT_MODEL="builtin"))
+    assert code == 1
+    assert one_line(out) == ("collab agent: this is a read-only link (#r=...); the agent needs the room's write "
+                             "link (#k=...) to answer")
+
+
+@pytest.mark.parametrize("encrypted", [True, False])
+async def test_ctrl_c_leaves_without_saying_retrying(hub: HubProcess, encrypted: bool) -> None:
+    link = write_link(hub.url, create_encrypted_room(hub.url)) if encrypted else plaintext_link(hub.url, "leaving")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "collab.cli", "agent", link, "--name", "helper"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=agent_env(COLLAB_AGENT_MODEL="builtin"),
+    )
+    try:
+        async with Session.connect(link, name="ann") as ann:
+            await wait_until(lambda: any(s.get("agent", {}).get("name") == "helper" for s in ann.peers().values()), 20)
+            proc.send_signal(signal.SIGINT)
+            await wait_until(lambda: not any("agent" in s for s in ann.peers().values()), 20)  # it really left
+        out, _ = await asyncio.to_thread(proc.communicate, timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, out
+    assert "retrying" not in out and "Traceback" not in out, out
+    assert out.strip().splitlines()[-1] == f"collab agent: helper left room {link.split('/s/')[1].split('#')[0]}"

@@ -22,8 +22,11 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from collab.ai.agent import AgentConfig
 from collab.ai.builtin import BuiltinBackend
 from collab.ai.service import AGENT_NAME, AgentNameError, AgentService, ServiceConfig
-from collab.ai.sealing import public_bytes
+from collab.ai.sealing import public_bytes, seal
+from collab.client.session import Session
+from collab.commands.new import create_encrypted_room
 from collab.crypto.keys import b64url_encode
+from collab.crypto.links import write_link
 from collab.hub.agents import NAME as HUB_AGENT_NAME
 from collab.hub.agents import TOKEN_ENV
 from tests.support.hub_process import HubProcess
@@ -218,3 +221,23 @@ async def test_a_5xx_from_a_proxy_in_front_is_retried_not_fatal(tmp_path: Path) 
     finally:
         proxy.shutdown()
         proxy.server_close()
+
+
+async def test_ctrl_c_with_a_room_joined_leaves_without_saying_retrying(hub: HubProcess, tmp_path: Path) -> None:
+    keys = create_encrypted_room(hub.url)
+    link = write_link(hub.url, keys)
+    data = tmp_path / "agent"
+    async with agent_run("--serve", "--hub", hub.url, "--name", "pair", "--data", str(data)) as agent:
+        key_file = data / "agents" / "pair.x25519"
+        await wait_until(lambda: "pair registered at" in agent.output(), 30)
+        agent_key = X25519PrivateKey.from_private_bytes(key_file.read_bytes())
+        async with Session.connect(link, name="ann") as ann, httpx.AsyncClient(base_url=hub.url) as http:
+            posted = await http.post("/api/agents/pair/invites", json=seal(keys, public_bytes(agent_key)).to_json())
+            assert posted.status_code == 202
+            await wait_until(lambda: any("agent" in s for s in ann.peers().values()), 30)
+            agent.proc.send_signal(signal.SIGINT)
+            await wait_until(lambda: not any("agent" in s for s in ann.peers().values()), 30)
+        assert await agent.ended(30) == 0, agent.output()
+    out = agent.output()
+    assert "retrying" not in out and "Traceback" not in out, out
+    assert out.strip().splitlines()[-1].startswith("collab agent: pair stopped serving")
