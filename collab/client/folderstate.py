@@ -6,13 +6,14 @@
 - ``.collab/state.json``: the room the folder mirrors (a folder never silently changes sessions) and,
   per file, a hash of the text disk and session last agreed on (the base). On the next join that tells
   a file edited here while the mirror was stopped from one changed only in the session.
+- ``.collab/base/<hash>``: those base texts, so that a file edited on both sides while the mirror was
+  stopped can be merged three ways instead of set aside.
 - ``.collab/conflicts/<time>/<path>``: local copies set aside; never overwritten.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -21,6 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from collab.client.provider import ProviderError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; the folder is then not locked (the other safeguards hold)
+    fcntl = None  # type: ignore[assignment]
 
 STATE_DIR = ".collab"
 
@@ -45,7 +51,8 @@ class FolderLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)
@@ -104,6 +111,42 @@ def save(root: Path, text: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, folder / "state.json")
+
+
+class BaseStore:
+    """The base texts by hash, one file each; files no path refers to any more are removed."""
+
+    def __init__(self, root: Path) -> None:
+        self.folder = root / STATE_DIR / "base"
+        self._stored: set[str] | None = None
+
+    def read(self, digest: str) -> str | None:
+        try:
+            text = (self.folder / digest).read_bytes().decode("utf-8", "surrogatepass")
+        except (OSError, ValueError):
+            return None
+        return text if text_hash(text) == digest else None  # a damaged copy is no base
+
+    def keep_only(self, texts: dict[str, str]) -> None:
+        """Make the store hold exactly these texts (hash -> text), writing only what is new."""
+        if self._stored is None:
+            try:
+                self._stored = set(os.listdir(self.folder))
+            except FileNotFoundError:
+                self._stored = set()
+        for digest in self._stored - texts.keys():
+            with contextlib.suppress(OSError):
+                (self.folder / digest).unlink()
+        self._stored &= texts.keys()
+        new = texts.keys() - self._stored
+        if new:
+            with contextlib.suppress(FileExistsError):
+                self.folder.mkdir()  # not parents: never re-create a deleted folder
+            for digest in new:
+                tmp = self.folder / f".{digest}.tmp"
+                tmp.write_bytes(texts[digest].encode("utf-8", "surrogatepass"))
+                os.replace(tmp, self.folder / digest)
+                self._stored.add(digest)
 
 
 def conflict_path(root: Path, rel: str) -> Path:

@@ -8,6 +8,8 @@ CRDT would have kept them had the save arrived a moment earlier.
 
 from __future__ import annotations
 
+import bisect
+
 from collab.workspace import edit_script
 
 Edit = tuple[int, int, str]
@@ -40,3 +42,24 @@ def merge3(base: str, local: str, remote: str) -> str:
         e = max(s, _map(stop, remote_edits, end=True)) if stop > start else s
         out = out[:s] + replacement + out[e:]
     return out
+
+
+def _lines_touched(base: str, edits: list[Edit]) -> set[int]:
+    """Which lines of base an edit script changes (an insertion touches the line it lands in)."""
+    starts = [0]
+    for line in base.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    touched: set[int] = set()
+    for start, stop, _ in edits:
+        first = bisect.bisect_right(starts, start) - 1
+        last = bisect.bisect_right(starts, max(start, stop - 1)) - 1
+        touched.update(range(first, last + 1))
+    return touched
+
+
+def clean_merge(base: str, local: str, remote: str) -> str | None:
+    """The merge of two edits of ``base`` when they change different lines; None when they touch a
+    line in common (there a text merge would guess, so the caller keeps both versions instead)."""
+    if _lines_touched(base, edit_script(base, local)) & _lines_touched(base, edit_script(base, remote)):
+        return None
+    return merge3(base, local, remote)

@@ -36,7 +36,7 @@ from collab.client import folderstate, localfs
 from collab.client.folderstate import FolderLock, MirrorError, text_hash
 from collab.client.ignore import IgnoreRules
 from collab.client.localfs import DEFAULT_MAX_BYTES, Skipped
-from collab.client.merge import merge3
+from collab.client.merge import clean_merge, merge3
 from collab.workspace import PathError, Workspace, validate_path
 
 Report = Callable[[str], None]
@@ -85,6 +85,7 @@ class Mirror:
         self._same_room = False  # the previous run's state is known to be this room's
         self._saved: folderstate.FolderState | None = None  # what state.json holds now
         self._hashes: dict[str, tuple[str, str]] = {}  # path -> (base text, its hash): hash each text once
+        self._bases = folderstate.BaseStore(root)
         self._gone = False
         self._recorded_room: str | None = room
         self._halt = asyncio.Event()  # stops the watcher early when the folder is gone
@@ -170,10 +171,27 @@ class Mirror:
                     self.workspace.write(rel, disk)
                 self.base[rel] = disk
                 return
+            if known is not None and known != text_hash(disk):
+                merged = self._merge_both_sides(rel, known, disk, content)
+                if merged is not None:
+                    self._write(rel, merged)
+                    return
             if known is None or known != text_hash(disk):
                 self._keep_conflict(rel)  # changed on both sides, or a local file we never synced
             # else: untouched here since the last run, so the session's newer text simply replaces it
         self._write(rel, content)
+
+    def _merge_both_sides(self, rel: str, known: str, disk: str, content: str) -> str | None:
+        """Edited here and in the session while the mirror was stopped: when the two edits change
+        different lines, put the merge in the session and return it; else None."""
+        base = self._bases.read(known)
+        merged = clean_merge(base, disk, content) if base is not None else None
+        if merged is None:
+            return None
+        with self._local_edit():
+            self.workspace.write(rel, merged)
+        self.report(f"{rel}: merged your edits made while away with the session's (they changed different lines)")
+        return merged
 
     def _deleted_while_away(self, rel: str) -> bool:
         """A file the last run synced, untouched here, and gone from the session: delete it here too
@@ -271,6 +289,8 @@ class Mirror:
             self._hashes = {rel: self._hashes[rel] for rel in hashes}
         state = folderstate.FolderState(self._recorded_room, hashes)
         if state != self._saved:
+            with contextlib.suppress(FileNotFoundError):  # the folder went away: _check_folder says so
+                self._bases.keep_only({digest: text for text, digest in self._hashes.values()})
             folderstate.save(self.root, folderstate.dump(state))
             self._saved = state
 

@@ -186,3 +186,28 @@ async def test_a_folder_of_one_room_is_not_mirrored_into_another(hub: HubProcess
         # The refusal let go of the folder: room one can still be mirrored there.
     async with Session.connect(f"{hub.url}/s/room-one", name="one") as one:
         await Mirror(one.workspace, folder, room="room-one", report=lambda _: None).initial_sync()
+
+
+async def test_rejoin_merges_edits_of_different_lines_made_on_both_sides(hub: HubProcess, tmp_path: Path) -> None:
+    link = f"{hub.url}/s/merge-room"
+    b = tmp_path / "B"
+    base = "".join(f"line {i}\n" for i in range(10))
+    async with Session.connect(link, name="api") as api:
+        api.workspace.write("notes.txt", base)
+        await api.wait_idle()
+        jb = JoinProcess(link, b, "ben").start()
+        assert read(b / "notes.txt") == base
+        assert jb.stop() == 0, jb.output()
+
+        (b / "notes.txt").write_text(base.replace("line 1\n", "line 1 edited here\n"))
+        api.workspace.write("notes.txt", base.replace("line 8\n", "line 8 edited in the session\n"))
+        await api.wait_idle()
+        merged = base.replace("line 1\n", "line 1 edited here\n").replace("line 8\n", "line 8 edited in the session\n")
+        jb = JoinProcess(link, b, "ben").start()
+        try:
+            assert read(b / "notes.txt") == merged
+            await eventually(lambda: api.workspace.read("notes.txt") == merged, what="the merge in the session")
+            assert conflict_copies(b, "notes.txt") == {}
+            assert "notes.txt: merged" in jb.output()
+        finally:
+            assert jb.stop() == 0, jb.output()
