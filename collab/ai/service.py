@@ -77,6 +77,14 @@ def key_file_for(data: Path, name: str) -> Path:
 
 def load_or_create_key(path: Path) -> X25519PrivateKey:
     """The service's long-term key: created once with mode 0600, refused if others can read it."""
+    try:
+        return _load_or_create_key(path)
+    except OSError as exc:  # a read-only or missing folder, a file where a folder should be, ...
+        raise KeyFileError(f"cannot keep the agent's key at {path}: {exc.strerror or exc} "
+                           "(choose a folder this user can write with --data or COLLAB_DATA)") from None
+
+
+def _load_or_create_key(path: Path) -> X25519PrivateKey:
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

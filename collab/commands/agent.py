@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -23,6 +24,8 @@ from collab.crypto.links import ParsedLink, parse_link
 HELP = "join a session as the AI participant (answers @ai in chat, streams code suggestions)"
 MODEL_ENV = env_name("agent_model")
 HUB_ENV = env_name("agent_hub")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,26 +41,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"backend spec: builtin (default, offline, no model), openai:<model> (OPENAI_API_KEY, "
         f"OPENAI_BASE_URL), ollama:<model>, or a plug-in's kind:<model> (env {MODEL_ENV})",
     )
-    p.add_argument("--name", default="ai", help="the agent's name in presence and chat; @name addresses it (default ai)")
-    p.add_argument("--color", default="#7c3aed", help="the agent's colour, #rrggbb")
-    p.add_argument("--requests-per-minute", type=int, default=RoomLimits.requests_per_minute)
-    p.add_argument("--tokens-per-hour", type=int, default=RoomLimits.tokens_per_hour)
-    p.add_argument("--context-tokens", type=int, default=Budget.context_tokens, help="prompt budget per request")
-    p.add_argument("--answer-tokens", type=int, default=Budget.answer_tokens, help="longest chat answer")
-    p.add_argument("--idle-timeout", type=float, default=AgentConfig.idle_timeout,
-                   help="seconds without a token before a stream counts as dead")
-    p.add_argument("--log-level", default="info", help="debug, info, warning, error")
+    p.add_argument("--name", default="ai", help="the agent's name in presence and chat; @name addresses it (default ai; "
+                   "with --serve 1-32 of a-z 0-9 _ -)")
+    p.add_argument("--color", default="#7c3aed", metavar="#RRGGBB", help="the agent's colour, #rrggbb (default %(default)s)")
+    p.add_argument("--requests-per-minute", type=int, metavar="N", default=RoomLimits.requests_per_minute,
+                   help="model requests per room per minute; more are refused in the chat (default %(default)s)")
+    p.add_argument("--tokens-per-hour", type=int, metavar="N", default=RoomLimits.tokens_per_hour,
+                   help="model tokens (prompt and answer) per room per hour; more are refused in the chat "
+                   "(default %(default)s)")
+    p.add_argument("--context-tokens", type=int, metavar="N", default=Budget.context_tokens,
+                   help="prompt budget per request (default %(default)s)")
+    p.add_argument("--answer-tokens", type=int, metavar="N", default=Budget.answer_tokens,
+                   help="longest chat answer (default %(default)s)")
+    p.add_argument("--idle-timeout", type=float, metavar="SECONDS", default=AgentConfig.idle_timeout,
+                   help="seconds without a token before a stream counts as dead (default %(default)g)")
+    p.add_argument("--log-level", default="info", metavar="LEVEL", help=f"{', '.join(LOG_LEVELS)} (default %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:
+    problem = _bad_option(args)
+    if problem:
+        print(f"collab agent: {problem}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The SDK's HTTP logger prints request URLs at info level; ours say what matters without them.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    for value, what in ((args.requests_per_minute, "--requests-per-minute"), (args.tokens_per_hour, "--tokens-per-hour"),
-                        (args.context_tokens, "--context-tokens"), (args.answer_tokens, "--answer-tokens")):
-        if value < 1:
-            print(f"collab agent: {what} must be at least 1", file=sys.stderr)
-            return 2
     hub = args.hub or os.environ.get(HUB_ENV)
     key_file: Path | None = None
     parsed: ParsedLink | None = None
@@ -114,6 +122,21 @@ def run(args: argparse.Namespace) -> int:
     except (LinkError, ProviderError) as exc:
         print(f"collab agent: {exc}", file=sys.stderr)
         return 1
+
+
+def _bad_option(args: argparse.Namespace) -> str | None:
+    """What is wrong with the options, in one line; checked before anything starts."""
+    if args.log_level.lower() not in LOG_LEVELS:
+        return f"--log-level must be one of {', '.join(LOG_LEVELS)} (got {args.log_level!r})"
+    if not COLOR.fullmatch(args.color):
+        return f"--color wants #rrggbb, like #7c3aed (got {args.color!r})"
+    for value, what in ((args.requests_per_minute, "--requests-per-minute"), (args.tokens_per_hour, "--tokens-per-hour"),
+                        (args.context_tokens, "--context-tokens"), (args.answer_tokens, "--answer-tokens")):
+        if value < 1:
+            return f"{what} must be at least 1"
+    if not args.idle_timeout > 0:  # also refuses nan
+        return "--idle-timeout must be more than 0 seconds"
+    return None
 
 
 async def serve(parsed: ParsedLink, backend, config: AgentConfig) -> int:  # type: ignore[no-untyped-def]

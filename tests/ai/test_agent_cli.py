@@ -132,3 +132,27 @@ async def test_ctrl_c_leaves_without_saying_retrying(hub: HubProcess, encrypted:
     assert proc.returncode == 0, out
     assert "retrying" not in out and "Traceback" not in out, out
     assert out.strip().splitlines()[-1] == f"collab agent: helper left room {link.split('/s/')[1].split('#')[0]}"
+
+
+@pytest.mark.parametrize("args, line", [
+    (["--log-level", "loud"], "--log-level must be one of debug, info, warning, error (got 'loud')"),
+    (["--color", "red"], "--color wants #rrggbb, like #7c3aed (got 'red')"),
+    (["--color", "#12345g"], "--color wants #rrggbb, like #7c3aed (got '#12345g')"),
+    (["--requests-per-minute", "0"], "--requests-per-minute must be at least 1"),
+    (["--idle-timeout", "nan"], "--idle-timeout must be more than 0 seconds"),
+])
+def test_bad_options_are_one_line_before_anything_starts(args: list[str], line: str) -> None:
+    code, out = run_agent(LINK, *args)
+    assert code == 2
+    assert one_line(out) == f"collab agent: {line}"
+
+
+def test_help_gives_the_room_limits_and_their_defaults() -> None:
+    done = subprocess.run([sys.executable, "-m", "collab.cli", "agent", "--help"], capture_output=True, text=True,
+                          env=agent_env())
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())  # argparse wraps help at its own width
+    assert "--requests-per-minute N model requests per room per minute; more are refused in the chat (default 20)" in text
+    assert ("--tokens-per-hour N model tokens (prompt and answer) per room per hour; more are refused in the chat "
+            "(default 200000)") in text
+    assert "--color #RRGGBB the agent's colour, #rrggbb (default #7c3aed)" in text

@@ -241,3 +241,21 @@ async def test_ctrl_c_with_a_room_joined_leaves_without_saying_retrying(hub: Hub
     out = agent.output()
     assert "retrying" not in out and "Traceback" not in out, out
     assert out.strip().splitlines()[-1].startswith("collab agent: pair stopped serving")
+
+
+def test_a_data_folder_it_cannot_write_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder\n")
+    code, out = run_agent("--serve", "--hub", "http://127.0.0.1:9", "--data", str(tmp_path / "a-file" / "data"))
+    assert code == 1
+    assert "Traceback" not in out and out.strip().count("\n") == 0, out
+    assert out.strip() == (f"collab agent: cannot keep the agent's key at {tmp_path}/a-file/data/agents/ai.x25519: "
+                           "Not a directory (choose a folder this user can write with --data or COLLAB_DATA)")
+
+
+def test_a_key_path_taken_by_a_folder_is_one_line(tmp_path: Path) -> None:
+    taken = tmp_path / "data" / "agents" / "pair.x25519"
+    taken.mkdir(parents=True, mode=0o700)
+    code, out = run_agent("--serve", "--hub", "http://127.0.0.1:9", "--name", "pair", "--data", str(tmp_path / "data"))
+    assert code == 1
+    assert "Traceback" not in out and out.strip().count("\n") == 0, out
+    assert f"cannot keep the agent's key at {taken}: Is a directory" in out
