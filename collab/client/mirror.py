@@ -99,9 +99,18 @@ class Mirror:
         session lacks are uploaded. Progress goes to ``report``."""
         self.root.mkdir(parents=True, exist_ok=True)
         self._folder_lock.acquire()
+        try:
+            await self._reconcile()
+        except BaseException:
+            if self._sub is not None:
+                self.workspace.files.unobserve(self._sub)
+                self._sub = None
+            self._folder_lock.release()  # a refused or failed start leaves the folder free
+            raise
+
+    async def _reconcile(self) -> None:
         previous = folderstate.load(self.root)
         if self.room and previous.room and previous.room != self.room:
-            self._folder_lock.release()
             raise MirrorError(
                 f"{self.root} mirrors room {previous.room}, not {self.room}: join into an empty folder, "
                 f"or remove {self.root / folderstate.STATE_DIR} first (its files are then uploaded into "

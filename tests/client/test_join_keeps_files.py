@@ -211,3 +211,57 @@ async def test_rejoin_merges_edits_of_different_lines_made_on_both_sides(hub: Hu
             assert "notes.txt: merged" in jb.output()
         finally:
             assert jb.stop() == 0, jb.output()
+
+
+async def mirror_once(session: Session, folder: Path, room: str) -> list[str]:
+    """Start a mirror of ``session`` in ``folder``, sync, stop; what it told the person."""
+    told: list[str] = []
+    mirror = Mirror(session.workspace, folder, room=room, report=told.append)
+    await mirror.initial_sync()
+    stop = asyncio.Event()
+    stop.set()
+    await mirror.run(stop)
+    await session.wait_idle()
+    return told
+
+
+async def test_a_delete_made_while_away_is_applied_and_an_edit_here_wins_over_it(hub: HubProcess, tmp_path: Path) -> None:
+    folder = tmp_path / "F"
+    async with Session.connect(f"{hub.url}/s/away-room", name="api") as api:
+        api.workspace.write("drop.txt", "deleted while away\n")
+        api.workspace.write("keep.txt", "deleted there, edited here\n")
+        api.workspace.write("stay.txt", "untouched\n")
+        await api.wait_idle()
+        await mirror_once(api, folder, "away-room")
+        assert read(folder / "drop.txt") == "deleted while away\n"
+
+        api.workspace.delete("drop.txt")
+        api.workspace.delete("keep.txt")
+        (folder / "keep.txt").write_text("deleted there, edited here: my edit\n")
+        told = await mirror_once(api, folder, "away-room")
+        assert not (folder / "drop.txt").exists()  # not uploaded back: that would undo the delete
+        assert "drop.txt" not in api.workspace
+        assert api.workspace.read("keep.txt") == "deleted there, edited here: my edit\n"
+        assert read(folder / "stay.txt") == "untouched\n"
+        assert any("drop.txt" in line and "deleted in the session" in line for line in told), told
+
+
+async def test_moving_the_mirrored_folder_away_stops_join_and_deletes_nothing(hub: HubProcess, tmp_path: Path) -> None:
+    link = f"{hub.url}/s/mv-room"
+    a = tmp_path / "A"
+    async with Session.connect(link, name="api") as api:
+        for i in range(10):
+            api.workspace.write(f"m{i}.py", f"x = {i}\n")
+        await api.wait_idle()
+        expected = api.workspace.snapshot()
+        ja = JoinProcess(link, a, "ann").start()
+        try:
+            a.rename(tmp_path / "elsewhere")
+            assert ja.proc is not None
+            await eventually(lambda: ja.proc.poll() is not None, timeout=30, what="join stops")
+            assert ja.proc.returncode == 1 and "was deleted or moved" in ja.output(), ja.output()
+            await asyncio.sleep(1)
+            assert api.workspace.snapshot() == expected
+            assert not a.exists()
+        finally:
+            ja.stop()
