@@ -341,13 +341,13 @@ class EncryptedProvider:
             if self._syncs > syncs:
                 delay = self.backoff_initial  # that connection worked: a new loss starts the backoff over
             self.last_error = failure or "connection lost"
-            log.info("room %s: connection lost (%s); retrying", self.keys.room_id, self.last_error)
             if not self.synced.is_set() and not come_back and code not in RETRY_CLOSES:
                 # Never synced: the first failure is the answer (refused, bad certificate, HTTP
                 # status); retrying until a timeout would only hide it from the person waiting.
                 self._fatal = ProviderError(f"could not sync with the hub at {self.ws_url}: {self.last_error}")
                 self.status = Status.CLOSED
                 return
+            log.info("room %s: connection lost (%s); retrying", self.keys.room_id, self.last_error)
             self.status = Status.OFFLINE
             # Full jitter keeps a hub restart from being hit by every client at the same instant.
             await asyncio.sleep(random.uniform(delay / 2, delay))
