@@ -43,12 +43,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def last_lines(path: Path | None, count: int = 5) -> str:
+    """The end of a part's log, so a failure says why without a trip to the file."""
+    if path is None or not path.exists():
+        return ""
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()][-count:]
+    return f"; the end of {path}:\n    " + "\n    ".join(lines) if lines else ""
+
+
 def wait_for(check, what: str, procs: list[subprocess.Popen[bytes]], timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while True:
         for proc in procs:
             if proc.poll() is not None:
-                raise SystemExit(f"run-local: {proc.args[0]} exited with {proc.returncode} before {what}")
+                raise SystemExit(f"run-local: {proc.args[0]} exited with {proc.returncode} before {what}"
+                                 + last_lines(getattr(proc, "log_path", None)))
         try:
             if check():
                 return
@@ -103,7 +112,8 @@ def main() -> int:
         if shutil.which(tool) is None:
             print(f"run-local: {tool} is not on PATH (Debian: apt-get install redis-server caddy)", file=sys.stderr)
             return 2
-    base = args.dir or Path(tempfile.mkdtemp(prefix="collab-local-"))
+    # Absolute: redis-server resolves its --logfile after changing into --dir.
+    base = (args.dir or Path(tempfile.mkdtemp(prefix="collab-local-"))).expanduser().resolve()
     base.mkdir(parents=True, exist_ok=True)
     https_port = args.https_port or free_port()
     internal_port = free_port()
@@ -132,6 +142,7 @@ def main() -> int:
         if args.appendfsync:
             redis_args += ["--appendfsync", args.appendfsync]
         procs.append(subprocess.Popen(redis_args, stdout=subprocess.DEVNULL))
+        procs[-1].log_path = base / "redis" / "redis.log"  # type: ignore[attr-defined]
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
 
         def redis_up() -> bool:
@@ -150,6 +161,7 @@ def main() -> int:
                  "--redis", redis_url, "--data", str(base / f"hub-{i}")],
                 stdout=log, stderr=subprocess.STDOUT,
             )
+            proc.log_path = base / f"hub-{i}.log"  # type: ignore[attr-defined]
             procs.append(proc)
             hubs.append({"url": f"http://127.0.0.1:{port}", "pid": proc.pid, "log": str(base / f"hub-{i}.log")})
         for hub in hubs:
@@ -172,6 +184,7 @@ def main() -> int:
             ["caddy", "run", "--config", str(INFRA / "Caddyfile"), "--adapter", "caddyfile"],
             env=caddy_env, stdout=caddy_log, stderr=subprocess.STDOUT,
         ))
+        procs[-1].log_path = base / "caddy.log"  # type: ignore[attr-defined]
         ca = base / "caddy" / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
         url = f"https://{args.site}:{https_port}"
         wait_for(ca.exists, "Caddy's local CA", procs)
