@@ -44,6 +44,7 @@ Report = Callable[[str], None]
 PROGRESS_EVERY = 200  # files between progress lines in a large initial sync
 UPLOAD_BATCH_BYTES = 256 * 1024  # one transaction (one update frame) per this much uploaded text
 DELETE_GRACE_S = 0.3  # a path gone from disk is re-checked after this, so save-by-rename is no delete
+MASS_DELETE_GRACE_S = 1.5  # longer when most files vanish at once: an rm -rf of the folder still running
 FLUSH_COALESCE_S = 0.03  # remote keystrokes arriving together are written to disk once
 STATE_SAVE_S = 1.0  # the base hashes in .collab/state.json lag the mirror by at most this
 
@@ -360,7 +361,8 @@ class Mirror:
                     missing.update(p for p in self.base if p.startswith(rel + "/"))
             missing = {m for m in missing if m in self.base}
         if missing:
-            await asyncio.sleep(DELETE_GRACE_S)
+            mass = len(missing) >= max(10, len(self.base) // 2)
+            await asyncio.sleep(MASS_DELETE_GRACE_S if mass else DELETE_GRACE_S)
             async with self._lock:
                 self._check_folder()
                 for rel in sorted(missing):

@@ -265,3 +265,27 @@ async def test_moving_the_mirrored_folder_away_stops_join_and_deletes_nothing(hu
             assert not a.exists()
         finally:
             ja.stop()
+
+
+async def test_a_slow_rm_rf_that_reaches_collab_last_deletes_nothing(hub: HubProcess, tmp_path: Path) -> None:
+    link = f"{hub.url}/s/slow-rm-room"
+    a = tmp_path / "A"
+    async with Session.connect(link, name="api") as api:
+        for i in range(30):
+            api.workspace.write(f"pkg{i % 3}/m{i}.py", f"x = {i}\n")
+        await api.wait_idle()
+        expected = api.workspace.snapshot()
+        ja = JoinProcess(link, a, "ann").start()
+        try:
+            for child in a.iterdir():  # every file first, .collab last, like rm -rf on a big tree
+                if child.name != ".collab":
+                    shutil.rmtree(child)
+            await asyncio.sleep(0.5)
+            shutil.rmtree(a)
+            assert ja.proc is not None
+            await eventually(lambda: ja.proc.poll() is not None, timeout=30, what="join stops")
+            assert ja.proc.returncode == 1 and "was deleted or moved" in ja.output(), ja.output()
+            await asyncio.sleep(1)
+            assert api.workspace.snapshot() == expected
+        finally:
+            ja.stop()
