@@ -88,7 +88,9 @@ async def join(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        mirror = Mirror(session.workspace, args.dir, max_bytes=args.max_file_bytes, poll=args.poll)
+        mirror = Mirror(
+            session.workspace, args.dir, max_bytes=args.max_file_bytes, poll=args.poll, room=session.link.room
+        )
         await mirror.initial_sync()
         print(
             f"mirroring room {session.link.room} into {args.dir} as {name} (Ctrl-C to stop)",
