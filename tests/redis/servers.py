@@ -5,6 +5,7 @@ Never the machine's 6379: tests kill and restart these.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import shutil
 import signal
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Iterator
 
 
 def free_port() -> int:
@@ -102,3 +104,36 @@ class RedisServer:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def cluster_ok(nodes: list[RedisServer]) -> bool:
+    return all("cluster_state:ok" in n.cli("cluster", "info", check=False) for n in nodes)
+
+
+def _replicas_in_sync(nodes: list[RedisServer], replicas: int) -> bool:
+    roles = [n.cli("info", "replication", check=False) for n in nodes]
+    attached = [r for r in roles if "role:slave" in r]
+    return len(attached) == replicas and all("master_link_status:up" in r for r in attached)
+
+
+@contextlib.contextmanager
+def running_cluster(directory: Path, masters: int, replicas_per_master: int = 0) -> Iterator[list[RedisServer]]:
+    """A real Redis Cluster on loopback ports, ready (slots covered, every replica in sync)."""
+    nodes = [RedisServer(directory / f"node{i}", cluster=True) for i in range(masters * (1 + replicas_per_master))]
+    try:
+        for node in nodes:
+            node.start()
+        subprocess.run(
+            ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in nodes),
+             "--cluster-replicas", str(replicas_per_master), "--cluster-yes"],
+            check=True, capture_output=True, timeout=30,
+        )
+        deadline = time.monotonic() + 30
+        while not (cluster_ok(nodes) and _replicas_in_sync(nodes, masters * replicas_per_master)):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the cluster did not become ok")
+            time.sleep(0.1)
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()

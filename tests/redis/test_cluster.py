@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -12,7 +10,7 @@ import pycrdt
 import pytest
 
 from tests.redis.conftest import start_hub
-from tests.redis.servers import RedisServer, redis_available
+from tests.redis.servers import RedisServer, redis_available, running_cluster
 from tests.support.yclient import pycrdt_client, wait_until
 
 
@@ -21,24 +19,8 @@ def cluster(tmp_path: Path) -> Iterator[list[RedisServer]]:
     why = redis_available()
     if why:
         pytest.skip(why)
-    nodes = [RedisServer(tmp_path / f"node{i}", cluster=True) for i in range(3)]
-    try:
-        for node in nodes:
-            node.start()
-        subprocess.run(
-            ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in nodes),
-             "--cluster-replicas", "0", "--cluster-yes"],
-            check=True, capture_output=True, timeout=30,
-        )
-        deadline = time.monotonic() + 20
-        while not all("cluster_state:ok" in n.cli("cluster", "info") for n in nodes):
-            if time.monotonic() > deadline:
-                raise RuntimeError("cluster did not become ok")
-            time.sleep(0.1)
+    with running_cluster(tmp_path, masters=3) as nodes:
         yield nodes
-    finally:
-        for node in nodes:
-            node.stop()
 
 
 def owner(nodes: list[RedisServer], key: str) -> RedisServer:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
 import time
 from pathlib import Path
 from typing import Iterator
@@ -20,13 +19,9 @@ import pytest
 
 from tests.redis.conftest import start_hub
 from tests.redis.reconnecting import ReconnectingClient, Typists, marks
-from tests.redis.servers import RedisServer, redis_available
+from tests.redis.servers import RedisServer, cluster_ok, redis_available, running_cluster
 from tests.redis.test_cluster import owner
 from tests.support.yclient import pycrdt_client, wait_until
-
-
-def cluster_ok(nodes: list[RedisServer]) -> bool:
-    return all("cluster_state:ok" in n.cli("cluster", "info", check=False) for n in nodes)
 
 
 def promoted_owner(survivors: list[RedisServer], room: str) -> RedisServer | None:
@@ -41,27 +36,9 @@ def replicated_cluster(tmp_path: Path) -> Iterator[list[RedisServer]]:
     why = redis_available()
     if why:
         pytest.skip(why)
-    nodes = [RedisServer(tmp_path / f"node{i}", cluster=True) for i in range(6)]
-    try:
-        for node in nodes:
-            node.start()
-        subprocess.run(
-            ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in nodes),
-             "--cluster-replicas", "1", "--cluster-yes"],
-            check=True, capture_output=True, timeout=30,
-        )
-        deadline = time.monotonic() + 30
-        # Wait until every replica is attached and in sync, so a failover has someone to promote.
-        while not (cluster_ok(nodes) and sum("role:slave" in n.cli("info", "replication") for n in nodes) == 3
-                   and all("master_link_status:up" in n.cli("info", "replication")
-                           for n in nodes if "role:slave" in n.cli("info", "replication"))):
-            if time.monotonic() > deadline:
-                raise RuntimeError("cluster with replicas did not become ok")
-            time.sleep(0.1)
+    # Wait until every replica is attached and in sync, so a failover has someone to promote.
+    with running_cluster(tmp_path, masters=3, replicas_per_master=1) as nodes:
         yield nodes
-    finally:
-        for node in nodes:
-            node.stop()
 
 
 async def test_a_master_dies_mid_typing_and_its_replica_takes_over(
