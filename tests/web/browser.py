@@ -52,6 +52,11 @@ async def chromium() -> AsyncIterator[object]:
 async def new_page(browser, base_url: str, *, bypass_csp: bool = False):  # type: ignore[no-untyped-def]
     # bypass_csp only for injecting axe-core: the page's own policy forbids inline scripts.
     context = await browser.new_context(base_url=base_url, viewport={"width": 1360, "height": 820}, bypass_csp=bypass_csp)
+    return await page_in(context)
+
+
+async def page_in(context):  # type: ignore[no-untyped-def]
+    """A tab in ``context`` (another tab of the same profile: same IndexedDB, same remembered name)."""
     page = await context.new_page()
     page.set_default_timeout(15_000)
     errors: list[str] = []

@@ -16,6 +16,7 @@ from tests.web.browser import (
     editor,
     join,
     new_page,
+    page_in,
     start_session,
     type_in_editor,
     wait_connected,
@@ -47,16 +48,6 @@ def _db_bytes(hub: HubProcess) -> bytes:
 
 def _room(link: str) -> str:
     return link.split("/s/", 1)[1].split("#", 1)[0]
-
-
-async def _page_in(context):  # type: ignore[no-untyped-def]
-    """Another tab in the same browser profile (same IndexedDB, same remembered name)."""
-    page = await context.new_page()
-    page.set_default_timeout(15_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.errors = errors  # type: ignore[attr-defined]
-    return page
 
 
 async def _type_offline_and_close(ada, marker: str) -> None:  # type: ignore[no-untyped-def]
@@ -92,7 +83,7 @@ async def test_encrypted_offline_edits_survive_closing_the_tab_and_stay_sealed(h
 
         # Reopened while the hub does not answer (its socket is held by the test): the kept copy
         # shows at once, and nothing in this browser's storage reads as what Ada typed.
-        stalled = await _page_in(profile)
+        stalled = await page_in(profile)
         await stalled.route_web_socket(re.compile(r"/ws/"), lambda ws: None)
         await stalled.goto(link)
         await expect(editor(stalled)).to_contain_text(f"{marker} = 2")
@@ -106,7 +97,7 @@ async def test_encrypted_offline_edits_survive_closing_the_tab_and_stay_sealed(h
         await expect(editor(grace)).not_to_contain_text(marker)
 
         # Reopened with the hub reachable: the edits the hub never got reach Grace.
-        ada = await _page_in(profile)
+        ada = await page_in(profile)
         await join(ada, link, None)
         await expect(editor(ada)).to_contain_text(f"{marker} = 2")
         await expect(editor(grace)).to_contain_text(f"{marker} = 2")
@@ -144,7 +135,7 @@ async def test_plaintext_offline_edits_survive_closing_the_tab(hub: HubProcess) 
         profile = ada.context
 
         await _type_offline_and_close(ada, marker)
-        ada = await _page_in(profile)
+        ada = await page_in(profile)
         await join(ada, link, None)
         await expect(editor(ada)).to_contain_text(f"{marker} = 2")
         await expect(editor(grace)).to_contain_text(f"{marker} = 2")
@@ -188,7 +179,7 @@ async def test_a_read_only_link_never_pushes_what_a_write_link_kept(hub: HubProc
 
         # The same browser opens the read-only link: it neither shows nor sends the writer's unsent edits.
         rows = len(log_rows(hub.data / "collab.sqlite3", _room(link)))
-        reader = await _page_in(profile)
+        reader = await page_in(profile)
         await join(reader, read_link, None)
         await expect(editor(reader)).to_contain_text("online = 1")
         await expect(reader.locator("#connection-status")).to_have_attribute("data-kept", "true")
@@ -198,6 +189,6 @@ async def test_a_read_only_link_never_pushes_what_a_write_link_kept(hub: HubProc
         await expect(editor(grace)).not_to_contain_text(marker)
 
         # The write link still has them, and sends them.
-        ada = await _page_in(profile)
+        ada = await page_in(profile)
         await join(ada, link, None)
         await expect(editor(grace)).to_contain_text(f"{marker} = 2")
