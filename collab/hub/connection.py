@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from collab.hub.abort import ABORT_SCOPE_KEY, RAW_SEND_SCOPE_KEY, forget_handshake
 from collab.hub.metrics import HubMetrics
-from collab.protocol import yjs
+from collab.protocol import close_codes, yjs
 
 log = logging.getLogger(__name__)
 
@@ -26,20 +26,20 @@ _FRAME = 0
 _UPDATE = 1
 _ids = itertools.count(1)
 
-# Close codes (RFC 6455 and our 4xxx application codes), one place for all of them.
-CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
-CLOSE_PROTOCOL_ERROR = 1002
-CLOSE_UNSUPPORTED_DATA = 1003
-CLOSE_POLICY = 1008
-CLOSE_TOO_BIG = 1009
-CLOSE_INTERNAL = 1011
-CLOSE_RESTARTING = 1012
-CLOSE_TRY_AGAIN = 1013
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_NOT_FOUND = 4404
-CLOSE_SLOW_CONSUMER = 4408
+# Close codes live in collab.protocol.close_codes (shared with the clients); these names stay for the hub.
+CLOSE_NORMAL = close_codes.NORMAL
+CLOSE_GOING_AWAY = close_codes.GOING_AWAY
+CLOSE_PROTOCOL_ERROR = close_codes.PROTOCOL_ERROR
+CLOSE_UNSUPPORTED_DATA = close_codes.UNSUPPORTED_DATA
+CLOSE_POLICY = close_codes.POLICY
+CLOSE_TOO_BIG = close_codes.TOO_BIG
+CLOSE_INTERNAL = close_codes.INTERNAL
+CLOSE_RESTARTING = close_codes.RESTARTING
+CLOSE_TRY_AGAIN = close_codes.TRY_AGAIN
+CLOSE_UNAUTHORIZED = close_codes.UNAUTHORIZED
+CLOSE_FORBIDDEN = close_codes.FORBIDDEN
+CLOSE_NOT_FOUND = close_codes.NOT_FOUND
+CLOSE_SLOW_CONSUMER = close_codes.SLOW_CONSUMER
 
 
 class Connection:

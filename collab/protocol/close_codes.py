@@ -1,0 +1,26 @@
+"""Websocket close codes the hub sends and every client reads: RFC 6455's and our 4xxx ones.
+
+One module for the hub and all clients, so a code means the same thing on both ends; no literal
+close code appears anywhere else in collab/.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+NORMAL: Final = 1000
+GOING_AWAY: Final = 1001
+PROTOCOL_ERROR: Final = 1002
+UNSUPPORTED_DATA: Final = 1003
+POLICY: Final = 1008
+TOO_BIG: Final = 1009
+INTERNAL: Final = 1011
+RESTARTING: Final = 1012
+TRY_AGAIN: Final = 1013
+UNAUTHORIZED: Final = 4401
+FORBIDDEN: Final = 4403
+NOT_FOUND: Final = 4404
+SLOW_CONSUMER: Final = 4408
+
+# Closes after which a client reconnects: the hub is restarting or its storage is briefly away.
+RETRYABLE: Final = frozenset({RESTARTING, TRY_AGAIN})
