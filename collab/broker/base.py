@@ -1,7 +1,7 @@
 """The Broker interface: how a hub hears what other hubs accepted for the rooms it serves.
 
 A hub fans out to its own connections directly; the broker only carries traffic to *other* hubs.
-Messages are opaque bytes (see collab.hub.relay for their framing).
+Messages are opaque bytes (see collab.protocol.relay for their framing).
 """
 
 from __future__ import annotations

@@ -26,14 +26,13 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from collab.broker.base import Handler
-from collab.hub import relay
+from collab.protocol import relay
 from collab.hub.heartbeat import Heartbeats, LostHandler
 from collab.store.redis import OP_TIMEOUT, Client, channel, client_options, connect, key, node_url, read_log
 
 log = logging.getLogger(__name__)
 
 CATCH_UP_ID = bytes(16)  # hub id of relay messages the broker read back from the stream
-_HEADER = 1 + 16 + 8  # relay header: kind, hub id, seq
 
 
 @dataclass
@@ -305,14 +304,17 @@ class RedisBroker:
     def _deliver(self, channel_name: bytes, data: bytes) -> None:
         room = self._by_channel.get(channel_name)
         sub = self._rooms.get(room) if room is not None else None
-        if sub is None or len(data) < _HEADER:
+        if sub is None:
             return
-        kind, hub_id, seq = data[0], data[1:17], int.from_bytes(data[17:25], "big")
-        if hub_id == self.heartbeats.own_id:
+        try:
+            message = relay.decode_relay(data)
+        except ValueError:
+            return
+        if message.hub_id == self.heartbeats.own_id:
             return  # our own message, echoed back by Redis
-        self.heartbeats.heard(hub_id)
-        if kind == relay.UPDATE:
-            sub.mark.saw(seq)
+        self.heartbeats.heard(message.hub_id)
+        if message.kind == relay.UPDATE:
+            sub.mark.saw(message.seq)
         sub.handler(data)
 
     async def _catch_up(self, room: str) -> None:
@@ -344,13 +346,16 @@ class RedisBroker:
     # -- publishing ------------------------------------------------------------------------------
 
     def publish(self, room: str, message: bytes) -> None:
-        if len(message) >= _HEADER:
-            own = message[1:17]
+        try:
+            decoded = relay.decode_relay(message)
+        except ValueError:
+            decoded = None
+        if decoded is not None:
             if self.heartbeats.own_id is None:
-                self.heartbeats.own_id = own
+                self.heartbeats.own_id = decoded.hub_id
             sub = self._rooms.get(room)
-            if sub is not None and message[0] == relay.UPDATE:
-                sub.mark.saw(int.from_bytes(message[17:25], "big"))
+            if sub is not None and decoded.kind == relay.UPDATE:
+                sub.mark.saw(decoded.seq)
         try:
             self._queue.put_nowait((room, message))
         except asyncio.QueueFull:
