@@ -1,1 +1,5 @@
-from collab.protocol.relay import AWARENESS, LEFT, UPDATE, RelayMessage, decode_relay, encode_relay  # noqa: F401  (moved; see collab.protocol.relay)
+"""Moved to collab.protocol.relay; this re-export goes once the hub imports it from there."""
+
+from collab.protocol.relay import AWARENESS, LEFT, UPDATE, RelayMessage, decode_relay, encode_relay
+
+__all__ = ["AWARENESS", "LEFT", "UPDATE", "RelayMessage", "decode_relay", "encode_relay"]
