@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pycrdt  # noqa: E402
 
-from tests.redis.servers import RedisServer  # noqa: E402
+from tests.support.redis_server import RedisServer  # noqa: E402
 from tests.support.hub_process import HubProcess  # noqa: E402
 from tests.support.yclient import pycrdt_client  # noqa: E402
 

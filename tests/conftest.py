@@ -6,7 +6,8 @@ from typing import Iterator
 
 import pytest
 
-from tests.support.hub_process import HubProcess
+from tests.support.hub_process import HubProcess, start_hub
+from tests.support.redis_server import RedisServer, redis_available, running_redis
 
 
 @pytest.fixture
@@ -16,6 +17,28 @@ def hub(tmp_path: Path) -> Iterator[HubProcess]:
         yield proc
     finally:
         proc.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A private redis-server on a free port with its data in this test's tmp dir (never 6379)."""
+    why = redis_available()
+    if why:
+        pytest.skip(why)
+    with running_redis(tmp_path / "redis") as server:
+        yield server
+
+
+@pytest.fixture
+def two_hubs(tmp_path: Path, redis_server: RedisServer) -> Iterator[tuple[HubProcess, HubProcess]]:
+    """Two hubs sharing ``redis_server`` (store and broker), as behind a load balancer."""
+    a = start_hub(tmp_path, "hub-a", redis_server.url)
+    b = start_hub(tmp_path, "hub-b", redis_server.url)
+    try:
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -10,7 +10,7 @@ from collab.client.encrypted import EncryptedProvider
 from collab.client.provider import ProviderError, Status
 from collab.crypto.keys import RoomKeys, generate_write_secret
 from tests.e2ee.support import joined, new_room, wait_until
-from tests.redis.servers import free_port
+from tests.support.ports import free_port
 from tests.support.hub_process import HubProcess
 
 

@@ -12,27 +12,22 @@ from collab.client.encrypted import EncryptedProvider
 from collab.crypto.links import websocket_url
 from collab.protocol import relay_frames as frames
 from tests.e2ee.support import data_bytes, new_room, wait_until
-from tests.redis.servers import RedisServer, redis_available
+from tests.support.redis_server import RedisServer
 from tests.support.hub_process import HubProcess
 
 SECRET = "redis must never see this: opal-falcon-77"
 
 
 @pytest.fixture
-def redis_hubs(tmp_path: Path) -> Iterator[tuple[RedisServer, HubProcess, HubProcess]]:
-    why = redis_available()
-    if why:
-        pytest.skip(why)
-    server = RedisServer(tmp_path / "redis").start()
+def redis_hubs(tmp_path: Path, redis_server: RedisServer) -> Iterator[tuple[RedisServer, HubProcess, HubProcess]]:
     hubs: list[HubProcess] = []
     try:
         for name in ("a", "b"):
-            hubs.append(HubProcess(tmp_path / name, "--redis", server.url, "--log-level", "debug").start())
-        yield server, hubs[0], hubs[1]
+            hubs.append(HubProcess(tmp_path / name, "--redis", redis_server.url, "--log-level", "debug").start())
+        yield redis_server, hubs[0], hubs[1]
     finally:
         for hub in hubs:
             hub.stop()
-        server.stop()
 
 
 async def test_encrypted_room_across_two_hubs_on_redis(redis_hubs: tuple[RedisServer, HubProcess, HubProcess]) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pycrdt
 
-from tests.redis.servers import free_port
+from tests.support.ports import free_port
 from tests.support.hub_process import HubProcess
 from tests.support.yclient import pycrdt_client, wait_until
 

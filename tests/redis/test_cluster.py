@@ -9,8 +9,8 @@ from typing import Iterator
 import pycrdt
 import pytest
 
-from tests.redis.conftest import start_hub
-from tests.redis.servers import RedisServer, redis_available, running_cluster
+from tests.support.hub_process import start_hub
+from tests.support.redis_server import RedisServer, redis_available, running_cluster
 from tests.support.yclient import pycrdt_client, wait_until
 
 

@@ -17,9 +17,9 @@ from typing import Iterator
 import pycrdt
 import pytest
 
-from tests.redis.conftest import start_hub
+from tests.support.hub_process import start_hub
 from tests.redis.reconnecting import ReconnectingClient, Typists, marks
-from tests.redis.servers import RedisServer, cluster_ok, redis_available, running_cluster
+from tests.support.redis_server import RedisServer, cluster_ok, redis_available, running_cluster
 from tests.redis.test_cluster import owner
 from tests.support.yclient import pycrdt_client, wait_until
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pycrdt
 
-from tests.redis.conftest import start_hub
+from tests.support.hub_process import start_hub
 from tests.redis.reconnecting import ReconnectingClient, Typists, marks
-from tests.redis.servers import RedisServer
+from tests.support.redis_server import RedisServer
 from tests.support.hub_process import HubProcess
 from tests.support.yclient import pycrdt_client, wait_until
 

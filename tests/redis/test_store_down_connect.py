@@ -9,8 +9,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from collab.protocol import relay_frames
-from tests.redis.conftest import start_hub
-from tests.redis.servers import RedisServer
+from tests.support.hub_process import start_hub
+from tests.support.redis_server import RedisServer
 
 
 @pytest.mark.parametrize("subprotocols", [None, [relay_frames.SUBPROTOCOL]], ids=["plaintext", "encrypted"])

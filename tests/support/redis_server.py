@@ -1,6 +1,8 @@
 """Real redis-server processes for tests: each on its own free port with its own directory.
 
-Never the machine's 6379: tests kill and restart these.
+Never the machine's 6379: tests kill and restart these, and parallel workers must not share one.
+The ``redis_server`` fixture (tests/conftest.py) gives a test one; ``running_cluster`` builds a
+Redis Cluster of them.
 """
 
 from __future__ import annotations
@@ -9,33 +11,19 @@ import contextlib
 import random
 import shutil
 import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
 from typing import Iterator
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+from tests.support.ports import bindable, free_port
+from tests.support.waiting import eventually_sync
 
 
 def free_cluster_port() -> int:
     """A free port whose cluster bus port (port + 10000) is free too, so at most 55535."""
     for _ in range(200):
         port = random.randint(20000, 55535)
-        if _bindable(port) and _bindable(port + 10000):
+        if bindable(port) and bindable(port + 10000):
             return port
     raise RuntimeError("no free port pair for a cluster node")
 
@@ -71,14 +59,17 @@ class RedisServer:
             args += ["--cluster-enabled", "yes", "--cluster-config-file", str(self.dir / "nodes.conf"),
                      "--cluster-node-timeout", "2000"]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("redis-server exited:\n" + self.log())
-            if self.cli("ping", check=False).strip() == "PONG":
-                return self
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not answer:\n" + self.log())
+        try:
+            eventually_sync(self._answers, timeout, interval=0.05, what="redis-server answering PING")
+        except AssertionError:
+            raise RuntimeError("redis-server did not answer:\n" + self.log()) from None
+        return self
+
+    def _answers(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError("redis-server exited:\n" + self.log())
+        return self.cli("ping", check=False).strip() == "PONG"
 
     def cli(self, *args: str, check: bool = True) -> str:
         done = subprocess.run(
@@ -106,6 +97,16 @@ class RedisServer:
                 self.kill()
 
 
+@contextlib.contextmanager
+def running_redis(directory: Path, *, appendfsync: str = "always") -> Iterator[RedisServer]:
+    """A started redis-server in ``directory`` on a free port, stopped on exit."""
+    server = RedisServer(directory, appendfsync=appendfsync).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def cluster_ok(nodes: list[RedisServer]) -> bool:
     return all("cluster_state:ok" in n.cli("cluster", "info", check=False) for n in nodes)
 
@@ -128,11 +129,13 @@ def running_cluster(directory: Path, masters: int, replicas_per_master: int = 0)
              "--cluster-replicas", str(replicas_per_master), "--cluster-yes"],
             check=True, capture_output=True, timeout=30,
         )
-        deadline = time.monotonic() + 30
-        while not (cluster_ok(nodes) and _replicas_in_sync(nodes, masters * replicas_per_master)):
-            if time.monotonic() > deadline:
-                raise RuntimeError("the cluster did not become ok")
-            time.sleep(0.1)
+        try:
+            eventually_sync(
+                lambda: cluster_ok(nodes) and _replicas_in_sync(nodes, masters * replicas_per_master),
+                timeout=30, interval=0.1, what="cluster ok with every replica in sync",
+            )
+        except AssertionError:
+            raise RuntimeError("the cluster did not become ok") from None
         yield nodes
     finally:
         for node in nodes:
