@@ -3,7 +3,7 @@
 `collab agent --serve --hub URL` keeps an X25519 key pair in a file (0600) under the data
 directory, announces ``{name, public key, model}`` to the hub (collab/hub/agents.py) and renews
 that lease, and long-polls the hub for invites. An invite is the room secret sealed to its key
-(collab/ai/sealing.py); the service opens it, checks that the secret derives the room id it was
+(collab/crypto/sealing.py); the service opens it, checks that the secret derives the room id it was
 addressed to, and joins the room as an ordinary participant running the agent loop — one agent
 per room, all sharing one model backend (each room keeps its own rate limits).
 
@@ -31,11 +31,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from collab.ai.agent import Agent, AgentConfig
 from collab.ai.backend import ModelBackend
-from collab.ai.sealing import SealError, SealedInvite, fingerprint, public_bytes, unseal
+from collab.crypto.encoding import b64url_encode, fingerprint
+from collab.crypto.sealing import SealError, SealedInvite, public_bytes, unseal
 from collab.client.provider import ProviderError
 from collab.client.session import Session
 from collab.config import env_name
-from collab.crypto.keys import RoomKeys, b64url_encode
+from collab.crypto.keys import RoomKeys
 from collab.crypto.links import normalize_server_base, read_link, write_link
 
 log = logging.getLogger(__name__)

@@ -10,15 +10,17 @@ Pure: no I/O apart from ``os.urandom`` for fresh secrets.
 
 from __future__ import annotations
 
-import base64
 import os
-import re
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+# Re-exported for the callers that import them from here; collab/crypto/encoding.py is their home.
+from collab.crypto.encoding import b64url_decode as b64url_decode
+from collab.crypto.encoding import b64url_encode as b64url_encode
 
 WRITE_SECRET_SIZE = 32
 READ_SECRET_SIZE = 32
@@ -42,34 +44,6 @@ class CryptoError(ValueError):
 
 class ReadOnlyKeys(CryptoError):
     """An operation needed the write secret but the keys came from a read-only capability."""
-
-
-# --- base64url: the single place that encodes and decodes link material and room ids --------
-
-_B64URL_ALPHABET = re.compile(r"[A-Za-z0-9_-]*")
-
-
-def b64url_encode(data: bytes) -> str:
-    """base64url without padding (RFC 4648 §5), the form used in links and room ids."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64url_decode(text: str) -> bytes:
-    """Strict inverse of :func:`b64url_encode`.
-
-    Rejects padding, the standard alphabet's ``+``/``/``, whitespace and non-canonical trailing
-    bits, so that every byte string has exactly one textual form: two links that differ in text
-    never silently name the same secret, and a mangled link fails loudly instead of decoding to
-    different bytes.
-    """
-    if not _B64URL_ALPHABET.fullmatch(text):
-        raise ValueError("not base64url: only A-Z a-z 0-9 - _ are allowed, without '=' padding")
-    if len(text) % 4 == 1:
-        raise ValueError(f"base64url text of length {len(text)} is impossible (truncated?)")
-    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    if b64url_encode(data) != text:
-        raise ValueError("non-canonical base64url: the last character carries stray bits")
-    return data
 
 
 # --- derivation ---------------------------------------------------------------------------

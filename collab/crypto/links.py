@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from collab.crypto.encoding import b64url_decode, b64url_encode
 from collab.crypto.keys import (
     PUBLIC_KEY_SIZE,
     READ_CAPABILITY_SIZE,
@@ -23,9 +24,8 @@ from collab.crypto.keys import (
     CryptoError,
     ReadOnlyKeys,
     RoomKeys,
-    b64url_decode,
-    b64url_encode,
 )
+from collab.protocol.room_names import RESERVED, valid_room_name
 
 __all__ = [
     "LinkError",
@@ -41,7 +41,6 @@ __all__ = [
     "write_link",
 ]
 
-_ROOM_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
 # Greedy prefix: a hub mounted under a sub-path (https://example.com/tools/s/…) keeps its prefix,
 # and the *last* "/s/" segment is the room.
 _LINK_PATH = re.compile(r"(?P<prefix>.*)/s/(?P<room>[^/]*)/?")
@@ -65,14 +64,12 @@ class ParsedLink:
 def validate_room_name(room: str) -> str:
     """Return ``room`` if it is a legal room name, else raise :class:`LinkError`.
 
-    1–128 of ``[A-Za-z0-9._-]``, and never "." or "..", so a room name can never act as a
-    relative path where a store maps rooms to files (the hub applies the same rule). Encrypted
-    room ids (22 base64url characters) always pass.
+    The rule is collab/protocol/room_names.py, the one the hub applies; this says which part failed.
     """
-    if not isinstance(room, str) or not _ROOM_NAME.fullmatch(room):
-        raise LinkError(f"invalid room name {room!r}: use 1-128 characters of A-Z a-z 0-9 . _ -")
-    if room in (".", ".."):
+    if isinstance(room, str) and room in RESERVED:
         raise LinkError(f"invalid room name {room!r}: '.' and '..' are reserved")
+    if not valid_room_name(room):
+        raise LinkError(f"invalid room name {room!r}: use 1-128 characters of A-Z a-z 0-9 . _ -")
     return room
 
 

@@ -2,7 +2,7 @@
 
 An agent service (`collab agent --serve`) registers a name and an X25519 public key and keeps
 the registration alive with a lease it renews. A page lists the agents, shows the key's
-fingerprint, seals the room secret to that key in the browser (collab/ai/sealing.py,
+fingerprint, seals the room secret to that key in the browser (collab/crypto/sealing.py,
 web/src/crypto/seal.ts) and posts the sealed invite here. The hub only stores and relays the
 ciphertext; the agent long-polls for its invites.
 
@@ -23,9 +23,6 @@ balancer share agents and invites: a registration on one hub is visible from all
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import hashlib
 import hmac
 import json
 import re
@@ -39,6 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from collab.config import Settings, env_name
+from collab.crypto.encoding import b64url_decode, fingerprint
 
 MAX_BODY = 4096
 MAX_AGENTS = 64
@@ -71,24 +69,9 @@ class AgentRecord:
 
     def public(self) -> dict[str, Any]:
         out = asdict(self)
-        out["fingerprint"] = fingerprint(_b64url(self.public_key))
+        out["fingerprint"] = fingerprint(b64url_decode(self.public_key))
         del out["expires"]
         return out
-
-
-def fingerprint(public_key: bytes) -> str:
-    """Same as collab.ai.sealing.fingerprint (the hub must not import the AI package)."""
-    digest = hashlib.sha256(public_key).hexdigest()[:32]
-    return " ".join(digest[i : i + 4] for i in range(0, 32, 4))
-
-
-def _b64url(value: str) -> bytes:
-    if not re.fullmatch(r"[A-Za-z0-9_-]*", value):
-        raise ValueError("not base64url")
-    try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError("not base64url") from exc
 
 
 class AgentDirectory(Protocol):
@@ -177,7 +160,7 @@ class RedisDirectory:
     async def _redis(self) -> Any:
         async with self._lock:
             if self._client is None:
-                from collab.store.redis import connect  # lazily: embedded hubs never import redis
+                from collab.redis.connection import connect  # lazily: embedded hubs never import redis
 
                 self._client = await connect(self.url)
             return self._client
@@ -323,7 +306,10 @@ async def register(request: Request) -> Response:
     if not isinstance(name, str) or not NAME.fullmatch(name):
         return _error(400, "'name' must be 1-32 characters of a-z 0-9 _ -, starting with a letter or digit")
     try:
-        key = _b64url(str(data.get("public_key", "")))
+        key = b64url_decode(str(data.get("public_key", "")))
+    except ValueError:
+        return _error(400, "'public_key' must be base64url")
+    try:
         record = AgentRecord(
             name=name,
             public_key=str(data["public_key"]),
@@ -361,7 +347,7 @@ async def post_invite(request: Request) -> Response:
     for key, size in (("room", 16), ("ephemeral", 32), ("nonce", 12), ("ciphertext", None)):
         value = data.get(key)
         try:
-            raw = _b64url(value) if isinstance(value, str) else None
+            raw = b64url_decode(value) if isinstance(value, str) else None
         except ValueError:
             raw = None
         if raw is None or (size is not None and len(raw) != size) or (size is None and not 16 < len(raw) <= 1040):

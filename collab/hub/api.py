@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 import time
@@ -11,8 +9,9 @@ import time
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from collab.crypto.encoding import b64url_decode, b64url_encode
 from collab.hub.hub import Hub
-from collab.hub.names import valid_room_name
+from collab.protocol.room_names import ROOM_NAME_RULE, valid_room_name
 from collab.store.base import RoomExists, RoomInfo, StoreUnavailable
 
 MAX_BODY = 16 * 1024
@@ -39,13 +38,6 @@ async def metrics(request: Request) -> Response:
     return Response(hub.metrics.render(), media_type=hub.metrics.content_type)
 
 
-def _b64url(value: str) -> bytes:
-    try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError("not base64url") from exc
-
-
 async def create_room(request: Request) -> Response:
     hub = _hub(request)
     if int(request.headers.get("content-length") or 0) > MAX_BODY:
@@ -68,15 +60,15 @@ async def create_room(request: Request) -> Response:
         if not isinstance(name, str) or not valid_room_name(name):
             return _error(400, "encrypted rooms need 'room': the id the client derived from its secret")
         try:
-            write_key = _b64url(str(spec.get("write_key", "")))
+            write_key = b64url_decode(str(spec.get("write_key", "")))
         except ValueError:
             write_key = b""
         if len(write_key) != 32:
             return _error(400, "encrypted rooms need 'write_key': a base64url Ed25519 public key (32 bytes)")
     elif name is None:
-        name = base64.urlsafe_b64encode(os.urandom(12)).decode().rstrip("=")
+        name = b64url_encode(os.urandom(12))
     elif not isinstance(name, str) or not valid_room_name(name):
-        return _error(400, "room names are 1-128 characters of A-Z a-z 0-9 . _ -")
+        return _error(400, ROOM_NAME_RULE)
     try:
         await hub.store.create_room(RoomInfo(name, kind, write_key, time.time()))
     except RoomExists:
@@ -94,5 +86,5 @@ async def room_info(request: Request) -> Response:
         return _error(404, "no such room")
     result: dict[str, object] = {"room": info.name, "kind": info.kind}
     if info.write_key:
-        result["write_key"] = base64.urlsafe_b64encode(info.write_key).decode().rstrip("=")
+        result["write_key"] = b64url_encode(info.write_key)
     return JSONResponse(result)

@@ -17,10 +17,10 @@ from collab.hub.connection import (
     Connection,
 )
 from collab.hub.hub import Hub
-from collab.hub.names import valid_room_name
 from collab.hub.origin import origin_allowed
 from collab.hub.plaintext import serve_plaintext
 from collab.hub.room import Room
+from collab.protocol.room_names import ROOM_NAME_RULE, valid_room_name
 from collab.store.base import RoomExists, RoomInfo, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ async def _admit_plaintext(hub: Hub, ws: WebSocket, name: str) -> Room | None:
     """Accept the websocket and acquire its room, or close it with the reason and return None."""
     await ws.accept()
     if not valid_room_name(name):
-        await ws.close(CLOSE_NOT_FOUND, "room names are 1-128 characters of A-Z a-z 0-9 . _ -")
+        await ws.close(CLOSE_NOT_FOUND, ROOM_NAME_RULE)
         return None
     if not hub.accepting:
         await ws.close(CLOSE_RESTARTING, "hub is shutting down")

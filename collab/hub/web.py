@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from collab.hub.names import valid_room_name
+from collab.protocol.room_names import ROOM_NAME_RULE, valid_room_name
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -88,7 +88,7 @@ def web_routes(static_dir: Path = STATIC_DIR) -> list[BaseRoute]:
 
     async def session(request: Request) -> Response:
         if not valid_room_name(request.path_params["room"]):
-            return PlainTextResponse("room names are 1-128 characters of A-Z a-z 0-9 . _ -", status_code=404)
+            return PlainTextResponse(ROOM_NAME_RULE, status_code=404)
         return _page("session.html", static_dir)
 
     return [

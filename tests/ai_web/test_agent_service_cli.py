@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from collab.ai.agent import AgentConfig
 from collab.ai.builtin import BuiltinBackend
 from collab.ai.service import AGENT_NAME, AgentNameError, AgentService, ServiceConfig
-from collab.ai.sealing import public_bytes, seal
+from collab.crypto.sealing import public_bytes, seal
 from collab.client.session import Session
 from collab.commands.new import create_encrypted_room
 from collab.crypto.keys import b64url_encode

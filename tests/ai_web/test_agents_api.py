@@ -14,7 +14,8 @@ import pycrdt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from collab.ai.sealing import SealError, SealedInvite, fingerprint, public_bytes, seal, unseal
+from collab.crypto.encoding import fingerprint
+from collab.crypto.sealing import SealError, SealedInvite, public_bytes, seal, unseal
 from collab.ai.service import ROOM_AGENTS
 from collab.client.session import Session
 from collab.commands.new import create_encrypted_room

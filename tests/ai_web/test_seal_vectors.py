@@ -1,4 +1,4 @@
-"""The sealed-invite test vectors (tests/vectors/seal.json) against collab/ai/sealing.py.
+"""The sealed-invite test vectors (tests/vectors/seal.json) against collab/crypto/sealing.py.
 
 web/test/seal.test.ts runs the same file against the browser's WebCrypto code, so a page's invite
 opens in the agent service and both sides refuse the same tampered invites for the same reason."""
@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from collab.ai.sealing import LABEL, SealError, SealedInvite, fingerprint, key_and_aad, public_bytes, seal, unseal
+from collab.crypto.encoding import fingerprint
+from collab.crypto.sealing import LABEL, SealError, SealedInvite, key_and_aad, public_bytes, seal, unseal
 from collab.crypto.keys import RoomKeys
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"

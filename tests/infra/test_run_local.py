@@ -20,7 +20,7 @@ import httpx
 import pycrdt
 import pytest
 
-from collab.ai.sealing import seal
+from collab.crypto.sealing import seal
 from collab.client.session import Session
 from collab.commands.new import create_encrypted_room
 from collab.crypto.keys import b64url_decode, b64url_encode

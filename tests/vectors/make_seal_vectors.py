@@ -3,7 +3,7 @@
     .venv/bin/python tests/vectors/make_seal_vectors.py           # rewrite seal.json
     .venv/bin/python tests/vectors/make_seal_vectors.py --check   # exit 1 if seal.json is stale
 
-The construction is collab/ai/sealing.py (Python, the agent service opens invites) and
+The construction is collab/crypto/sealing.py (Python, the agent service opens invites) and
 web/src/crypto/seal.ts (WebCrypto, the page seals them). Every input is fixed (agent key, ephemeral
 keys, nonces, the room's write secret 00 01 … 1f as in e2ee.json), and X25519, HKDF and AES-GCM are
 deterministic once those are, so the output is byte-for-byte reproducible. Both implementations
@@ -35,10 +35,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from collab.ai.sealing import (
+from collab.crypto.encoding import fingerprint
+from collab.crypto.sealing import (
     LABEL,
     SealedInvite,
-    fingerprint,
     key_and_aad,
     public_bytes,
     seal,

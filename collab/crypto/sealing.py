@@ -18,7 +18,6 @@ capability); the agent checks that the secret really derives the room id it was 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from collab.crypto.encoding import b64url_decode, b64url_encode
 from collab.crypto.keys import (
     READ_CAPABILITY_SIZE,
     READ_SECRET_SIZE,
@@ -37,8 +37,6 @@ from collab.crypto.keys import (
     WRITE_SECRET_SIZE,
     CryptoError,
     RoomKeys,
-    b64url_decode,
-    b64url_encode,
 )
 
 LABEL = b"collab v1 agent-invite"
@@ -110,12 +108,6 @@ def room_id_bytes(room: str) -> bytes:
 def public_bytes(key: X25519PublicKey | X25519PrivateKey) -> bytes:
     public = key.public_key() if isinstance(key, X25519PrivateKey) else key
     return public.public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-
-def fingerprint(public_key: bytes) -> str:
-    """First 16 bytes of SHA-256, grouped in fours: what the page shows before inviting."""
-    digest = hashlib.sha256(public_key).hexdigest()[:32]
-    return " ".join(digest[i : i + 4] for i in range(0, 32, 4))
 
 
 def key_and_aad(shared: bytes, room: str, agent_public: bytes, ephemeral_public: bytes) -> tuple[bytes, bytes]:
