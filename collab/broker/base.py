@@ -9,12 +9,19 @@ from __future__ import annotations
 from typing import Callable, Protocol
 
 Handler = Callable[[bytes], None]
+# Called with the id of another hub that stopped answering: its clients' presence must go.
+HubLost = Callable[[bytes], None]
 
 
 class Broker(Protocol):
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...
+
+    def watch_hubs(self, own_id: bytes, on_lost: HubLost) -> None:
+        """This hub is ``own_id``; call ``on_lost(hub_id)`` when another hub sharing rooms dies.
+        A broker that cannot tell (one process, in memory) never calls it."""
+        ...
 
     async def subscribe(self, room: str, handler: Handler) -> None:
         """Deliver every message other hubs publish for ``room`` to ``handler`` until unsubscribed."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collab.broker.base import Handler
+from collab.broker.base import Handler, HubLost
 
 
 class MemoryBus:
@@ -22,6 +22,9 @@ class MemoryBroker:
     async def close(self) -> None:
         for subs in self.bus.subscribers.values():
             subs.pop(id(self), None)
+
+    def watch_hubs(self, own_id: bytes, on_lost: HubLost) -> None:
+        return None  # hubs in one process do not die apart from each other
 
     async def subscribe(self, room: str, handler: Handler) -> None:
         self.bus.subscribers.setdefault(room, {})[id(self)] = handler

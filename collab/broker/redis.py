@@ -10,7 +10,7 @@
   has seen every entry. A seq that skips ahead, a head in Redis beyond the watermark that does not
   move for one tick, or a pub/sub connection that came back after a drop: each makes the broker read
   the missing entries from the stream and deliver them to the room like any relay message.
-- Hub heartbeats (collab.hub.heartbeat) tell when another hub died, so its clients' presence goes.
+- Hub heartbeats (collab.broker.heartbeat) tell when another hub died, so its clients' presence goes.
 """
 
 from __future__ import annotations
@@ -18,17 +18,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.client import PubSub
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from collab.broker.base import Handler
+from collab.broker.base import Handler, HubLost
+from collab.broker.heartbeat import Heartbeats
 from collab.protocol import relay
-from collab.hub.heartbeat import Heartbeats, LostHandler
-from collab.store.redis import OP_TIMEOUT, Client, channel, client_options, connect, key, node_url, read_log
+from collab.redis.connection import OP_TIMEOUT, Client, connect, node_url, server_client
+from collab.redis.keys import channel, room_key
+from collab.redis.log import read_log
+from collab.watermark import Watermark
 
 log = logging.getLogger(__name__)
 
@@ -36,35 +40,11 @@ CATCH_UP_ID = bytes(16)  # hub id of relay messages the broker read back from th
 
 
 @dataclass
-class Watermark:
-    """Seqs of one room this hub has seen; ``upto`` has no holes below it."""
-
-    upto: int = 0
-    ahead: set[int] = field(default_factory=set)
-    last_tick: int = -1  # ``upto`` at the previous tick: unchanged twice means the hole is real
-
-    def saw(self, seq: int) -> None:
-        if seq <= self.upto:
-            return
-        self.ahead.add(seq)
-        while self.upto + 1 in self.ahead:
-            self.upto += 1
-            self.ahead.discard(self.upto)
-
-    def advance(self, head: int) -> None:
-        self.upto = max(self.upto, head)
-        self.ahead = {s for s in self.ahead if s > self.upto}
-
-    @property
-    def gap(self) -> bool:
-        return bool(self.ahead)
-
-
-@dataclass
 class Subscription:
     handler: Handler
     mark: Watermark
     link: "Link | None" = None
+    last_tick: int = -1  # ``mark.upto`` at the previous tick: unchanged twice means the hole is real
 
 
 class Link:
@@ -127,7 +107,7 @@ class Link:
             self._reader.cancel()
         if self._pubsub is not None:
             try:
-                await self._pubsub.aclose()
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # (redis-py leaves it unannotated)
             except Exception:
                 pass
         await self.client.aclose()
@@ -144,7 +124,7 @@ class RedisBroker:
         self._redis: Client | None = None
         self._rooms: dict[str, Subscription] = {}
         self._by_channel: dict[bytes, str] = {}
-        self._parked: dict[str, tuple[weakref.WeakMethod, Watermark]] = {}  # type: ignore[type-arg]
+        self._parked: dict[str, tuple[weakref.WeakMethod[Handler], Watermark]] = {}
         self._links: dict[str, Link] = {}
         self._orphans: set[str] = set()  # rooms whose link died, waiting to be subscribed again
         self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(queue_limit)
@@ -187,7 +167,7 @@ class RedisBroker:
             await self._redis.aclose()
             self._redis = None
 
-    def watch_hubs(self, own_id: bytes, on_lost: LostHandler) -> None:
+    def watch_hubs(self, own_id: bytes, on_lost: HubLost) -> None:
         """Heartbeat as ``own_id``; call ``on_lost(hub_id)`` when another hub stops heartbeating."""
         self.heartbeats.own_id = own_id
         self.heartbeats.on_lost = on_lost
@@ -208,7 +188,7 @@ class RedisBroker:
             else:
                 # The room loads the store after this returns, so anything up to the current head
                 # reaches it through that load; anything later reaches us through the channel.
-                mark.advance(int(await asyncio.wait_for(self.redis.get(key(room, "head")), OP_TIMEOUT) or 0))
+                mark.advance(int(await asyncio.wait_for(self.redis.get(room_key(room, "head")), OP_TIMEOUT) or 0))
         except BaseException:
             await self.unsubscribe(room)
             raise
@@ -220,7 +200,7 @@ class RedisBroker:
         if sub is None:
             return
         try:
-            self._parked[room] = (weakref.WeakMethod(sub.handler), sub.mark)  # type: ignore[arg-type]
+            self._parked[room] = (weakref.WeakMethod(sub.handler), sub.mark)
         except TypeError:
             pass  # a plain function: nothing to resume
         while len(self._parked) > 1000:
@@ -248,12 +228,14 @@ class RedisBroker:
             cluster = self.redis
             assert isinstance(cluster, RedisCluster)
             node = cluster.get_node_from_key(name)
-            where, host, port = node.name, node.host, node.port
+            if node is None:  # the slot has no known owner (the topology is being re-read)
+                raise RedisConnectionError(f"no cluster node serves {name}")
+            where, host, port = node.name, node.host, int(node.port)
         else:
             where, host, port = "server", None, None
         link = self._links.get(where)
         if link is None or link.dead:
-            client = Redis.from_url(node_url(self.url, host, port), **client_options())  # type: ignore[arg-type]
+            client = server_client(node_url(self.url, host, port))
             link = Link(client, sharded=self.sharded, deliver=self._deliver, lost=self._link_lost)
             self._links[where] = link
         return link
@@ -277,7 +259,7 @@ class RedisBroker:
             while self._orphans and not self._closing:
                 if self.sharded:
                     try:
-                        await asyncio.wait_for(self.redis.initialize(), OP_TIMEOUT)  # type: ignore[union-attr]
+                        await asyncio.wait_for(self.redis.initialize(), OP_TIMEOUT)
                     except Exception as exc:
                         log.debug("cluster topology refresh failed: %s", exc)
                 room = next(iter(self._orphans))
@@ -330,7 +312,7 @@ class RedisBroker:
         if room_log.snapshot is not None:
             # Entries were compacted away before we saw them. A plaintext snapshot is a Yjs update
             # like any other; an encrypted one is not an entry, and its clients resync on their own.
-            kind = await self.redis.hget(key(room, "info"), "kind")  # type: ignore[misc]
+            kind = await self.redis.hget(room_key(room, "info"), "kind")
             if kind != b"encrypted":
                 sub.handler(relay.encode_relay(relay.UPDATE, CATCH_UP_ID, room_log.snapshot_seq, room_log.snapshot))
                 delivered += 1
@@ -414,7 +396,7 @@ class RedisBroker:
             return
         pipe = self.redis.pipeline(transaction=False)
         for room in rooms:
-            pipe.get(key(room, "head"))
+            pipe.get(room_key(room, "head"))
         heads = await asyncio.wait_for(pipe.execute(), OP_TIMEOUT)
         for room, head in zip(rooms, heads):
             sub = self._rooms.get(room)
@@ -422,9 +404,9 @@ class RedisBroker:
                 continue
             mark = sub.mark
             if not (int(head or 0) > mark.upto or mark.gap):
-                mark.last_tick = -1
+                sub.last_tick = -1
                 continue
             # A hole can be a message still on its way; one still there a whole tick later is not.
-            if mark.upto == mark.last_tick:
+            if mark.upto == sub.last_tick:
                 await self._catch_up(room)
-            mark.last_tick = mark.upto
+            sub.last_tick = mark.upto

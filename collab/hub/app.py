@@ -26,9 +26,10 @@ from collab.store.base import RoomInfo, Store
 
 def default_store(settings: Settings) -> Store:
     if settings.redis_url:
+        from collab.hub.replay import replay  # the hub's Yjs merge, for compaction of shared logs
         from collab.store.redis import RedisStore  # imported lazily: embedded users never need it
 
-        return RedisStore(settings.redis_url)
+        return RedisStore(settings.redis_url, merge=replay)
     from collab.store.sqlite import SQLiteStore
 
     return SQLiteStore(settings.sqlite_path, synchronous=settings.sqlite_synchronous.upper())

@@ -1,5 +1,17 @@
 """Durable room logs: the Store interface and its implementations."""
 
-from collab.store.base import LogEntry, RoomInfo, RoomLog, Store, StoreUnavailable, RoomExists, SnapshotConflict
+from collab.store.base import (
+    CommitObserver,
+    LogEntry,
+    Merge,
+    RoomExists,
+    RoomInfo,
+    RoomLog,
+    SnapshotConflict,
+    Store,
+    StoreUnavailable,
+)
 
-__all__ = ["LogEntry", "RoomInfo", "RoomLog", "Store", "StoreUnavailable", "RoomExists", "SnapshotConflict"]
+__all__ = [
+    "CommitObserver", "LogEntry", "Merge", "RoomExists", "RoomInfo", "RoomLog", "SnapshotConflict", "Store", "StoreUnavailable",
+]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Callable, Literal, Protocol
 
 RoomKind = Literal["plaintext", "encrypted"]
 
@@ -51,6 +51,14 @@ class RoomLog:
         return self.entries[-1].seq if self.entries else self.snapshot_seq
 
 
+# Compaction of a plaintext room in a shared store: one update that covers everything in ``RoomLog``
+# (its snapshot and entries). Stores do not know Yjs; the hub hands them its merge (runs in a thread).
+Merge = Callable[["RoomLog"], bytes]
+
+# Called after each group commit with its duration in seconds and its number of entries.
+CommitObserver = Callable[[float, int], None]
+
+
 class Store(Protocol):
     async def open(self) -> None: ...
 
@@ -60,6 +68,10 @@ class Store(Protocol):
 
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers now."""
+        ...
+
+    def set_commit_observer(self, observer: CommitObserver | None) -> None:
+        """Report every group commit to ``observer`` (metrics), or stop reporting with None."""
         ...
 
     async def create_room(self, info: RoomInfo) -> None:

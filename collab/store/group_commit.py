@@ -7,9 +7,10 @@ pipelines); on an idle hub each append still commits within one round trip.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Awaitable, Callable
 
-from collab.store.base import StoreUnavailable
+from collab.store.base import CommitObserver, StoreUnavailable
 
 Pending = tuple[str, bytes, "asyncio.Future[int]"]
 Commit = Callable[[list[Pending]], Awaitable[None]]
@@ -63,3 +64,28 @@ class GroupCommitter:
                             fut.set_exception(StoreUnavailable(f"commit failed: {exc}"))
             if self._closing and not self._queue:
                 return
+
+
+class GroupCommitStore:
+    """The append side shared by stores whose appends go through a GroupCommitter.
+
+    A subclass creates ``self._appends`` and calls ``self._observe(started, n)`` after each commit
+    that made ``n`` entries durable (``started`` from time.perf_counter()).
+    """
+
+    _appends: GroupCommitter
+    commit_observer: CommitObserver | None = None
+
+    def append(self, room: str, data: bytes) -> asyncio.Future[int]:
+        return self._appends.append(room, data)
+
+    @property
+    def pending(self) -> int:
+        return self._appends.pending
+
+    def set_commit_observer(self, observer: CommitObserver | None) -> None:
+        self.commit_observer = observer
+
+    def _observe(self, started: float, entries: int) -> None:
+        if self.commit_observer is not None:
+            self.commit_observer(time.perf_counter() - started, entries)

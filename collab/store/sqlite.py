@@ -11,18 +11,17 @@ import asyncio
 import logging
 import os
 import sqlite3
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
-try:
+if sys.platform != "win32":
     import fcntl
-except ImportError:  # Windows: no flock; one hub per data directory is then up to the user
-    fcntl = None  # type: ignore[assignment]
 
-from collab.store.group_commit import GroupCommitter
 from collab.store.base import LogEntry, RoomExists, RoomInfo, RoomLog, SnapshotConflict, StoreUnavailable
+from collab.store.group_commit import GroupCommitStore, GroupCommitter, Pending
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +45,13 @@ CREATE TABLE IF NOT EXISTS snapshots (
 );
 """
 
-CommitObserver = Callable[[float, int], None]
+T = TypeVar("T")
 
 
-class SQLiteStore:
+class SQLiteStore(GroupCommitStore):
     def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
         self.path = path
         self.synchronous = synchronous
-        self.commit_observer: CommitObserver | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collab-sqlite")
         self._db: sqlite3.Connection | None = None
         self._appends = GroupCommitter(self._commit, "collab-sqlite-writer")
@@ -78,8 +76,8 @@ class SQLiteStore:
         SQLite's own locking keeps the file consistent but not our per-room heads, which each hub
         caches in memory; the second hub's commits fail and its clients drift apart.
         """
-        if fcntl is None:
-            return
+        if sys.platform == "win32":
+            return  # no flock: one hub per data directory is then up to the user
         path = self.path.with_name(self.path.name + ".lock")
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -116,7 +114,7 @@ class SQLiteStore:
         self._executor.shutdown(wait=True)
         self._unlock()
 
-    async def _run(self, fn, *args):  # type: ignore[no-untyped-def]
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     @property
@@ -155,14 +153,7 @@ class SQLiteStore:
 
     # -- log -------------------------------------------------------------------------------------
 
-    def append(self, room: str, data: bytes) -> asyncio.Future[int]:
-        return self._appends.append(room, data)
-
-    @property
-    def pending(self) -> int:
-        return self._appends.pending
-
-    async def _commit(self, batch: list[tuple[str, bytes, asyncio.Future[int]]]) -> None:
+    async def _commit(self, batch: list[Pending]) -> None:
         started = time.perf_counter()
         try:
             seqs = await self._run(self._write_batch, [(room, data) for room, data, _ in batch])
@@ -173,8 +164,7 @@ class SQLiteStore:
                 if not fut.done():
                     fut.set_exception(StoreUnavailable(f"commit failed: {exc}"))
             return
-        if self.commit_observer is not None:
-            self.commit_observer(time.perf_counter() - started, len(batch))
+        self._observe(started, len(batch))
         for (_, _, fut), seq in zip(batch, seqs):
             if not fut.done():
                 fut.set_result(seq)

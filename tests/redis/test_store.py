@@ -10,16 +10,18 @@ import pycrdt
 import pytest
 
 from collab.broker.redis import RedisBroker
-from collab.hub import relay
+from collab.hub.room import replay
+from collab.protocol import relay
+from collab.redis.keys import room_key
 from collab.store.base import RoomExists, RoomInfo, SnapshotConflict, StoreUnavailable
-from collab.store.redis import RedisStore, key
-from tests.redis.servers import RedisServer
+from collab.store.redis import RedisStore
+from tests.support.redis_server import RedisServer
 from tests.support.yclient import wait_until
 
 
 @pytest.fixture
 async def store(redis_server: RedisServer) -> AsyncIterator[RedisStore]:
-    s = RedisStore(redis_server.url)
+    s = RedisStore(redis_server.url, merge=replay)
     await s.open()
     try:
         yield s
@@ -93,10 +95,10 @@ async def test_one_compactor_at_a_time(store: RedisStore) -> None:
     updates = typing("abc")
     for u in updates:
         await store.append("lease", u)
-    await store.redis.set(key("lease", "lease"), "another hub", px=60_000)
+    await store.redis.set(room_key("lease", "lease"), "another hub", px=60_000)
     await store.compact("lease", replay_updates(updates), 3)
     assert await store.entry_count("lease") == 3  # left to the lease holder
-    await store.redis.delete(key("lease", "lease"))
+    await store.redis.delete(room_key("lease", "lease"))
     await store.compact("lease", replay_updates(updates), 3)
     assert await store.entry_count("lease") == 0
 

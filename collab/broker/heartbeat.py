@@ -8,20 +8,19 @@ publishing but not yet written its first heartbeat is not mistaken for a dead on
 from __future__ import annotations
 
 import logging
-from typing import Callable
 
-from collab.store.redis import Client, hub_key
+from collab.broker.base import HubLost
+from collab.redis.connection import Client
+from collab.redis.keys import hub_key
 
 log = logging.getLogger(__name__)
-
-LostHandler = Callable[[bytes], None]
 
 
 class Heartbeats:
     def __init__(self, ttl_ms: int = 3000) -> None:
         self.ttl_ms = ttl_ms
         self.own_id: bytes | None = None
-        self.on_lost: LostHandler | None = None
+        self.on_lost: HubLost | None = None
         self._peers: dict[bytes, int] = {}  # hub id -> consecutive checks that found no heartbeat
 
     def heard(self, hub_id: bytes) -> None:
