@@ -26,21 +26,6 @@ _FRAME = 0
 _UPDATE = 1
 _ids = itertools.count(1)
 
-# Close codes live in collab.protocol.close_codes (shared with the clients); these names stay for the hub.
-CLOSE_NORMAL = close_codes.NORMAL
-CLOSE_GOING_AWAY = close_codes.GOING_AWAY
-CLOSE_PROTOCOL_ERROR = close_codes.PROTOCOL_ERROR
-CLOSE_UNSUPPORTED_DATA = close_codes.UNSUPPORTED_DATA
-CLOSE_POLICY = close_codes.POLICY
-CLOSE_TOO_BIG = close_codes.TOO_BIG
-CLOSE_INTERNAL = close_codes.INTERNAL
-CLOSE_RESTARTING = close_codes.RESTARTING
-CLOSE_TRY_AGAIN = close_codes.TRY_AGAIN
-CLOSE_UNAUTHORIZED = close_codes.UNAUTHORIZED
-CLOSE_FORBIDDEN = close_codes.FORBIDDEN
-CLOSE_NOT_FOUND = close_codes.NOT_FOUND
-CLOSE_SLOW_CONSUMER = close_codes.SLOW_CONSUMER
-
 
 class Connection:
     """One accepted websocket; ``async with`` counts it in the metrics and stops its sender at the end.
@@ -92,9 +77,7 @@ class Connection:
             return
         self._queued_bytes += len(data)
         if self._queued_bytes > self.send_limit:
-            self.metrics.slow_disconnects.inc()
-            log.warning("dropping %r: %d bytes queued and it is not reading", self, self._queued_bytes)
-            self.abort(CLOSE_SLOW_CONSUMER, "send buffer full: client is not reading")
+            self.drop_slow(self._queued_bytes)
             return
         if self._queue is None:
             self._queue = deque()
@@ -142,6 +125,14 @@ class Connection:
 
     # -- closing ---------------------------------------------------------------------------------
 
+    def drop_slow(self, queued: int) -> None:
+        """Give up on a peer that does not read: ``queued`` bytes wait for it, over ``send_limit``."""
+        if self.closed:
+            return
+        self.metrics.slow_disconnects.inc()
+        log.warning("dropping %r: %d bytes queued and it is not reading", self, queued)
+        self.abort(close_codes.SLOW_CONSUMER, "send buffer full: client is not reading")
+
     def abort(self, code: int, reason: str) -> None:
         """Give up on a peer from synchronous code: try a close frame, then drop the connection.
 
@@ -156,7 +147,7 @@ class Connection:
         self._queued_bytes = 0
         asyncio.create_task(self._close(code, reason, then_abort=True))
 
-    async def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
+    async def close(self, code: int = close_codes.NORMAL, reason: str = "") -> None:
         if self.closed:
             return
         self.closed = True
@@ -197,7 +188,6 @@ class Connection:
         self.closed = True
         if self._sender is not None:
             self._sender.cancel()
-
 
 
 def _abort_transport(websocket: WebSocket) -> None:

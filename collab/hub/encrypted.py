@@ -10,23 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Awaitable
 
 from starlette.websockets import WebSocket
 
 from collab.crypto.auth import new_challenge, verify_challenge
 from collab.crypto.keys import ROOM_ID_SIZE, b64url_decode
-from collab.hub.connection import (
-    CLOSE_FORBIDDEN,
-    CLOSE_NOT_FOUND,
-    CLOSE_PROTOCOL_ERROR,
-    CLOSE_RESTARTING,
-    CLOSE_TRY_AGAIN,
-    CLOSE_UNAUTHORIZED,
-    CLOSE_UNSUPPORTED_DATA,
-    Connection,
-)
-from collab.hub.encrypted_room import EncryptedRoom, EncryptedRooms, Member, new_conn_id
+from collab.hub.connection import Connection
+from collab.hub.encrypted_room import EncryptedRoom, Member, new_conn_id
 from collab.hub.hub import Hub
+from collab.hub.receive import receive_frames
+from collab.hub.store_failure import close_unavailable, write_failed
+from collab.protocol import close_codes
 from collab.protocol import relay_frames as frames
 from collab.protocol.envelope import (
     EPOCH,
@@ -36,22 +31,13 @@ from collab.protocol.envelope import (
     parse_envelope,
     verify_signature,
 )
-from collab.store.base import RoomInfo, SnapshotConflict, StoreUnavailable
+from collab.store.base import RoomInfo, SnapshotConflict
 
 log = logging.getLogger(__name__)
 
 SUBPROTOCOL = frames.SUBPROTOCOL
 MAX_AWARENESS_BYTES = 64 * 1024
 Nack = frames.NackCode
-
-
-def _registry(hub: Hub) -> EncryptedRooms:
-    # Kept on the hub instance (one registry per hub, no module state); Hub itself needs no change.
-    registry = getattr(hub, "encrypted_rooms", None)
-    if registry is None:
-        registry = EncryptedRooms(hub)
-        setattr(hub, "encrypted_rooms", registry)
-    return registry
 
 
 def _room_id_bytes(name: str) -> bytes | None:
@@ -66,87 +52,73 @@ async def serve_encrypted(hub: Hub, ws: WebSocket, name: str, info: RoomInfo | N
     """Run one connection that asked for the encrypted subprotocol."""
     await ws.accept(subprotocol=SUBPROTOCOL)
     if info is None:
-        await ws.close(CLOSE_NOT_FOUND, "no such encrypted room: create it with POST /api/rooms")
+        await ws.close(close_codes.NOT_FOUND, "no such encrypted room: create it with POST /api/rooms")
         return
     if info.kind != "encrypted":
-        await ws.close(CLOSE_FORBIDDEN, "this room is not end-to-end encrypted: join it without collab-e2ee.v1")
+        await ws.close(close_codes.FORBIDDEN, "this room is not end-to-end encrypted: join it without collab-e2ee.v1")
         return
     room_id = _room_id_bytes(name)
     if room_id is None or info.write_key is None:
-        await ws.close(CLOSE_NOT_FOUND, "this room has no encrypted room id")
+        await ws.close(close_codes.NOT_FOUND, "this room has no encrypted room id")
         return
     if not hub.accepting:
-        await ws.close(CLOSE_RESTARTING, "hub is shutting down")
+        await ws.close(close_codes.RESTARTING, "hub is shutting down")
         return
-    registry = _registry(hub)
     try:
-        room = await registry.acquire(info)
+        room = await hub.encrypted_rooms.acquire(name)
     except Exception as exc:
-        log.error("encrypted room %s unavailable: %s", name, exc)
-        await ws.close(CLOSE_TRY_AGAIN, "room storage unavailable, try again shortly")
+        await close_unavailable(ws, name, exc)
         return
     async with Connection.opened(ws, send_limit=hub.settings.send_buffer_bytes, metrics=hub.metrics) as conn:
-        session = EncryptedSession(hub, room, conn, room_id)
+        session = EncryptedSession(hub, room, conn, room_id, info.write_key)
         try:
             await session.run()
         finally:
             if session.member is not None:
                 room.remove(session.member)
-            registry.release(room)
+            hub.encrypted_rooms.release(room)
 
 
 class EncryptedSession:
     """The hub's side of one connection to an encrypted room."""
 
-    def __init__(self, hub: Hub, room: EncryptedRoom, conn: Connection, room_id: bytes) -> None:
+    def __init__(self, hub: Hub, room: EncryptedRoom, conn: Connection, room_id: bytes, write_key: bytes) -> None:
         self.hub = hub
         self.room = room
         self.conn = conn
         self.room_id = room_id
-        self.write_key = room.info.write_key or b""
-        self.member: Member | None = None
-
-    async def _receive(self) -> bytes | None:
-        """The next binary frame, or None when the connection is over (closed, or closed by us)."""
-        message = await self.conn.websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            if message.get("code") == 1009:
-                self.hub.metrics.protocol_errors.labels("too_big").inc()
-                log.warning("%r in room %s: frame over the size limit, closed with 1009", self.conn, self.room.name)
-            return None
-        data = message.get("bytes")
-        if data is None:
-            self.hub.metrics.protocol_errors.labels("text_frame").inc()
-            await self.conn.close(CLOSE_UNSUPPORTED_DATA, "text frames are not supported: collab-e2ee.v1 is binary")
-            return None
-        self.hub.metrics.received.inc(len(data))
-        return data
-
-    async def _protocol_error(self, reason: str) -> None:
-        self.hub.metrics.protocol_errors.labels("malformed").inc()
-        log.warning("%r in room %s: %s, closed with 1002", self.conn, self.room.name, reason)
-        await self.conn.close(CLOSE_PROTOCOL_ERROR, f"protocol error: {reason}")
+        self.write_key = write_key
+        self.challenge = new_challenge()
+        self.member: Member | None = None  # set by HELLO
 
     async def run(self) -> None:
-        ws = self.conn.websocket
-        challenge = new_challenge()
-        await ws.send_bytes(frames.challenge(challenge, self.room.head))
-        data = await self._receive()
-        if data is None:
-            return
-        try:
-            hello = frames.decode(data)
-        except frames.ProtocolError as exc:
-            await self._protocol_error(str(exc))
-            return
-        if not isinstance(hello, frames.Hello):
-            await self._protocol_error("the first frame must be HELLO")
-            return
+        await self.conn.websocket.send_bytes(frames.challenge(self.challenge, self.room.head))
+        await receive_frames(self.conn, self.room.name, self._on_frame, text_reason="collab-e2ee.v1 is binary")
+
+    def _on_frame(self, data: bytes) -> Awaitable[None] | None:
+        frame = frames.decode(data)
+        member = self.member
+        if member is None:
+            if not isinstance(frame, frames.Hello):
+                raise frames.ProtocolError("the first frame must be HELLO")
+            return self._on_hello(frame)
+        if isinstance(frame, frames.Publish):
+            self._on_publish(member, frame)
+        elif isinstance(frame, frames.Snapshot):
+            return self._on_snapshot(member, frame)
+        elif isinstance(frame, frames.Awareness):
+            self._on_awareness(member, frame)
+        else:
+            raise frames.ProtocolError(f"unexpected {type(frame).__name__.upper()} frame from a client")
+        return None
+
+    async def _on_hello(self, hello: frames.Hello) -> None:
         if hello.role == frames.ROLE_WRITER and not verify_challenge(
-            self.write_key, self.room_id, challenge, hello.signature or b""
+            self.write_key, self.room_id, self.challenge, hello.signature or b""
         ):
-            log.info("%r in room %s: write challenge failed, closed with 4401", self.conn, self.room.name)
-            await self.conn.close(CLOSE_UNAUTHORIZED, "not a writer of this room")
+            code = close_codes.UNAUTHORIZED
+            log.info("%r in room %s: write challenge failed, closed with %d", self.conn, self.room.name, code)
+            await self.conn.close(code, "not a writer of this room")
             return
         member = Member(self.conn, new_conn_id(), hello.role)
         # Joined before the history is read, so nothing committed meanwhile can slip between the two.
@@ -154,14 +126,12 @@ class EncryptedSession:
         self.member = member
         # Presence as of joining; whatever changes later reaches the backlog, so none comes twice.
         presence = self.room.presence_for(member)
-        await ws.send_bytes(frames.ready(hello.role, member.conn_id))
-        if not await self._replay(member, hello.since, presence):
-            return
-        log.debug(
-            "%r joined room %s as %s (conn %d, since %d)",
-            self.conn, self.room.name, "writer" if hello.role else "reader", member.conn_id, hello.since,
-        )
-        await self._serve(member)
+        await self.conn.websocket.send_bytes(frames.ready(hello.role, member.conn_id))
+        if await self._replay(member, hello.since, presence):
+            log.debug(
+                "%r joined room %s as %s (conn %d, since %d)",
+                self.conn, self.room.name, "writer" if hello.role else "reader", member.conn_id, hello.since,
+            )
 
     async def _replay(self, member: Member, since: int, presence: list[bytes]) -> bool:
         """Send the snapshot and the log after ``since``, then what arrived meanwhile, then SYNCED.
@@ -173,8 +143,7 @@ class EncryptedSession:
         try:
             room_log = await self.hub.store.load(self.room.name, since)
         except Exception as exc:
-            log.error("room %s: history unavailable: %s", self.room.name, exc)
-            await self.conn.close(CLOSE_TRY_AGAIN, "room storage unavailable, try again shortly")
+            await close_unavailable(self.conn, self.room.name, exc)
             return False
         sent = since
         if room_log.snapshot is not None:
@@ -195,26 +164,6 @@ class EncryptedSession:
         self.conn.send_frame(frames.synced(max(sent, self.room.head)))
         self.conn.start()
         return True
-
-    async def _serve(self, member: Member) -> None:
-        while True:
-            data = await self._receive()
-            if data is None:
-                return
-            try:
-                frame = frames.decode(data)
-            except frames.ProtocolError as exc:
-                await self._protocol_error(str(exc))
-                return
-            if isinstance(frame, frames.Publish):
-                self._on_publish(member, frame)
-            elif isinstance(frame, frames.Snapshot):
-                await self._on_snapshot(member, frame)
-            elif isinstance(frame, frames.Awareness):
-                self._on_awareness(member, frame)
-            else:
-                await self._protocol_error(f"unexpected {type(frame).__name__.upper()} frame from a client")
-                return
 
     # -- checks the hub can make without a key ---------------------------------------------------
 
@@ -258,9 +207,7 @@ class EncryptedSession:
         def durable(f: "asyncio.Future[int]") -> None:
             exc = f.exception()
             if exc is not None:
-                self.hub.metrics.store_errors.inc()
-                if not isinstance(exc, StoreUnavailable):
-                    log.error("room %s: unexpected store failure: %r", self.room.name, exc)
+                write_failed(self.hub.metrics, self.room.name, exc)
                 self._refuse(frame.client_ref, Nack.STORE_UNAVAILABLE, "store unavailable: retry later")
                 return
             seq = f.result()
@@ -284,8 +231,7 @@ class EncryptedSession:
             self._refuse(frame.client_ref, Nack.SNAPSHOT_CONFLICT, f"snapshot conflict: {exc}")
             return
         except Exception as exc:
-            self.hub.metrics.store_errors.inc()
-            log.error("room %s: snapshot not stored: %s", self.room.name, exc)
+            write_failed(self.hub.metrics, self.room.name, exc)
             self._refuse(frame.client_ref, Nack.STORE_UNAVAILABLE, "store unavailable: retry later")
             return
         self.hub.metrics.compactions.inc()

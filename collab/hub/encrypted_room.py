@@ -8,27 +8,19 @@ memory so newcomers see who is there; it never reaches the store.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from collab.hub import relay
 from collab.hub.connection import Connection
+from collab.protocol import relay
 from collab.protocol import relay_frames as frames
-from collab.store.base import RoomInfo
 
 if TYPE_CHECKING:
     from collab.hub.hub import Hub
 
 log = logging.getLogger(__name__)
-
-# Broker message kinds for encrypted rooms (relay.UPDATE and relay.AWARENESS keep their meaning).
-RELAY_ENTRY = relay.UPDATE
-RELAY_AWARENESS = relay.AWARENESS
-RELAY_LEFT = 3
-
 
 def new_conn_id() -> int:
     # Random, not a counter: conn ids must not collide between hubs that share a room via Redis.
@@ -54,41 +46,27 @@ class Member:
         self.backlog.append((seq, frame))
         self.backlog_bytes += len(frame)
         if self.backlog_bytes > self.conn.send_limit:
-            self.conn.metrics.slow_disconnects.inc()
-            self.conn.abort(4408, "send buffer full: client is not reading")
+            self.conn.drop_slow(self.backlog_bytes)
 
 
 class EncryptedRoom:
-    def __init__(self, hub: "Hub", info: RoomInfo) -> None:
+    # Appends belong to the sessions, each holding the room until its connection ends.
+    inflight = 0
+
+    def __init__(self, hub: "Hub", name: str) -> None:
         self.hub = hub
-        self.name = info.name
-        self.info = info
+        self.name = name
         self.members: dict[int, Member] = {}  # conn id -> member
         self.remote_presence: dict[int, bytes] = {}  # conn id on another hub -> its last presence
         self.remote_conns: dict[bytes, set[int]] = {}  # hub id -> its conn ids with presence here
         self.head = 0
-        self.refs = 0
-        # Dropped once set: an Event (with its waiter deque) costs ~0.9 kB, and a hub holds many idle rooms.
-        self.loaded: asyncio.Event | None = asyncio.Event()
-        self.load_error: BaseException | None = None
-        self.unload_task: asyncio.Task[None] | None = None
-        self.unloading = False
 
     async def load(self) -> None:
-        try:
-            await self.hub.broker.subscribe(self.name, self.on_relay)
-            # Only the head: clients replay the log themselves, from the seq they already have.
-            self.head = max(self.head, await self.hub.store.head(self.name))
-        except BaseException as exc:
-            self.load_error = exc
-            raise
-        finally:
-            loaded, self.loaded = self.loaded, None
-            if loaded is not None:
-                loaded.set()
+        # Only the head: clients replay the log themselves, from the seq they already have.
+        self.head = max(self.head, await self.hub.store.head(self.name))
 
     async def close(self) -> None:
-        await self.hub.broker.unsubscribe(self.name)
+        """Nothing to keep: every entry is in the store, and presence is never stored."""
 
     # -- membership ------------------------------------------------------------------------------
 
@@ -101,7 +79,7 @@ class EncryptedRoom:
         frame = frames.left(member.conn_id)
         for other in self.members.values():
             other.deliver(frame)
-        self.hub.broker.publish(self.name, relay.encode_relay(RELAY_LEFT, self.hub.id, member.conn_id, b""))
+        self.hub.broker.publish(self.name, relay.encode_relay(relay.LEFT, self.hub.id, member.conn_id, b""))
 
     def presence_for(self, member: Member) -> list[bytes]:
         """The last presence frame of every other member, for a newcomer."""
@@ -122,7 +100,7 @@ class EncryptedRoom:
             if member is not origin:
                 member.deliver(frame, seq)
         if origin is not None:
-            self.hub.broker.publish(self.name, relay.encode_relay(RELAY_ENTRY, self.hub.id, seq, envelope))
+            self.hub.broker.publish(self.name, relay.encode_relay(relay.UPDATE, self.hub.id, seq, envelope))
 
     def on_awareness(self, origin: Member, envelope: bytes) -> None:
         origin.awareness = envelope
@@ -131,7 +109,7 @@ class EncryptedRoom:
             if member is not origin:
                 member.deliver(frame)
         self.hub.broker.publish(
-            self.name, relay.encode_relay(RELAY_AWARENESS, self.hub.id, origin.conn_id, envelope)
+            self.name, relay.encode_relay(relay.AWARENESS, self.hub.id, origin.conn_id, envelope)
         )
 
     def on_relay(self, data: bytes) -> None:
@@ -141,15 +119,15 @@ class EncryptedRoom:
         except ValueError:
             log.warning("room %s: dropping malformed relay message", self.name)
             return
-        if message.kind == RELAY_ENTRY:
+        if message.kind == relay.UPDATE:
             self.on_durable(None, message.seq, message.payload)
-        elif message.kind == RELAY_AWARENESS:
+        elif message.kind == relay.AWARENESS:
             self.remote_presence[message.seq] = message.payload
             self.remote_conns.setdefault(message.hub_id, set()).add(message.seq)
             frame = frames.awareness_relay(message.seq, message.payload)
             for member in self.members.values():
                 member.deliver(frame)
-        elif message.kind == RELAY_LEFT:
+        elif message.kind == relay.LEFT:
             conns = self.remote_conns.get(message.hub_id)
             if conns is not None:
                 conns.discard(message.seq)
@@ -167,62 +145,3 @@ class EncryptedRoom:
         """Another hub died (it sent no LEFT): its clients leave for everyone here."""
         for conn_id in sorted(self.remote_conns.pop(hub_id, set())):
             self._remote_left(conn_id)
-
-
-class EncryptedRooms:
-    """The encrypted rooms one hub has loaded: load on first join, unload when idle."""
-
-    def __init__(self, hub: "Hub") -> None:
-        self.hub = hub
-        self.rooms: dict[str, EncryptedRoom] = {}
-
-    async def acquire(self, info: RoomInfo) -> EncryptedRoom:
-        room = self.rooms.get(info.name)
-        if room is None:
-            room = EncryptedRoom(self.hub, info)
-            self.rooms[info.name] = room
-            asyncio.create_task(self._load(room))
-        room.refs += 1
-        if room.unload_task is not None and not room.unloading:
-            room.unload_task.cancel()
-            room.unload_task = None
-        if room.loaded is not None:
-            await room.loaded.wait()
-        if room.load_error is not None:
-            self.release(room)
-            raise room.load_error
-        return room
-
-    def drop_remote_hub(self, hub_id: bytes) -> None:
-        for room in list(self.rooms.values()):
-            room.drop_remote_hub(hub_id)
-
-    async def _load(self, room: EncryptedRoom) -> None:
-        try:
-            await room.load()
-        except Exception as exc:
-            log.error("encrypted room %s failed to load: %s", room.name, exc)
-            if self.rooms.get(room.name) is room:
-                del self.rooms[room.name]
-
-    def release(self, room: EncryptedRoom) -> None:
-        room.refs -= 1
-        if room.refs <= 0 and self.rooms.get(room.name) is room and room.load_error is None:
-            room.unload_task = asyncio.create_task(self._unload_later(room))
-
-    async def _unload_later(self, room: EncryptedRoom) -> None:
-        await asyncio.sleep(self.hub.settings.room_idle_seconds)
-        if room.refs > 0 or self.rooms.get(room.name) is not room:
-            return
-        room.unloading = True
-        try:
-            await room.close()
-            if room.refs > 0:
-                # Someone joined while it was closing: it stays, listening to other hubs again.
-                await self.hub.broker.subscribe(room.name, room.on_relay)
-            elif self.rooms.get(room.name) is room:
-                del self.rooms[room.name]
-                log.debug("encrypted room %s unloaded", room.name)
-        finally:
-            room.unloading = False
-            room.unload_task = None

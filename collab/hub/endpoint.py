@@ -8,18 +8,13 @@ from typing import Awaitable, Callable
 
 from starlette.websockets import WebSocket
 
-from collab.hub.connection import (
-    CLOSE_FORBIDDEN,
-    CLOSE_NOT_FOUND,
-    CLOSE_POLICY,
-    CLOSE_RESTARTING,
-    CLOSE_TRY_AGAIN,
-    Connection,
-)
+from collab.hub.connection import Connection
 from collab.hub.hub import Hub
 from collab.hub.origin import origin_allowed
 from collab.hub.plaintext import serve_plaintext
 from collab.hub.room import Room
+from collab.hub.store_failure import UNAVAILABLE, close_unavailable
+from collab.protocol import close_codes
 from collab.protocol.room_names import ROOM_NAME_RULE, valid_room_name
 from collab.store.base import RoomExists, RoomInfo, StoreUnavailable
 
@@ -34,7 +29,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     name = ws.path_params["room"]
     if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), hub.settings.allowed_origins):
         log.warning("refused websocket from origin %r", ws.headers.get("origin"))
-        await ws.close(CLOSE_POLICY)  # before accept: the browser sees HTTP 403
+        await ws.close(close_codes.POLICY)  # before accept: the browser sees HTTP 403
         return
     handlers: dict[str, SessionHandler] = ws.app.state.session_handlers
     for proto in ws.scope.get("subprotocols", []):
@@ -45,7 +40,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
                 # Accept first so the client reads a retryable close (1013), not an HTTP 500.
                 log.warning("room %s unavailable: %s", name, exc)
                 await ws.accept(subprotocol=proto)
-                await ws.close(CLOSE_TRY_AGAIN, "room storage unavailable, try again shortly")
+                await ws.close(close_codes.TRY_AGAIN, UNAVAILABLE)
                 return
             await handlers[proto](hub, ws, name, info)
             return
@@ -60,33 +55,32 @@ async def websocket_endpoint(ws: WebSocket) -> None:
             await serve_plaintext(room, conn)
         finally:
             room.leave(conn)
-            hub.release(room)
+            hub.plaintext_rooms.release(room)
 
 
 async def _admit_plaintext(hub: Hub, ws: WebSocket, name: str) -> Room | None:
     """Accept the websocket and acquire its room, or close it with the reason and return None."""
     await ws.accept()
     if not valid_room_name(name):
-        await ws.close(CLOSE_NOT_FOUND, ROOM_NAME_RULE)
+        await ws.close(close_codes.NOT_FOUND, ROOM_NAME_RULE)
         return None
     if not hub.accepting:
-        await ws.close(CLOSE_RESTARTING, "hub is shutting down")
+        await ws.close(close_codes.RESTARTING, "hub is shutting down")
         return None
     try:
         info = await hub.store.room_info(name)
         if info is None:
             if hub.settings.require_room_creation:
-                await ws.close(CLOSE_NOT_FOUND, "no such room: create it with POST /api/rooms")
+                await ws.close(close_codes.NOT_FOUND, "no such room: create it with POST /api/rooms")
                 return None
             try:
                 await hub.store.create_room(RoomInfo(name, "plaintext", None, time.time()))
             except RoomExists:
                 pass
         elif info.kind != "plaintext":
-            await ws.close(CLOSE_FORBIDDEN, "this room is end-to-end encrypted: open it with a collab client")
+            await ws.close(close_codes.FORBIDDEN, "this room is end-to-end encrypted: open it with a collab client")
             return None
-        return await hub.acquire(name)
+        return await hub.plaintext_rooms.acquire(name)
     except Exception as exc:
-        log.error("room %s unavailable: %s", name, exc)
-        await ws.close(CLOSE_TRY_AGAIN, "room storage unavailable, try again shortly")
+        await close_unavailable(ws, name, exc)
         return None

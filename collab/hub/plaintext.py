@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
+from functools import partial
+from typing import Awaitable
 
-from collab.hub.connection import CLOSE_PROTOCOL_ERROR, Connection
+from collab.hub.connection import Connection
+from collab.hub.receive import receive_frames
 from collab.hub.room import Room
 from collab.protocol import yjs
-
-log = logging.getLogger(__name__)
 
 
 def handle_frame(room: Room, conn: Connection, frame: bytes) -> None:
@@ -26,30 +26,13 @@ def handle_frame(room: Room, conn: Connection, frame: bytes) -> None:
     # Auth messages (type 2) are server-to-client in y-protocols; a client sending one is ignored.
 
 
-async def serve_plaintext(room: Room, conn: Connection) -> None:
-    """Run one connection of a plaintext room until it closes."""
-    ws = conn.websocket
-    metrics = room.hub.metrics
+def serve_plaintext(room: Room, conn: Connection) -> Awaitable[None]:
+    """Run one connection of a plaintext room until it closes.
+
+    Not async: it returns the receive loop's coroutine, so no frame of its own stays alive for the
+    life of every connection.
+    """
     room.join(conn)
-    while True:
-        message = await ws.receive()
-        if message["type"] == "websocket.disconnect":
-            code = message.get("code")
-            if code == 1009:
-                metrics.protocol_errors.labels("too_big").inc()
-                log.warning("%r in room %s: frame over the size limit, closed with 1009", conn, room.name)
-            return
-        data = message.get("bytes")
-        if data is None:
-            metrics.protocol_errors.labels("text_frame").inc()
-            log.warning("%r in room %s: text frame, closed with 1003", conn, room.name)
-            await conn.close(1003, "text frames are not supported: y-websocket messages are binary")
-            return
-        metrics.received.inc(len(data))
-        try:
-            handle_frame(room, conn, data)
-        except yjs.ProtocolError as exc:
-            metrics.protocol_errors.labels("malformed").inc()
-            log.warning("%r in room %s: %s, closed with 1002", conn, room.name, exc)
-            await conn.close(CLOSE_PROTOCOL_ERROR, f"protocol error: {exc}")
-            return
+    return receive_frames(
+        conn, room.name, partial(handle_frame, room, conn), text_reason="y-websocket messages are binary"
+    )

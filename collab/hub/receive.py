@@ -1,0 +1,59 @@
+"""One receive loop for both room protocols: binary frames in, and how a connection's input ends.
+
+Both protocols are binary. A text frame, a frame over the size limit (the server itself closes
+with TOO_BIG) and malformed input end a connection the same way in both: logged and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable, Mapping
+
+from collab.hub.connection import Connection
+from collab.protocol import close_codes, relay_frames, yjs
+
+log = logging.getLogger(__name__)
+
+# A handler raises one of these for input it refuses; the connection is closed with PROTOCOL_ERROR.
+PROTOCOL_ERRORS = (yjs.ProtocolError, relay_frames.ProtocolError)
+
+# Handles one binary frame. It returns an awaitable only for work that must finish before the next
+# frame is read, so the common case (plaintext updates) costs no coroutine per frame.
+FrameHandler = Callable[[bytes], Awaitable[None] | None]
+
+
+async def receive_frames(conn: Connection, room: str, handle: FrameHandler, *, text_reason: str) -> None:
+    """Hand every binary frame to ``handle`` until the connection ends (or a handler closes it)."""
+    ws = conn.websocket
+    received = conn.metrics.received
+    while True:
+        message = await ws.receive()
+        data = message.get("bytes")
+        if data is None:
+            await _input_ended(conn, room, message, text_reason)
+            return
+        received.inc(len(data))
+        try:
+            pending = handle(data)
+            if pending is not None:
+                await pending
+                if conn.closed:
+                    return
+        except PROTOCOL_ERRORS as exc:
+            conn.metrics.protocol_errors.labels("malformed").inc()
+            code = close_codes.PROTOCOL_ERROR
+            log.warning("%r in room %s: %s, closed with %d", conn, room, exc, code)
+            await conn.close(code, f"protocol error: {exc}")
+            return
+
+
+async def _input_ended(conn: Connection, room: str, message: Mapping[str, Any], text_reason: str) -> None:
+    """The peer left, the server refused an oversized frame, or a text frame came (we close)."""
+    if message["type"] == "websocket.disconnect":
+        if message.get("code") == close_codes.TOO_BIG:
+            conn.metrics.protocol_errors.labels("too_big").inc()
+            log.warning("%r in room %s: frame over the size limit, closed with %d", conn, room, close_codes.TOO_BIG)
+        return
+    conn.metrics.protocol_errors.labels("text_frame").inc()
+    log.warning("%r in room %s: text frame, closed with %d", conn, room, close_codes.UNSUPPORTED_DATA)
+    await conn.close(close_codes.UNSUPPORTED_DATA, f"text frames are not supported: {text_reason}")
