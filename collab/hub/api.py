@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -11,6 +10,8 @@ from starlette.responses import JSONResponse, Response
 
 from collab.crypto.encoding import b64url_decode, b64url_encode
 from collab.hub.hub import Hub
+from collab.hub.json_http import error_response as _error
+from collab.hub.json_http import read_json_object
 from collab.protocol.room_names import ROOM_NAME_RULE, valid_room_name
 from collab.store.base import RoomExists, RoomInfo, StoreUnavailable
 
@@ -18,11 +19,8 @@ MAX_BODY = 16 * 1024
 
 
 def _hub(request: Request) -> Hub:
-    return request.app.state.hub
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+    hub: Hub = request.app.state.hub
+    return hub
 
 
 async def healthz(request: Request) -> Response:
@@ -40,17 +38,9 @@ async def metrics(request: Request) -> Response:
 
 async def create_room(request: Request) -> Response:
     hub = _hub(request)
-    if int(request.headers.get("content-length") or 0) > MAX_BODY:
-        return _error(413, f"request body over {MAX_BODY} bytes")
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        return _error(413, f"request body over {MAX_BODY} bytes")
-    try:
-        spec = json.loads(body or b"{}")
-    except ValueError:
-        return _error(400, "body must be JSON")
-    if not isinstance(spec, dict):
-        return _error(400, "body must be a JSON object")
+    spec = await read_json_object(request, MAX_BODY)
+    if isinstance(spec, Response):
+        return spec
     kind = spec.get("kind", "plaintext")
     if kind not in ("plaintext", "encrypted"):
         return _error(400, "kind must be 'plaintext' or 'encrypted'")

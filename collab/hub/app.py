@@ -15,7 +15,8 @@ from collab.broker.memory import MemoryBroker
 from collab.config import Settings
 from collab.hub import api
 from collab.protocol import relay_frames
-from collab.hub.agents import PostLimiter, agent_routes, directory_for
+from collab.hub.agent_directory import directory_for
+from collab.hub.agents import agent_routes, post_limiter
 from collab.hub.endpoint import SessionHandler, websocket_endpoint
 from collab.hub.hub import Hub
 from collab.hub.origin import OriginCheckMiddleware
@@ -90,5 +91,5 @@ def create_app(settings: Settings, *, store: Store | None = None, broker: Broker
     app.state.hub = hub
     app.state.session_handlers = session_handlers()
     app.state.agents = directory_for(settings)
-    app.state.agent_posts = PostLimiter()
+    app.state.agent_posts = post_limiter()
     return app
