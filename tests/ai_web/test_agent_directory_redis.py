@@ -21,7 +21,9 @@ from collab.client.session import Session
 from collab.commands.new import create_encrypted_room
 from collab.crypto.keys import b64url_encode
 from collab.crypto.links import write_link
-from collab.hub.agents import MAX_AGENTS, MAX_PENDING_INVITES, POSTS_PER_MINUTE, AgentRecord, RedisDirectory
+from collab.hub.agent_directory import MAX_AGENTS, MAX_PENDING_INVITES, AgentRecord
+from collab.hub.agent_directory_redis import RedisDirectory
+from collab.hub.agents import POSTS_PER_MINUTE
 from tests.ai_web.support import AgentProcess
 from tests.redis.servers import RedisServer, redis_available
 from tests.support.hub_process import HubProcess
