@@ -36,14 +36,11 @@ class Hub:
 
     async def start(self) -> None:
         await self.store.open()
-        if hasattr(self.store, "commit_observer"):
-            self.store.commit_observer = self.metrics.observe_commit
+        self.store.set_commit_observer(self.metrics.observe_commit)
         await self.broker.start()
         # Brokers that can tell when another hub died (Redis heartbeats) report it, so the presence
         # of that hub's clients disappears here too.
-        watch = getattr(self.broker, "watch_hubs", None)
-        if watch is not None:
-            watch(self.id, self._hub_lost)
+        self.broker.watch_hubs(self.id, self._hub_lost)
 
     def _hub_lost(self, hub_id: bytes) -> None:
         self.plaintext_rooms.drop_remote_hub(hub_id)

@@ -47,7 +47,7 @@ class HubMetrics:
         self.rooms_loaded = Gauge("collab_rooms_loaded", "Rooms held in memory", registry=r)
         self.received = TrafficCounter()
         self.sent = TrafficCounter()
-        r.register(_TrafficCollector(self.received, self.sent))  # type: ignore[arg-type]
+        r.register(_TrafficCollector(self.received, self.sent))
         self.updates_stored = Counter("collab_updates_stored", "Log entries made durable", registry=r)
         self.protocol_errors = Counter(
             "collab_protocol_errors", "Connections closed for bad input", ["reason"], registry=r
