@@ -1,4 +1,6 @@
 // Who I am in presence: a display name asked once and a colour, remembered in localStorage.
+import type { Awareness } from "y-protocols/awareness";
+import { Listeners } from "./listeners.js";
 
 const NAME_KEY = "collab.name";
 const COLOR_KEY = "collab.color";
@@ -43,4 +45,19 @@ export function identity(name: string): Identity {
     color = PALETTE[0]!;
   }
   return { name, color, colorLight: `${color}33` };
+}
+
+/** Who I am in this session: the name others see, published in presence; renaming republishes it. */
+export class Me {
+  readonly renamed = new Listeners<[string]>();
+
+  constructor(private readonly awareness: Awareness, public name: string) {
+    awareness.setLocalStateField("user", identity(name));
+  }
+
+  rename(next: string): void {
+    this.name = rememberName(next);
+    this.awareness.setLocalStateField("user", identity(this.name));
+    this.renamed.emit(this.name);
+  }
 }

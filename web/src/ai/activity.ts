@@ -2,7 +2,6 @@
 // agents publish {agent: {name, model, busy}} in awareness; a suggestion they stream carries
 // `agent: "<name>#<client id>"` and `requested_by`; a chat reply they stream has `status:
 // "streaming"` and `reply_to`. Nothing here is trusted for anything but display.
-import * as Y from "yjs";
 import type { Awareness } from "y-protocols/awareness";
 import type { Workspace } from "../workspace.js";
 
@@ -43,29 +42,26 @@ export function agentsPresent(awareness: Awareness): AgentPresence[] {
 export function activityOf(ws: Workspace, agent: AgentPresence): Activity[] {
   const out: Activity[] = [];
   const id = `${agent.name}#${agent.clientId}`;
-  for (const [sid, entry] of ws.suggestions.entries()) {
-    if (!(entry instanceof Y.Map) || entry.get("agent") !== id || entry.get("status") !== "streaming") continue;
-    const text = entry.get("text");
-    out.push({
-      phase: text instanceof Y.Text && text.length > 0 ? "writing" : "thinking",
-      what: "suggestion",
-      forWhom: String(entry.get("requested_by") ?? ""),
-      file: String(entry.get("file") ?? ""),
-      suggestion: sid,
-    });
+  for (const s of ws.suggestions()) {
+    if (s.agent !== id || s.status !== "streaming") continue;
+    out.push({ phase: s.text.length > 0 ? "writing" : "thinking", what: "suggestion", forWhom: s.requestedBy, file: s.file, suggestion: s.id });
   }
-  const messages = ws.chat.toArray();
-  for (const item of messages) {
-    if (!(item instanceof Y.Map) || item.get("kind") !== "ai" || item.get("author") !== agent.name || item.get("status") !== "streaming") continue;
-    const asked = messages.find((m) => m instanceof Y.Map && m.get("id") === item.get("reply_to"));
-    const text = item.get("text");
-    out.push({
-      phase: text instanceof Y.Text && text.length > 0 ? "writing" : "thinking",
-      what: "answer",
-      forWhom: asked instanceof Y.Map ? String(asked.get("author") ?? "") : "",
-    });
+  const messages = ws.messages();
+  for (const m of messages) {
+    if (m.kind !== "ai" || m.author !== agent.name || m.status !== "streaming") continue;
+    const asked = m.replyTo === undefined ? undefined : messages.find((q) => q.id === m.replyTo);
+    out.push({ phase: m.text.length > 0 ? "writing" : "thinking", what: "answer", forWhom: asked?.author ?? "" });
   }
   return out;
+}
+
+/** The line the people list shows for an AI participant ("AI · model · ai is thinking for Ada"), or null for a person. */
+export function agentStatus(ws: Workspace, awareness: Awareness, clientId: number): string | null {
+  const agent = agentsPresent(awareness).find((a) => a.clientId === clientId);
+  if (!agent) return null;
+  const doing = activityOf(ws, agent).map((a) => describe(agent.name, a));
+  const model = `AI · ${agent.model || agent.backend}${agent.local ? " (local)" : ""}`;
+  return doing.length ? `${model} · ${doing.join("; ")}` : agent.busy > 0 ? `${model} · working` : `${model} · idle`;
 }
 
 export function describe(agentName: string, a: Activity): string {

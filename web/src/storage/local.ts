@@ -12,7 +12,7 @@ import * as encoding from "lib0/encoding";
 import { createStore, delMany, entries, get, keys as storedKeys, set, type UseStore } from "idb-keyval";
 import { bytes, concat, randomBytes, toHex, utf8, type Bytes } from "../crypto/bytes.js";
 import { localStoreKey, type RoomKeys } from "../crypto/keys.js";
-import { Listeners } from "../transport/types.js";
+import { Listeners } from "../listeners.js";
 
 const DB_NAME = "collab";
 const STORE_NAME = "rooms";

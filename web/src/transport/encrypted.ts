@@ -21,7 +21,8 @@ import type { RoomKeys } from "../crypto/keys.js";
 import { ReplayGuard } from "../crypto/replay.js";
 import * as relay from "../protocol/relay.js";
 import { decodeSnapshot, encodeSnapshot } from "../protocol/snapshot.js";
-import { Listeners, watchNetwork, type ConnState, type Transport } from "./types.js";
+import { Listeners } from "../listeners.js";
+import { watchNetwork, type ConnState, type Transport } from "./types.js";
 
 export interface EncryptedOptions {
   /** POST endpoint that registers the room (used when the hub answers 4404 to a writer). */

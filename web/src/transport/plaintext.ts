@@ -2,7 +2,8 @@
 import * as Y from "yjs";
 import { Awareness } from "y-protocols/awareness";
 import { WebsocketProvider } from "y-websocket";
-import { Listeners, watchNetwork, type ConnState, type Transport } from "./types.js";
+import { Listeners } from "../listeners.js";
+import { watchNetwork, type ConnState, type Transport } from "./types.js";
 
 /** The hub's close code for a plaintext connection to an end-to-end encrypted room (docs/protocol.md). */
 export const CLOSE_ENCRYPTED_ROOM = 4403;

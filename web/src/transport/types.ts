@@ -29,17 +29,6 @@ export interface Transport {
   destroy(): void;
 }
 
-/** Small listener registry shared by the transports. */
-export class Listeners<A extends unknown[]> {
-  private fns: ((...args: A) => void)[] = [];
-  add(fn: (...args: A) => void): void {
-    this.fns.push(fn);
-  }
-  emit(...args: A): void {
-    for (const fn of this.fns) fn(...args);
-  }
-}
-
 /** Browsers report losing the network; we stop retrying until it is back instead of spinning. */
 export function watchNetwork(onOffline: () => void, onOnline: () => void): () => void {
   window.addEventListener("offline", onOffline);

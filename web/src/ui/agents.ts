@@ -1,16 +1,12 @@
 // Agents the hub knows (collab agent --serve): list them with their key fingerprints, invite one
 // into this encrypted room by sealing the room secret to its key, or remove it again.
-import * as Y from "yjs";
 import type { Awareness } from "y-protocols/awareness";
 import type { RoomKeys } from "../crypto/keys.js";
 import { agentPublicKey, fingerprint, sealInvite } from "../crypto/seal.js";
 import { agentsPresent } from "../ai/activity.js";
+import type { Workspace } from "../workspace.js";
 import { confirmAction } from "./dialog.js";
 import { clear, h } from "./dom.js";
-
-// Root map of the shared document: one entry per invited agent name, {status, by, ts}
-// (collab/ai/service.py obeys status "removed" by leaving).
-export const ROOM_AGENTS = "agents";
 
 interface Listed {
   name: string;
@@ -26,17 +22,15 @@ export class AgentsPanel {
   private list = h("ul", { class: "agents", id: "agents-list", "aria-label": "AI agents" });
   private status = h("p", { class: "muted small", id: "agents-status", role: "status" });
   private listed: Listed[] = [];
-  private readonly roomAgents: Y.Map<unknown>;
 
   constructor(
     private readonly serverBase: string,
     private readonly keys: RoomKeys | null,
-    private readonly doc: Y.Doc,
+    private readonly ws: Workspace,
     private readonly awareness: Awareness,
     private readonly me: () => string,
     private readonly canWrite: () => boolean,
   ) {
-    this.roomAgents = doc.getMap(ROOM_AGENTS);
     const refresh = h("button", { type: "button", id: "agents-refresh", class: "secondary small" }, "Refresh");
     refresh.addEventListener("click", () => void this.load());
     this.el = h(
@@ -47,7 +41,7 @@ export class AgentsPanel {
       h("div", { class: "row" }, refresh),
       this.status,
     );
-    this.roomAgents.observe(() => this.render());
+    ws.observeAgents(() => this.render());
     awareness.on("change", () => this.render());
     void this.load();
   }
@@ -71,8 +65,7 @@ export class AgentsPanel {
     if (!this.listed.length) this.list.append(h("li", { class: "muted small" }, "No agent service is running on this hub. Start one with collab agent --serve, or run collab agent LINK."));
     for (const agent of this.listed) {
       const here = present.some((p) => p.name === agent.name);
-      const entry = this.roomAgents.get(agent.name) as { status?: string } | undefined;
-      const invited = entry?.status === "invited";
+      const invited = this.ws.roomAgent(agent.name)?.status === "invited";
       const item = h(
         "li",
         { "data-agent": agent.name },
@@ -116,7 +109,7 @@ export class AgentsPanel {
     if (!ok) return;
     try {
       const sealed = await sealInvite(this.keys, publicKey);
-      this.roomAgents.set(agent.name, { status: "invited", by: this.me(), ts: Date.now() / 1000 });
+      this.ws.setRoomAgent(agent.name, "invited", this.me());
       const response = await fetch(`${this.serverBase}/api/agents/${encodeURIComponent(agent.name)}/invites`, {
         method: "POST",
         headers: { "content-type": "application/json" },
@@ -125,7 +118,7 @@ export class AgentsPanel {
       if (!response.ok) throw new Error(((await response.json().catch(() => ({}))) as { error?: string }).error ?? `the hub answered ${response.status}`);
       this.status.textContent = `Invited ${agent.name} (key ${print}).`;
     } catch (err) {
-      this.roomAgents.delete(agent.name);
+      this.ws.forgetRoomAgent(agent.name);
       this.status.textContent = `Could not invite ${agent.name}: ${(err as Error).message}`;
     }
   }
@@ -133,7 +126,7 @@ export class AgentsPanel {
   private async remove(agent: Listed): Promise<void> {
     const ok = await confirmAction(`Remove ${agent.name} from this session? It leaves; it still knows the key it was given.`, "Remove");
     if (!ok) return;
-    this.roomAgents.set(agent.name, { status: "removed", by: this.me(), ts: Date.now() / 1000 });
+    this.ws.setRoomAgent(agent.name, "removed", this.me());
     this.status.textContent = `${agent.name} was asked to leave.`;
   }
 }

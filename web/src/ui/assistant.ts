@@ -4,11 +4,10 @@ import * as Y from "yjs";
 import { keymap, type EditorView } from "@codemirror/view";
 import { Prec, type Extension } from "@codemirror/state";
 import type { Awareness } from "y-protocols/awareness";
-import { accept, reject, requestSuggestion, suggestions, SuggestionError } from "../ai/suggestions.js";
 import { activityOf, agentsPresent, describe } from "../ai/activity.js";
-import type { Workspace } from "../workspace.js";
+import { SuggestionError, type Suggestion, type Workspace } from "../workspace.js";
 import { ask } from "./dialog.js";
-import { h } from "./dom.js";
+import { h, perFrame } from "./dom.js";
 import { ghostText, setGhosts, type Ghost } from "./ghost.js";
 
 export interface AssistantHost {
@@ -22,7 +21,8 @@ export interface AssistantHost {
 
 export class Assistant {
   readonly toolbar: HTMLElement;
-  private scheduled = false;
+  /** Streaming changes the ghost text on every token: redraw once per frame. */
+  readonly schedule = perFrame(() => this.refresh());
 
   constructor(private readonly ws: Workspace, private readonly awareness: Awareness, private readonly host: AssistantHost) {
     const button = (id: string, text: string, title: string, act: () => void) => {
@@ -41,18 +41,18 @@ export class Assistant {
       button("ai-fix", "Fix", "Ask the AI in the chat to fix the selection or the code at the cursor", () => void this.askChat("fix")),
       button("ai-ask", "Ask…", "Ask the AI anything about the selection or the code at the cursor", () => void this.askFree()),
     );
-    ws.suggestions.observeDeep(() => this.schedule());
-    ws.chat.observeDeep(() => this.schedule());
-    awareness.on("change", () => this.schedule());
+    ws.observeSuggestions(this.schedule);
+    ws.observeChat(this.schedule);
+    awareness.on("change", this.schedule);
   }
 
   /** The editor extensions: ghost text, its keys, and Alt+/ for "complete here". */
   extension(): Extension {
     return [
       ghostText({
-        accept: (id) => this.decide(() => accept(this.ws, id, this.host.name())),
-        reject: (id) => this.decide(() => reject(this.ws, id, this.host.name())),
-        stale: (ids) => this.markStale(ids),
+        accept: (id) => this.decide(() => this.ws.acceptSuggestion(id, this.host.name())),
+        reject: (id) => this.decide(() => this.ws.rejectSuggestion(id, this.host.name())),
+        stale: (ids) => this.ws.markStale(ids),
         canDecide: () => this.host.canWrite(),
       }),
       Prec.high(keymap.of([{ key: "Alt-/", run: () => (this.suggestHere(), true) }])),
@@ -64,7 +64,7 @@ export class Assistant {
     if (!path || !this.host.canWrite()) return this.host.say("Open a file you can edit to ask for a suggestion.");
     const head = this.host.view().state.selection.main.head;
     try {
-      requestSuggestion(this.ws, path, head, this.host.name());
+      this.ws.requestSuggestion(path, head, this.host.name());
     } catch (err) {
       if (err instanceof SuggestionError) this.host.say(err.message);
       else throw err;
@@ -108,42 +108,22 @@ export class Assistant {
     }
   }
 
-  private markStale(ids: string[]): void {
-    this.ws.doc.transact(() => {
-      for (const id of ids) {
-        const entry = this.ws.suggestions.get(id);
-        if (!(entry instanceof Y.Map) || !["requested", "streaming", "ready"].includes(String(entry.get("status")))) continue;
-        entry.set("status", "stale");
-        entry.set("error", "the code at the anchor was edited");
-      }
-    });
-  }
-
-  /** Streaming changes the ghost text on every token: redraw once per frame. */
-  schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    requestAnimationFrame(() => {
-      this.scheduled = false;
-      this.refresh();
-    });
-  }
-
   refresh(): void {
     const path = this.host.path();
     const view = this.host.view();
     const agents = agentsPresent(this.awareness);
     const ghosts: Ghost[] = [];
+    const decidable = this.host.canWrite();
     if (path) {
-      for (const s of suggestions(this.ws, path)) {
+      for (const s of this.ws.suggestions(path)) {
         if (s.index === null) continue;
-        ghosts.push({ id: s.id, pos: Math.min(s.index, view.state.doc.length), text: s.text, status: s.status, model: s.model, note: this.note(s, agents) });
+        ghosts.push({ id: s.id, pos: Math.min(s.index, view.state.doc.length), text: s.text, status: s.status, model: s.model, note: this.note(s, agents), decidable });
       }
     }
     view.dispatch({ effects: setGhosts.of(ghosts) });
   }
 
-  private note(s: ReturnType<typeof suggestions>[number], agents: ReturnType<typeof agentsPresent>): string {
+  private note(s: Suggestion, agents: ReturnType<typeof agentsPresent>): string {
     const forWhom = s.requestedBy ? ` for ${s.requestedBy}` : "";
     switch (s.status) {
       case "requested":

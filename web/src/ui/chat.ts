@@ -1,7 +1,7 @@
 // The shared chat: messages from people and the AI (whose replies stream into their Y.Text).
 import type { Workspace } from "../workspace.js";
 import { StyleModule } from "style-mod";
-import { clear, h } from "./dom.js";
+import { clear, h, perFrame } from "./dom.js";
 import { codeStyles, renderAnswer } from "./codeblocks.js";
 
 export class ChatPanel {
@@ -10,7 +10,6 @@ export class ChatPanel {
   private list = h("ol", { class: "chat-list" });
   private log = h("div", { class: "chat-log", id: "chat-log", role: "log", "aria-label": "Chat messages", tabindex: 0 }, this.list);
   private input = h("textarea", { id: "chat-input", name: "message", rows: 2, maxlength: 4000 });
-  private scheduled = false;
 
   constructor(
     private readonly ws: Workspace,
@@ -44,7 +43,8 @@ export class ChatPanel {
       }
     });
     this.el = h("section", { class: "panel chat", "aria-labelledby": "chat-heading" }, h("h2", { id: "chat-heading" }, "Chat"), this.log, form);
-    ws.chat.observeDeep(() => this.schedule());
+    // A streaming AI reply changes on every token: render once per frame, not per change.
+    ws.observeChat(perFrame(() => this.render()));
     this.render();
   }
 
@@ -53,16 +53,6 @@ export class ChatPanel {
     if (!text) return;
     this.ws.postChat(this.author(), text);
     this.input.value = "";
-  }
-
-  // A streaming AI reply changes on every token: render once per frame, not per change.
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    requestAnimationFrame(() => {
-      this.scheduled = false;
-      this.render();
-    });
   }
 
   private render(): void {

@@ -1,7 +1,7 @@
 // The CodeMirror 6 editor bound to one file's Y.Text at a time, with remote cursors (yCollab).
 import * as Y from "yjs";
 import type { Awareness } from "y-protocols/awareness";
-import { EditorState, type Extension } from "@codemirror/state";
+import { Compartment, EditorState, type Extension } from "@codemirror/state";
 import { EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter, drawSelection } from "@codemirror/view";
 import { defaultKeymap, indentWithTab } from "@codemirror/commands";
 import { bracketMatching, indentOnInput, syntaxHighlighting, HighlightStyle } from "@codemirror/language";
@@ -75,22 +75,31 @@ const remoteNames = EditorView.theme({
   ".cm-ySelectionInfo": { opacity: "1", top: "-1.15em", fontSize: "0.75em", padding: "0 3px", color: "#fff", fontFamily: "system-ui, sans-serif" },
 });
 
+/** Read-only: the state refuses edits and the content is not editable (no caret, no IME). */
+function access(writable: boolean): Extension {
+  return [EditorState.readOnly.of(!writable), EditorView.editable.of(writable)];
+}
+
+// One EditorState per open file, as CodeMirror means a state (one document): y-codemirror.next's
+// plugins bind their Y.Text once, when they are created, so a file switch is a new state, and with
+// it that file's language, label and undo manager. What changes while a file stays open (the role
+// the hub gives us) is a Compartment: reconfiguring it keeps the selection, scroll and undo history.
 export class FileEditor {
   readonly view: EditorView;
   path: string | null = null;
   ytext: Y.Text | null = null;
+  private readonly access = new Compartment();
+  private readonly shared: Extension;
+  private writable: boolean;
 
   constructor(
     parent: HTMLElement,
     private readonly awareness: Awareness,
-    private readonly readOnly: () => boolean,
-    private readonly extra: () => Extension = () => [],
+    canWrite: boolean,
+    extra: Extension = [],
   ) {
-    this.view = new EditorView({ parent, state: EditorState.create({ doc: "", extensions: this.base("") }) });
-  }
-
-  private base(path: string): Extension[] {
-    return [
+    this.writable = canWrite;
+    this.shared = [
       lineNumbers(),
       highlightActiveLineGutter(),
       highlightActiveLine(),
@@ -100,14 +109,24 @@ export class FileEditor {
       closeBrackets(),
       highlightSelectionMatches(),
       syntaxHighlighting(highlight),
-      languageFor(path),
       remoteNames,
       keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...searchKeymap, ...yUndoManagerKeymap, indentWithTab]),
-      EditorView.contentAttributes.of({ "aria-label": path ? `Contents of ${path}` : "No file open", "aria-describedby": "editor-help" }),
-      EditorState.readOnly.of(this.readOnly() || !path),
-      EditorView.editable.of(!this.readOnly() && !!path),
-      this.extra(),
+      extra,
     ];
+    this.view = new EditorView({ parent, state: this.stateFor(null, null) });
+  }
+
+  private stateFor(path: string | null, ytext: Y.Text | null): EditorState {
+    return EditorState.create({
+      doc: ytext?.toString() ?? "",
+      extensions: [
+        this.shared,
+        languageFor(path ?? ""),
+        this.access.of(access(this.writable && !!path)),
+        EditorView.contentAttributes.of({ "aria-label": path ? `Contents of ${path}` : "No file open", "aria-describedby": "editor-help" }),
+        ytext ? yCollab(ytext, this.awareness, { undoManager: new Y.UndoManager(ytext) }) : [],
+      ],
+    });
   }
 
   open(path: string | null, ytext: Y.Text | null): void {
@@ -115,14 +134,19 @@ export class FileEditor {
     this.ytext = ytext;
     this.awareness.setLocalStateField("cursor", null);
     this.awareness.setLocalStateField("file", path);
-    const extensions = this.base(path ?? "");
-    if (ytext) extensions.push(yCollab(ytext, this.awareness, { undoManager: new Y.UndoManager(ytext) }));
-    this.view.setState(EditorState.create({ doc: ytext?.toString() ?? "", extensions }));
+    this.view.setState(this.stateFor(path, ytext));
+  }
+
+  /** The hub decided our role (READY, or a "forbidden" NACK): the open file stays open, with its history. */
+  setWritable(writable: boolean): void {
+    if (writable === this.writable) return;
+    this.writable = writable;
+    this.view.dispatch({ effects: this.access.reconfigure(access(writable && !!this.path)) });
   }
 
   /** Replace the selection (or insert at the cursor) with `text`: one edit, one undo step. */
   insertAtCursor(text: string): boolean {
-    if (!this.ytext || this.readOnly()) return false;
+    if (!this.ytext || !this.writable) return false;
     const sel = this.view.state.selection.main;
     this.view.dispatch({ changes: { from: sel.from, to: sel.to, insert: text }, selection: { anchor: sel.from + text.length }, scrollIntoView: true });
     return true;

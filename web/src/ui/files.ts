@@ -1,15 +1,16 @@
 // The file tree: every path in the workspace, with who is in which file; create, rename, delete.
+import type { Awareness } from "y-protocols/awareness";
 import type { Workspace } from "../workspace.js";
 import { validatePath } from "../workspace.js";
 import { ask, confirmAction } from "./dialog.js";
 import { clear, h } from "./dom.js";
+import { people } from "./people.js";
 
 export interface FilesHost {
   current(): string | null;
-  open(path: string | null): void;
+  /** The person picked a file: open it (and stop following whoever they followed). */
+  open(path: string): void;
   canWrite(): boolean;
-  peopleIn(path: string): { name: string; color: string }[];
-  error(message: string): void;
 }
 
 export class FileTree {
@@ -19,7 +20,7 @@ export class FileTree {
   private renameBtn = h("button", { type: "button", id: "rename-file", class: "secondary" }, "Rename");
   private deleteBtn = h("button", { type: "button", id: "delete-file", class: "secondary" }, "Delete");
 
-  constructor(private readonly ws: Workspace, private readonly host: FilesHost) {
+  constructor(private readonly ws: Workspace, private readonly awareness: Awareness, private readonly host: FilesHost) {
     this.el = h(
       "section",
       { class: "panel", "aria-labelledby": "files-heading" },
@@ -30,7 +31,8 @@ export class FileTree {
     this.newBtn.addEventListener("click", () => void this.create());
     this.renameBtn.addEventListener("click", () => void this.rename());
     this.deleteBtn.addEventListener("click", () => void this.remove());
-    ws.files.observe(() => this.render());
+    ws.observeFiles(() => this.render());
+    awareness.on("change", () => this.render()); // who is in which file
   }
 
   private check(value: string, exclude: string | null = null): string | null {
@@ -39,7 +41,7 @@ export class FileTree {
     } catch (err) {
       return (err as Error).message;
     }
-    return value !== exclude && this.ws.files.has(value) ? `${value} already exists` : null;
+    return value !== exclude && this.ws.has(value) ? `${value} already exists` : null;
   }
 
   private async create(): Promise<void> {
@@ -73,14 +75,15 @@ export class FileTree {
     clear(this.list);
     const paths = this.ws.paths();
     if (!paths.length) this.list.append(h("li", { class: "muted" }, writable ? "No files yet: create one." : "No files yet."));
+    const others = people(this.awareness).filter((p) => !p.self);
     for (const path of paths) {
-      const people = this.host.peopleIn(path);
-      const label = people.length ? `${path}, open by ${people.map((p) => p.name).join(", ")}` : path;
+      const here = others.filter((p) => p.file === path);
+      const label = here.length ? `${path}, open by ${here.map((p) => p.name).join(", ")}` : path;
       const button = h(
         "button",
         { type: "button", class: "file", "aria-current": path === current ? "true" : undefined, "aria-label": label, "data-path": path },
         h("span", { class: "path" }, path),
-        ...people.map((p) => {
+        ...here.map((p) => {
           const dot = h("span", { class: "dot", title: p.name, "aria-hidden": "true" });
           dot.style.background = p.color;
           return dot;

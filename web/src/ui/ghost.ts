@@ -4,7 +4,7 @@
 import { Prec, StateEffect, StateField, type Extension, type Transaction } from "@codemirror/state";
 import { Decoration, EditorView, keymap, WidgetType, type DecorationSet, type ViewUpdate } from "@codemirror/view";
 import { ySyncAnnotation } from "y-codemirror.next";
-import type { Suggestion } from "../ai/suggestions.js";
+import type { Suggestion } from "../workspace.js";
 import { h } from "./dom.js";
 
 export interface Ghost {
@@ -14,6 +14,7 @@ export interface Ghost {
   status: Suggestion["status"];
   model: string;
   note: string; // who is doing what ("ai is writing for Ada"), or why it stopped
+  decidable: boolean; // Accept/Reject buttons: a read-only member has none (the hub can change our role)
 }
 
 export interface GhostActions {
@@ -36,14 +37,14 @@ class GhostWidget extends WidgetType {
   override eq(other: GhostWidget): boolean {
     const a = this.ghost;
     const b = other.ghost;
-    return a.id === b.id && a.text === b.text && a.status === b.status && a.model === b.model && a.note === b.note;
+    return a.id === b.id && a.text === b.text && a.status === b.status && a.model === b.model && a.note === b.note && a.decidable === b.decidable;
   }
 
   toDOM(): HTMLElement {
     const g = this.ghost;
     const label = g.model ? `${g.model}` : "AI";
     const meta = h("span", { class: "cm-ghost-meta" }, h("span", { class: "cm-ghost-model" }, label), " ", h("span", { class: "cm-ghost-note" }, g.note));
-    if (this.actions.canDecide()) {
+    if (g.decidable) {
       const button = (text: string, cls: string, act: () => void, title: string) => {
         const b = h("button", { type: "button", class: `cm-ghost-btn ${cls}`, title, "aria-label": `${text} suggestion from ${label}` }, text);
         b.addEventListener("mousedown", (e) => e.preventDefault()); // keep the editor's focus and selection

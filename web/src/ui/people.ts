@@ -1,7 +1,10 @@
 // Presence: who is here, in which file; follow someone to see what they see.
 import type { Awareness } from "y-protocols/awareness";
+import { agentStatus } from "../ai/activity.js";
+import type { Workspace } from "../workspace.js";
 import type { Announcer } from "./announcer.js";
-import { clear, h } from "./dom.js";
+import { clear, h, perFrame } from "./dom.js";
+import type { Follow } from "./follow.js";
 
 export interface Person {
   clientId: number;
@@ -24,20 +27,28 @@ export function people(awareness: Awareness): Person[] {
   return out.sort((a, b) => Number(b.self) - Number(a.self) || a.name.localeCompare(b.name));
 }
 
+/** What the people list needs of following: who is followed, and a way to start or stop. */
+export type FollowControl = Pick<Follow, "following" | "toggle" | "onChange">;
+
 export class PeoplePanel {
   readonly el: HTMLElement;
-  following: number | null = null;
   private list = h("ul", { class: "people", id: "people-list", "aria-label": "Participants" });
   private seen = new Map<number, { name: string; file: string | null }>();
 
   constructor(
     private readonly awareness: Awareness,
+    private readonly ws: Workspace,
     private readonly announcer: Announcer,
-    private readonly onFollow: () => void,
-    // For AI participants: what they are doing and for whom ("thinking for Ada"), or null.
-    private readonly aiStatus: (clientId: number) => string | null = () => null,
+    private readonly follow: FollowControl,
   ) {
     this.el = h("section", { class: "panel", "aria-labelledby": "people-heading" }, h("h2", { id: "people-heading" }, "People"), this.list);
+    awareness.on("change", () => this.render());
+    follow.onChange(() => this.render());
+    // The list says what the AI is doing; that changes with the document, not only presence.
+    const soon = perFrame(() => this.render());
+    ws.observeSuggestions(soon);
+    ws.observeChat(soon);
+    this.render();
   }
 
   render(): void {
@@ -52,7 +63,8 @@ export class PeoplePanel {
       const dot = h("span", { class: "dot", "aria-hidden": "true" });
       dot.style.background = p.color;
       const where = h("span", { class: "where muted" }, p.file ? `in ${p.file}` : "no file open");
-      const ai = this.aiStatus(p.clientId);
+      // For AI participants: what they are doing and for whom ("thinking for Ada").
+      const ai = agentStatus(this.ws, this.awareness, p.clientId);
       const item = h(
         "li",
         { "data-name": p.name },
@@ -62,19 +74,14 @@ export class PeoplePanel {
         ai === null ? null : h("span", { class: "ai-activity small", "data-ai": "true" }, ai),
       );
       if (!p.self) {
-        const pressed = this.following === p.clientId;
+        const pressed = this.follow.following === p.clientId;
         const follow = h("button", { type: "button", class: "secondary small", "aria-pressed": String(pressed), "aria-label": `Follow ${p.name}` }, pressed ? "Following" : "Follow");
-        follow.addEventListener("click", () => {
-          this.following = pressed ? null : p.clientId;
-          this.render();
-          this.onFollow();
-        });
+        follow.addEventListener("click", () => this.follow.toggle(p.clientId));
         item.append(follow);
       }
       this.list.append(item);
     }
     for (const [id, before] of this.seen) if (!now.has(id) && id !== this.awareness.clientID) this.announcer.say(`${before.name} left`);
-    if (this.following !== null && !now.has(this.following)) this.following = null;
     this.seen = now;
   }
 }

@@ -1,0 +1,67 @@
+// Which file the editor shows: opening one (heading, tab title), the first file once there is
+// something to show, and what happens when someone else deletes or replaces the open file.
+import { Listeners } from "../listeners.js";
+import type { Workspace } from "../workspace.js";
+import type { FileEditor } from "./editor.js";
+import { h } from "./dom.js";
+import type { Say } from "./notice.js";
+
+export class CurrentFile {
+  readonly heading = h("h2", { id: "editor-heading" }, "No file open");
+  private readonly opened = new Listeners<[]>();
+  private openedFirst = false;
+
+  constructor(
+    private readonly ws: Workspace,
+    private readonly editor: FileEditor,
+    private readonly say: Say,
+    /** Whether the document is worth showing yet: the hub's history is in, or a copy this browser kept. */
+    private readonly ready: () => boolean,
+  ) {
+    ws.observeFiles((changed) => {
+      const current = this.path;
+      if (current && changed.has(current)) {
+        const text = ws.text(current);
+        if (!text) {
+          say(`${current} was deleted or renamed`);
+          this.open(null);
+        } else if (text !== editor.ytext) {
+          this.open(current); // replaced by someone else's file of the same name
+        }
+      }
+      this.openFirst();
+    });
+  }
+
+  get path(): string | null {
+    return this.editor.path;
+  }
+
+  /** After every open (the tree marks the current file, the assistant redraws its suggestions). */
+  onOpen(listener: () => void): void {
+    this.opened.add(listener);
+  }
+
+  open(path: string | null): void {
+    const text = path ? this.ws.text(path) : undefined;
+    this.editor.open(text ? path : null, text ?? null);
+    this.heading.textContent = text ? path! : "No file open";
+    document.title = text ? `${path} · collab` : "collab session";
+    this.opened.emit();
+  }
+
+  /** Open `path` unless it is open already or does not exist (a followed participant's file). */
+  show(path: string): void {
+    if (path !== this.path && this.ws.text(path)) this.open(path);
+  }
+
+  openFirst(): void {
+    // A copy kept in this browser is worth showing before the hub answers.
+    if (this.openedFirst || !this.ready()) return;
+    if (this.path && this.ws.text(this.path)) return;
+    const first = this.ws.paths()[0];
+    if (!first) return;
+    this.openedFirst = true;
+    this.open(first);
+  }
+}
