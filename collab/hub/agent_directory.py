@@ -1,7 +1,8 @@
 """The agent directory: which AI agent services are running, and the sealed invites waiting for them.
 
 A registration is a name, an X25519 public key and what the service runs, kept alive by a lease the
-service renews. Invites are opaque sealed blobs (collab/crypto/sealing.py) the hub only stores and
+service renews. Unless the hub requires an agent token, a name also stays bound to the key that first
+registered it (collab.hub.agent_names), so nobody else can take it over when the lease runs out. Invites are opaque sealed blobs (collab/crypto/sealing.py) the hub only stores and
 hands out. Two implementations behind one interface: in memory (one hub) here, and Redis (hubs
 behind a load balancer share agents and invites) in collab.hub.agent_directory_redis.
 """
@@ -16,15 +17,22 @@ from typing import Any, Callable, Protocol
 
 from collab.config import Settings
 from collab.crypto.encoding import b64url_decode, fingerprint
+from collab.hub.agent_names import NameBindings
 
 MAX_AGENTS = 64
 MAX_PENDING_INVITES = 32
 LEASE_SECONDS = 60.0  # a service renews every LEASE_SECONDS / 3
 INVITE_TTL_SECONDS = 600.0
+AGENT_NAMES_FILE = "agent-names.json"  # in the data directory
 
 
 class NameTaken(Exception):
-    """The name is held by a live agent with another key."""
+    """The name is held by a live agent with another key (``running``), or bound to another key."""
+
+    def __init__(self, name: str, *, running: bool) -> None:
+        super().__init__(name)
+        self.name = name
+        self.running = running
 
 
 class DirectoryFull(Exception):
@@ -69,8 +77,11 @@ class AgentDirectory(Protocol):
 
 
 class MemoryDirectory:
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    """One hub's directory. With ``names``, each name is bound to the key that first registered it."""
+
+    def __init__(self, clock: Callable[[], float] = time.time, names: NameBindings | None = None) -> None:
         self._clock = clock
+        self._names = names
         self._agents: dict[str, AgentRecord] = {}
         self._invites: dict[str, deque[tuple[int, float, dict[str, str]]]] = {}
         self._seq = 0
@@ -86,9 +97,16 @@ class MemoryDirectory:
         live = self._live()
         held = live.get(record.name)
         if held is not None and held.public_key != record.public_key:
-            raise NameTaken(record.name)
+            raise NameTaken(record.name, running=True)
+        names = self._names
+        if names is not None and names.holder(record.name) not in (None, record.public_key):
+            raise NameTaken(record.name, running=False)
         if held is None and len(live) >= MAX_AGENTS:
             raise DirectoryFull()
+        if names is not None:
+            if not names.has_room(record.name):
+                raise DirectoryFull()
+            names.bind(record.name, record.public_key)
         live[record.name] = record
 
     async def agents(self) -> list[AgentRecord]:
@@ -126,8 +144,10 @@ class MemoryDirectory:
 
 
 def directory_for(settings: Settings) -> AgentDirectory:
+    # With an agent token only its holders register, and they may re-deploy an agent with a new key.
+    bind_names = not settings.agent_token
     if settings.redis_url:
         from collab.hub.agent_directory_redis import RedisDirectory  # lazily: embedded hubs never import redis
 
-        return RedisDirectory(settings.redis_url)
-    return MemoryDirectory()
+        return RedisDirectory(settings.redis_url, bind_names=bind_names)
+    return MemoryDirectory(names=NameBindings(settings.data / AGENT_NAMES_FILE) if bind_names else None)

@@ -1,7 +1,8 @@
 """The agent directory in Redis, so hubs behind a load balancer share agents and invites.
 
 Registrations are keys with a TTL (their lease), indexed by a sorted set scored by expiry; invites
-wait in one capped stream per agent. Key names: collab.redis.keys.
+wait in one capped stream per agent; the key a name is bound to (collab.hub.agent_names) is a key
+with a TTL of BINDING_SECONDS, renewed by each registration. Key names: collab.redis.keys.
 """
 
 from __future__ import annotations
@@ -14,14 +15,23 @@ from dataclasses import asdict
 from typing import Any
 
 from collab.hub.agent_directory import INVITE_TTL_SECONDS, MAX_AGENTS, MAX_PENDING_INVITES, AgentRecord, DirectoryFull, NameTaken
+from collab.hub.agent_names import BINDING_SECONDS
 from collab.redis.connection import Client, connect
-from collab.redis.keys import AGENTS, agent_invites_key, agent_key
+from collab.redis.keys import AGENTS, agent_invites_key, agent_key, agent_owner_key
 
-# KEYS: the registration. ARGV: record JSON, its public key, lease in ms. 1: claimed or renewed.
+# KEYS: the registration, the name's owner. ARGV: record JSON, its public key, lease in ms, "1" to
+# bind names to their first key, binding in ms.
+# 1: claimed or renewed; 0: a live agent holds the name with another key; -1: bound to another key.
 CLAIM = """
+local bind = ARGV[4] == '1'
+if bind then
+  local owner = redis.call('GET', KEYS[2])
+  if owner and owner ~= ARGV[2] then return -1 end
+end
 local raw = redis.call('GET', KEYS[1])
 if raw and cjson.decode(raw)['public_key'] ~= ARGV[2] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+if bind then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[5]) end
 return 1
 """
 
@@ -31,8 +41,9 @@ def _text(value: Any) -> str:
 
 
 class RedisDirectory:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, bind_names: bool = True) -> None:
         self.url = url
+        self.bind_names = bind_names
         self._client: Client | None = None
         self._lock = asyncio.Lock()
 
@@ -50,9 +61,12 @@ class RedisDirectory:
         ttl = max(1, int((record.expires - time.time()) * 1000))
         # Check and claim in one step: two hubs registering one name with different keys at once
         # must not both succeed (a GET then SET let the second silently replace the first).
-        claimed = await redis.eval(CLAIM, 1, agent_key(record.name), json.dumps(asdict(record)), record.public_key, ttl)
-        if not claimed:
-            raise NameTaken(record.name)
+        claimed = int(await redis.eval(
+            CLAIM, 2, agent_key(record.name), agent_owner_key(record.name), json.dumps(asdict(record)),
+            record.public_key, ttl, "1" if self.bind_names else "0", int(BINDING_SECONDS * 1000),
+        ))
+        if claimed <= 0:
+            raise NameTaken(record.name, running=claimed == 0)
         await redis.zadd(AGENTS, {record.name: record.expires})
 
     async def agents(self) -> list[AgentRecord]:

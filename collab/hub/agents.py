@@ -14,7 +14,8 @@ ciphertext; the agent long-polls for its invites.
 Registration and reading invites need `Authorization: Bearer <COLLAB_AGENT_TOKEN>` when the hub
 has that variable set (recommended: otherwise anyone who can reach the hub can announce an agent,
 and only the fingerprint check on the page tells the real one apart). A live name cannot be taken
-over with another key until its lease runs out. Sizes, counts and posting rates are capped.
+over with another key; without the token a name also stays bound to its first key after its lease
+runs out (collab.hub.agent_names). Sizes, counts and posting rates are capped.
 Where agents are kept: collab.hub.agent_directory.
 """
 
@@ -32,6 +33,7 @@ from starlette.routing import BaseRoute, Route
 from collab.config import env_name
 from collab.crypto.encoding import b64url_decode
 from collab.hub.agent_directory import LEASE_SECONDS, MAX_AGENTS, AgentDirectory, AgentRecord, DirectoryFull, NameTaken
+from collab.hub.agent_names import BINDING_SECONDS
 from collab.hub.json_http import error_response, read_json_object
 from collab.hub.rate_limit import PostLimiter, client_address
 
@@ -104,8 +106,16 @@ async def register(request: Request) -> Response:
         return error_response(400, "'public_key' must be a base64url X25519 public key (32 bytes)")
     try:
         await _directory(request).register(record)
-    except NameTaken:
-        return error_response(409, f"the name {name!r} is held by a running agent with another key")
+    except NameTaken as taken:
+        if taken.running:
+            return error_response(409, f"the name {name!r} is held by a running agent with another key")
+        days = round(BINDING_SECONDS / 86400)
+        return error_response(
+            409,
+            f"the name {name!r} belongs to another key: a name stays bound to the key that first registered "
+            f"it until {days} days after that key last did ({TOKEN_ENV} on the hub lifts this). Choose "
+            "another name, or run the agent that owns it with its key file",
+        )
     except DirectoryFull:
         return error_response(507, f"the hub already lists {MAX_AGENTS} agents")
     return JSONResponse({**record.public(), "lease_seconds": LEASE_SECONDS}, status_code=200)
