@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import time
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from collab.client.provider import ProviderError
+from collab.client.reconcile import text_hash as text_hash  # re-exported: the hash of a base
 
 try:
     import fcntl
@@ -35,10 +35,6 @@ class MirrorError(ProviderError):
     """The folder cannot be (or can no longer be) mirrored: held by another join, belongs to another
     room, or gone. A ProviderError so that ``collab join`` reports it like any failure retrying cannot
     fix: one clear line, exit status 1."""
-
-
-def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class FolderLock:

@@ -31,8 +31,8 @@ def _map(pos: int, edits: list[Edit], *, end: bool) -> int:
 
 def merge3(base: str, local: str, remote: str) -> str:
     """``remote`` with the edits base->local applied on top."""
-    if local == base:
-        return remote
+    if local == base or local == remote:
+        return remote  # the same edit made on both sides (a git pull in two folders) is kept once
     if remote == base:
         return local
     remote_edits = edit_script(base, remote)

@@ -18,6 +18,10 @@ over; a local copy that has to give way is set aside under a fresh name in .coll
 folder that disappears stops the mirror instead of deleting every file from the session. The folder
 remembers its room and each file's base hash in .collab/ (``folderstate``), so a rejoin uploads
 offline edits, takes remote ones, and only sets aside files changed on both sides.
+
+Layout: ``reconcile`` decides (pure: the session's text, the folder's, the base -> actions),
+``mirror_io`` carries the actions out, and this module runs the loop: the watcher, the flusher, the
+state saver, and the checks that stop the mirror when its folder goes away.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping
 
 import pycrdt
 from watchfiles import awatch
@@ -36,8 +40,12 @@ from collab.client import folderstate, localfs
 from collab.client.folderstate import FolderLock, MirrorError, text_hash
 from collab.client.ignore import IgnoreRules
 from collab.client.localfs import DEFAULT_MAX_BYTES, Skipped
-from collab.client.merge import clean_merge, merge3
-from collab.workspace import PathError, Workspace, validate_path
+from collab.client.mirror_io import MirrorIO
+from collab.client.reconcile import Action, DeleteInSession, Send, on_local, on_remote, reconcile
+from collab.workspace import Workspace
+
+if TYPE_CHECKING:
+    from pycrdt._base import BaseEvent  # what observe_deep hands its callback (not exported)
 
 Report = Callable[[str], None]
 
@@ -51,6 +59,29 @@ STATE_SAVE_S = 1.0  # the base hashes in .collab/state.json lag the mirror by at
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+class _FolderTexts(Mapping[str, "str | Skipped"]):
+    """The folder's files as ``reconcile`` reads them: each one read from disk when it is asked for."""
+
+    def __init__(self, io: MirrorIO, paths: set[str]) -> None:
+        self._io = io
+        self._paths = paths
+
+    def __getitem__(self, rel: str) -> str | Skipped:
+        text = self._io.disk(rel) if rel in self._paths else None
+        if text is None:
+            raise KeyError(rel)
+        return text
+
+    def __contains__(self, rel: object) -> bool:
+        return rel in self._paths
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
 
 
 class Mirror:
@@ -73,13 +104,10 @@ class Mirror:
         self.debounce_ms = debounce_ms
         self.room = room  # recorded in .collab/ so the folder is never mirrored into another room
         self.rules = IgnoreRules(root)
-        self.base: dict[str, str] = {}
-        self.disk_writes = 0  # files written or removed because of remote changes (for tests, stats)
+        self.io = MirrorIO(workspace, root, self.rules, max_bytes=max_bytes, report=report, refresh=self._mark_dirty)
         self._dirty: set[str] = set()
         self._dirty_event = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._applying_local = False
-        self._told: set[tuple[str, str]] = set()  # (path, reason) already reported once
         self._sub: pycrdt.Subscription | None = None
         self._folder_lock = FolderLock(root)
         self._known: dict[str, str] = {}  # path -> base hash saved by the previous run (same room)
@@ -90,6 +118,15 @@ class Mirror:
         self._gone = False
         self._recorded_room: str | None = room
         self._halt = asyncio.Event()  # stops the watcher early when the folder is gone
+
+    @property
+    def base(self) -> dict[str, str]:
+        """path -> the text disk and session last agreed on."""
+        return self.io.base
+
+    @property
+    def disk_writes(self) -> int:
+        return self.io.disk_writes
 
     # -- start -------------------------------------------------------------------------------------
 
@@ -127,103 +164,46 @@ class Mirror:
         self._sub = self.workspace.files.observe_deep(self._on_remote)
         local = set(localfs.walk(self.root, self.rules))
         remote = self.workspace.snapshot()
-        uploads = sorted(local - remote.keys())
-        total = len(remote) + len(uploads)
+        total = len(remote) + len(local - remote.keys())
+        steps = reconcile(
+            remote,
+            _FolderTexts(self.io, local),
+            self._known,
+            base_text=self._bases.read,
+            deletes=self._same_room,
+            refusal=self.io.refusal,
+        )
+        await self._carry_out(steps, remote.keys(), total)
+        self._known = {}
+        self.save_state()
+
+    async def _carry_out(self, steps: Iterator[tuple[str, list[Action]]], remote: Iterable[str], total: int) -> None:
+        """Apply the start's decisions with progress lines; uploads travel in transactions of
+        UPLOAD_BATCH_BYTES, and the loop yields often enough to keep the connection's pings answered."""
+        remote = set(remote)
         done = 0
-
-        def progress(force: bool = False) -> None:
-            if total >= PROGRESS_EVERY and (force or done % PROGRESS_EVERY == 0):
-                self.report(f"synced {done}/{total} files")
-
-        for rel, content in sorted(remote.items()):
-            self._write_out_initial(rel, content)
-            done += 1
-            progress()
-            if done % 50 == 0:
-                await asyncio.sleep(0)  # keep the connection's pings answered
-        del remote
         batch_bytes = 0
-        txn: contextlib.ExitStack = contextlib.ExitStack()
+        txn = contextlib.ExitStack()
         try:
-            for rel in uploads:
-                if self._deleted_while_away(rel):
-                    continue
-                if not batch_bytes:
-                    txn.enter_context(self._local_edit())
-                batch_bytes += self._upload(rel)
+            in_txn = False
+            for path, actions in steps:
+                for action in actions:
+                    if isinstance(action, Send) and not in_txn:
+                        txn.enter_context(self.io.local_edit())
+                        in_txn = True
+                    batch_bytes += self.io.apply(action)
                 done += 1
-                progress()
-                if batch_bytes >= UPLOAD_BATCH_BYTES:
+                if total >= PROGRESS_EVERY and done % PROGRESS_EVERY == 0:
+                    self.report(f"synced {done}/{total} files")
+                if batch_bytes >= UPLOAD_BATCH_BYTES or (path in remote and done % 50 == 0):
                     txn.close()
+                    in_txn = False
                     batch_bytes = 0
                     await asyncio.sleep(0)
         finally:
             txn.close()
-        progress(force=True)
-        self._known = {}
-        self.save_state()
-
-    def _write_out_initial(self, rel: str, content: str) -> None:
-        if not self._writable(rel):
-            return
-        disk = localfs.read_text(self.root / rel, self.max_bytes)
-        if isinstance(disk, Skipped):
-            self._tell_skipped(rel, disk)
-            return
-        if disk == content:
-            self.base[rel] = content
-            return
-        if disk is not None:
-            known = self._known.get(rel)
-            if known is not None and known == text_hash(content):
-                # Edited here while the mirror was stopped, unchanged in the session: send the edit.
-                with self._local_edit():
-                    self.workspace.write(rel, disk)
-                self.base[rel] = disk
-                return
-            if known is not None and known != text_hash(disk):
-                merged = self._merge_both_sides(rel, known, disk, content)
-                if merged is not None:
-                    self._write(rel, merged)
-                    return
-            if known is None or known != text_hash(disk):
-                self._keep_conflict(rel)  # changed on both sides, or a local file we never synced
-            # else: untouched here since the last run, so the session's newer text simply replaces it
-        self._write(rel, content)
-
-    def _merge_both_sides(self, rel: str, known: str, disk: str, content: str) -> str | None:
-        """Edited here and in the session while the mirror was stopped: when the two edits change
-        different lines, put the merge in the session and return it; else None."""
-        base = self._bases.read(known)
-        merged = clean_merge(base, disk, content) if base is not None else None
-        if merged is None:
-            return None
-        with self._local_edit():
-            self.workspace.write(rel, merged)
-        self.report(f"{rel}: merged your edits made while away with the session's (they changed different lines)")
-        return merged
-
-    def _deleted_while_away(self, rel: str) -> bool:
-        """A file the last run synced, untouched here, and gone from the session: delete it here too
-        (uploading it would undo someone's delete). Only with the room confirmed to be the same."""
-        known = self._known.get(rel)
-        if not self._same_room or known is None:
-            return False
-        disk = localfs.read_text(self.root / rel, self.max_bytes)
-        if not isinstance(disk, str) or text_hash(disk) != known:
-            return False
-        with contextlib.suppress(PermissionError):
-            localfs.remove(self.root, rel)
-            self.report(f"{rel}: deleted in the session while you were away; removed here too")
-        return True
-
-    def _upload(self, rel: str) -> int:
-        text = self._read_local(rel)
-        if not isinstance(text, str):
-            return 0
-        self.workspace.write(rel, text)
-        self.base[rel] = text
-        return len(text) + 1
+        if total >= PROGRESS_EVERY:
+            self.report(f"synced {done}/{total} files")
 
     # -- run ---------------------------------------------------------------------------------------
 
@@ -367,9 +347,7 @@ class Mirror:
                 self._check_folder()
                 for rel in sorted(missing):
                     if not (self.root / rel).exists() and rel in self.base:
-                        with self._local_edit():
-                            self.workspace.delete(rel)
-                        del self.base[rel]
+                        self.io.apply(DeleteInSession(rel))
                     elif (self.root / rel).is_file():
                         self._local_changed(rel)
 
@@ -378,58 +356,26 @@ class Mirror:
         on_disk = set(localfs.walk(self.root, self.rules))
         await self.settle_local(on_disk | set(self.base))
 
-    def _read_local(self, rel: str) -> str | None:
-        try:
-            validate_path(rel)
-        except PathError as exc:
-            self._tell(rel, f"skipped: {exc}")
-            return None
-        text = localfs.read_text(self.root / rel, self.max_bytes)
-        if isinstance(text, Skipped):
-            self._tell(rel, f"skipped {rel}: {text.reason}")
-            return None
-        return text
-
     def _local_changed(self, rel: str) -> None:
         if self.rules.ignored(rel):
             return
-        text = self._read_local(rel)
+        text = self.io.read_local(rel)
         if text is None:
             return
-        base = self.base.get(rel)
-        if text == base:
-            return  # our own write, or a save that changed nothing
-        with self._local_edit():
-            if rel in self.workspace and base is not None:
-                current = self.workspace.read(rel)
-                self.workspace.write(rel, text if current == base else merge3(base, text, current))
-            else:
-                self.workspace.write(rel, text)
-        self.base[rel] = text
-        if self.workspace.read(rel) != text:
-            self._mark_dirty(rel)  # merged with a remote edit: the disk needs the merged text
-
-    @contextlib.contextmanager
-    def _local_edit(self):  # type: ignore[no-untyped-def]
-        """One transaction whose changes the remote observer must not write back to disk."""
-        with self.workspace.doc.transaction():
-            self._applying_local = True
-            try:
-                yield
-            finally:
-                self._applying_local = False
+        for action in on_local(rel, text=text, base=self.base.get(rel), session=self.io.session_text(rel)):
+            self.io.apply(action)
 
     # -- session -> local --------------------------------------------------------------------------
 
-    def _on_remote(self, events: list[object]) -> None:
-        if self._applying_local:
+    def _on_remote(self, events: list[BaseEvent]) -> None:
+        if self.io.applying_local:
             return
         for event in events:
             path = getattr(event, "path", None)
             if path:
                 self._mark_dirty(str(path[0]))
             elif isinstance(event, pycrdt.MapEvent):
-                for key in event.keys:
+                for key in getattr(event, "keys", {}):
                     self._mark_dirty(str(key))
 
     def _mark_dirty(self, rel: str) -> None:
@@ -454,87 +400,8 @@ class Mirror:
                     await asyncio.sleep(0)
 
     def _write_out(self, rel: str) -> None:
-        if rel not in self.workspace:
-            self._remove_local(rel)
-            return
-        if not self._writable(rel):
-            return
-        base = self.base.get(rel)
-        disk = localfs.read_text(self.root / rel, self.max_bytes)
-        if isinstance(disk, Skipped):
-            self._tell_skipped(rel, disk)
-            return
-        if isinstance(disk, str) and base is not None and disk != base:
-            self._local_changed(rel)  # a save we have not seen yet: merge it in first
-            disk = base = self.base.get(rel)
-        content = self.workspace.read(rel)
-        if disk == content:
-            self.base[rel] = content
-            return
-        if disk is not None and base is None:
-            self._keep_conflict(rel)  # a local file of the same name we never saw: keep it aside
-        self._write(rel, content)
-
-    def _remove_local(self, rel: str) -> None:
-        base = self.base.pop(rel, None)
-        if base is None:
-            return
-        disk = localfs.read_text(self.root / rel, self.max_bytes)
-        if isinstance(disk, Skipped):
-            return  # a file the mirror skips stays local, whatever the session does with that path
-        if isinstance(disk, str) and disk != base:
-            # Deleted there, edited here: nothing is lost, the edited file comes back to the session.
-            self._tell(rel, f"{rel} was deleted in the session but edited here: keeping your version")
-            with self._local_edit():
-                self.workspace.write(rel, disk)
-            self.base[rel] = disk
-            return
-        try:
-            localfs.remove(self.root, rel)
-            self.disk_writes += 1
-        except PermissionError as exc:
-            self._tell(rel, f"not removed: {exc}")
-
-    def _writable(self, rel: str) -> bool:
-        try:
-            validate_path(rel)
-        except PathError as exc:
-            self._tell(rel, f"not written: {exc}")
-            return False
-        if self.rules.ignored(rel):
-            self._tell(rel, f"not written: {rel} is ignored here (.gitignore or a build/VCS folder)")
-            return False
-        return True
-
-    def _write(self, rel: str, content: str) -> None:
-        try:
-            localfs.atomic_write(self.root, rel, content)
-        except (PermissionError, IsADirectoryError, NotADirectoryError) as exc:
-            self._tell(rel, f"not written: {exc}")
-            return
-        self.base[rel] = content
-        self.disk_writes += 1
-
-    def _tell_skipped(self, rel: str, why: Skipped) -> None:
-        self._tell(
-            rel,
-            f"not written: {rel} here is skipped ({why.reason}), so the session's version of it is not "
-            "written over it; your file stays as it is",
-        )
-
-    def _keep_conflict(self, rel: str) -> None:
-        src = self.root / rel
-        dst = folderstate.conflict_path(self.root, rel)
-        try:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(src, dst)
-        except OSError as exc:
-            self._tell(rel, f"could not keep the local copy of {rel}: {exc}")
-            raise
-        shown = dst.relative_to(self.root).as_posix()
-        self.report(f"{rel}: the session's version differs; your copy is kept in {shown}")
-
-    def _tell(self, rel: str, message: str) -> None:
-        if (rel, message) not in self._told:
-            self._told.add((rel, message))
-            self.report(message)
+        session = self.io.session_text(rel)
+        refused = None if session is None else self.io.refusal(rel)
+        actions = on_remote(rel, session=session, disk=self.io.disk(rel), base=self.base.get(rel), refused=refused)
+        for action in actions:
+            self.io.apply(action)

@@ -108,11 +108,15 @@ async def join(args: argparse.Namespace) -> int:
         try:
             await asyncio.wait_for(session.wait_idle(), 5)
         except (asyncio.TimeoutError, ProviderError):
-            if session.fatal is not None:
+            if _has_ended(session):  # it may have ended while we waited (a property, not narrowed)
                 return _ended_by_hub(session, args.dir)
             print(f"collab join: {session.pending} local edits not sent; they will be sent next time", file=sys.stderr)
     print("collab join: stopped; the folder is consistent", file=sys.stderr, flush=True)
     return 0
+
+
+def _has_ended(session: Session) -> bool:
+    return session.fatal is not None
 
 
 def _ended_by_hub(session: Session, folder: Path) -> int:

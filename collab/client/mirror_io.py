@@ -1,0 +1,179 @@
+"""Carrying out a folder mirror's decisions (``collab.client.reconcile``) on disk and in the session.
+
+``MirrorIO`` holds what both sides last agreed on (``base``: path -> text), edits the session's
+texts, writes, moves and removes local files, and tells the person what it skipped, each thing once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+from collab.client import folderstate, localfs
+from collab.client.ignore import IgnoreRules
+from collab.client.localfs import Skipped
+from collab.client.reconcile import (
+    Action,
+    Adopt,
+    DeleteInSession,
+    Forget,
+    LocalText,
+    Note,
+    Refresh,
+    RemoveLocal,
+    Send,
+    SetAside,
+    Skip,
+    Write,
+)
+from collab.workspace import PathError, Workspace, validate_path
+
+Report = Callable[[str], None]
+
+
+class MirrorIO:
+    def __init__(
+        self,
+        workspace: Workspace,
+        root: Path,
+        rules: IgnoreRules,
+        *,
+        max_bytes: int,
+        report: Report,
+        refresh: Callable[[str], None],
+    ) -> None:
+        self.workspace = workspace
+        self.root = root
+        self.rules = rules
+        self.max_bytes = max_bytes
+        self.report = report
+        self._refresh = refresh  # a path whose disk copy must be written at the next flush
+        self.base: dict[str, str] = {}
+        self.disk_writes = 0  # files written or removed because of remote changes (for tests, stats)
+        self._told: set[tuple[str, str]] = set()  # (path, message) already said once
+        self._local_depth = 0
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    @property
+    def applying_local(self) -> bool:
+        """Inside our own edit of the session: its changes are not to be written back to disk."""
+        return self._local_depth > 0
+
+    def disk(self, rel: str) -> LocalText:
+        return localfs.read_text(self.root / rel, self.max_bytes)
+
+    def session_text(self, rel: str) -> str | None:
+        return self.workspace.read(rel) if rel in self.workspace else None
+
+    def refusal(self, rel: str) -> str | None:
+        """Why the session's ``rel`` is not mirrored here (None: it is)."""
+        try:
+            validate_path(rel)
+        except PathError as exc:
+            return str(exc)
+        if self.rules.ignored(rel):
+            return f"{rel} is ignored here (.gitignore or a build/VCS folder)"
+        return None
+
+    def read_local(self, rel: str) -> str | None:
+        """The text of a local file to send to the session; None (said once) when it is not sent."""
+        try:
+            validate_path(rel)
+        except PathError as exc:
+            self.tell(rel, f"skipped: {exc}")
+            return None
+        text = self.disk(rel)
+        if isinstance(text, Skipped):
+            self.tell(rel, f"skipped {rel}: {text.reason}")
+            return None
+        return text
+
+    # -- acting ------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def local_edit(self) -> Iterator[None]:
+        """One transaction whose changes the remote observer must not write back to disk. The flag
+        spans the whole transaction: observers run when the outermost one commits."""
+        self._local_depth += 1
+        try:
+            with self.workspace.doc.transaction():
+                yield
+        finally:
+            self._local_depth -= 1
+
+    def apply(self, action: Action) -> int:
+        """Carry out one action; return the bytes of text it sent to the session."""
+        if isinstance(action, Send):
+            with self.local_edit():
+                self.workspace.write(action.path, action.text)
+            if action.base is not None:
+                self.base[action.path] = action.base
+            return len(action.text) + 1
+        if isinstance(action, Adopt):
+            self.base[action.path] = action.text
+        elif isinstance(action, Write):
+            self._write(action.path, action.text)
+        elif isinstance(action, SetAside):
+            self._set_aside(action.path)
+        elif isinstance(action, RemoveLocal):
+            self._remove(action)
+        elif isinstance(action, DeleteInSession):
+            with self.local_edit():
+                self.workspace.delete(action.path)
+            self.base.pop(action.path, None)
+        elif isinstance(action, Forget):
+            self.base.pop(action.path, None)
+        elif isinstance(action, Skip):
+            self.tell(
+                action.path,
+                f"not written: {action.path} here is skipped ({action.why.reason}), so the session's version of "
+                "it is not written over it; your file stays as it is",
+            )
+        elif isinstance(action, Refresh):
+            self._refresh(action.path)
+        elif isinstance(action, Note):
+            if action.once:
+                self.tell(action.path, action.message)
+            else:
+                self.report(action.message)
+        return 0
+
+    def _write(self, rel: str, content: str) -> None:
+        try:
+            localfs.atomic_write(self.root, rel, content)
+        except (PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+            self.tell(rel, f"not written: {exc}")
+            return
+        self.base[rel] = content
+        self.disk_writes += 1
+
+    def _remove(self, action: RemoveLocal) -> None:
+        self.base.pop(action.path, None)
+        try:
+            localfs.remove(self.root, action.path)
+        except PermissionError as exc:
+            self.tell(action.path, f"not removed: {exc}")
+            return
+        self.disk_writes += 1
+        if action.note is not None:
+            self.report(action.note)
+
+    def _set_aside(self, rel: str) -> None:
+        src = self.root / rel
+        dst = folderstate.conflict_path(self.root, rel)
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+        except OSError as exc:
+            self.tell(rel, f"could not keep the local copy of {rel}: {exc}")
+            raise
+        shown = dst.relative_to(self.root).as_posix()
+        self.report(f"{rel}: the session's version differs; your copy is kept in {shown}")
+
+    def tell(self, rel: str, message: str) -> None:
+        if (rel, message) not in self._told:
+            self._told.add((rel, message))
+            self.report(message)

@@ -1,0 +1,223 @@
+"""What a folder mirror does about a file: pure decisions, no I/O.
+
+Three inputs decide every case: the session's text of a path, what the folder holds there (text, a
+file the mirror skips, or nothing), and the base (the text both last agreed on: its hash in
+.collab/state.json at start, the text itself while running). The output is a list of actions that
+``collab.client.mirror_io`` carries out on disk and in the session, so every rule about who wins,
+what is merged and what is set aside can be read, and tested, here alone.
+
+- :func:`reconcile`: the whole folder against the whole session when a mirror starts (a rejoin
+  uploads offline edits, takes remote ones, merges or sets aside files changed on both sides).
+- :func:`on_remote`: a path changed in the session while mirroring.
+- :func:`on_local`: a path saved in the folder while mirroring.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Callable, Iterator, Mapping
+
+from collab.client.localfs import Skipped
+from collab.client.merge import clean_merge, merge3
+
+LocalText = str | Skipped | None  # what the folder holds at a path: text, a skipped file, nothing
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Adopt:
+    """Disk and session already hold this text: it becomes the base."""
+
+    path: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """Write the session's text to disk (atomically); it becomes the base."""
+
+    path: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetAside:
+    """Move the local copy under .collab/conflicts/ before the session's text is written."""
+
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Edit the session's text into ``text``; the base becomes ``base`` (None: left as it is)."""
+
+    path: str
+    text: str
+    base: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveLocal:
+    """The session no longer has the path: forget its base and remove the local file (untouched here)."""
+
+    path: str
+    note: str | None = None  # said once it is removed
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteInSession:
+    """The local file is gone: delete the path from the session and forget its base."""
+
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Forget:
+    """Forget the base: the path is no longer mirrored (the local file stays as it is)."""
+
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """The local file is one the mirror skips (binary, too big): the session's text is not written over it."""
+
+    path: str
+    why: Skipped
+
+
+@dataclass(frozen=True, slots=True)
+class Refresh:
+    """The disk is behind the session (a save merged with a remote edit): write it at the next flush."""
+
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Tell the person; ``once``: only the first time this exact line comes up."""
+
+    path: str
+    message: str
+    once: bool = True
+
+
+Action = Adopt | Write | SetAside | Send | RemoveLocal | DeleteInSession | Forget | Skip | Refresh | Note
+
+
+def reconcile(
+    session: Mapping[str, str],
+    folder: Mapping[str, str | Skipped],
+    known: Mapping[str, str],
+    *,
+    base_text: Callable[[str], str | None] = lambda _digest: None,
+    deletes: bool = False,
+    refusal: Callable[[str], str | None] = lambda _path: None,
+) -> Iterator[tuple[str, list[Action]]]:
+    """The start of a mirror, path by path: the session's files (sorted), then the folder's files the
+    session lacks (sorted). ``known``: path -> hash of the base the previous run recorded (only that
+    folder's own room); ``base_text``: a base's text by hash, for three-way merges; ``deletes``: the
+    previous run is known to be this room's, so a file it synced that the session lost was deleted
+    there; ``refusal``: why a path is not mirrored (None: it is). ``folder`` is read lazily, one path
+    at a time, so a large folder is never held in memory twice."""
+    for path in sorted(session):
+        content = session[path]
+        yield path, _start_session_file(path, content, folder.get(path), known.get(path), base_text, refusal(path))
+    for path in sorted(folder.keys() - session.keys()):
+        yield path, _start_local_file(path, folder.get(path), known.get(path), deletes, refusal(path))
+
+
+def _start_session_file(
+    path: str,
+    content: str,
+    disk: LocalText,
+    known: str | None,
+    base_text: Callable[[str], str | None],
+    refused: str | None,
+) -> list[Action]:
+    if refused is not None:
+        return [Note(path, f"not written: {refused}")]
+    if isinstance(disk, Skipped):
+        return [Skip(path, disk)]
+    if disk == content:
+        return [Adopt(path, content)]
+    if disk is None:
+        return [Write(path, content)]
+    if known is not None and known == text_hash(content):
+        # Edited here while the mirror was stopped, unchanged in the session: send the edit.
+        return [Send(path, disk, base=disk)]
+    if known is not None and known != text_hash(disk):
+        base = base_text(known)
+        merged = clean_merge(base, disk, content) if base is not None else None
+        if merged is not None:
+            note = f"{path}: merged your edits made while away with the session's (they changed different lines)"
+            return [Send(path, merged, base=None), Note(path, note, once=False), Write(path, merged)]
+    if known is None or known != text_hash(disk):
+        # Changed on both sides, or a local file we never synced: keep it aside, take the session's.
+        return [SetAside(path), Write(path, content)]
+    # Untouched here since the last run: the session's newer text simply replaces it.
+    return [Write(path, content)]
+
+
+def _start_local_file(path: str, disk: LocalText, known: str | None, deletes: bool, refused: str | None) -> list[Action]:
+    if deletes and known is not None and isinstance(disk, str) and text_hash(disk) == known:
+        # Synced by the last run, untouched here, gone from the session: deleted there while we were
+        # away (uploading it would undo someone's delete).
+        return [RemoveLocal(path, note=f"{path}: deleted in the session while you were away; removed here too")]
+    if refused is not None:
+        return [Note(path, f"skipped: {refused}")]
+    if disk is None:
+        return []
+    if isinstance(disk, Skipped):
+        return [Note(path, f"skipped {path}: {disk.reason}")]
+    return [Send(path, disk, base=disk)]
+
+
+def on_remote(path: str, *, session: str | None, disk: LocalText, base: str | None, refused: str | None) -> list[Action]:
+    """``path`` changed in the session (``session``: its text now, None once deleted there)."""
+    if session is None:
+        return _removed_in_session(path, disk, base)
+    if refused is not None:
+        return [Note(path, f"not written: {refused}")]
+    if isinstance(disk, Skipped):
+        return [Skip(path, disk)]
+    actions: list[Action] = []
+    if isinstance(disk, str) and base is not None and disk != base:
+        # A save we have not seen yet: merge it in first, as if it had arrived a moment earlier.
+        session = disk if session == base else merge3(base, disk, session)
+        actions.append(Send(path, session, base=disk))
+        base = disk
+    if disk == session:
+        return [*actions, Adopt(path, session)]
+    if disk is not None and base is None:
+        actions.append(SetAside(path))  # a local file of the same name we never saw: keep it aside
+    return [*actions, Write(path, session)]
+
+
+def _removed_in_session(path: str, disk: LocalText, base: str | None) -> list[Action]:
+    if base is None:
+        return []
+    if isinstance(disk, Skipped):
+        return [Forget(path)]  # a file the mirror skips stays local, whatever the session does with that path
+    if isinstance(disk, str) and disk != base:
+        # Deleted there, edited here: nothing is lost, the edited file comes back to the session.
+        note = f"{path} was deleted in the session but edited here: keeping your version"
+        return [Note(path, note), Send(path, disk, base=disk)]
+    return [RemoveLocal(path)]
+
+
+def on_local(path: str, *, text: str, base: str | None, session: str | None) -> list[Action]:
+    """``path`` holds ``text`` on disk now (``session``: the session's text, None if it has none)."""
+    if text == base:
+        return []  # our own write, or a save that changed nothing
+    new = text
+    if session is not None and base is not None and session != base:
+        new = merge3(base, text, session)  # the save raced a remote edit: keep both
+    actions: list[Action] = [Send(path, new, base=text)]
+    if new != text:
+        actions.append(Refresh(path))  # merged with a remote edit: the disk needs the merged text
+    return actions
