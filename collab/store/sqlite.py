@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import sqlite3
+import stat
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -61,14 +62,32 @@ class SQLiteStore(GroupCommitStore):
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Room logs are private to the hub's user: a data directory the hub creates is 0700, and
+        # the database file (which SQLite's -wal and -shm files copy their mode from) is 0600.
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._lock()
         try:
+            self._make_private()
             await self._run(self._open_db)
         except sqlite3.Error as exc:
             self._unlock()
             raise StoreUnavailable(f"cannot open {self.path}: {exc}") from exc
+        except BaseException:
+            self._unlock()
+            raise
         self._appends.start()
+
+    def _make_private(self) -> None:
+        """Create the database file 0600, and take group and other access off files made before."""
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        for path in (self.path, *(self.path.with_name(self.path.name + end) for end in ("-wal", "-shm", ".lock"))):
+            try:
+                mode = stat.S_IMODE(path.stat().st_mode)
+            except FileNotFoundError:
+                continue
+            if mode & 0o077:
+                os.chmod(path, mode & 0o700)
+                log.info("%s was readable by other users (mode %o): now %o", path, mode, mode & 0o700)
 
     def _lock(self) -> None:
         """One hub per database file: two processes would hand out the same sequence numbers.
