@@ -193,13 +193,19 @@ class EncryptedSession:
 
     # -- client frames ---------------------------------------------------------------------------
 
-    def _on_publish(self, member: Member, frame: frames.Publish) -> None:
+    def _write_refused(self, member: Member, frame: frames.Publish | frames.Snapshot, expected: EnvelopeType) -> bool:
+        """NACK a write this connection may not make, or whose envelope fails the checks."""
         if member.role != frames.ROLE_WRITER:
             self._refuse(frame.client_ref, Nack.FORBIDDEN, "read-only connections cannot write")
-            return
-        problem = self._check(frame.envelope, EnvelopeType.UPDATE, self.hub.settings.max_frame_bytes)
+            return True
+        problem = self._check(frame.envelope, expected, self.hub.settings.max_frame_bytes)
         if problem is not None:
             self._refuse(frame.client_ref, Nack.INVALID_ENVELOPE, problem)
+            return True
+        return False
+
+    def _on_publish(self, member: Member, frame: frames.Publish) -> None:
+        if self._write_refused(member, frame, EnvelopeType.UPDATE):
             return
         envelope = frame.envelope
         fut = self.hub.store.append(self.room.name, envelope)
@@ -217,12 +223,7 @@ class EncryptedSession:
         fut.add_done_callback(durable)
 
     async def _on_snapshot(self, member: Member, frame: frames.Snapshot) -> None:
-        if member.role != frames.ROLE_WRITER:
-            self._refuse(frame.client_ref, Nack.FORBIDDEN, "read-only connections cannot write")
-            return
-        problem = self._check(frame.envelope, EnvelopeType.SNAPSHOT, self.hub.settings.max_frame_bytes)
-        if problem is not None:
-            self._refuse(frame.client_ref, Nack.INVALID_ENVELOPE, problem)
+        if self._write_refused(member, frame, EnvelopeType.SNAPSHOT):
             return
         covers = parse_envelope(frame.envelope).ref
         try:

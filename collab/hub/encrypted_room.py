@@ -8,7 +8,6 @@ memory so newcomers see who is there; it never reaches the store.
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -20,7 +19,6 @@ from collab.protocol import relay_frames as frames
 if TYPE_CHECKING:
     from collab.hub.hub import Hub
 
-log = logging.getLogger(__name__)
 
 def new_conn_id() -> int:
     # Random, not a counter: conn ids must not collide between hubs that share a room via Redis.
@@ -112,13 +110,8 @@ class EncryptedRoom:
             self.name, relay.encode_relay(relay.AWARENESS, self.hub.id, origin.conn_id, envelope)
         )
 
-    def on_relay(self, data: bytes) -> None:
+    def on_relay(self, message: relay.RelayMessage) -> None:
         """Traffic other hubs accepted for this room."""
-        try:
-            message = relay.decode_relay(data)
-        except ValueError:
-            log.warning("room %s: dropping malformed relay message", self.name)
-            return
         if message.kind == relay.UPDATE:
             self.on_durable(None, message.seq, message.payload)
         elif message.kind == relay.AWARENESS:

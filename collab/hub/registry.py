@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable, Generic, Iterator, Protocol, TypeVar
+from functools import partial
+from typing import Awaitable, Callable, Generic, Iterator, Protocol, TypeVar
 
 from collab.broker.base import Broker
+from collab.protocol.relay import RelayMessage, decode_relay
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +29,8 @@ class ManagedRoom(Protocol):
         """Writes handed to the store and not resolved yet: a room is not closed under them."""
         ...
 
-    def on_relay(self, data: bytes) -> None:
-        """Traffic other hubs accepted for this room, as the broker delivers it."""
+    def on_relay(self, message: RelayMessage) -> None:
+        """Traffic other hubs accepted for this room."""
         ...
 
     async def load(self) -> None:
@@ -97,7 +99,7 @@ class RoomRegistry(Generic[R]):
     async def _load(self, slot: _Slot[R]) -> None:
         room = slot.room
         try:
-            await self._broker.subscribe(room.name, room.on_relay)
+            await self._subscribe(room)
             await room.load()
         except BaseException as exc:
             slot.error = exc
@@ -136,12 +138,23 @@ class RoomRegistry(Generic[R]):
             await self._broker.unsubscribe(room.name)
             if slot.refs > 0:
                 # Someone joined while the room was closing: it stays, listening to other hubs again.
-                await self._broker.subscribe(room.name, room.on_relay)
+                await self._subscribe(room)
             elif self._slots.get(room.name) is slot:
                 del self._slots[room.name]
                 log.debug("%s %s unloaded", self._kind, room.name)
         finally:
             slot.unloading = False
+
+    def _subscribe(self, room: R) -> Awaitable[None]:
+        return self._broker.subscribe(room.name, partial(self._on_relay, room))
+
+    def _on_relay(self, room: R, data: bytes) -> None:
+        try:
+            message = decode_relay(data)
+        except ValueError:
+            log.warning("%s %s: dropping malformed relay message", self._kind, room.name)
+            return
+        room.on_relay(message)
 
     def drop_remote_hub(self, hub_id: bytes) -> None:
         for room in self:

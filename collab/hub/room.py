@@ -17,6 +17,7 @@ import pycrdt
 
 from collab.hub.connection import Connection
 from collab.hub.replay import replay
+from collab.hub.store_failure import write_failed
 from collab.protocol import relay, yjs
 from collab.store.base import StoreUnavailable
 
@@ -104,9 +105,7 @@ class Room:
         self.inflight -= 1
         exc = fut.exception()
         if exc is not None:
-            self.hub.metrics.store_errors.inc()
-            if not isinstance(exc, StoreUnavailable):
-                log.error("room %s: unexpected store failure: %r", self.name, exc)
+            write_failed(self.hub.metrics, self.name, exc)
             self._resync.add(origin)
             self._start_resync()
             return
@@ -159,12 +158,7 @@ class Room:
 
     # -- traffic from other hubs ------------------------------------------------------------------
 
-    def on_relay(self, data: bytes) -> None:
-        try:
-            message = relay.decode_relay(data)
-        except ValueError:
-            log.warning("room %s: dropping malformed relay message", self.name)
-            return
+    def on_relay(self, message: relay.RelayMessage) -> None:
         if self._pending_relay is not None:
             self._pending_relay.append(message)
             return
