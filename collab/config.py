@@ -31,6 +31,8 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     # Plaintext rooms must be created with POST /api/rooms before anyone can join.
     require_room_creation: bool = False
+    # POST /api/rooms per client address: a minute's worth at once, then one every 60/N s (0: no limit).
+    max_rooms_per_ip_per_minute: int = 30
     # Compact a loaded room once this many entries are in its log past the snapshot.
     compact_after: int = 1000
     # Seconds a room with no connections stays in memory before it is unloaded.
@@ -58,6 +60,8 @@ class Settings:
             raise ConfigError(f"log level must be debug, info, warning, error or critical, got {self.log_level!r}")
         if self.compact_after < 1:
             raise ConfigError(f"compact-after must be at least 1 log entry, got {self.compact_after}")
+        if self.max_rooms_per_ip_per_minute < 0:
+            raise ConfigError(f"max-rooms-per-ip-per-minute must be 0 (no limit) or more, got {self.max_rooms_per_ip_per_minute}")
         if self.room_idle_seconds < 0:
             raise ConfigError(f"room-idle-seconds must be 0 or more, got {self.room_idle_seconds}")
         if self.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):

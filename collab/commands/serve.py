@@ -40,6 +40,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         const=True,
         help="plaintext rooms must be created with POST /api/rooms first" + env("require_room_creation"),
     )
+    p.add_argument(
+        "--max-rooms-per-ip-per-minute", type=int,
+        help="rooms one client address may create by POST /api/rooms a minute, 0 for no limit; default 30"
+        + env("max_rooms_per_ip_per_minute"),
+    )
     p.add_argument("--compact-after", type=int, help="compact a room after this many log entries" + env("compact_after"))
     p.add_argument(
         "--room-idle-seconds", type=float, help="unload rooms idle for this long" + env("room_idle_seconds")
@@ -57,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         k: v
         for k, v in vars(args).items()
         if k in ("host", "port", "redis_url", "max_frame_bytes", "send_buffer_bytes", "require_room_creation",
-                 "compact_after", "room_idle_seconds", "log_level", "sqlite_synchronous")
+                 "max_rooms_per_ip_per_minute", "compact_after", "room_idle_seconds", "log_level", "sqlite_synchronous")
     }
     if args.data:
         from pathlib import Path

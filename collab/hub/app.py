@@ -20,6 +20,7 @@ from collab.hub.agents import agent_routes, post_limiter
 from collab.hub.endpoint import SessionHandler, websocket_endpoint
 from collab.hub.hub import Hub
 from collab.hub.origin import OriginCheckMiddleware
+from collab.hub.rate_limit import TokenBuckets
 from collab.hub.shortcut import ShortcutStarlette
 from collab.hub.web import SecurityHeadersMiddleware, web_routes
 from collab.store.base import RoomInfo, Store
@@ -92,4 +93,5 @@ def create_app(settings: Settings, *, store: Store | None = None, broker: Broker
     app.state.session_handlers = session_handlers()
     app.state.agents = directory_for(settings)
     app.state.agent_posts = post_limiter()
+    app.state.room_creations = TokenBuckets(settings.max_rooms_per_ip_per_minute)
     return app

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from typing import Callable
 
 from starlette.requests import Request
 
@@ -36,3 +37,33 @@ class PostLimiter:
             return False
         window.append(now)
         return True
+
+
+class TokenBuckets:
+    """A token bucket per client address: ``per_minute`` tokens a minute, at most that many saved.
+
+    A client may use a minute's worth at once (a script that sets up a few rooms), then one every
+    60 / ``per_minute`` seconds. ``per_minute`` 0 turns the limit off.
+    """
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, when counted)
+
+    def take(self, who: str) -> float:
+        """Spend a token of ``who``: 0.0 if there was one, else the seconds until there is."""
+        if self.per_minute <= 0:
+            return 0.0
+        now = self._clock()
+        if len(self._buckets) > MAX_CLIENTS:
+            self._buckets.clear()  # bounded memory beats perfect accounting under a flood
+        capacity = float(self.per_minute)
+        rate = capacity / 60.0
+        tokens, then = self._buckets.get(who, (capacity, now))
+        tokens = min(capacity, tokens + (now - then) * rate)
+        if tokens < 1.0:
+            self._buckets[who] = (tokens, now)
+            return (1.0 - tokens) / rate
+        self._buckets[who] = (tokens - 1.0, now)
+        return 0.0
