@@ -21,9 +21,11 @@ itself with assoc 0 (it stays at the end as text is appended), which pycrdt does
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import pycrdt
+
+T = TypeVar("T")
 
 _Path = list[str | int]
 
@@ -55,7 +57,7 @@ def _char_floor(raw: bytes, offset: int) -> int:
     return offset
 
 
-def _panic_safe(call: Any) -> Any:
+def _panic_safe(call: Callable[[], T]) -> T | None:
     """pyo3's PanicException is a BaseException: turn it into None, let real interrupts through."""
     try:
         return call()
@@ -108,7 +110,7 @@ class _Copy:
         if where is None:
             raise LookupError("the text is not reachable from its document's roots")
         name, root_type, path = where
-        self.doc = pycrdt.Doc()
+        self.doc: pycrdt.Doc[Any] = pycrdt.Doc()
         self.doc.apply_update(ytext.doc.get_update())
         node: Any = self.doc.get(name, type=root_type)
         for step in path:

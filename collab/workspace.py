@@ -7,17 +7,23 @@ A session is one Yjs document with these root types (see docs/workspace.md):
     suggestions  Y.Map<id, Y.Map>              {file, anchor, text: Y.Text, status, model, requested_by,
                                                 decided_by?, ts}
 
-and, written by the AI agent (collab/ai/agent.py): ``settings`` (Y.Map: local_models_only) and
-``ai_usage`` (Y.Map<agent name, totals>); plus the awareness state each participant publishes:
-{user: {name, color, colorLight}, file, cursor: {anchor, head}} with Yjs relative positions, as y-codemirror.next reads them. Positions
+and, around the AI agent (collab/ai/):
+
+    settings     Y.Map                         {local_models_only?: bool}, set by participants
+    ai_usage     Y.Map<agent name, totals>     written by each agent after every request
+    agents       Y.Map<agent name, {status, by, ts}>   status "removed" asks an invited agent to leave
+
+plus the awareness state each participant publishes: {user: {name, color, colorLight}, file,
+cursor: {anchor, head}} with Yjs relative positions, as y-codemirror.next reads them. Positions
 are made and resolved by collab/positions.py (pycrdt's own sticky indices mix units).
 
-Everything here is synchronous and does no I/O: it reads and edits a ``pycrdt.Doc``.
+Every Python write to these roots goes through :class:`Workspace` (the browser's twin is
+web/src/workspace.ts). Everything here is synchronous and does no I/O: it reads and edits a
+``pycrdt.Doc``.
 """
 
 from __future__ import annotations
 
-import difflib
 import time
 import uuid
 from dataclasses import dataclass
@@ -26,10 +32,18 @@ from typing import Any, Iterator, Literal
 import pycrdt
 
 from collab import positions
+# Re-exported: the text-diff helpers were born here and callers import them from the schema module.
+from collab.text_diff import apply_text as apply_text
+from collab.text_diff import edit_script as edit_script
 
 FILES = "files"
 CHAT = "chat"
 SUGGESTIONS = "suggestions"
+SETTINGS = "settings"
+LOCAL_MODELS_ONLY = "local_models_only"
+AI_USAGE = "ai_usage"
+AGENTS = "agents"
+AGENT_REMOVED = "removed"
 
 MAX_PATH_BYTES = 1024  # whole relative path, UTF-8
 MAX_SEGMENT_BYTES = 255  # one name: what ext4, APFS and NTFS all accept
@@ -40,8 +54,6 @@ SuggestionStatus = Literal["requested", "streaming", "ready", "accepted", "rejec
 SUGGESTION_STATUSES: frozenset[str] = frozenset(
     ("requested", "streaming", "ready", "accepted", "rejected", "stale", "error")
 )
-# Diffing costs O(n*m) on the changed region; past this many characters per side, edit whole lines.
-_CHAR_DIFF_LIMIT = 2000
 
 
 class WorkspaceError(ValueError):
@@ -86,86 +98,6 @@ def validate_path(path: str) -> str:
     return path
 
 
-def _utf8_offsets(text: str, indices: list[int]) -> dict[int, int]:
-    """Map code-point indices to UTF-8 byte offsets: pycrdt's Text indexes by UTF-8 byte."""
-    out: dict[int, int] = {}
-    pos = 0
-    offset = 0
-    for index in sorted(set(indices)):
-        offset += len(text[pos:index].encode("utf-8"))
-        pos = index
-        out[index] = offset
-    return out
-
-
-def edit_script(old: str, new: str) -> list[tuple[int, int, str]]:
-    """Minimal-ish edits turning ``old`` into ``new``: (start, end, replacement) in code points.
-
-    Common prefix and suffix are trimmed first (a keystroke costs O(n)); the middle is diffed by
-    line, and changed line blocks of moderate size are refined by character, so an edit is a few
-    inserts and deletes, never a replace-all.
-    """
-    if old == new:
-        return []
-    prefix = 0
-    limit = min(len(old), len(new))
-    while prefix < limit and old[prefix] == new[prefix]:
-        prefix += 1
-    suffix = 0
-    limit -= prefix
-    while suffix < limit and old[len(old) - 1 - suffix] == new[len(new) - 1 - suffix]:
-        suffix += 1
-    a, b = old[prefix : len(old) - suffix], new[prefix : len(new) - suffix]
-    if not a or not b:
-        return [(prefix, prefix + len(a), b)]
-    a_lines, b_lines = a.splitlines(keepends=True), b.splitlines(keepends=True)
-    edits: list[tuple[int, int, str]] = []
-    a_starts = [0]
-    for line in a_lines:
-        a_starts.append(a_starts[-1] + len(line))
-    b_starts = [0]
-    for line in b_lines:
-        b_starts.append(b_starts[-1] + len(line))
-    matcher = difflib.SequenceMatcher(None, a_lines, b_lines, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
-        sa, ea = a_starts[i1], a_starts[i2]
-        sb, eb = b_starts[j1], b_starts[j2]
-        chunk_a, chunk_b = a[sa:ea], b[sb:eb]
-        if tag == "replace" and len(chunk_a) <= _CHAR_DIFF_LIMIT and len(chunk_b) <= _CHAR_DIFF_LIMIT:
-            chars = difflib.SequenceMatcher(None, chunk_a, chunk_b, autojunk=False)
-            for ctag, c1, c2, d1, d2 in chars.get_opcodes():
-                if ctag != "equal":
-                    edits.append((prefix + sa + c1, prefix + sa + c2, chunk_b[d1:d2]))
-        else:
-            edits.append((prefix + sa, prefix + ea, chunk_b))
-    return edits
-
-
-def apply_text(ytext: pycrdt.Text, new: str) -> int:
-    """Edit ``ytext`` into ``new`` with a minimal diff; return the number of insert/delete steps.
-
-    Must run inside a transaction so the edit travels as one update.
-    """
-    old = str(ytext)
-    edits = edit_script(old, new)
-    if not edits:
-        return 0
-    offsets = _utf8_offsets(old, [i for s, e, _ in edits for i in (s, e)])
-    steps = 0
-    # From the end backwards: earlier offsets stay valid while later text changes.
-    for start, end, replacement in reversed(edits):
-        s, e = offsets[start], offsets[end]
-        if e > s:
-            del ytext[s:e]
-            steps += 1
-        if replacement:
-            ytext.insert(s, replacement)
-            steps += 1
-    return steps
-
-
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
     id: str
@@ -190,13 +122,23 @@ class Suggestion:
 
 
 class Workspace:
-    """Typed access to a session document. Local edits made here are ordinary Yjs transactions."""
+    """Typed access to a session document. Local edits made here are ordinary Yjs transactions,
+    labelled with ``origin`` (the agent passes its own, so its writes are told apart)."""
 
-    def __init__(self, doc: pycrdt.Doc) -> None:
+    def __init__(self, doc: pycrdt.Doc[Any], *, origin: str | None = None) -> None:
         self.doc = doc
-        self.files: pycrdt.Map = doc.get(FILES, type=pycrdt.Map)
-        self.chat: pycrdt.Array = doc.get(CHAT, type=pycrdt.Array)
-        self.suggestions: pycrdt.Map = doc.get(SUGGESTIONS, type=pycrdt.Map)
+        self.origin = origin
+        self.files: pycrdt.Map[Any] = doc.get(FILES, type=pycrdt.Map)
+        self.chat: pycrdt.Array[Any] = doc.get(CHAT, type=pycrdt.Array)
+        self.suggestions: pycrdt.Map[Any] = doc.get(SUGGESTIONS, type=pycrdt.Map)
+        # Made here, not on first use: a root cannot be made inside an observer (read-only transaction).
+        self.settings: pycrdt.Map[Any] = doc.get(SETTINGS, type=pycrdt.Map)
+        self.ai_usage: pycrdt.Map[Any] = doc.get(AI_USAGE, type=pycrdt.Map)
+        self.agents: pycrdt.Map[Any] = doc.get(AGENTS, type=pycrdt.Map)
+
+    def transaction(self) -> pycrdt.Transaction:
+        """One transaction with this workspace's origin (nested ones join the current one)."""
+        return self.doc.transaction(origin=self.origin)
 
     # -- files -------------------------------------------------------------------------------------
 
@@ -224,7 +166,7 @@ class Workspace:
     def write(self, path: str, content: str) -> int:
         """Create the file, or edit it into ``content`` with a minimal diff; return the edit steps."""
         validate_path(path)
-        with self.doc.transaction():
+        with self.transaction():
             current = self.files.get(path)
             if isinstance(current, pycrdt.Text):
                 return apply_text(current, content)
@@ -232,7 +174,7 @@ class Workspace:
             return 1
 
     def delete(self, path: str) -> bool:
-        with self.doc.transaction():
+        with self.transaction():
             if path in self.files:
                 del self.files[path]
                 return True
@@ -241,7 +183,7 @@ class Workspace:
     def rename(self, old: str, new: str) -> None:
         """Y.Map has no move: the new path gets a new Y.Text with the content; the old one goes."""
         validate_path(new)
-        with self.doc.transaction():
+        with self.transaction():
             content = self.read(old)
             del self.files[old]
             self.files[new] = pycrdt.Text(content)
@@ -266,16 +208,68 @@ class Workspace:
         self.chat.append(pycrdt.Map(fields))
         return message_id
 
-    def _chat_map(self, message_id: str) -> pycrdt.Map:
-        for item in self.chat:
+    def chat_entry(self, message_id: str) -> pycrdt.Map[Any] | None:
+        """The chat entry with this id (searched from the newest: requests are recent), or None."""
+        for item in reversed(list(self.chat)):
             if isinstance(item, pycrdt.Map) and item.get("id") == message_id:
                 return item
-        raise WorkspaceError(f"no chat message {message_id!r}")
+        return None
+
+    def _chat_map(self, message_id: str) -> pycrdt.Map[Any]:
+        entry = self.chat_entry(message_id)
+        if entry is None:
+            raise WorkspaceError(f"no chat message {message_id!r}")
+        return entry
 
     def append_chat(self, message_id: str, more: str) -> None:
         """Stream more text into a message (how an AI reply arrives token by token)."""
-        text = self._chat_map(message_id)["text"]
-        text += more
+        self.stream_into(self._chat_map(message_id)["text"], more)
+
+    def stream_into(self, text: pycrdt.Text, more: str) -> None:
+        """Append to a reply's or a suggestion's text as its own transaction: peers see it at once."""
+        with self.transaction():
+            text += more
+
+    def reply_to_chat(
+        self, asked: pycrdt.Map[Any], *, claimed_by: str, author: str, text: str = "", **fields: Any
+    ) -> pycrdt.Map[Any]:
+        """Claim the request ``asked`` for ``claimed_by`` and append the AI reply in the same
+        transaction, so every peer sees both or neither (two agents that race converge on one
+        ``claimed_by``). ``fields``: model, backend, status; returns the reply's entry."""
+        reply = pycrdt.Map(
+            {
+                "id": uuid.uuid4().hex,
+                "author": author,
+                "kind": "ai",
+                "text": pycrdt.Text(text),
+                "ts": time.time(),
+                "reply_to": asked.get("id"),
+                **fields,
+            }
+        )
+        with self.transaction():
+            asked["claimed_by"] = claimed_by
+            self.chat.append(reply)
+        return reply
+
+    def finish_reply(self, reply: pycrdt.Map[Any], status: str, *, note: str = "", **fields: Any) -> None:
+        """A reply's final status (done, error) and fields (usage, error); ``note`` ends its text."""
+        with self.transaction():
+            if note:
+                text = reply["text"]
+                text += note
+            reply["status"] = status
+            for key, value in fields.items():
+                reply[key] = value
+
+    def remove_chat(self, entry: pycrdt.Map[Any]) -> None:
+        """Remove a chat entry (an agent's reply to a request another agent won)."""
+        target = entry.get("id")
+        with self.transaction():
+            for index, item in enumerate(self.chat):
+                if isinstance(item, pycrdt.Map) and item.get("id") == target:
+                    del self.chat[index]
+                    return
 
     def messages(self) -> list[ChatMessage]:
         out = []
@@ -327,7 +321,7 @@ class Workspace:
         )
         return suggestion_id
 
-    def _suggestion_map(self, suggestion_id: str) -> pycrdt.Map:
+    def _suggestion_map(self, suggestion_id: str) -> pycrdt.Map[Any]:
         value = self.suggestions.get(suggestion_id)
         if not isinstance(value, pycrdt.Map):
             raise WorkspaceError(f"no suggestion {suggestion_id!r}")
@@ -341,7 +335,7 @@ class Workspace:
         append: str = "",
         decided_by: str | None = None,
     ) -> None:
-        with self.doc.transaction():
+        with self.transaction():
             entry = self._suggestion_map(suggestion_id)
             if status is not None:
                 _check_status(status)
@@ -380,10 +374,67 @@ class Workspace:
         for key in list(self.suggestions.keys()):
             yield self.suggestion(key)
 
+    def set_suggestion_status(self, entry: pycrdt.Map[Any], status: SuggestionStatus, **fields: Any) -> None:
+        """Write a suggestion's status with the fields that go with it (error, agent, usage, ...)."""
+        _check_status(status)
+        with self.transaction():
+            entry["status"] = status
+            for key, value in fields.items():
+                entry[key] = value
+
+    def decide_suggestion(self, entry: pycrdt.Map[Any], status: SuggestionStatus, decided_by: str) -> None:
+        """Record a participant's decision (accepted, rejected) with its provenance."""
+        self.set_suggestion_status(entry, status, decided_by=decided_by, decided_ts=time.time())
+
+    def suggestion_output(self, entry: pycrdt.Map[Any]) -> pycrdt.Text:
+        """The Y.Text a suggestion's text streams into (made when a client wrote an entry without one)."""
+        out = entry.get("text")
+        if not isinstance(out, pycrdt.Text):
+            out = pycrdt.Text()
+            with self.transaction():
+                entry["text"] = out
+        return out
+
+    # -- room settings and AI bookkeeping ------------------------------------------------------------
+
+    def local_models_only(self) -> bool:
+        """Has the room asked that its text go to local models only?"""
+        return bool(self.settings.get(LOCAL_MODELS_ONLY))
+
+    def ai_usage_of(self, agent: str) -> dict[str, Any]:
+        """An agent's running totals in ``ai_usage`` (empty before its first request)."""
+        previous = self.ai_usage.get(agent)
+        return dict(previous) if isinstance(previous, dict) else {}
+
+    def record_ai_usage(self, agent: str, totals: dict[str, Any]) -> None:
+        with self.transaction():
+            self.ai_usage[agent] = totals
+
+    def agent_removed(self, agent: str) -> bool:
+        """Has a participant asked the agent ``agent`` to leave (the page's "Remove")?"""
+        entry = self.agents.get(agent)
+        # Pages write a plain object ({status, by, ts}); a Y.Map would do too.
+        return isinstance(entry, (dict, pycrdt.Map)) and entry.get("status") == AGENT_REMOVED
+
 
 def _check_status(status: str) -> None:
     if status not in SUGGESTION_STATUSES:
         raise WorkspaceError(f"suggestion status must be one of {sorted(SUGGESTION_STATUSES)}, not {status!r}")
+
+
+# -- observing ------------------------------------------------------------------------------------
+
+
+def event_delta(event: pycrdt.TextEvent | pycrdt.ArrayEvent) -> list[dict[str, Any]]:
+    """A text or array event's delta, typed (pycrdt declares it only in ``__slots__``)."""
+    delta: list[dict[str, Any]] = getattr(event, "delta")
+    return delta
+
+
+def event_keys(event: pycrdt.MapEvent) -> dict[str, dict[str, Any]]:
+    """A map event's changed keys: {key: {"action": "add" | "update" | "delete", ...}}, typed."""
+    keys: dict[str, dict[str, Any]] = getattr(event, "keys")
+    return keys
 
 
 # -- awareness -----------------------------------------------------------------------------------
