@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pycrdt
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
@@ -38,12 +37,10 @@ from collab.client.session import Session
 from collab.config import env_name
 from collab.crypto.keys import RoomKeys
 from collab.crypto.links import normalize_server_base, read_link, write_link
+from collab.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-# Root map of the shared document: one entry per invited agent name, {status, by, ts}.
-ROOM_AGENTS = "agents"
-REMOVED = "removed"
 KEY_FILE_SIZE = 32
 # The hub's rule for listed names (collab/hub/agents.py NAME; a test keeps the two equal). The name
 # also names the key file, so it must never carry a path separator or "..".
@@ -103,13 +100,6 @@ def _load_or_create_key(path: Path) -> X25519PrivateKey:
     return key
 
 
-def removed_from(agents: pycrdt.Map, name: str) -> bool:
-    """Has a participant asked the agent ``name`` to leave? (``agents`` is the doc's ROOM_AGENTS map.)"""
-    entry = agents.get(name)
-    # Pages write a plain object ({status, by, ts}); a Y.Map would do too.
-    return isinstance(entry, (dict, pycrdt.Map)) and entry.get("status") == REMOVED
-
-
 @dataclass
 class ServiceConfig:
     hub: str
@@ -164,8 +154,8 @@ class AgentService:
                 if task.done():
                     task.result()  # the loops end only by raising: a refusal, or a bug that must show
         finally:
-            for task in [stopped, *tasks, *self.rooms.values()]:
-                task.cancel()
+            for pending in [stopped, *tasks, *self.rooms.values()]:
+                pending.cancel()
             await asyncio.gather(stopped, *tasks, *self.rooms.values(), return_exceptions=True)
             await self._http.aclose()
 
@@ -274,17 +264,18 @@ class AgentService:
             return
         try:
             async with Session.connect(link, name=self.name, color=self.config.agent.color) as session:
-                agents_map = session.doc.get(ROOM_AGENTS, type=pycrdt.Map)
-                if removed_from(agents_map, self.name):
+                ws = Workspace(session.doc)
+                if ws.agent_removed(self.name):
                     # An old invite replayed after a removal: a fresh invite clears the flag first.
                     log.info("agent service %s: not joining room %s, it removed this agent", self.name, keys.room_id)
                     return
                 left = asyncio.Event()
 
                 def on_agents(_event: object) -> None:
-                    if removed_from(agents_map, self.name):
+                    if ws.agent_removed(self.name):
                         left.set()
 
+                agents_map = ws.agents
                 sub = agents_map.observe(on_agents)
                 try:
                     async with Agent(session.doc, session.awareness, self.backend, self.config.agent):

@@ -17,14 +17,13 @@ CRDT cannot make that check atomic across peers); the second sees it at once and
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import pycrdt
 
 from collab import positions
-from collab.workspace import SuggestionStatus, Workspace, WorkspaceError
+from collab.workspace import Workspace, WorkspaceError, event_delta
 
 OPEN_STATUSES = frozenset(("requested", "streaming", "ready", "stale", "error"))
 # Why a suggestion turned stale, in its ``error`` field. The second is the web client's wording too,
@@ -45,14 +44,14 @@ def request_suggestion(ws: Workspace, file: str, index: int, requested_by: str) 
         raise SuggestionError(str(exc)) from exc
 
 
-def _entry(ws: Workspace, suggestion_id: str) -> pycrdt.Map:
+def _entry(ws: Workspace, suggestion_id: str) -> pycrdt.Map[Any]:
     value = ws.suggestions.get(suggestion_id)
     if not isinstance(value, pycrdt.Map):
         raise SuggestionError(f"no suggestion {suggestion_id!r}")
     return value
 
 
-def anchor_byte_index(ws: Workspace, entry: pycrdt.Map) -> tuple[pycrdt.Text, int]:
+def anchor_byte_index(ws: Workspace, entry: pycrdt.Map[Any]) -> tuple[pycrdt.Text, int]:
     """The file's Y.Text and the anchor's current byte offset in it (pycrdt edits count UTF-8 bytes)."""
     file = str(entry.get("file", ""))
     ytext = ws.files.get(file)
@@ -67,7 +66,7 @@ def anchor_byte_index(ws: Workspace, entry: pycrdt.Map) -> tuple[pycrdt.Text, in
 
 def accept(ws: Workspace, suggestion_id: str, decided_by: str) -> int:
     """Insert a ready suggestion at its anchor; returns the code-point index it went to."""
-    with ws.doc.transaction():
+    with ws.transaction():
         entry = _entry(ws, suggestion_id)
         status = entry.get("status")
         if status != "ready":
@@ -75,28 +74,18 @@ def accept(ws: Workspace, suggestion_id: str, decided_by: str) -> int:
         ytext, byte_index = anchor_byte_index(ws, entry)
         text = str(entry.get("text", ""))
         ytext.insert(byte_index, text)
-        entry["status"] = "accepted"
-        entry["decided_by"] = decided_by
-        entry["decided_ts"] = time.time()
+        ws.decide_suggestion(entry, "accepted", decided_by)
         return positions.byte_to_char(str(ytext), byte_index)
 
 
 def reject(ws: Workspace, suggestion_id: str, decided_by: str) -> None:
     """Dismiss a suggestion (a streaming one stops: the agent watches its status)."""
-    with ws.doc.transaction():
+    with ws.transaction():
         entry = _entry(ws, suggestion_id)
         status = entry.get("status")
         if status not in OPEN_STATUSES:
             raise SuggestionError(f"this suggestion is already {status}")
-        entry["status"] = "rejected"
-        entry["decided_by"] = decided_by
-        entry["decided_ts"] = time.time()
-
-
-def set_status(entry: pycrdt.Map, status: SuggestionStatus, **fields: object) -> None:
-    entry["status"] = status
-    for key, value in fields.items():
-        entry[key] = value
+        ws.decide_suggestion(entry, "rejected", decided_by)
 
 
 @dataclass
@@ -125,7 +114,7 @@ class Region:
         line_end = len(content) if newline < 0 else newline
         return cls(line_start, line_end)
 
-    def follow(self, delta: list[dict[str, object]]) -> bool:
+    def follow(self, delta: list[dict[str, Any]]) -> bool:
         """Move the bounds through a text event's delta; did it insert or delete inside [start, end]?
 
         Typing at the line's first or last character counts as inside; a new line typed after the
@@ -136,7 +125,7 @@ class Region:
         start_shift = end_shift = 0
         for op in delta:
             if "retain" in op:
-                old += int(op["retain"])  # type: ignore[call-overload]
+                old += int(op["retain"])
             elif "insert" in op:
                 inserted = op["insert"]
                 size = len(inserted.encode("utf-8")) if isinstance(inserted, str) else 1
@@ -144,7 +133,7 @@ class Region:
                 start_shift += size if old <= self.start else 0
                 end_shift += size if old < self.end else 0
             elif "delete" in op:
-                size = int(op["delete"])  # type: ignore[call-overload]
+                size = int(op["delete"])
                 touched |= old <= self.end and old + size >= self.start
                 # A bound inside the deleted span collapses to where the span was.
                 start_shift -= min(size, max(0, self.start - old))
@@ -165,7 +154,7 @@ class Watch:
         self,
         ytext: pycrdt.Text,
         region: Region,
-        entry: pycrdt.Map,
+        entry: pycrdt.Map[Any],
         on_edit: Callable[[], None],
         on_entry: Callable[[], None],
     ) -> None:
@@ -177,7 +166,7 @@ class Watch:
         ]
 
     def _text_changed(self, event: pycrdt.TextEvent) -> None:
-        if self.region.follow(event.delta):
+        if self.region.follow(event_delta(event)):
             self._on_edit()
 
     def close(self) -> None:
