@@ -15,7 +15,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import pycrdt
 
@@ -107,7 +107,9 @@ def focus_of(ws: Workspace, state: Mapping[str, Any] | None) -> Focus | None:
 def state_of(states: Mapping[int, Any], author: str) -> Mapping[str, Any] | None:
     """The awareness state of the participant named ``author`` (the most recently active if several)."""
     for _client, state in sorted(states.items(), key=lambda kv: -kv[0]):
-        user = state.get("user") if isinstance(state, dict) else None
+        if not isinstance(state, dict):
+            continue
+        user = state.get("user")
         if isinstance(user, dict) and user.get("name") == author:
             return state
     return None
@@ -186,7 +188,7 @@ def build_chat_request(
         if not text:
             break
         left -= estimate_tokens(text) + 4
-        role = "assistant" if m.kind == "ai" else "user"
+        role: Literal["assistant", "user"] = "assistant" if m.kind == "ai" else "user"
         history.append(ChatMessage(role, text if role == "assistant" else f"{m.author}: {text}"))
     history.reverse()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, TypedDict
 from urllib.parse import urlsplit
 
 import httpx
@@ -38,6 +38,11 @@ FIM_SYSTEM = (
 )
 
 _KEYLIKE = re.compile(r"\b(sk|key|tok)-[A-Za-z0-9_\-*]{6,}")
+
+
+class _TokenLimit(TypedDict, total=False):
+    max_tokens: int
+    max_completion_tokens: int
 
 
 class OpenAIBackend:
@@ -91,7 +96,7 @@ class OpenAIBackend:
     async def aclose(self) -> None:
         await self._client.close()
 
-    def _limit(self, max_tokens: int) -> dict[str, int]:
+    def _limit(self, max_tokens: int) -> _TokenLimit:
         # OpenAI's newer models refuse max_tokens; most compatible servers only know max_tokens.
         if self.base_url.startswith(OPENAI_URL):
             return {"max_completion_tokens": max_tokens}
@@ -201,7 +206,7 @@ def _message(exc: openai.APIError) -> str:
     if isinstance(body, dict):
         inner = body.get("error", body)
         if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-            return inner["message"]
+            return str(inner["message"])
         if isinstance(body.get("message"), str):
             return str(body["message"])
     return str(exc.message or type(exc).__name__)
