@@ -13,7 +13,8 @@ import sys
 
 import httpx
 
-from collab.crypto.keys import RoomKeys, b64url_encode, generate_write_secret
+from collab.crypto.encoding import b64url_encode
+from collab.crypto.keys import RoomKeys, generate_write_secret
 from collab.crypto.links import LinkError, normalize_server_base, plaintext_link, read_link, write_link
 
 HELP = "create a room (end-to-end encrypted unless --plaintext) and print its share links"

@@ -27,7 +27,8 @@ from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from collab.crypto.keys import PUBLIC_KEY_SIZE, ROOM_ID_SIZE, RoomKeys, b64url_encode
+from collab.crypto.encoding import b64url_encode
+from collab.crypto.keys import PUBLIC_KEY_SIZE, ROOM_ID_SIZE, RoomKeys
 
 MAGIC = b"CLB"
 VERSION = 1
