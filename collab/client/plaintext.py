@@ -3,7 +3,8 @@
 The standard y-protocols exchange: on every (re)connect both sides send sync step 1 (their state
 vector) and answer the other's with step 2 (what it lacks), so edits made offline stay in the Doc and
 reach the hub on reconnect without a queue of our own. After that, each local transaction is sent
-as one update; remote updates are applied under a flag so they are never echoed back.
+as one update; remote updates are applied under a flag so they are never echoed back. The
+connection loop (backoff, which closes are final) is ``collab.client.connector``.
 
 y-websocket has no acknowledgement, so ``pending`` is defined honestly as: local updates not yet
 written out on a synced connection (made offline, queued, or still in the socket's write buffer).
@@ -15,36 +16,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from typing import Any
 
 import pycrdt
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from collab.client.provider import FINAL_CLOSES, RETRY_CLOSES, ProviderError, Status, close_message, connect_failure
-from collab.protocol import yjs
+from collab.client import presence
+from collab.client.closes import PLAINTEXT_FINAL_CLOSES
+from collab.client.connector import Connector, ConnectorState
+from collab.client.docsync import LocalUpdates
+from collab.client.provider import ProviderError, Status
+from collab.client.transport import BadFrame, ConnectFailed, FrameSocket, SocketClosed, Transport, close_message
+from collab.client.ws_transport import WebsocketsTransport
+from collab.protocol import close_codes, yjs
 
 log = logging.getLogger(__name__)
 
-# Close codes after which retrying cannot help: the hub refused us for a reason that will not change.
-FATAL_CLOSE = {
-    **FINAL_CLOSES,
-    4401: "not a writer of this room",
-    4403: "this room is end-to-end encrypted: use its full link (with #k=...)",
-    4404: "no such room on this hub",
-}
-AWARENESS_RENEW_S = 15.0  # y-protocols drops a peer's presence after 30 s of silence
 MERGE_LIMIT_BYTES = 1024 * 1024  # queued local updates merged into one frame up to this size
 
 
-class PlaintextProvider:
+class PlaintextProvider(ConnectorState):
     def __init__(
         self,
         url: str,
-        doc: pycrdt.Doc | None = None,
+        doc: pycrdt.Doc[Any] | None = None,
         awareness: pycrdt.Awareness | None = None,
         *,
+        transport: Transport | None = None,
         backoff_initial: float = 0.1,
         backoff_max: float = 5.0,
         open_timeout: float = 10.0,
@@ -52,43 +49,39 @@ class PlaintextProvider:
         self.url = url
         self.doc = doc or pycrdt.Doc()
         self.awareness = awareness or pycrdt.Awareness(self.doc)
-        self.synced = asyncio.Event()
-        self.status = Status.CONNECTING
-        self.backoff_initial = backoff_initial
-        self.backoff_max = backoff_max
-        self.open_timeout = open_timeout
-        self.last_error: str | None = None
-        self.connects = 0  # successful handshakes so far (reconnects = connects - 1)
-        self._fatal: ProviderError | None = None
-        self._ws: ClientConnection | None = None
+        self.transport = transport or WebsocketsTransport(open_timeout=open_timeout)
+        self.connector = Connector(
+            url, self, self.transport, backoff_initial=backoff_initial, backoff_max=backoff_max
+        )
+        self._local = LocalUpdates(self.doc, self._on_local_update)
+        self._remote = presence.RemotePresence(self.awareness)
         self._live = False  # connected and our step 2 / queued updates can flow
-        self._applying_remote = False
+        self._hub_sent_step2 = False  # on this connection
+        self._caught_up = False  # this connection has both step 2s behind it
         self._outbox: list[bytes] = []
         self._unsent = 0  # local updates not yet handed to a synced socket
         self._wake = asyncio.Event()
-        self._changed = asyncio.Event()  # set on any change of status or pending
-        self._remote_clients: set[int] = set()
-        self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self._doc_sub: pycrdt.Subscription | None = None
         self._aw_sub: str | None = None
 
-    # -- lifecycle ---------------------------------------------------------------------------------
+    # -- the Provider contract ---------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        return self._unsent
+
+    @property
+    def refused(self) -> list[str]:
+        return []  # y-websocket has no refusal of single updates: the hub closes instead
 
     async def start(self, timeout: float | None = None) -> None:
-        self._doc_sub = self.doc.observe(self._on_doc)
+        self._local.start()
         self._aw_sub = self.awareness.observe(self._on_awareness)
-        self._task = asyncio.create_task(self._run(), name=f"collab-provider {self.url}")
-        waiter = asyncio.create_task(self.synced.wait())
         try:
-            done, _ = await asyncio.wait({waiter, self._task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiter.cancel()
-        if self._fatal is not None:
-            raise self._fatal
-        if not self.synced.is_set():
+            await self.connector.start(timeout)
+        except ProviderError:
             await self._shutdown()
-            raise ProviderError(f"could not reach the hub at {self.url}: {self.last_error or 'timed out'}")
+            raise
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Send what is pending (bounded), say goodbye in awareness, close with 1000."""
@@ -100,153 +93,92 @@ class PlaintextProvider:
             if self._unsent:
                 log.warning("closing with %d local updates not sent; they stay in the document", self._unsent)
         self._closing = True
-        ws = self._ws
-        if ws is not None and self._live:
+        sock = self.connector.socket
+        if sock is not None and self._live:
             self._live = False
             try:
                 self.awareness.set_local_state(None)
                 goodbye = self.awareness.encode_awareness_update([self.doc.client_id])
-                await asyncio.wait_for(ws.send(yjs.awareness_message(goodbye)), 2)
-                await asyncio.wait_for(ws.close(1000, "bye"), 2)
+                await asyncio.wait_for(sock.send(yjs.awareness_message(goodbye)), 2)
+                await asyncio.wait_for(sock.close(close_codes.NORMAL, "bye"), 2)
             except Exception:
                 pass
         await self._shutdown()
 
     async def _shutdown(self) -> None:
         self._closing = True
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except BaseException:
-                pass
-        if self._doc_sub is not None:
-            self.doc.unobserve(self._doc_sub)
-            self._doc_sub = None
+        await self.connector.stop()
+        self._local.stop()
         if self._aw_sub is not None:
             self.awareness.unobserve(self._aw_sub)
             self._aw_sub = None
-        self._drop_remote_awareness()
-        self._set_status(Status.CLOSED)
-
-    @property
-    def pending(self) -> int:
-        return self._unsent
-
-    @property
-    def fatal(self) -> ProviderError | None:
-        return self._fatal
+        self._remote.forget_all("disconnect")
 
     async def wait_idle(self) -> None:
         """Wait until we are connected and every local update has been written out."""
-        while not (self.status is Status.CONNECTED and self._unsent == 0):
-            if self._fatal is not None:
-                raise self._fatal
-            if self.status is Status.CLOSED:
-                raise ProviderError("provider is closed")
-            self._changed.clear()
-            await self._changed.wait()
+        await self.connector.wait_until(lambda: self.status is Status.CONNECTED and self._unsent == 0)
 
     async def confirm(self, timeout: float = 10.0) -> bool:
         """True once a fresh connection shows the hub's stored state covers all of ours."""
         await asyncio.wait_for(self.wait_idle(), timeout)
         ours = _decode_state_vector(self.doc.get_state())
-        deadline = asyncio.get_running_loop().time() + timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         while True:
-            if self._fatal is not None:
-                raise self._fatal  # e.g. the hub closed our connection with 1009: it will never have it
+            if self.fatal is not None:
+                raise self.fatal  # e.g. the hub closed our connection with 1009: it will never have it
             try:
-                async with connect(self.url, max_size=None, open_timeout=self.open_timeout) as ws:
-                    frame = await asyncio.wait_for(ws.recv(), timeout)
-            except (OSError, InvalidHandshake, ConnectionClosed, asyncio.TimeoutError) as exc:
-                if asyncio.get_running_loop().time() > deadline:
-                    raise ProviderError(f"could not check with the hub at {self.url}: {connect_failure(exc)}") from None
+                frame = await asyncio.wait_for(self._first_frame(), timeout)
+            except (ConnectFailed, SocketClosed, BadFrame, asyncio.TimeoutError) as exc:
+                if loop.time() > deadline:
+                    failure = str(exc) or "no answer (timed out)"
+                    raise ProviderError(f"could not check with the hub at {self.url}: {failure}") from None
                 await asyncio.sleep(0.5)
                 continue
-            msg = yjs.parse_message(frame if isinstance(frame, bytes) else frame.encode())
+            msg = yjs.parse_message(frame)
             if isinstance(msg, yjs.SyncMessage) and msg.kind is yjs.SyncType.STEP1:
                 theirs = _decode_state_vector(msg.payload)
                 if all(theirs.get(client, 0) >= clock for client, clock in ours.items()):
                     return True
-            if asyncio.get_running_loop().time() > deadline:
+            if loop.time() > deadline:
                 return False
             await asyncio.sleep(0.1)
 
-    # -- the connection loop -----------------------------------------------------------------------
+    async def _first_frame(self) -> bytes:
+        sock = await self.transport.connect(self.url)
+        try:
+            return await sock.recv()
+        finally:
+            await sock.close()
 
-    async def _run(self) -> None:
-        attempt = 0
-        while not self._closing:
-            try:
-                async with connect(
-                    self.url, max_size=None, open_timeout=self.open_timeout, ping_interval=20, ping_timeout=20
-                ) as ws:
-                    self._ws = ws
-                    self.connects += 1
-                    attempt = 0
-                    await self._serve(ws)
-                    code = ws.close_code
-                    reason = ws.close_reason
-            except ConnectionClosed as exc:
-                code = exc.rcvd.code if exc.rcvd else None
-                reason = exc.rcvd.reason if exc.rcvd else ""
-            except InvalidStatus as exc:
-                status = exc.response.status_code
-                if status in (403, 404):
-                    self._fail(f"the hub refused the connection (HTTP {status})")
-                    return
-                code, reason = None, connect_failure(exc)
-            except (OSError, InvalidHandshake, asyncio.TimeoutError) as exc:
-                code, reason = None, connect_failure(exc)
-            except yjs.ProtocolError as exc:
-                log.warning("%s: malformed frame from the hub (%s); reconnecting", self.url, exc)
-                code, reason = None, f"malformed frame: {exc}"
-            finally:
-                self._ws = None
-                self._live = False
-                self._drop_remote_awareness()
-            if self._closing:
-                return
-            if code in FATAL_CLOSE:
-                self._fail(close_message(FATAL_CLOSE[code], code, reason))
-                return
-            if not self.synced.is_set() and code not in RETRY_CLOSES:
-                # Never synced: the first failure is the answer (refused, bad certificate, HTTP
-                # status); waiting out the timeout would only hide it.
-                failure = close_message("the hub closed the connection", code, reason) if code else reason
-                self._fail(f"could not reach the hub at {self.url}: {failure}")
-                return
-            self.last_error = f"close {code} {reason}".strip() if code else reason
-            self._set_status(Status.OFFLINE)
-            delay = min(self.backoff_max, self.backoff_initial * 2**attempt)
-            attempt += 1
-            # Full jitter: many clients losing one hub must not all come back in the same instant.
-            await asyncio.sleep(random.uniform(delay / 2, delay))
+    # -- one connection (the connector's RoomSession) ------------------------------------------------
 
-    def _fail(self, message: str) -> None:
-        self._fatal = ProviderError(message)
-        # Info, not error: whoever started the provider gets the message and tells the person once.
-        log.info("%s: %s", self.url, message)
-        self._set_status(Status.CLOSED)
+    def final_close(self, code: int, reason: str) -> str | None:
+        message = PLAINTEXT_FINAL_CLOSES.get(code)
+        return close_message(message, code, reason) if message is not None else None
 
-    async def _serve(self, ws: ClientConnection) -> None:
+    def disconnected(self) -> None:
+        self._live = False
+        # Presence heard through a dead connection is stale; the hub re-sends it on reconnect.
+        self._remote.forget_all("disconnect")
+
+    async def serve(self, sock: FrameSocket) -> None:
         # Nothing queued before this point matters: step 2 (in reply to the hub's step 1) carries it.
         self._outbox.clear()
-        await ws.send(yjs.sync_step1(self.doc.get_state()))
+        self._hub_sent_step2 = self._caught_up = False
+        await sock.send(yjs.sync_step1(self.doc.get_state()))
         if self.awareness.get_local_state() is not None:
-            await ws.send(yjs.awareness_message(self.awareness.encode_awareness_update([self.doc.client_id])))
-        sender = asyncio.create_task(self._send_loop(ws))
-        renew = asyncio.create_task(self._renew_awareness())
+            await sock.send(yjs.awareness_message(self.awareness.encode_awareness_update([self.doc.client_id])))
+        sender = asyncio.create_task(self._send_loop(sock))
+        renew = asyncio.create_task(presence.keep_alive(self.awareness))
         try:
-            async for frame in ws:
-                if isinstance(frame, str):
-                    raise yjs.ProtocolError("the hub sent a text frame")
-                await self._on_frame(ws, frame)
+            while True:
+                await self._on_frame(sock, await sock.recv())
         finally:
             sender.cancel()
             renew.cancel()
 
-    async def _on_frame(self, ws: ClientConnection, frame: bytes) -> None:
+    async def _on_frame(self, sock: FrameSocket, frame: bytes) -> None:
         msg = yjs.parse_message(frame)
         if isinstance(msg, yjs.SyncMessage):
             if msg.kind is yjs.SyncType.STEP1:
@@ -255,35 +187,26 @@ class PlaintextProvider:
                 covered = self._unsent
                 step2 = yjs.sync_step2(self.doc.get_update(msg.payload))
                 self._live = True
-                await ws.send(step2)
-                await _drain(ws)
+                await sock.send(step2)
+                await sock.drain()
                 self._unsent = max(0, self._unsent - covered)
                 self._wake.set()
             else:
-                self._apply_remote(msg.payload)
-                if msg.kind is yjs.SyncType.STEP2 and not self.synced.is_set():
-                    self.synced.set()
-            if self._live and self.synced.is_set() and self.status is not Status.CONNECTED:
-                self._set_status(Status.CONNECTED)
-            self._changed.set()
+                self._local.apply_remote(msg.payload)
+                if msg.kind is yjs.SyncType.STEP2:
+                    self._hub_sent_step2 = True
+            if self._live and self._hub_sent_step2 and not self._caught_up:
+                self._caught_up = True
+                self.connector.connection_synced()
+            elif self._live and self.synced.is_set() and self.status is not Status.CONNECTED:
+                self.connector.set_status(Status.CONNECTED)  # a reconnect: our offline edits went in step 2
+            self.connector.changed.set()
         elif isinstance(msg, yjs.AwarenessMessage):
-            for entry in yjs.parse_awareness(msg.payload):
-                if entry.client_id != self.doc.client_id:
-                    (self._remote_clients.discard if entry.state_json == "null" else self._remote_clients.add)(
-                        entry.client_id
-                    )
-            self.awareness.apply_awareness_update(msg.payload, "remote")
+            self._remote.apply(msg.payload)
         elif isinstance(msg, yjs.QueryAwarenessMessage):
-            await ws.send(yjs.awareness_message(self.awareness.encode_awareness_update([self.doc.client_id])))
+            await sock.send(yjs.awareness_message(self.awareness.encode_awareness_update([self.doc.client_id])))
 
-    def _apply_remote(self, update: bytes) -> None:
-        self._applying_remote = True
-        try:
-            self.doc.apply_update(update)
-        finally:
-            self._applying_remote = False
-
-    async def _send_loop(self, ws: ClientConnection) -> None:
+    async def _send_loop(self, sock: FrameSocket) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -294,64 +217,33 @@ class PlaintextProvider:
                     size += len(self._outbox[0])
                     batch.append(self._outbox.pop(0))
                 update = batch[0] if len(batch) == 1 else pycrdt.merge_updates(*batch)
-                await ws.send(yjs.sync_update(update))
-                await _drain(ws)
+                await sock.send(yjs.sync_update(update))
+                await sock.drain()
                 self._unsent = max(0, self._unsent - len(batch))
-                self._changed.set()
-
-    async def _renew_awareness(self) -> None:
-        while True:
-            await asyncio.sleep(AWARENESS_RENEW_S)
-            state = self.awareness.get_local_state()
-            if state is not None:
-                self.awareness.set_local_state(state)
+                self.connector.changed.set()
 
     # -- observers (synchronous: called at the end of each transaction) ------------------------------
 
-    def _on_doc(self, event: pycrdt.TransactionEvent) -> None:
-        if self._applying_remote:
-            return
-        update = event.update
-        if update == b"\x00\x00":
-            return
+    def _on_local_update(self, update: bytes) -> None:
         self._unsent += 1
         if self._live:
             self._outbox.append(update)
             self._wake.set()
-        self._changed.set()
+        self.connector.changed.set()
 
     def _on_awareness(self, topic: str, change: tuple[dict[str, Any], Any]) -> None:
         _, origin = change
-        if topic != "update" or origin != "local" or not self._live or self._ws is None:
+        sock = self.connector.socket
+        if topic != "update" or origin != "local" or not self._live or sock is None:
             return
         frame = yjs.awareness_message(self.awareness.encode_awareness_update([self.doc.client_id]))
-        ws = self._ws
-        asyncio.get_running_loop().create_task(_send_quietly(ws, frame))
-
-    def _drop_remote_awareness(self) -> None:
-        """Presence heard through a dead connection is stale; the hub re-sends it on reconnect."""
-        if self._remote_clients:
-            self.awareness.remove_awareness_states(sorted(self._remote_clients), "disconnect")
-            self._remote_clients.clear()
-
-    def _set_status(self, status: Status) -> None:
-        if self.status is not status:
-            self.status = status
-            log.info("%s: %s", self.url, status.value)
-        self._changed.set()
+        asyncio.get_running_loop().create_task(_send_quietly(sock, frame))
 
 
-async def _drain(ws: ClientConnection) -> None:
-    """Wait until the socket's write buffer is empty: the bytes are with the OS, not with us."""
-    transport = ws.transport
-    while transport is not None and not transport.is_closing() and transport.get_write_buffer_size():
-        await asyncio.sleep(0.005)
-
-
-async def _send_quietly(ws: ClientConnection, frame: bytes) -> None:
+async def _send_quietly(sock: FrameSocket, frame: bytes) -> None:
     try:
-        await ws.send(frame)
-    except ConnectionClosed:
+        await sock.send(frame)
+    except SocketClosed:
         pass  # the reconnect sends our presence again
 
 

@@ -12,14 +12,16 @@ The link decides the protocol: a plaintext link (no fragment) speaks y-websocket
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import random
 from typing import Any, AsyncIterator
 
 import pycrdt
 
+from collab.client.encrypted import EncryptedProvider
+from collab.client.plaintext import PlaintextProvider
 from collab.client.provider import Provider, ProviderError, Status
+from collab.client.transport import Transport
 from collab.crypto import ParsedLink, parse_link, websocket_url
 from collab.workspace import Workspace, cursor_json, presence
 
@@ -27,20 +29,14 @@ from collab.workspace import Workspace, cursor_json, presence
 COLORS = ("#30bced", "#6eeb83", "#ffbc42", "#ecd444", "#ee6352", "#9ac2c9", "#8acb88", "#1be7ff")
 
 
-def make_provider(link: ParsedLink, doc: pycrdt.Doc, awareness: pycrdt.Awareness) -> Provider:
-    """The provider a link asks for."""
+def make_provider(
+    link: ParsedLink, doc: pycrdt.Doc[Any], awareness: pycrdt.Awareness, transport: Transport | None = None
+) -> Provider:
+    """The provider a link asks for (over real websockets unless ``transport`` says otherwise)."""
+    url = websocket_url(link.server_base, link.room)
     if link.keys is None:
-        from collab.client.plaintext import PlaintextProvider
-
-        return PlaintextProvider(websocket_url(link.server_base, link.room), doc, awareness)
-    try:
-        from collab.client.encrypted import EncryptedProvider
-    except ImportError as exc:
-        raise ProviderError(
-            "this is an end-to-end encrypted room link, and this build of collab has no encrypted "
-            "client yet: ask for a plaintext room link (without #k=...)"
-        ) from exc
-    return EncryptedProvider(link.keys, websocket_url(link.server_base, link.room), doc, awareness)
+        return PlaintextProvider(url, doc, awareness, transport=transport)
+    return EncryptedProvider(link.keys, url, doc, awareness, transport=transport)
 
 
 class Session:
@@ -65,13 +61,14 @@ class Session:
         name: str,
         color: str | None = None,
         timeout: float | None = 30.0,
-        doc: pycrdt.Doc | None = None,
+        doc: pycrdt.Doc[Any] | None = None,
+        transport: Transport | None = None,
     ) -> AsyncIterator["Session"]:
         """Join the room, wait for the first sync (or raise ProviderError), leave cleanly on exit."""
         parsed = parse_link(link) if isinstance(link, str) else link
         doc = doc or pycrdt.Doc()
         awareness = pycrdt.Awareness(doc)
-        provider = make_provider(parsed, doc, awareness)
+        provider = make_provider(parsed, doc, awareness, transport)
         session = cls(parsed, provider, name, color or random.choice(COLORS))
         try:
             # Both providers end start() at the first failure before any sync (refused, bad
@@ -106,14 +103,7 @@ class Session:
 
     async def wait_idle(self) -> None:
         """Until connected with nothing of ours waiting (see each provider's ``pending``)."""
-        wait = getattr(self.provider, "wait_idle", None)
-        if wait is not None:
-            await wait()
-            return
-        while not (self.provider.status is Status.CONNECTED and self.provider.pending == 0):
-            if self.provider.status is Status.CLOSED:
-                raise self.provider.fatal or ProviderError("the session is closed")
-            await asyncio.sleep(0.02)
+        await self.provider.wait_idle()
 
     # -- presence ----------------------------------------------------------------------------------
 

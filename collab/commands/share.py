@@ -117,12 +117,9 @@ async def share(args: argparse.Namespace, progress: Progress) -> int:
         finally:
             done.set()
             await watcher
-        confirm = getattr(session.provider, "confirm", None) or getattr(session.provider, "flush", None)
-        if confirm is not None:
-            result = await confirm()
-            if result is False:
-                raise ShareError("the hub did not confirm it stored every file; try again")
-        refused = getattr(session.provider, "refused", None)
+        if not await session.provider.confirm():
+            raise ShareError("the hub did not confirm it stored every file; try again")
+        refused = session.provider.refused
         if refused:
             raise ShareError(f"the hub refused {len(refused)} changes ({refused[0]}); the room is incomplete")
     print(f"shared {count} files", file=sys.stderr)

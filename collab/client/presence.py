@@ -1,0 +1,51 @@
+"""Presence on the client side, for both kinds of room: peers' states in, ours kept alive."""
+
+from __future__ import annotations
+
+import asyncio
+import pycrdt
+
+from collab.protocol import yjs
+
+# y-protocols drops a peer's presence after 30 s of silence: renew well within that.
+RENEW_S = 15.0
+
+
+async def keep_alive(awareness: pycrdt.Awareness, every: float = RENEW_S) -> None:
+    """Re-set our local state now and then (a higher clock) so peers keep us; runs until cancelled."""
+    while True:
+        await asyncio.sleep(every)
+        state = awareness.get_local_state()
+        if state is not None:
+            awareness.set_local_state(state)
+
+
+class RemotePresence:
+    """Peers' presence, by the connection (or hub relay) it was heard through.
+
+    A connection's peers are forgotten when it ends (the hub re-sends them on reconnect) and, in
+    encrypted rooms, when the hub says that peer's connection left.
+    """
+
+    def __init__(self, awareness: pycrdt.Awareness) -> None:
+        self.awareness = awareness
+        self._by_source: dict[int, set[int]] = {}
+
+    def apply(self, update: bytes, source: int = 0) -> None:
+        """Apply a peer's awareness update; raises yjs.ProtocolError if its framing is broken."""
+        entries = yjs.parse_awareness(update)
+        own = self.awareness.client_id
+        clients = self._by_source.setdefault(source, set())
+        for entry in entries:
+            if entry.client_id != own:
+                (clients.discard if entry.state_json == "null" else clients.add)(entry.client_id)
+        self.awareness.apply_awareness_update(update, "remote")
+
+    def forget(self, source: int, origin: str = "remote") -> None:
+        gone = [cid for cid in self._by_source.pop(source, set()) if cid in self.awareness.states]
+        if gone:
+            self.awareness.remove_awareness_states(gone, origin)
+
+    def forget_all(self, origin: str = "remote") -> None:
+        for source in list(self._by_source):
+            self.forget(source, origin)
