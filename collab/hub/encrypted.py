@@ -93,9 +93,11 @@ class EncryptedSession:
 
     async def run(self) -> None:
         await self.conn.websocket.send_bytes(frames.challenge(self.challenge, self.room.head))
-        await receive_frames(self.conn, self.room.name, self._on_frame, text_reason="collab-e2ee.v1 is binary")
+        await receive_frames(
+            self.conn, self.room.name, EncryptedSession._on_frame, self, text_reason="collab-e2ee.v1 is binary"
+        )
 
-    def _on_frame(self, data: bytes) -> Awaitable[None] | None:
+    def _on_frame(self, conn: Connection, data: bytes) -> Awaitable[None] | None:
         frame = frames.decode(data)
         member = self.member
         if member is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Awaitable
 
 from collab.hub.connection import Connection
@@ -33,6 +32,4 @@ def serve_plaintext(room: Room, conn: Connection) -> Awaitable[None]:
     life of every connection.
     """
     room.join(conn)
-    return receive_frames(
-        conn, room.name, partial(handle_frame, room, conn), text_reason="y-websocket messages are binary"
-    )
+    return receive_frames(conn, room.name, handle_frame, room, text_reason="y-websocket messages are binary")
