@@ -37,7 +37,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
             try:
                 info = await hub.store.room_info(name) if valid_room_name(name) else None
             except StoreUnavailable as exc:
-                # Accept first so the client reads a retryable close (1013), not an HTTP 500.
+                # Accept first so the client reads a retryable close (TRY_AGAIN), not an HTTP 500.
                 log.warning("room %s unavailable: %s", name, exc)
                 await ws.accept(subprotocol=proto)
                 await ws.close(close_codes.TRY_AGAIN, UNAVAILABLE)
