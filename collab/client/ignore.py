@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pathspec
 
-# Folders never mirrored, wherever they appear.
+from collab.client.safe_paths import is_vcs_name
+
+# Folders never mirrored, wherever they appear; and, in any spelling, as a file or a folder, the
+# version-control metadata of safe_paths (.git, .hg, .svn, .collab, ...).
 IGNORED_DIRS = frozenset(
-    {".git", ".hg", ".svn", "node_modules", "__pycache__", "dist", "build", ".venv", "venv",
-     ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox", ".collab"}
+    {"node_modules", "__pycache__", "dist", "build", ".venv", "venv", ".mypy_cache", ".pytest_cache",
+     ".ruff_cache", ".tox"}
 )
 # Editor and OS droppings: vim swap/backup files and its write test file, emacs locks and autosaves,
 # our own temporary files. Syncing them would make every save of one person flicker for all.
@@ -42,12 +45,12 @@ class IgnoreRules:
     def ignored_dir(self, rel: str) -> bool:
         """A folder (relative, /-separated) whose whole content is skipped."""
         name = rel.rsplit("/", 1)[-1]
-        return name in IGNORED_DIRS or self._matches(rel + "/")
+        return name in IGNORED_DIRS or is_vcs_name(name) or self._matches(rel + "/")
 
     def ignored(self, rel: str) -> bool:
         """A file path (relative, /-separated): skipped if it or any folder above it is ignored."""
         parts = rel.split("/")
-        if any(p in IGNORED_DIRS for p in parts[:-1]):
+        if any(p in IGNORED_DIRS for p in parts[:-1]) or any(is_vcs_name(p) for p in parts):
             return True
         if IGNORED_FILES.match_file(parts[-1]):
             return True

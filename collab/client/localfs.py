@@ -1,6 +1,7 @@
 """The local side of a folder mirror: reading files as text (or refusing why), atomic writes, scans.
 
-All paths given to these functions are workspace paths (relative, /-separated), already validated.
+All paths given to these functions are workspace paths (relative, /-separated). Whatever writes,
+moves or deletes a path passes ``inside`` first: the rule of ``safe_paths``, then no link on the way.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from collab.client import safe_paths
 from collab.client.ignore import IgnoreRules
 
 DEFAULT_MAX_BYTES = 1024 * 1024
@@ -47,24 +49,40 @@ def read_text(path: Path, max_bytes: int) -> str | Skipped | None:
         return Skipped("binary file (not UTF-8 text)")
 
 
-def inside(root: Path, rel: str) -> Path:
-    """root/rel, refusing any path whose folders lead out of root through a symlink."""
+def escape(root: Path, rel: str, *, allow_tool_config: bool = False) -> str | None:
+    """Why writing ``rel`` would land somewhere else than root/rel as the rule allows it (None: it
+    would not): a folder on the way is a link out of root, or into a folder the rule refuses (a
+    link ``cfg -> .git`` turns ``cfg/config`` into ``.git/config``), or the file itself is a link."""
     target = root / rel
-    parent = target.parent.resolve()
     real_root = root.resolve()
+    parent = target.parent.resolve()
     if parent != real_root and real_root not in parent.parents:
-        raise PermissionError(f"{rel}: a folder on the way is a link out of {root}")
+        return f"{rel}: a folder on the way is a link out of {root}"
+    real_rel = (parent / target.name).relative_to(real_root).as_posix()
+    if real_rel != rel and safe_paths.refusal(real_rel, allow_tool_config=allow_tool_config) is not None:
+        return f"{rel}: a folder on the way is a link to {real_rel}, which is not mirrored"
     if target.is_symlink():
-        raise PermissionError(f"{rel}: is a symbolic link; not writing through it")
-    return target
+        return f"{rel}: is a symbolic link; not writing through it"
+    return None
 
 
-def atomic_write(root: Path, rel: str, content: str) -> None:
+def inside(root: Path, rel: str, *, allow_tool_config: bool = False) -> Path:
+    """root/rel, once the rule allows ``rel`` and no link on the way leads elsewhere. Every write,
+    move and delete of a session path goes through here: the last line of defence."""
+    safe_paths.require(rel, allow_tool_config=allow_tool_config)
+    why = escape(root, rel, allow_tool_config=allow_tool_config)
+    if why is not None:
+        raise safe_paths.UnsafePath(why)
+    return root / rel
+
+
+def atomic_write(root: Path, rel: str, content: str, *, allow_tool_config: bool = False) -> None:
     """Write through a temporary file in the same folder and rename it over the target.
 
-    A reader (an editor, a compiler, Ctrl-C) sees the old or the new file, never half of one.
+    A reader (an editor, a compiler, Ctrl-C) sees the old or the new file, never half of one; a
+    hard link to the old file keeps the old content (the rename replaces the name, not the data).
     """
-    target = inside(root, rel)
+    target = inside(root, rel, allow_tool_config=allow_tool_config)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".collab-tmp-", dir=target.parent)
     try:
@@ -81,9 +99,9 @@ def atomic_write(root: Path, rel: str, content: str) -> None:
         raise
 
 
-def remove(root: Path, rel: str) -> None:
+def remove(root: Path, rel: str, *, allow_tool_config: bool = False) -> None:
     """Delete a file and the folders it leaves empty (never root itself)."""
-    target = inside(root, rel)
+    target = inside(root, rel, allow_tool_config=allow_tool_config)
     with contextlib.suppress(OSError):
         target.unlink()
     folder = target.parent

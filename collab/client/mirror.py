@@ -95,6 +95,7 @@ class Mirror:
         poll: bool = False,
         debounce_ms: int = 200,
         room: str | None = None,
+        allow_tool_config: bool = False,
     ) -> None:
         self.workspace = workspace
         self.root = root
@@ -104,7 +105,10 @@ class Mirror:
         self.debounce_ms = debounce_ms
         self.room = room  # recorded in .collab/ so the folder is never mirrored into another room
         self.rules = IgnoreRules(root)
-        self.io = MirrorIO(workspace, root, self.rules, max_bytes=max_bytes, report=report, refresh=self._mark_dirty)
+        self.io = MirrorIO(
+            workspace, root, self.rules, max_bytes=max_bytes, report=report, refresh=self._mark_dirty,
+            allow_tool_config=allow_tool_config,
+        )
         self._dirty: set[str] = set()
         self._dirty_event = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -171,7 +175,8 @@ class Mirror:
             self._known,
             base_text=self._bases.read,
             deletes=self._same_room,
-            refusal=self.io.refusal,
+            not_written=self.io.not_written,
+            not_sent=self.io.not_sent,
         )
         await self._carry_out(steps, remote.keys(), total)
         self._known = {}
@@ -401,7 +406,9 @@ class Mirror:
 
     def _write_out(self, rel: str) -> None:
         session = self.io.session_text(rel)
-        refused = None if session is None else self.io.refusal(rel)
-        actions = on_remote(rel, session=session, disk=self.io.disk(rel), base=self.base.get(rel), refused=refused)
+        refused = None if session is None else self.io.not_written(rel)
+        wanted = refused is None and (session is not None or rel in self.base)
+        disk = self.io.disk(rel) if wanted else None  # a refused path is not even read
+        actions = on_remote(rel, session=session, disk=disk, base=self.base.get(rel), refused=refused)
         for action in actions:
             self.io.apply(action)

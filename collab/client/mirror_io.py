@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Callable, Iterator
 
-from collab.client import folderstate, localfs
+from collab.client import folderstate, localfs, safe_paths
 from collab.client.ignore import IgnoreRules
 from collab.client.localfs import Skipped
 from collab.client.reconcile import (
@@ -28,7 +28,7 @@ from collab.client.reconcile import (
     Skip,
     Write,
 )
-from collab.workspace import PathError, Workspace, validate_path
+from collab.workspace import Workspace
 
 Report = Callable[[str], None]
 
@@ -43,6 +43,7 @@ class MirrorIO:
         max_bytes: int,
         report: Report,
         refresh: Callable[[str], None],
+        allow_tool_config: bool = False,
     ) -> None:
         self.workspace = workspace
         self.root = root
@@ -50,6 +51,7 @@ class MirrorIO:
         self.max_bytes = max_bytes
         self.report = report
         self._refresh = refresh  # a path whose disk copy must be written at the next flush
+        self.allow_tool_config = allow_tool_config  # editor/tool config is mirrored too (safe_paths)
         self.base: dict[str, str] = {}
         self.disk_writes = 0  # files written or removed because of remote changes (for tests, stats)
         self._told: set[tuple[str, str]] = set()  # (path, message) already said once
@@ -68,22 +70,39 @@ class MirrorIO:
     def session_text(self, rel: str) -> str | None:
         return self.workspace.read(rel) if rel in self.workspace else None
 
-    def refusal(self, rel: str) -> str | None:
-        """Why the session's ``rel`` is not mirrored here (None: it is)."""
-        try:
-            validate_path(rel)
-        except PathError as exc:
-            return str(exc)
+    def not_written(self, rel: str) -> Note | None:
+        """Why the session's ``rel`` is not written here, as the line to tell (None: it is written).
+        A path the rule refuses is told once for its whole folder and stays in the session as it is."""
+        refused = safe_paths.refusal(rel, allow_tool_config=self.allow_tool_config)
+        if refused is not None:
+            return Note(refused.prefix, refused.message(rel))
         if self.rules.ignored(rel):
-            return f"{rel} is ignored here (.gitignore or a build/VCS folder)"
+            return Note(rel, f"not written: {rel} is ignored here (.gitignore or a build/VCS folder)")
+        why = localfs.escape(self.root, rel, allow_tool_config=self.allow_tool_config)
+        if why is not None:
+            return Note(rel, f"not written: {why}")
         return None
+
+    def not_sent(self, rel: str) -> Note | None:
+        """Why the local file ``rel`` is not sent to the session (None: it is). The mirror moves no
+        path the rule refuses, either way: a teammate's mirror would not write it anyway."""
+        refused = safe_paths.refusal(rel, allow_tool_config=self.allow_tool_config)
+        if refused is None:
+            return None
+        if refused.kind == "unsafe":
+            return Note(refused.prefix, f"skipped: {refused.reason}")
+        shown = rel if rel == refused.prefix else refused.prefix + "/"
+        return Note(
+            refused.prefix,
+            f"not shared: {shown}: {refused.reason}, which could run code on a teammate's machine"
+            + (" (--allow-tool-config shares it)" if refused.kind == "tool" else ""),
+        )
 
     def read_local(self, rel: str) -> str | None:
         """The text of a local file to send to the session; None (said once) when it is not sent."""
-        try:
-            validate_path(rel)
-        except PathError as exc:
-            self.tell(rel, f"skipped: {exc}")
+        refused = self.not_sent(rel)
+        if refused is not None:
+            self.apply(refused)
             return None
         text = self.disk(rel)
         if isinstance(text, Skipped):
@@ -143,7 +162,7 @@ class MirrorIO:
 
     def _write(self, rel: str, content: str) -> None:
         try:
-            localfs.atomic_write(self.root, rel, content)
+            localfs.atomic_write(self.root, rel, content, allow_tool_config=self.allow_tool_config)
         except (PermissionError, IsADirectoryError, NotADirectoryError) as exc:
             self.tell(rel, f"not written: {exc}")
             return
@@ -153,7 +172,7 @@ class MirrorIO:
     def _remove(self, action: RemoveLocal) -> None:
         self.base.pop(action.path, None)
         try:
-            localfs.remove(self.root, action.path)
+            localfs.remove(self.root, action.path, allow_tool_config=self.allow_tool_config)
         except PermissionError as exc:
             self.tell(action.path, f"not removed: {exc}")
             return
@@ -162,9 +181,9 @@ class MirrorIO:
             self.report(action.note)
 
     def _set_aside(self, rel: str) -> None:
-        src = self.root / rel
         dst = folderstate.conflict_path(self.root, rel)
         try:
+            src = localfs.inside(self.root, rel, allow_tool_config=self.allow_tool_config)
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dst)
         except OSError as exc:

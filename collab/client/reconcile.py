@@ -116,19 +116,29 @@ def reconcile(
     *,
     base_text: Callable[[str], str | None] = lambda _digest: None,
     deletes: bool = False,
-    refusal: Callable[[str], str | None] = lambda _path: None,
+    not_written: Callable[[str], Note | None] = lambda _path: None,
+    not_sent: Callable[[str], Note | None] = lambda _path: None,
 ) -> Iterator[tuple[str, list[Action]]]:
     """The start of a mirror, path by path: the session's files (sorted), then the folder's files the
     session lacks (sorted). ``known``: path -> hash of the base the previous run recorded (only that
     folder's own room); ``base_text``: a base's text by hash, for three-way merges; ``deletes``: the
     previous run is known to be this room's, so a file it synced that the session lost was deleted
-    there; ``refusal``: why a path is not mirrored (None: it is). ``folder`` is read lazily, one path
-    at a time, so a large folder is never held in memory twice."""
+    there; ``not_written`` / ``not_sent``: the line that says why a session file is not written here
+    / a local file is not sent (None: it is). Such a path is left alone on both sides: not written,
+    moved or deleted here, not edited or deleted in the session. ``folder`` is read lazily, one path
+    at a time, and only for paths that are mirrored, so a large folder is never held in memory twice."""
     for path in sorted(session):
-        content = session[path]
-        yield path, _start_session_file(path, content, folder.get(path), known.get(path), base_text, refusal(path))
+        refused = not_written(path)
+        if refused is not None:
+            yield path, [refused]
+            continue
+        yield path, _start_session_file(path, session[path], folder.get(path), known.get(path), base_text)
     for path in sorted(folder.keys() - session.keys()):
-        yield path, _start_local_file(path, folder.get(path), known.get(path), deletes, refusal(path))
+        refused = not_sent(path)
+        if refused is not None:
+            yield path, [refused]
+            continue
+        yield path, _start_local_file(path, folder.get(path), known.get(path), deletes)
 
 
 def _start_session_file(
@@ -137,10 +147,7 @@ def _start_session_file(
     disk: LocalText,
     known: str | None,
     base_text: Callable[[str], str | None],
-    refused: str | None,
 ) -> list[Action]:
-    if refused is not None:
-        return [Note(path, f"not written: {refused}")]
     if isinstance(disk, Skipped):
         return [Skip(path, disk)]
     if disk == content:
@@ -163,13 +170,11 @@ def _start_session_file(
     return [Write(path, content)]
 
 
-def _start_local_file(path: str, disk: LocalText, known: str | None, deletes: bool, refused: str | None) -> list[Action]:
+def _start_local_file(path: str, disk: LocalText, known: str | None, deletes: bool) -> list[Action]:
     if deletes and known is not None and isinstance(disk, str) and text_hash(disk) == known:
         # Synced by the last run, untouched here, gone from the session: deleted there while we were
         # away (uploading it would undo someone's delete).
         return [RemoveLocal(path, note=f"{path}: deleted in the session while you were away; removed here too")]
-    if refused is not None:
-        return [Note(path, f"skipped: {refused}")]
     if disk is None:
         return []
     if isinstance(disk, Skipped):
@@ -177,12 +182,14 @@ def _start_local_file(path: str, disk: LocalText, known: str | None, deletes: bo
     return [Send(path, disk, base=disk)]
 
 
-def on_remote(path: str, *, session: str | None, disk: LocalText, base: str | None, refused: str | None) -> list[Action]:
-    """``path`` changed in the session (``session``: its text now, None once deleted there)."""
+def on_remote(path: str, *, session: str | None, disk: LocalText, base: str | None, refused: Note | None) -> list[Action]:
+    """``path`` changed in the session (``session``: its text now, None once deleted there);
+    ``refused``: why it is not written here (see :func:`reconcile`). A delete concerns only a path
+    this run mirrored (it has a base), so one the rule refuses is never removed."""
     if session is None:
         return _removed_in_session(path, disk, base)
     if refused is not None:
-        return [Note(path, f"not written: {refused}")]
+        return [refused]
     if isinstance(disk, Skipped):
         return [Skip(path, disk)]
     actions: list[Action] = []

@@ -38,6 +38,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"skip local files larger than this (default: {DEFAULT_MAX_BYTES})",
     )
     p.add_argument("--poll", action="store_true", help="poll the folder instead of OS change events (network drives)")
+    p.add_argument(
+        "--allow-tool-config",
+        action="store_true",
+        help="also mirror editor and tool configuration that can run code on this machine (.vscode/, .idea/, "
+        ".envrc, .exrc, git hook folders, ...); version-control metadata (.git, .hg, ...) is never mirrored",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,7 +95,12 @@ async def join(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         mirror = Mirror(
-            session.workspace, args.dir, max_bytes=args.max_file_bytes, poll=args.poll, room=session.link.room
+            session.workspace,
+            args.dir,
+            max_bytes=args.max_file_bytes,
+            poll=args.poll,
+            room=session.link.room,
+            allow_tool_config=args.allow_tool_config,
         )
         await mirror.initial_sync()
         print(

@@ -29,8 +29,12 @@ def start(session: dict[str, str], folder: dict[str, str | Skipped], known: dict
           *, bases: dict[str, str] | None = None, deletes: bool = False,
           refused: dict[str, str] | None = None) -> dict[str, list[object]]:
     texts = {text_hash(t): t for t in (bases or {}).values()}
+
+    def refusal(path: str) -> Note | None:
+        return Note(path, f"refused {path}: {refused[path]}") if refused and path in refused else None
+
     steps = reconcile(session, folder, known or {}, base_text=texts.get, deletes=deletes,
-                      refusal=(refused or {}).get)
+                      not_written=refusal, not_sent=refusal)
     return {path: list(actions) for path, actions in steps}
 
 
@@ -85,10 +89,18 @@ def test_a_delete_made_while_away_removes_the_untouched_file_only_in_the_same_ro
 
 def test_skipped_and_refused_paths_are_left_alone_with_one_line() -> None:
     big = Skipped("over the limit")
-    plan = start({"big.bin": "x\n", "bad": "y\n"}, {"big.bin": big, "local.bin": big}, refused={"bad": "no"})
+    plan = start({"big.bin": "x\n", "bad": "y\n"}, {"big.bin": big, "local.bin": big, "bad": "mine\n", "cfg": "c\n"},
+                 refused={"bad": "no", "cfg": "tool config"})
     assert plan["big.bin"] == [Skip("big.bin", big)]
-    assert plan["bad"] == [Note("bad", "not written: no")]
+    assert plan["bad"] == [Note("bad", "refused bad: no")]  # the local file is neither set aside nor sent
+    assert plan["cfg"] == [Note("cfg", "refused cfg: tool config")]
     assert plan["local.bin"] == [Note("local.bin", "skipped local.bin: over the limit")]
+
+
+def test_a_refused_path_is_never_deleted_even_when_the_last_run_synced_it() -> None:
+    plan = start({}, {".vscode/settings.json": "{}\n"}, {".vscode/settings.json": text_hash("{}\n")},
+                 deletes=True, refused={".vscode/settings.json": "tool config"})
+    assert [type(a) for a in plan[".vscode/settings.json"]] == [Note]
 
 
 def test_a_remote_edit_is_written_and_a_save_not_yet_seen_is_merged_first() -> None:
