@@ -25,6 +25,7 @@ from collab.client.closes import PLAINTEXT_FINAL_CLOSES
 from collab.client.connector import Connector, ConnectorState
 from collab.client.docsync import LocalUpdates
 from collab.client.provider import ProviderError, Status
+from collab.client.rejections import Rejection, Rejections
 from collab.client.transport import BadFrame, ConnectFailed, FrameSocket, SocketClosed, Transport, close_message
 from collab.client.ws_transport import WebsocketsTransport
 from collab.protocol import close_codes, yjs
@@ -53,8 +54,9 @@ class PlaintextProvider(ConnectorState):
         self.connector = Connector(
             url, self, self.transport, backoff_initial=backoff_initial, backoff_max=backoff_max
         )
+        self.rejections = Rejections(url)
         self._local = LocalUpdates(self.doc, self._on_local_update)
-        self._remote = presence.RemotePresence(self.awareness)
+        self._remote = presence.RemotePresence(self.awareness, self._on_refused_presence)
         self._live = False  # connected and our step 2 / queued updates can flow
         self._hub_sent_step2 = False  # on this connection
         self._caught_up = False  # this connection has both step 2s behind it
@@ -205,6 +207,10 @@ class PlaintextProvider(ConnectorState):
             self._remote.apply(msg.payload)
         elif isinstance(msg, yjs.QueryAwarenessMessage):
             await sock.send(yjs.awareness_message(self.awareness.encode_awareness_update([self.doc.client_id])))
+
+    def _on_refused_presence(self, refused: presence.Refused, source: int) -> None:
+        rejection = Rejection(None, "awareness", "PresenceError", f"client {refused.client_id}: {refused.reason}")
+        self.rejections.add(rejection, "the room's presence")
 
     async def _send_loop(self, sock: FrameSocket) -> None:
         while True:

@@ -1,14 +1,23 @@
-"""Presence on the client side, for both kinds of room: peers' states in, ours kept alive."""
+"""Presence on the client side, for both kinds of room: peers' states in, ours kept alive.
+
+Peers' states are read with ``collab.protocol.presence`` (bounded size, depth and count, parsed
+without recursion): a state this client cannot hold is dropped on its own, with that peer's
+earlier state, and the rest of the update and the connection carry on.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Callable
+
 import pycrdt
 
-from collab.protocol import yjs
+from collab.protocol import presence, yjs
 
 # y-protocols drops a peer's presence after 30 s of silence: renew well within that.
 RENEW_S = 15.0
+
+Refused = presence.Refused
 
 
 async def keep_alive(awareness: pycrdt.Awareness, every: float = RENEW_S) -> None:
@@ -27,19 +36,29 @@ class RemotePresence:
     encrypted rooms, when the hub says that peer's connection left.
     """
 
-    def __init__(self, awareness: pycrdt.Awareness) -> None:
+    def __init__(self, awareness: pycrdt.Awareness, on_refused: Callable[[Refused, int], None]) -> None:
         self.awareness = awareness
+        self.on_refused = on_refused  # (what was refused, the source it came through)
         self._by_source: dict[int, set[int]] = {}
 
     def apply(self, update: bytes, source: int = 0) -> None:
         """Apply a peer's awareness update; raises yjs.ProtocolError if its framing is broken."""
-        entries = yjs.parse_awareness(update)
+        accepted, refused = presence.read_update(update)
         own = self.awareness.client_id
         clients = self._by_source.setdefault(source, set())
-        for entry in entries:
+        for entry in accepted:
             if entry.client_id != own:
                 (clients.discard if entry.state_json == "null" else clients.add)(entry.client_id)
-        self.awareness.apply_awareness_update(update, "remote")
+        if refused:
+            stale = [r.client_id for r in refused if r.client_id in clients and r.client_id != own]
+            clients.difference_update(stale)
+            stale = [cid for cid in stale if cid in self.awareness.states]
+            if stale:
+                self.awareness.remove_awareness_states(stale, "remote")
+            for r in refused:
+                self.on_refused(r, source)
+        if accepted:
+            self.awareness.apply_awareness_update(update if not refused else yjs.encode_awareness(accepted), "remote")
 
     def forget(self, source: int, origin: str = "remote") -> None:
         gone = [cid for cid in self._by_source.pop(source, set()) if cid in self.awareness.states]

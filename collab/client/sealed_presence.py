@@ -2,7 +2,7 @@
 
 Presence is sealed like any envelope but not signed (read-only members send it too), and numbered
 per session so the replay guard can refuse an old one the hub plays again. Peers' states are
-kept by the hub connection they came from, and
+read defensively (``collab.client.presence``), by the hub connection they came from, and
 forgotten when the hub says that connection left.
 """
 
@@ -12,7 +12,7 @@ from typing import Callable
 
 import pycrdt
 
-from collab.client.presence import RemotePresence
+from collab.client.presence import Refused, RemotePresence
 from collab.client.rejections import Rejection
 from collab.crypto.keys import RoomKeys
 from collab.protocol import relay_frames as frames
@@ -35,7 +35,7 @@ class SealedPresence:
         self.awareness = awareness
         self.guard = guard
         self.reject = reject
-        self.remote = RemotePresence(awareness)
+        self.remote = RemotePresence(awareness, self._refused)
         self.outgoing: bytes | None = None  # only the newest of our presence frames matters
         self._session_id = new_author_id()  # its own id, so its counter is independent of updates
         self._counter = 0
@@ -66,6 +66,10 @@ class SealedPresence:
 
     def disconnected(self) -> None:
         self.remote.forget_all()
+
+    def _refused(self, refused: Refused, conn_id: int) -> None:
+        message = f"state of client {refused.client_id} dropped: {refused.reason}"
+        self.reject(Rejection(None, "awareness", "PresenceError", message), _peer(conn_id))
 
 
 def _peer(conn_id: int) -> str:
