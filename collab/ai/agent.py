@@ -27,6 +27,7 @@ import asyncio
 import logging
 import re
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -40,6 +41,7 @@ from collab.ai.requests import ChatAnswer, Request, Seat, SuggestionAnswer
 from collab.ai.runner import RequestRunner
 from collab.ai.usage import RequestStats, UsageLedger
 from collab.ai.watcher import RequestWatcher
+from collab.crypto.redact import Redactor
 from collab.workspace import Workspace, presence
 
 log = logging.getLogger(__name__)
@@ -72,12 +74,16 @@ class Agent:
         config: AgentConfig | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
+        redactor: Redactor | None = None,
     ) -> None:
         self.doc = doc
         self.awareness = awareness
         self.backend = backend
         self.config = config or AgentConfig()
         self.ws = Workspace(doc, origin=ORIGIN)
+        # Secrets the agent knows of (its token, the room's link secrets) plus credential shapes:
+        # none of them may reach the room's chat or the logs through an error's text.
+        self.redact = redactor or Redactor()
         self.id = f"{self.config.name}#{doc.client_id}"
         self.limiter = RateLimiter(self.config.limits, clock)
         self.ledger = UsageLedger(self.ws, self.config.name, backend, self.limiter)
@@ -87,6 +93,7 @@ class Agent:
             self.ws,
             self.ledger,
             refusal=self._refusal,
+            redact=self.redact,
             on_busy=self._publish_presence,
             first_token_timeout=self.config.first_token_timeout,
             idle_timeout=self.config.idle_timeout,
@@ -214,5 +221,6 @@ class Agent:
                 await self.runner.run(request)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # one bad request must not stop the agent
-                log.exception("agent %s: request %s failed", self.config.name, request.key)
+            except Exception as exc:  # one bad request must not stop the agent
+                trace = self.redact("".join(traceback.format_exception(exc)).rstrip())
+                log.error("agent %s: request %s failed\n%s", self.config.name, request.key, trace)

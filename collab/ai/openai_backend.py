@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
-from typing import Any, AsyncIterator, TypedDict
+from typing import Any, AsyncIterator, Iterable, TypedDict
 from urllib.parse import urlsplit
 
 import httpx
@@ -27,6 +26,7 @@ from collab.ai.backend import (
     Usage,
     estimate_tokens,
 )
+from collab.crypto.redact import redact
 
 OPENAI_URL = "https://api.openai.com/v1"
 OLLAMA_URL = "http://127.0.0.1:11434/v1"
@@ -36,9 +36,6 @@ FIM_SYSTEM = (
     "<CURSOR>. Reply with only the text to insert at the marker: no explanation, no code fences, "
     "nothing that repeats the text around the marker."
 )
-
-_KEYLIKE = re.compile(r"\b(sk|key|tok)-[A-Za-z0-9_\-*]{6,}")
-
 
 class _TokenLimit(TypedDict, total=False):
     max_tokens: int
@@ -58,6 +55,8 @@ class OpenAIBackend:
         fim: bool = False,
     ) -> None:
         self._client = client
+        # The key in use, whatever its shape: servers echo it in errors, and errors go to the room.
+        self._secrets = (client.api_key,)
         self.model = model
         self.spec = spec
         self.base_url = str(client.base_url).rstrip("/")
@@ -114,8 +113,8 @@ class OpenAIBackend:
                 **self._limit(request.max_tokens),
             )
         except openai.OpenAIError as exc:
-            raise BackendError(describe_error(exc, self.base_url)) from exc
-        async for delta in _deltas(stream, prompt, self.base_url, lambda c: c.delta.content):
+            raise BackendError(describe_error(exc, self.base_url, self._secrets)) from exc
+        async for delta in _deltas(stream, prompt, self.base_url, lambda c: c.delta.content, self._secrets):
             yield delta
 
     async def complete(self, request: CompletionRequest) -> AsyncIterator[Delta]:
@@ -135,12 +134,14 @@ class OpenAIBackend:
                 max_tokens=request.max_tokens,
             )
         except openai.OpenAIError as exc:
-            raise BackendError(describe_error(exc, self.base_url)) from exc
-        async for delta in _deltas(stream, prompt, self.base_url, lambda c: c.text):
+            raise BackendError(describe_error(exc, self.base_url, self._secrets)) from exc
+        async for delta in _deltas(stream, prompt, self.base_url, lambda c: c.text, self._secrets):
             yield delta
 
 
-async def _deltas(stream: Any, prompt_estimate: int, base_url: str, text_of: Any) -> AsyncIterator[Delta]:
+async def _deltas(
+    stream: Any, prompt_estimate: int, base_url: str, text_of: Any, secrets: tuple[str, ...]
+) -> AsyncIterator[Delta]:
     """Text deltas of a chat or completions stream, then its Usage.
 
     ``async with stream`` is what makes cancellation real: when our caller closes this generator,
@@ -160,11 +161,11 @@ async def _deltas(stream: Any, prompt_estimate: int, base_url: str, text_of: Any
                         yield text
         except openai.APIConnectionError as exc:
             if isinstance(exc, openai.APITimeoutError):
-                raise BackendError(describe_error(exc, base_url)) from exc
+                raise BackendError(describe_error(exc, base_url, secrets)) from exc
             # Already streaming, so the server was reachable: the stream itself died.
             raise BackendError(f"the connection to the model server at {_host(base_url)} broke mid-answer") from exc
         except openai.OpenAIError as exc:
-            raise BackendError(describe_error(exc, base_url)) from exc
+            raise BackendError(describe_error(exc, base_url, secrets)) from exc
         except Exception as exc:  # the SDK wraps transport errors; anything else is still a failed call
             raise BackendError(f"the connection to the model server at {_host(base_url)} broke: {type(exc).__name__}") from exc
     # Without usage from the server, each streamed chunk is about one token.
@@ -182,8 +183,13 @@ def fim_as_chat(request: CompletionRequest) -> ChatRequest:
     )
 
 
-def describe_error(exc: BaseException, base_url: str) -> str:
-    """One line for the shared chat: what went wrong, never a key, never a whole response body."""
+def describe_error(exc: BaseException, base_url: str, secrets: Iterable[str] = ()) -> str:
+    """One line for the shared chat: what went wrong, never a key, never a whole response body.
+
+    ``secrets`` (the API key in use) are removed whatever they look like, and so is anything shaped
+    like a credential (collab/crypto/redact.py); only then is the line cut to length, so no cut
+    leaves part of a key behind.
+    """
     if isinstance(exc, openai.APITimeoutError):
         text = f"the model server at {_host(base_url)} did not answer in time"
     elif isinstance(exc, openai.APIConnectionError):
@@ -198,7 +204,7 @@ def describe_error(exc: BaseException, base_url: str) -> str:
         text = "the model stream failed: " + _message(exc)
     else:
         text = f"the model call failed: {type(exc).__name__}"
-    return _KEYLIKE.sub("[redacted]", text)[:300]
+    return redact(text, secrets)[:300]
 
 
 def _message(exc: openai.APIError) -> str:

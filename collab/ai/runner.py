@@ -32,6 +32,7 @@ class RequestRunner:
         ledger: UsageLedger,
         *,
         refusal: Callable[[], str | None],
+        redact: Callable[[str], str],
         on_busy: Callable[[], None],
         first_token_timeout: float,
         idle_timeout: float,
@@ -40,6 +41,7 @@ class RequestRunner:
         self.ws = ws
         self.ledger = ledger
         self._refusal = refusal
+        self._redact = redact  # error text goes into the room: no secret may ride along
         self._on_busy = on_busy
         self.first_token_timeout = first_token_timeout
         self.idle_timeout = idle_timeout
@@ -82,7 +84,7 @@ class RequestRunner:
             request.cancelled(reason[0])
         except BackendError as exc:
             stats.outcome = "error"
-            request.failed(str(exc))
+            request.failed(self._redact(str(exc)))
         else:
             stats.outcome = "done"
             request.done(usage_fields(stats))

@@ -36,7 +36,8 @@ from collab.client.provider import ProviderError
 from collab.client.session import Session
 from collab.config import env_name
 from collab.crypto.keys import RoomKeys
-from collab.crypto.links import normalize_server_base, read_link, write_link
+from collab.crypto.links import link_secrets, normalize_server_base, read_link, write_link
+from collab.crypto.redact import Redactor
 from collab.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -124,9 +125,12 @@ class _Backoff:
 
 
 class AgentService:
-    def __init__(self, config: ServiceConfig, backend: ModelBackend) -> None:
+    def __init__(self, config: ServiceConfig, backend: ModelBackend, redactor: Redactor | None = None) -> None:
         checked_agent_name(config.agent.name)  # before anything touches the disk or the hub
         self.config = config
+        # The token and, as rooms are joined, their link secrets: kept out of every error line.
+        self.redact = redactor or Redactor()
+        self.redact.add(config.token)
         self.backend = backend
         self.hub = normalize_server_base(config.hub)
         self.key = load_or_create_key(config.key_file)
@@ -178,7 +182,7 @@ class AgentService:
 
     def _refused(self, response: httpx.Response, doing: str) -> ProviderError:
         """A HubRefusal when asking again cannot help, else a ProviderError worth a retry."""
-        status, said = response.status_code, _error_text(response)
+        status, said = response.status_code, self.redact(_error_text(response))
         if status >= 500 or status in (408, 425, 429):  # restarting, overloaded, behind a proxy, rate limiting
             return ProviderError(f"the hub answered {status}" + (f": {said}" if said else ""))
         token = env_name("agent_token")
@@ -205,7 +209,7 @@ class AgentService:
             except (httpx.HTTPError, ProviderError, ValueError) as exc:
                 delay = retry.next()
                 log.warning("agent service %s: cannot register with %s: %s; retrying in %g s",
-                            self.name, self.hub, _problem(exc), delay)
+                            self.name, self.hub, self.redact(_problem(exc)), delay)
                 failing = True
                 await asyncio.sleep(delay)
                 continue
@@ -232,7 +236,8 @@ class AgentService:
                 raise
             except (httpx.HTTPError, ProviderError, ValueError) as exc:
                 delay = retry.next()
-                log.warning("agent service %s: cannot read invites: %s; retrying in %g s", self.name, _problem(exc), delay)
+                log.warning("agent service %s: cannot read invites: %s; retrying in %g s",
+                            self.name, self.redact(_problem(exc)), delay)
                 await asyncio.sleep(delay)
                 continue
             retry.reset()
@@ -257,6 +262,7 @@ class AgentService:
         return keys.room_id
 
     async def _serve_room(self, keys: RoomKeys) -> None:
+        self.redact.add(*link_secrets(keys))
         link = write_link(self.hub, keys) if keys.write_secret is not None else read_link(self.hub, keys)
         if keys.write_secret is None:
             log.warning("agent service %s: invited to room %s with a read-only secret; it cannot answer there",
@@ -278,7 +284,8 @@ class AgentService:
                 agents_map = ws.agents
                 sub = agents_map.observe(on_agents)
                 try:
-                    async with Agent(session.doc, session.awareness, self.backend, self.config.agent):
+                    async with Agent(session.doc, session.awareness, self.backend, self.config.agent,
+                                     redactor=self.redact):
                         log.info("agent service %s joined room %s", self.name, keys.room_id)
                         await left.wait()
                 finally:
@@ -287,7 +294,7 @@ class AgentService:
                 with contextlib.suppress(asyncio.TimeoutError, ProviderError):
                     await asyncio.wait_for(session.wait_idle(), 5)
         except ProviderError as exc:
-            log.warning("agent service %s: room %s failed: %s", self.name, keys.room_id, exc)
+            log.warning("agent service %s: room %s failed: %s", self.name, keys.room_id, self.redact(str(exc)))
         finally:
             self.rooms.pop(keys.room_id, None)
 

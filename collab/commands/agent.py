@@ -12,19 +12,22 @@ import sys
 from pathlib import Path
 
 from collab.ai.agent import Agent, AgentConfig
-from collab.ai.backend import BackendSpecError, load_backend
+from collab.ai.backend import BackendSpecError, ModelBackend, load_backend
 from collab.ai.context import Budget
 from collab.ai.limits import RoomLimits
 from collab.client.provider import ProviderError
 from collab.client.session import Session
 from collab.config import default_data_dir, env_name
 from collab.crypto import LinkError
-from collab.crypto.links import ParsedLink, parse_link
+from collab.crypto.links import ParsedLink, link_secrets, parse_link
+from collab.crypto.redact import RedactingFormatter, Redactor
 
 HELP = "join a session as the AI participant (answers @ai in chat, streams code suggestions)"
 MODEL_ENV = env_name("agent_model")
 HUB_ENV = env_name("agent_hub")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+TOKEN_ENV = env_name("agent_token")
 COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
@@ -63,7 +66,12 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"collab agent: {problem}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Every secret this process holds, whatever its shape, and credential shapes besides: kept out of
+    # the logs (tracebacks included), the lines printed here and the errors written into rooms.
+    redactor = Redactor([os.environ.get("OPENAI_API_KEY"), os.environ.get(TOKEN_ENV)])
+    logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(RedactingFormatter(LOG_FORMAT, redactor))
     # The SDK's HTTP logger prints request URLs at info level; ours say what matters without them.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     hub = args.hub or os.environ.get(HUB_ENV)
@@ -91,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
         except LinkError as exc:
             print(f"collab agent: {exc}", file=sys.stderr)
             return 1
+        if parsed.keys is not None:
+            redactor.add(*link_secrets(parsed.keys))
         if parsed.keys is not None and parsed.keys.write_secret is None:
             # Known from the link itself: refused before connecting, so nothing to retry or to leave.
             print("collab agent: this is a read-only link (#r=...); the agent needs the room's write link "
@@ -112,15 +122,15 @@ def run(args: argparse.Namespace) -> int:
         from collab.ai.service import KeyFileError
 
         try:
-            return asyncio.run(serve_invites(hub, key_file, backend, config))
+            return asyncio.run(serve_invites(hub, key_file, backend, config, redactor))
         except (KeyFileError, LinkError) as exc:
-            print(f"collab agent: {exc}", file=sys.stderr)
+            print(f"collab agent: {redactor(str(exc))}", file=sys.stderr)
             return 1
     assert parsed is not None
     try:
-        return asyncio.run(serve(parsed, backend, config))
+        return asyncio.run(serve(parsed, backend, config, redactor))
     except (LinkError, ProviderError) as exc:
-        print(f"collab agent: {exc}", file=sys.stderr)
+        print(f"collab agent: {redactor(str(exc))}", file=sys.stderr)
         return 1
 
 
@@ -139,14 +149,14 @@ def _bad_option(args: argparse.Namespace) -> str | None:
     return None
 
 
-async def serve(parsed: ParsedLink, backend, config: AgentConfig) -> int:  # type: ignore[no-untyped-def]
+async def serve(parsed: ParsedLink, backend: ModelBackend, config: AgentConfig, redactor: Redactor) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
         async with Session.connect(parsed, name=config.name, color=config.color) as session:
-            async with Agent(session.doc, session.awareness, backend, config):
+            async with Agent(session.doc, session.awareness, backend, config, redactor=redactor):
                 print(
                     f"collab agent: {config.name} is in room {session.link.room} with {backend.spec} "
                     f"({backend.description}); Ctrl-C to leave",
@@ -164,7 +174,9 @@ async def serve(parsed: ParsedLink, backend, config: AgentConfig) -> int:  # typ
     return 0
 
 
-async def serve_invites(hub: str, key_file: Path, backend, config: AgentConfig) -> int:  # type: ignore[no-untyped-def]
+async def serve_invites(
+    hub: str, key_file: Path, backend: ModelBackend, config: AgentConfig, redactor: Redactor
+) -> int:
     from collab.ai.service import AgentService, HubRefusal, ServiceConfig
 
     stop = asyncio.Event()
@@ -172,9 +184,9 @@ async def serve_invites(hub: str, key_file: Path, backend, config: AgentConfig) 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     service = AgentService(
-        ServiceConfig(hub=hub, agent=config, key_file=key_file,
-                      token=os.environ.get(env_name("agent_token")) or None),
+        ServiceConfig(hub=hub, agent=config, key_file=key_file, token=os.environ.get(TOKEN_ENV) or None),
         backend,
+        redactor,
     )
     print(
         f"collab agent: {config.name} serving invites from {service.hub} with {backend.spec} "
@@ -185,7 +197,7 @@ async def serve_invites(hub: str, key_file: Path, backend, config: AgentConfig) 
     try:
         await service.run(stop)
     except HubRefusal as exc:
-        print(f"collab agent: {exc}", file=sys.stderr)
+        print(f"collab agent: {redactor(str(exc))}", file=sys.stderr)
         return 1
     finally:
         await backend.aclose()

@@ -32,6 +32,7 @@ __all__ = [
     "ParsedLink",
     "b64url_decode",
     "b64url_encode",
+    "link_secrets",
     "normalize_server_base",
     "parse_link",
     "plaintext_link",
@@ -99,6 +100,14 @@ def write_link(server_base: str, keys: RoomKeys) -> str:
 def read_link(server_base: str, keys: RoomKeys) -> str:
     base = normalize_server_base(server_base)
     return f"{base}/s/{keys.room_id}#r={b64url_encode(keys.read_capability)}"
+
+
+def link_secrets(keys: RoomKeys) -> tuple[str, ...]:
+    """The parts of a room's links that must never be shown (collab/crypto/redact.py removes them)."""
+    secrets = [b64url_encode(keys.read_capability)]
+    if keys.write_secret is not None:
+        secrets.append(b64url_encode(keys.write_secret))
+    return tuple(secrets)
 
 
 def plaintext_link(server_base: str, room: str) -> str:
