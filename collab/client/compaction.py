@@ -4,6 +4,12 @@ After ``every`` updates (ours acknowledged, or others' applied) a writer that ho
 hub's entries 1..N (nothing of ours in flight, no holes) seals the document with the replay
 guard's heads as a snapshot covering N; the hub swaps it in for those entries, so a later joiner
 reads one envelope instead of the whole log.
+
+A snapshot is one frame, and the hub closes a connection whose frame is over its limit with 1009
+(issue 13, finding 5: past ~8 MiB of document the automatic snapshot did that, and the writer
+stopped for good with its edits unsent). So a snapshot over the frame limit is never sent: it is
+skipped (said once in the log) and edits carry on. The limit starts at the hub's default; a 1009
+that a snapshot caused lowers it to below that snapshot's size, and is not final.
 """
 
 from __future__ import annotations
@@ -17,13 +23,16 @@ from typing import Any
 import pycrdt
 
 from collab.client.provider import ProviderError
+from collab.config import Settings
 from collab.crypto.keys import RoomKeys
 from collab.protocol import relay_frames as frames
-from collab.protocol.envelope import ReplayGuard, seal_snapshot
+from collab.protocol.envelope import PREFIX_SIZE, SIGNATURE_SIZE, TAG_SIZE, ReplayGuard, seal_snapshot
 from collab.protocol.snapshot import encode_snapshot
 
 log = logging.getLogger(__name__)
 
+HUB_FRAME_LIMIT = Settings.max_frame_bytes  # the hub's default --max-frame-bytes
+_FRAME_OVERHEAD = 9 + PREFIX_SIZE + TAG_SIZE + SIGNATURE_SIZE  # SNAPSHOT type and ref, envelope around the plaintext
 
 
 @dataclass(slots=True)
@@ -41,32 +50,55 @@ class Compactor:
         guard: ReplayGuard,
         *,
         every: int,
+        frame_limit: int | None,
+        label: str,
     ) -> None:
         self.keys = keys
         self.author_id = author_id
         self.doc = doc
         self.guard = guard
         self.every = every
+        self.frame_limit = frame_limit if frame_limit is not None else HUB_FRAME_LIMIT
+        self.label = label
         self.since = 0  # updates since the last snapshot
         self.made = 0  # snapshots the hub acknowledged
+        self.skipped = 0  # snapshots not sent because they were over the frame limit
         self.outgoing: deque[bytes] = deque()  # sent once, on the current connection only
         self.in_flight: _InFlight | None = None
         self.done: asyncio.Future[int] | None = None  # what compact() waits on
         self._seq = 0
+        self._said_too_big = False
 
     def counted(self) -> bool:
         """One more update; True when a snapshot is due."""
         self.since += 1
         return self.since >= self.every
 
-    def make(self, ref: int, covers: int) -> None:
-        """Queue a snapshot of the document covering entries up to ``covers``."""
+    def make(self, ref: int, covers: int) -> bool:
+        """Queue a snapshot of the document covering entries up to ``covers``; False when it is too big."""
         plaintext = encode_snapshot(self.doc.get_update(), self.guard.export())
+        size = _FRAME_OVERHEAD + len(plaintext)
+        if size > self.frame_limit:
+            self._skip(size)
+            return False
         self._seq += 1
         envelope = seal_snapshot(self.keys, self.author_id, self._seq, covers, plaintext)
         frame = frames.snapshot(ref, envelope)
         self.in_flight = _InFlight(ref, len(frame))
         self.outgoing.append(frame)
+        return True
+
+    def _skip(self, size: int) -> None:
+        self.since = 0  # measured again after another ``every`` updates, not at each one
+        self.skipped += 1
+        if not self._said_too_big:
+            self._said_too_big = True
+            log.warning(
+                "%s: no snapshot: the document sealed is %s bytes, over the hub's frame limit of %s bytes; "
+                "edits are still sent, and joiners read the room's log instead",
+                self.label, f"{size:,}", f"{self.frame_limit:,}",
+            )
+        self._settle(exception=ProviderError(f"the snapshot ({size:,} bytes) is over the hub's frame limit"))
 
     def acked(self, ref: int, seq: int) -> bool:
         """True when ``ref`` was our snapshot (now stored)."""
@@ -83,6 +115,19 @@ class Compactor:
             return False
         self.in_flight = None
         self._settle(exception=ProviderError(f"snapshot refused: {reason}"))
+        return True
+
+    def caused_too_big(self, largest_edit_sent: int) -> bool:
+        """After a 1009 close: whether our snapshot in flight was the frame over the hub's limit.
+
+        It was if it is at least as large as every edit sent on that connection (a smaller one the
+        hub had already read). Then the limit is below its size from now on.
+        """
+        if self.in_flight is None or self.in_flight.size < largest_edit_sent:
+            return False
+        self.frame_limit = min(self.frame_limit, self.in_flight.size - 1)
+        self._skip(self.in_flight.size)
+        self.in_flight = None
         return True
 
     def abandon(self) -> None:

@@ -68,6 +68,7 @@ class EncryptedProvider(ConnectorState):
         awareness: pycrdt.Awareness | None = None,
         *,
         compact_every: int = 500,
+        max_frame_bytes: int | None = None,
         on_rejected: Callable[[Rejection], None] | None = None,
         on_frame: FrameObserver | None = None,
         transport: Transport | None = None,
@@ -103,7 +104,7 @@ class EncryptedProvider(ConnectorState):
         self._outbox = Outbox(label)
         self._presence = SealedPresence(keys, self.awareness, self._guard, self._reject)
         self._compactor = Compactor(
-            keys, self._author_id, self.doc, self._guard, every=compact_every
+            keys, self._author_id, self.doc, self._guard, every=compact_every, frame_limit=max_frame_bytes, label=label
         )
         self._local = LocalUpdates(self.doc, self._on_local_update)
         self._warned_read_only = False
@@ -201,8 +202,11 @@ class EncryptedProvider(ConnectorState):
         message = ENCRYPTED_FINAL_CLOSES.get(code)
         if message is None:
             return None
-        if code == close_codes.TOO_BIG and len(self._outbox):
-            message += f"; the largest change waiting is {self._outbox.largest():,} bytes sealed"
+        if code == close_codes.TOO_BIG:
+            if self._compactor.caused_too_big(self._outbox.largest_sent()):
+                return None  # our snapshot was the frame over the limit: edits carry on without it
+            if len(self._outbox):
+                message += f"; the largest change waiting is {self._outbox.largest():,} bytes sealed"
         return close_message(message, code, reason)
 
     def disconnected(self) -> None:
@@ -411,9 +415,11 @@ class EncryptedProvider(ConnectorState):
         if self._compactor.since >= self._compactor.every and self._can_snapshot():
             self._send_snapshot()
 
-    def _send_snapshot(self) -> None:
-        self._compactor.make(self._outbox.new_ref(), self._seen.upto)
-        self._wake.set()
+    def _send_snapshot(self) -> bool:
+        if self._compactor.make(self._outbox.new_ref(), self._seen.upto):
+            self._wake.set()
+            return True
+        return False
 
     async def compact(self, timeout: float = 30.0) -> int:
         """Seal the document as a snapshot of everything up to our head; returns the seq it covers."""

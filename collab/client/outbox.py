@@ -57,6 +57,10 @@ class Outbox:
         """The largest frame waiting (0: none)."""
         return max((len(p.frame) for p in self._queue), default=0)
 
+    def largest_sent(self) -> int:
+        """The largest frame sent on this connection and not yet acknowledged (0: none)."""
+        return max((len(self._queue[i].frame) for i in range(min(self._sent, len(self._queue)))), default=0)
+
     def ack(self, ref: int) -> None:
         while self._queue:
             pending = self._queue.popleft()
