@@ -78,15 +78,11 @@ async def test_the_holder_re_registers_and_other_names_stay_free(hub: HubProcess
 async def test_with_an_agent_token_a_token_holder_may_re_deploy_a_name_with_a_new_key(tmp_path: Path) -> None:
     env = {"COLLAB_AGENT_TOKEN": "s3cret-token-for-tests"}
     auth = {"Authorization": "Bearer s3cret-token-for-tests"}
-    hub = HubProcess(tmp_path / "hub", env=env).start()
-    try:
-        async with httpx.AsyncClient(base_url=hub.url, headers=auth) as http:
-            assert (await http.post("/api/agents", json={"name": "ai", "public_key": new_key()})).status_code == 200
-    finally:
-        hub.stop()
-    hub = HubProcess(tmp_path / "hub", env=env).start()
-    try:
-        async with httpx.AsyncClient(base_url=hub.url, headers=auth) as http:
-            assert (await http.post("/api/agents", json={"name": "ai", "public_key": new_key()})).status_code == 200
-    finally:
-        hub.stop()
+    for deployment in ("first key", "new key after a restart"):
+        hub = HubProcess(tmp_path / "hub", env=env).start()
+        try:
+            async with httpx.AsyncClient(base_url=hub.url, headers=auth) as http:
+                reply = await http.post("/api/agents", json={"name": "ai", "public_key": new_key()})
+                assert reply.status_code == 200, (deployment, reply.text)
+        finally:
+            hub.stop()
