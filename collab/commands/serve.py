@@ -153,7 +153,7 @@ class GracefulServer(uvicorn.Server):
     like a crash to supervisors; a drained hub has nothing left to report.
     """
 
-    def capture_signals(self):  # type: ignore[no-untyped-def, override]
+    def capture_signals(self):  # type: ignore[no-untyped-def]
         inner = super().capture_signals()
 
         @contextlib.contextmanager
