@@ -26,19 +26,24 @@ class Skipped:
 
 
 def read_text(path: Path, max_bytes: int) -> str | Skipped | None:
-    """The file's text; Skipped(reason) for binaries and big files; None if it is not a regular file."""
+    """The file's text; Skipped(reason) for binaries, big files and files it may not read; None if
+    it is not a regular file (or a folder on the way is a file: ``a/b`` where ``a`` is a file)."""
     try:
         st = path.lstat()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError as exc:
+        return Skipped(f"cannot be read: {exc.strerror or exc}")
     if not path.is_file() or path.is_symlink():
         return None
     if st.st_size > max_bytes:
         return Skipped(f"{st.st_size} bytes, over the {max_bytes}-byte limit")
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
+    except OSError as exc:
+        return Skipped(f"cannot be read: {exc.strerror or exc}")
     if len(data) > max_bytes:
         return Skipped(f"over the {max_bytes}-byte limit")
     if b"\x00" in data[:_SNIFF]:
@@ -97,6 +102,19 @@ def atomic_write(root: Path, rel: str, content: str, *, allow_tool_config: bool 
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def blocker(root: Path, rel: str) -> str | None:
+    """Why ``rel`` cannot be a file here because of what else is on disk: a folder on the way is a
+    file (``a`` for ``a/b``), or ``rel`` itself is a folder. None when neither is the case."""
+    parts = rel.split("/")
+    for i in range(1, len(parts)):
+        above = "/".join(parts[:i])
+        if (root / above).is_file() or (root / above).is_symlink():
+            return f"{above} is a file here, so it cannot also be a folder holding {rel}"
+    if (root / rel).is_dir() and not (root / rel).is_symlink():
+        return f"{rel} is a folder here (it holds other files), so it cannot also be a file"
+    return None
 
 
 def remove(root: Path, rel: str, *, allow_tool_config: bool = False) -> None:

@@ -31,7 +31,7 @@ import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Iterable, Iterator, Mapping
 
 import pycrdt
 from watchfiles import awatch
@@ -122,6 +122,7 @@ class Mirror:
         self._gone = False
         self._recorded_room: str | None = room
         self._halt = asyncio.Event()  # stops the watcher early when the folder is gone
+        self._failure: BaseException | None = None  # why a background part stopped
 
     @property
     def base(self) -> dict[str, str]:
@@ -167,7 +168,11 @@ class Mirror:
         # Observe first: remote edits made while we sync are flushed by run() afterwards.
         self._sub = self.workspace.files.observe_deep(self._on_remote)
         local = set(localfs.walk(self.root, self.rules))
-        remote = self.workspace.snapshot()
+        remote, not_text = self.io.session_files()
+        for key in not_text:
+            refused = self.io.not_written(key)
+            if refused is not None:
+                self.io.apply(refused)
         total = len(remote) + len(local - remote.keys())
         steps = reconcile(
             remote,
@@ -214,10 +219,10 @@ class Mirror:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Mirror both ways until ``stop`` is set, then settle what is left and return."""
-        flusher = asyncio.create_task(self._flush_loop(stop))
-        catch_up = asyncio.create_task(self._rescan_once_watching())
-        saver = asyncio.create_task(self._save_loop())
-        relay = asyncio.create_task(self._relay_stop(stop))
+        flusher = self._background(self._flush_loop(stop))
+        catch_up = self._background(self._rescan_once_watching())
+        saver = self._background(self._save_loop())
+        relay = self._background(self._relay_stop(stop))
         try:
             async for changes in awatch(
                 self.root,
@@ -244,10 +249,10 @@ class Mirror:
             saver.cancel()
             relay.cancel()
             for task in (flusher, catch_up, saver, relay):
-                with contextlib.suppress(asyncio.CancelledError, MirrorError):
-                    await task
+                with contextlib.suppress(asyncio.CancelledError, MirrorError, OSError):
+                    await task  # a failure was recorded by _background_done and is raised below
             try:
-                if not self._gone:
+                if not self._gone and self._failure is None:
                     # Edits saved in the last debounce window are on disk but not yet seen: look once more.
                     await self.rescan()
                     await self.flush()
@@ -259,6 +264,21 @@ class Mirror:
                 self._folder_lock.release()
         if self._gone:
             self._check_folder()
+        if self._failure is not None:
+            raise self._failure
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
+        task.add_done_callback(self._background_done)
+        return task
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        """A background part failing (the flusher, on a full disk) stops the mirror now with its
+        reason, instead of leaving the watcher running while remote edits silently stop arriving."""
+        if task.cancelled() or task.exception() is None or self._failure is not None:
+            return
+        self._failure = task.exception()
+        self._halt.set()
 
     def _check_folder(self) -> None:
         """Stop, deleting nothing from the session, once the folder itself was deleted or replaced
@@ -405,10 +425,12 @@ class Mirror:
                     await asyncio.sleep(0)
 
     def _write_out(self, rel: str) -> None:
-        session = self.io.session_text(rel)
-        refused = None if session is None else self.io.not_written(rel)
-        wanted = refused is None and (session is not None or rel in self.base)
-        disk = self.io.disk(rel) if wanted else None  # a refused path is not even read
-        actions = on_remote(rel, session=session, disk=disk, base=self.base.get(rel), refused=refused)
+        refused = self.io.not_written(rel) if rel in self.workspace.files else None
+        if refused is not None:
+            actions: list[Action] = [refused]  # not even read here, and left as it is in the session
+        else:
+            session = self.io.session_text(rel)
+            disk = self.io.disk(rel) if session is not None or rel in self.base else None
+            actions = on_remote(rel, session=session, disk=disk, base=self.base.get(rel))
         for action in actions:
             self.io.apply(action)

@@ -7,6 +7,7 @@ texts, writes, moves and removes local files, and tells the person what it skipp
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from pathlib import Path
 from typing import Callable, Iterator
@@ -30,7 +31,17 @@ from collab.client.reconcile import (
 )
 from collab.workspace import Workspace
 
+import pycrdt
+
 Report = Callable[[str], None]
+
+# A write that fails with one of these concerns that path only (a file/folder clash, a name this file
+# system refuses, permissions): it is skipped with one line and everything else keeps syncing. Any
+# other failure (disk full, read-only file system) stops the mirror with its reason.
+PER_PATH_ERRNOS = frozenset(
+    {errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG, errno.EILSEQ,
+     errno.EINVAL, errno.ELOOP, errno.ENOTEMPTY}
+)
 
 
 class MirrorIO:
@@ -56,6 +67,8 @@ class MirrorIO:
         self.disk_writes = 0  # files written or removed because of remote changes (for tests, stats)
         self._told: set[tuple[str, str]] = set()  # (path, message) already said once
         self._local_depth = 0
+        self._blocked: set[str] = set()  # not written for what else is on disk: retried once something goes
+        self._held: set[str] = set()  # a local copy that could not be set aside: never written over
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -68,7 +81,31 @@ class MirrorIO:
         return localfs.read_text(self.root / rel, self.max_bytes)
 
     def session_text(self, rel: str) -> str | None:
-        return self.workspace.read(rel) if rel in self.workspace else None
+        """The session's text of ``rel``; None when it has none (or something that is not text)."""
+        value = self.workspace.files.get(rel)
+        return str(value) if isinstance(value, pycrdt.Text) else None
+
+    def session_files(self) -> tuple[dict[str, str], list[str]]:
+        """Every text file of the session, and the keys holding something else, in one transaction."""
+        texts: dict[str, str] = {}
+        other: list[str] = []
+        with self.workspace.doc.transaction():
+            for key, value in self.workspace.files.items():
+                if isinstance(value, pycrdt.Text):
+                    texts[key] = str(value)
+                else:
+                    other.append(key)
+        return texts, sorted(other)
+
+    def _not_text(self, rel: str) -> Note | None:
+        """Any participant can put any value under a key of ``files``: one that is no Y.Text is no file."""
+        if rel not in self.workspace.files:
+            return None
+        value = self.workspace.files.get(rel)
+        if isinstance(value, pycrdt.Text):
+            return None
+        kind = type(value).__name__
+        return Note(rel, f"skipped {rel}: the session holds a {kind} there, not the text of a file; it stays as it is")
 
     def not_written(self, rel: str) -> Note | None:
         """Why the session's ``rel`` is not written here, as the line to tell (None: it is written).
@@ -76,6 +113,9 @@ class MirrorIO:
         refused = safe_paths.refusal(rel, allow_tool_config=self.allow_tool_config)
         if refused is not None:
             return Note(refused.prefix, refused.message(rel))
+        odd = self._not_text(rel)
+        if odd is not None:
+            return odd
         if self.rules.ignored(rel):
             return Note(rel, f"not written: {rel} is ignored here (.gitignore or a build/VCS folder)")
         why = localfs.escape(self.root, rel, allow_tool_config=self.allow_tool_config)
@@ -88,7 +128,7 @@ class MirrorIO:
         path the rule refuses, either way: a teammate's mirror would not write it anyway."""
         refused = safe_paths.refusal(rel, allow_tool_config=self.allow_tool_config)
         if refused is None:
-            return None
+            return self._not_text(rel)  # never replace what someone put there (it stays as it is)
         if refused.kind == "unsafe":
             return Note(refused.prefix, f"skipped: {refused.reason}")
         shown = rel if rel == refused.prefix else refused.prefix + "/"
@@ -140,9 +180,11 @@ class MirrorIO:
         elif isinstance(action, RemoveLocal):
             self._remove(action)
         elif isinstance(action, DeleteInSession):
-            with self.local_edit():
-                self.workspace.delete(action.path)
+            if self.session_text(action.path) is not None:  # what is not text there stays as it is
+                with self.local_edit():
+                    self.workspace.delete(action.path)
             self.base.pop(action.path, None)
+            self._removed()
         elif isinstance(action, Forget):
             self.base.pop(action.path, None)
         elif isinstance(action, Skip):
@@ -161,22 +203,45 @@ class MirrorIO:
         return 0
 
     def _write(self, rel: str, content: str) -> None:
+        if rel in self._held:
+            return  # its local copy could not be set aside (said so): it is not written over
         try:
             localfs.atomic_write(self.root, rel, content, allow_tool_config=self.allow_tool_config)
-        except (PermissionError, IsADirectoryError, NotADirectoryError) as exc:
-            self.tell(rel, f"not written: {exc}")
+        except OSError as exc:
+            self._cannot(rel, exc, "written")
             return
+        self._blocked.discard(rel)
         self.base[rel] = content
         self.disk_writes += 1
+
+    def _cannot(self, rel: str, exc: OSError, what: str) -> None:
+        """One line for a path that failed on its own; re-raise a failure of the whole folder."""
+        if isinstance(exc, safe_paths.UnsafePath):
+            self.tell(rel, f"not {what}: {exc}")
+            return
+        if exc.errno not in PER_PATH_ERRNOS:
+            raise exc
+        clash = localfs.blocker(self.root, rel)
+        if clash is not None:
+            self._blocked.add(rel)
+            self.tell(rel, f"skipped {rel}: {clash}; it stays in the session, and is written once that is resolved")
+        else:
+            self.tell(rel, f"not {what}: {rel}: {exc.strerror or exc}")
+
+    def _removed(self) -> None:
+        """A file or folder went from disk: what it blocked may fit now."""
+        for rel in sorted(self._blocked):
+            self._refresh(rel)
 
     def _remove(self, action: RemoveLocal) -> None:
         self.base.pop(action.path, None)
         try:
             localfs.remove(self.root, action.path, allow_tool_config=self.allow_tool_config)
-        except PermissionError as exc:
-            self.tell(action.path, f"not removed: {exc}")
+        except OSError as exc:
+            self._cannot(action.path, exc, "removed")
             return
         self.disk_writes += 1
+        self._removed()
         if action.note is not None:
             self.report(action.note)
 
@@ -187,8 +252,12 @@ class MirrorIO:
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dst)
         except OSError as exc:
-            self.tell(rel, f"could not keep the local copy of {rel}: {exc}")
-            raise
+            if not isinstance(exc, safe_paths.UnsafePath) and exc.errno not in PER_PATH_ERRNOS:
+                raise
+            self._held.add(rel)
+            self.tell(rel, f"could not keep the local copy of {rel} ({exc}), so the session's version is not written over it")
+            return
+        self._held.discard(rel)
         shown = dst.relative_to(self.root).as_posix()
         self.report(f"{rel}: the session's version differs; your copy is kept in {shown}")
 

@@ -182,14 +182,12 @@ def _start_local_file(path: str, disk: LocalText, known: str | None, deletes: bo
     return [Send(path, disk, base=disk)]
 
 
-def on_remote(path: str, *, session: str | None, disk: LocalText, base: str | None, refused: Note | None) -> list[Action]:
-    """``path`` changed in the session (``session``: its text now, None once deleted there);
-    ``refused``: why it is not written here (see :func:`reconcile`). A delete concerns only a path
-    this run mirrored (it has a base), so one the rule refuses is never removed."""
+def on_remote(path: str, *, session: str | None, disk: LocalText, base: str | None) -> list[Action]:
+    """``path`` changed in the session (``session``: its text now, None once deleted there), and it
+    is a path the mirror writes (the caller tells a refused one instead). A delete concerns only a
+    path this run mirrored (it has a base)."""
     if session is None:
         return _removed_in_session(path, disk, base)
-    if refused is not None:
-        return [refused]
     if isinstance(disk, Skipped):
         return [Skip(path, disk)]
     actions: list[Action] = []

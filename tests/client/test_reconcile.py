@@ -104,19 +104,19 @@ def test_a_refused_path_is_never_deleted_even_when_the_last_run_synced_it() -> N
 
 
 def test_a_remote_edit_is_written_and_a_save_not_yet_seen_is_merged_first() -> None:
-    assert on_remote("a", session=THERE, disk=BASE, base=BASE, refused=None) == [Write("a", THERE)]
-    assert on_remote("a", session=THERE, disk=HERE, base=BASE, refused=None) == [
+    assert on_remote("a", session=THERE, disk=BASE, base=BASE) == [Write("a", THERE)]
+    assert on_remote("a", session=THERE, disk=HERE, base=BASE) == [
         Send("a", BOTH, base=HERE), Write("a", BOTH)]
-    assert on_remote("a", session="new\n", disk="mine\n", base=None, refused=None) == [
+    assert on_remote("a", session="new\n", disk="mine\n", base=None) == [
         SetAside("a"), Write("a", "new\n")]
 
 
 def test_a_remote_delete_removes_only_an_untouched_local_file() -> None:
-    assert on_remote("a", session=None, disk=BASE, base=BASE, refused=None) == [RemoveLocal("a")]
-    kept = on_remote("a", session=None, disk=HERE, base=BASE, refused=None)
+    assert on_remote("a", session=None, disk=BASE, base=BASE) == [RemoveLocal("a")]
+    kept = on_remote("a", session=None, disk=HERE, base=BASE)
     assert kept[-1] == Send("a", HERE, base=HERE)
-    assert on_remote("a", session=None, disk=Skipped("binary"), base=BASE, refused=None) == [Forget("a")]
-    assert on_remote("a", session=None, disk=None, base=None, refused=None) == []
+    assert on_remote("a", session=None, disk=Skipped("binary"), base=BASE) == [Forget("a")]
+    assert on_remote("a", session=None, disk=None, base=None) == []
 
 
 def test_a_local_save_is_sent_and_merged_with_a_remote_edit_it_raced() -> None:
@@ -128,6 +128,6 @@ def test_a_local_save_is_sent_and_merged_with_a_remote_edit_it_raced() -> None:
 
 def test_the_same_edit_made_on_both_sides_is_kept_once() -> None:
     # Two folders pulling the same commit: the remote edit meets an identical save not yet seen.
-    assert on_remote("a", session=THERE, disk=THERE, base=BASE, refused=None) == [
+    assert on_remote("a", session=THERE, disk=THERE, base=BASE) == [
         Send("a", THERE, base=THERE), Adopt("a", THERE)]
     assert on_local("a", text=THERE, base=BASE, session=THERE) == [Send("a", THERE, base=THERE)]
