@@ -17,6 +17,7 @@ from collab.ai.context import Budget
 from collab.ai.limits import RoomLimits
 from collab.client.provider import ProviderError
 from collab.client.session import Session
+from collab.commands import link_arg
 from collab.config import default_data_dir, env_name
 from collab.crypto import LinkError
 from collab.crypto.links import ParsedLink, link_secrets, parse_link
@@ -32,7 +33,7 @@ COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("link", nargs="?", help="the session link (keep the #k=... part of encrypted links)")
+    p.add_argument("link", nargs="?", help=link_arg.HELP)
     p.add_argument("--serve", action="store_true",
                    help="run as a service pages can invite into rooms (needs --hub; no link)")
     p.add_argument("--hub", default=None, help=f"with --serve: the hub's base URL, e.g. http://127.0.0.1:8000 (env {HUB_ENV})")
@@ -77,6 +78,12 @@ def run(args: argparse.Namespace) -> int:
     hub = args.hub or os.environ.get(HUB_ENV)
     key_file: Path | None = None
     parsed: ParsedLink | None = None
+    if not args.serve:
+        try:
+            args.link = link_arg.read_link_argument(args.link)
+        except link_arg.LinkArgumentError as exc:
+            print(f"collab agent: {exc}", file=sys.stderr)
+            return 2
     if args.serve:
         if args.link or not hub:
             print("collab agent: --serve takes --hub URL and no link", file=sys.stderr)
@@ -91,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"collab agent: {exc}", file=sys.stderr)
             return 2
     elif not args.link:
-        print("collab agent: give a session link, or --serve --hub URL", file=sys.stderr)
+        print(f"collab agent: give a session link (as an argument, as - to read it from stdin, or in "
+              f"${link_arg.LINK_ENV}), or --serve --hub URL", file=sys.stderr)
         return 2
     else:
         try:

@@ -16,6 +16,7 @@ from collab.client.localfs import DEFAULT_MAX_BYTES
 from collab.client.mirror import Mirror
 from collab.client.provider import ProviderError, Status
 from collab.client.session import Session
+from collab.commands import link_arg
 from collab.crypto import LinkError
 
 HELP = "mirror a session into a local folder that any editor can edit"
@@ -27,7 +28,7 @@ class JoinError(RuntimeError):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("link", help="the session link (keep the #k=... part of encrypted links)")
+    p.add_argument("link", nargs="?", help=link_arg.HELP)
     p.add_argument("--dir", required=True, type=Path, help="folder to mirror into (created if missing)")
     p.add_argument("--name", default=None, help="your name in presence and chat (default: your login)")
     p.add_argument("--color", default=None, help="your cursor colour, #rrggbb (default: picked for you)")
@@ -48,8 +49,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        args.link = link_arg.required_link_argument(args.link)
         check_arguments(args)
-    except JoinError as exc:
+    except (JoinError, link_arg.LinkArgumentError) as exc:
         print(f"collab join: {exc}", file=sys.stderr)
         return 2
     try:
