@@ -19,7 +19,7 @@ from collab.commands.new import create_encrypted_room
 from collab.crypto.links import plaintext_link, read_link, write_link
 from tests.support.hub_process import HubProcess
 from tests.support.openai_stub_server import OpenAIStubServer, Reply
-from tests.support.yclient import wait_until
+from tests.support.waiting import eventually
 
 
 def agent_env(**extra: str) -> dict[str, str]:
@@ -121,9 +121,9 @@ async def test_ctrl_c_leaves_without_saying_retrying(hub: HubProcess, encrypted:
     )
     try:
         async with Session.connect(link, name="ann") as ann:
-            await wait_until(lambda: any(s.get("agent", {}).get("name") == "helper" for s in ann.peers().values()), 20)
+            await eventually(lambda: any(s.get("agent", {}).get("name") == "helper" for s in ann.peers().values()), 20)
             proc.send_signal(signal.SIGINT)
-            await wait_until(lambda: not any("agent" in s for s in ann.peers().values()), 20)  # it really left
+            await eventually(lambda: not any("agent" in s for s in ann.peers().values()), 20)  # it really left
         out, _ = await asyncio.to_thread(proc.communicate, timeout=20)
     finally:
         if proc.poll() is None:

@@ -23,7 +23,7 @@ from collab.crypto.links import plaintext_link, write_link
 from tests.support.hub_process import HubProcess
 from tests.support.openai_stub_server import Reply
 from tests.support.store_file import log_rows, snapshot
-from tests.support.yclient import wait_until
+from tests.support.waiting import eventually
 
 
 def ai_replies(session: Session) -> list[pycrdt.Map]:
@@ -47,16 +47,16 @@ async def test_two_clients_watch_one_answer_stream_through_the_hub(hub: HubProce
     stub.script(Reply(tokens=["Use ", "a ", "dict", " here", "."], pause_after=3))
     async with Session.connect(link, name="ann") as ann, Session.connect(link, name="bob") as bob, \
             agent_in(link, backend) as agent:
-        await wait_until(lambda: any("agent" in s for s in bob.peers().values()), 15)
+        await eventually(lambda: any("agent" in s for s in bob.peers().values()), 15)
         shown = next(s for s in bob.peers().values() if "agent" in s)
         assert shown["user"]["name"] == "ai" and shown["agent"]["model"] == "stub-model"
         ann.workspace.post_chat("ann", "@ai how should I store this?")
         request = (await asyncio.to_thread(stub.wait_for_requests, 1))[0]
         await asyncio.to_thread(request.paused.wait, 15)
-        await wait_until(lambda: ai_text(ann) == ["Use a dict"] and ai_text(bob) == ["Use a dict"], 15)
+        await eventually(lambda: ai_text(ann) == ["Use a dict"] and ai_text(bob) == ["Use a dict"], 15)
         request.resume.set()
         await agent.idle()
-        await wait_until(lambda: ai_text(ann) == ["Use a dict here."] == ai_text(bob), 15)
+        await eventually(lambda: ai_text(ann) == ["Use a dict here."] == ai_text(bob), 15)
     assert len(stub.requests) == 1
 
 
@@ -68,15 +68,15 @@ async def test_suggestion_accepted_by_another_participant_through_the_hub(hub: H
     async with Session.connect(link, name="ann") as ann, Session.connect(link, name="bob") as bob, \
             agent_in(link, backend) as agent:
         ann.workspace.write("calc.py", source)
-        await wait_until(lambda: "calc.py" in bob.workspace, 15)
+        await eventually(lambda: "calc.py" in bob.workspace, 15)
         sid = request_suggestion(ann.workspace, "calc.py", cursor, requested_by="ann")
-        await wait_until(lambda: sid in bob.workspace.suggestions
+        await eventually(lambda: sid in bob.workspace.suggestions
                          and bob.workspace.suggestions[sid].get("status") == "ready", 15)
         accept(bob.workspace, sid, decided_by="bob")
         expected = "def total(items):\n    return sum(items)\n"
-        await wait_until(lambda: ann.workspace.read("calc.py") == expected, 15)
+        await eventually(lambda: ann.workspace.read("calc.py") == expected, 15)
         record = ann.workspace.suggestions[sid]
-        await wait_until(lambda: record.get("status") == "accepted", 15)
+        await eventually(lambda: record.get("status") == "accepted", 15)
         assert (record["model"], record["requested_by"], record["decided_by"]) == ("stub-model", "ann", "bob")
         await agent.idle()
     assert len(stub.requests) == 1
@@ -91,7 +91,7 @@ async def test_encrypted_room_store_holds_no_plaintext_of_the_ai_output(hub: Hub
     stub.script(Reply(tokens=secret_tokens))
     async with Session.connect(link, name="ann") as ann, agent_in(link, backend) as agent:
         ann.workspace.post_chat("ann", "@ai tell me the OCELOTSECRET")
-        await wait_until(lambda: ai_text(ann) == ["".join(secret_tokens)], 15)
+        await eventually(lambda: ai_text(ann) == ["".join(secret_tokens)], 15)
         await agent.idle()
         assert "OCELOTSECRET" in stub.requests[0].body["messages"][-1]["content"]  # the agent could read it
         await ann.wait_idle()
@@ -134,11 +134,11 @@ async def test_builtin_backend_answers_with_the_network_unavailable(hub: HubProc
     source = "def area(width, height):\n    return width * height\n\nsize = ar\n"
     async with Session.connect(link, name="ann") as ann, agent_in(link, backend) as agent:
         ann.workspace.write("geo.py", source)
-        await wait_until(lambda: "geo.py" in agent.ws, 15)
+        await eventually(lambda: "geo.py" in agent.ws, 15)
         ann.workspace.post_chat("ann", "@ai where is area defined?")
         sid = request_suggestion(ann.workspace, "geo.py", len(source) - 1, requested_by="ann")
-        await wait_until(lambda: len(ai_text(ann)) == 1 and ai_replies(ann)[0].get("status") == "done", 15)
-        await wait_until(lambda: ann.workspace.suggestions[sid].get("status") == "ready", 15)
+        await eventually(lambda: len(ai_text(ann)) == 1 and ai_replies(ann)[0].get("status") == "done", 15)
+        await eventually(lambda: ann.workspace.suggestions[sid].get("status") == "ready", 15)
         await agent.idle()
         (answer,) = ai_text(ann)
         assert "not a language model" in answer and "geo.py:1: def area(width, height):" in answer
@@ -156,9 +156,9 @@ async def test_collab_agent_command(hub: HubProcess) -> None:
     )
     try:
         async with Session.connect(link, name="ann") as ann:
-            await wait_until(lambda: any(s.get("agent", {}).get("name") == "helper" for s in ann.peers().values()), 20)
+            await eventually(lambda: any(s.get("agent", {}).get("name") == "helper" for s in ann.peers().values()), 20)
             ann.workspace.post_chat("ann", "@helper hello")
-            await wait_until(lambda: [m.get("status") for m in ai_replies(ann)] == ["done"], 20)
+            await eventually(lambda: [m.get("status") for m in ai_replies(ann)] == ["done"], 20)
             assert ai_replies(ann)[0]["author"] == "helper"
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -24,7 +24,7 @@ from tests.ai.test_agent_e2e import agent_in
 from tests.client.join_process import JoinProcess
 from tests.support.hub_process import HubProcess
 from tests.support.openai_stub_server import Reply
-from tests.support.yclient import wait_until
+from tests.support.waiting import eventually
 
 SOURCE = "import math\n\ndef area(w, h):\n    return \n\nprint(area(2, 3))\n"
 CURSOR = SOURCE.index("return ") + len("return ")
@@ -44,7 +44,7 @@ async def settle() -> None:
 
 async def ready_suggestion(ws: Workspace, agent: Agent, index: int = CURSOR) -> str:
     sid = request_suggestion(ws, "geo.py", index, requested_by="ann")
-    await wait_until(lambda: sid in ws.suggestions and status(ws, sid)[0] == "ready", 15)
+    await eventually(lambda: sid in ws.suggestions and status(ws, sid)[0] == "ready", 15)
     return sid
 
 
@@ -122,7 +122,7 @@ async def test_an_api_clients_edit_in_a_ready_suggestions_line_marks_it_stale_fo
         assert status(ann, sid) == ("ready", "") and agent.watching == {sid}
         # Bob edits the suggestion's own line.
         bob.write("geo.py", bob.read("geo.py").replace("    return ", "    return 0 + "))
-        await wait_until(lambda: status(ann, sid)[0] == "stale")
+        await eventually(lambda: status(ann, sid)[0] == "stale")
         assert status(bob, sid) == ("stale", "the code at the anchor was edited")
         assert agent.watching == frozenset()
     with pytest.raises(SuggestionError, match="stale"):
@@ -192,7 +192,7 @@ async def test_an_agent_that_joins_watches_suggestions_left_ready(stub, backend)
     async with Agent(peers.docs[3], peers.awareness[3], backend) as second:
         assert second.watching == {sid}
         bob.write("geo.py", SOURCE.replace("    return ", "    return -"))
-        await wait_until(lambda: status(ann, sid)[0] == "stale")
+        await eventually(lambda: status(ann, sid)[0] == "stale")
     assert len(stub.requests) == 1
 
 
@@ -208,27 +208,27 @@ async def test_a_collab_join_folder_and_an_api_client_through_the_hub(hub: HubPr
         join = JoinProcess(link, folder, "ann").start()
         try:
             saved = folder / "geo.py"
-            await wait_until(lambda: saved.exists() and saved.read_text() == SOURCE, 20)
+            await eventually(lambda: saved.exists() and saved.read_text() == SOURCE, 20)
 
             def ask() -> str:
                 at = bob.workspace.read("geo.py").index("return ") + len("return ")
                 return request_suggestion(bob.workspace, "geo.py", at, requested_by="bob")
 
             async def ready(sid: str) -> None:
-                await wait_until(lambda: sid in cy.workspace.suggestions and status(cy.workspace, sid)[0] == "ready", 20)
+                await eventually(lambda: sid in cy.workspace.suggestions and status(cy.workspace, sid)[0] == "ready", 20)
 
             # 1. Ann saves the file in her editor with another line changed: the suggestion stays.
             first = ask()
             await ready(first)
             edited = SOURCE.replace("import math", "import math, cmath")
             saved.write_text(edited)
-            await wait_until(lambda: agent.ws.read("geo.py") == edited == cy.workspace.read("geo.py"), 20)
+            await eventually(lambda: agent.ws.read("geo.py") == edited == cy.workspace.read("geo.py"), 20)
             await settle()
             assert status(agent.ws, first)[0] == "ready" and first in agent.watching
             # 2. Then she saves it with the suggestion's line changed: stale, for everyone.
             edited = edited.replace("    return \n", "    return  \n")
             saved.write_text(edited)
-            await wait_until(lambda: status(cy.workspace, first)[0] == "stale", 20)
+            await eventually(lambda: status(cy.workspace, first)[0] == "stale", 20)
             assert status(cy.workspace, first) == ("stale", "the code at the anchor was edited")
             assert first not in agent.watching
 
@@ -237,7 +237,7 @@ async def test_a_collab_join_folder_and_an_api_client_through_the_hub(hub: HubPr
             await ready(second)
             line = bob.workspace.read("geo.py").index("    return")
             bob.workspace.text("geo.py").insert(line, "  ")
-            await wait_until(lambda: status(cy.workspace, second)[0] == "stale", 20)
+            await eventually(lambda: status(cy.workspace, second)[0] == "stale", 20)
             assert status(cy.workspace, second)[1] == "the code at the anchor was edited"
 
             # 4. Accepting inserts inside the region and is not mistaken for an edit.
@@ -246,9 +246,9 @@ async def test_a_collab_join_folder_and_an_api_client_through_the_hub(hub: HubPr
             accept(cy.workspace, third, decided_by="cy")
             expected = cy.workspace.read("geo.py")
             assert "return 2 * (w + h)" in expected
-            await wait_until(lambda: saved.read_text() == expected, 20)
-            await wait_until(lambda: status(agent.ws, third)[0] == "accepted", 20)
-            await wait_until(lambda: status(bob.workspace, third)[0] == "accepted", 20)
+            await eventually(lambda: saved.read_text() == expected, 20)
+            await eventually(lambda: status(agent.ws, third)[0] == "accepted", 20)
+            await eventually(lambda: status(bob.workspace, third)[0] == "accepted", 20)
             await settle()
             assert status(agent.ws, third)[0] == "accepted" == status(cy.workspace, third)[0]
             assert agent.watching == frozenset()

@@ -13,7 +13,7 @@ from collab.ai.suggestions import SuggestionError, accept, reject, request_sugge
 from collab.workspace import Workspace
 from tests.ai.linked import LinkedPeers
 from tests.support.openai_stub_server import Reply
-from tests.support.yclient import wait_until
+from tests.support.waiting import eventually
 
 SOURCE = "def area(w, h):\n    return \n\nprint(area(2, 3))\n"
 CURSOR = SOURCE.index("return ") + len("return ")
@@ -34,7 +34,7 @@ async def test_suggestion_accepted_by_someone_else_lands_in_the_file_with_proven
         sid = request_suggestion(ann, "geo.py", CURSOR, requested_by="ann")
         request = (await asyncio.to_thread(stub.wait_for_requests, 1))[0]
         await asyncio.to_thread(request.paused.wait, 10)
-        await wait_until(lambda: str(entry(bob, sid)["text"]) == "w")
+        await eventually(lambda: str(entry(bob, sid)["text"]) == "w")
         assert entry(bob, sid)["status"] == "streaming"
         with pytest.raises(SuggestionError, match="only a ready suggestion"):
             accept(bob, sid, decided_by="bob")

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,7 +29,8 @@ from collab.crypto.links import write_link
 from collab.hub.agents import NAME as HUB_AGENT_NAME
 from collab.hub.agents import TOKEN_ENV
 from tests.support.hub_process import HubProcess
-from tests.support.yclient import wait_until
+from tests.support.ports import free_port
+from tests.support.waiting import eventually
 
 
 def agent_env(**extra: str) -> dict[str, str]:
@@ -95,7 +95,7 @@ class AgentRun:
 
     async def ended(self, timeout: float) -> int:
         """The exit code, once the process has ended and all its output is read."""
-        await wait_until(lambda: self.proc.poll() is not None and not self._reader.is_alive(), timeout)
+        await eventually(lambda: self.proc.poll() is not None and not self._reader.is_alive(), timeout)
         return self.proc.returncode
 
     def stop(self) -> int:
@@ -165,12 +165,10 @@ async def test_a_request_the_hub_rejects_is_one_line_and_exit_1(hub: HubProcess,
 
 
 async def test_a_hub_that_is_down_is_retried_with_backoff_until_it_is_up(tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nothing listens there until the hub starts on it
     url = f"http://127.0.0.1:{port}"
     async with agent_run("--serve", "--hub", url, "--name", "late", "--data", str(tmp_path / "agent")) as agent:
-        await wait_until(lambda: "retrying in 4 s" in agent.output(), 30)
+        await eventually(lambda: "retrying in 4 s" in agent.output(), 30)
         assert f"cannot register with {url}: cannot connect" in agent.output()
         assert "retrying in 2 s" in agent.output()
         hub = HubProcess(tmp_path / "data", port=port).start()
@@ -179,11 +177,10 @@ async def test_a_hub_that_is_down_is_retried_with_backoff_until_it_is_up(tmp_pat
                 async def listed() -> list[str]:
                     return [a["name"] for a in (await http.get("/api/agents")).json()["agents"]]
 
-                for _ in range(600):
-                    if await listed() == ["late"]:
-                        break
-                    await asyncio.sleep(0.1)
-                assert await listed() == ["late"], agent.output()
+                async def registered() -> bool:
+                    return await listed() == ["late"]
+
+                await eventually(registered, 60, interval=0.1, what="the agent listed once the hub is up")
             assert agent.proc.poll() is None
             assert await asyncio.to_thread(agent.stop) == 0, agent.output()
         finally:
@@ -214,7 +211,7 @@ async def test_a_5xx_from_a_proxy_in_front_is_retried_not_fatal(tmp_path: Path) 
     url = f"http://127.0.0.1:{proxy.server_address[1]}"
     try:
         async with agent_run("--serve", "--hub", url, "--data", str(tmp_path / "agent")) as agent:
-            await wait_until(lambda: "retrying in 4 s" in agent.output(), 30)
+            await eventually(lambda: "retrying in 4 s" in agent.output(), 30)
             assert "the hub answered 502; retrying in 2 s" in agent.output()
             assert agent.proc.poll() is None
             assert await asyncio.to_thread(agent.stop) == 0, agent.output()
@@ -229,14 +226,14 @@ async def test_ctrl_c_with_a_room_joined_leaves_without_saying_retrying(hub: Hub
     data = tmp_path / "agent"
     async with agent_run("--serve", "--hub", hub.url, "--name", "pair", "--data", str(data)) as agent:
         key_file = data / "agents" / "pair.x25519"
-        await wait_until(lambda: "pair registered at" in agent.output(), 30)
+        await eventually(lambda: "pair registered at" in agent.output(), 30)
         agent_key = X25519PrivateKey.from_private_bytes(key_file.read_bytes())
         async with Session.connect(link, name="ann") as ann, httpx.AsyncClient(base_url=hub.url) as http:
             posted = await http.post("/api/agents/pair/invites", json=seal(keys, public_bytes(agent_key)).to_json())
             assert posted.status_code == 202
-            await wait_until(lambda: any("agent" in s for s in ann.peers().values()), 30)
+            await eventually(lambda: any("agent" in s for s in ann.peers().values()), 30)
             agent.proc.send_signal(signal.SIGINT)
-            await wait_until(lambda: not any("agent" in s for s in ann.peers().values()), 30)
+            await eventually(lambda: not any("agent" in s for s in ann.peers().values()), 30)
         assert await agent.ended(30) == 0, agent.output()
     out = agent.output()
     assert "retrying" not in out and "Traceback" not in out, out

@@ -10,7 +10,7 @@ from collab.client.session import Session
 from tests.ai_web.support import agent_process
 from tests.support.hub_process import HubProcess
 from tests.support.openai_stub_server import OpenAIStubServer, Reply
-from tests.support.yclient import wait_until
+from tests.support.waiting import eventually
 from tests.web.browser import ARTIFACTS, browser_unavailable, chromium, editor, join, new_page, start_session
 
 pytestmark = pytest.mark.skipif(browser_unavailable() is not None, reason=str(browser_unavailable()))
@@ -65,9 +65,9 @@ async def test_both_pages_watch_a_suggestion_grow_and_the_other_accepts_it(hub: 
             for page in (ada, grace):
                 await expect(editor(page)).to_contain_text("sum(items)  # all of them")  # real text: the ghost is gone
                 await expect(ghost(page)).to_have_count(0)
-            await wait_until(lambda: checker.workspace.read("calc.py") == SOURCE + "sum(items)  # all of them", 15)
+            await eventually(lambda: checker.workspace.read("calc.py") == SOURCE + "sum(items)  # all of them", 15)
             entry = next(iter(checker.workspace.suggestions.values()))
-            await wait_until(lambda: entry.get("status") == "accepted", 15)
+            await eventually(lambda: entry.get("status") == "accepted", 15)
             assert (entry["model"], entry["requested_by"], entry["decided_by"]) == ("stub-model", "Ada", "Grace")
             assert isinstance(entry["decided_ts"], float)
             assert len(stub.requests) == 1
@@ -116,7 +116,7 @@ async def test_reject_removes_it_for_everyone_and_an_edit_in_its_line_makes_it_s
             await grace.get_by_role("button", name="Dismiss suggestion from stub-model").click()
             for page in (ada, grace):
                 await expect(ghost(page)).to_have_count(0)
-            await wait_until(lambda: checker.workspace.read("calc.py") == "def total(items):\n    # return ", 15)
+            await eventually(lambda: checker.workspace.read("calc.py") == "def total(items):\n    # return ", 15)
             statuses = sorted(str(e.get("status")) for e in checker.workspace.suggestions.values())
             assert statuses == ["rejected", "rejected", "rejected"]
         assert ada.errors == [] and grace.errors == []  # type: ignore[attr-defined]

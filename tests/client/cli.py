@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -32,12 +31,6 @@ def timed(*args: str, **kw: object) -> tuple[subprocess.CompletedProcess[str], f
     return result, time.monotonic() - start
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])  # nothing listens here once the socket closes
-
-
 def encrypted_link(server: str) -> str:
     """A well-formed encrypted link to a room that no hub has ever heard of."""
     return write_link(server, RoomKeys.from_write_secret(generate_write_secret()))
@@ -48,12 +41,17 @@ def error_lines(stderr: str) -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def tcp_server(reply: bytes | None, ssl_context: object = None) -> AsyncIterator[int]:
+async def tcp_server(
+    reply: bytes | None, ssl_context: object = None, *, accepted: asyncio.Event | None = None
+) -> AsyncIterator[int]:
     """A real TCP (or TLS) server on a free port: answers every connection with ``reply`` and
-    closes, or with ``reply=None`` accepts and then says nothing at all (a hung proxy)."""
+    closes, or with ``reply=None`` accepts and then says nothing at all (a hung proxy).
+    ``accepted`` is set once a connection came in."""
     held: list[asyncio.StreamWriter] = []
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if accepted is not None:
+            accepted.set()
         if reply is None:
             held.append(writer)
             return

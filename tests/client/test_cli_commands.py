@@ -12,7 +12,8 @@ import pytest
 
 from collab.client.session import Session
 from collab.crypto.links import parse_link
-from tests.client.cli import collab, encrypted_link, error_lines, free_port, tcp_server
+from tests.client.cli import collab, encrypted_link, error_lines, tcp_server
+from tests.support.ports import free_port
 from tests.support.hub_process import HubProcess
 
 

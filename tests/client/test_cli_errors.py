@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.client.cli import encrypted_link, error_lines, free_port, self_signed_tls, tcp_server, timed
+from tests.client.cli import encrypted_link, error_lines, self_signed_tls, tcp_server, timed
+from tests.support.ports import free_port
 from tests.support.hub_process import HubProcess
 
 PROMPT_S = 10  # "at once": well under the 30 s start timeout even on a loaded 2-core machine
@@ -55,11 +56,12 @@ async def test_http_status_of_a_proxy_is_named(tmp_path: Path) -> None:
 
 
 async def test_ctrl_c_while_connecting_says_interrupted(tmp_path: Path) -> None:
-    async with tcp_server(None) as port:  # accepts, never answers the websocket handshake
+    connected = asyncio.Event()
+    async with tcp_server(None, accepted=connected) as port:  # accepts, never answers the websocket handshake
         link = encrypted_link(f"http://127.0.0.1:{port}")
         cmd = [sys.executable, "-m", "collab", "join", link, "--dir", str(tmp_path / "W")]
         proc = await asyncio.create_subprocess_exec(*cmd, stderr=subprocess.PIPE)
-        await asyncio.sleep(3)  # imports done, connection open, handshake hanging
+        await asyncio.wait_for(connected.wait(), 30)  # imports done, connection open, handshake hanging
         start = time.monotonic()
         proc.send_signal(signal.SIGINT)
         _, err = await asyncio.wait_for(proc.communicate(), 20)

@@ -7,11 +7,10 @@ import os
 from pathlib import Path
 from typing import AsyncIterator
 
-import pytest
 
 from collab.client.session import Session
 from tests.client.join_process import JoinProcess
-from tests.client.support import eventually
+from tests.support.waiting import eventually
 from tests.support.hub_process import HubProcess
 
 
@@ -139,10 +138,6 @@ async def test_offline_edits_in_both_folders_converge(tmp_path: Path) -> None:
 
 
 async def test_encrypted_share_and_join(hub: HubProcess, tmp_path: Path) -> None:
-    from collab.commands.share import encrypted_available
-
-    if not encrypted_available():
-        pytest.skip("collab/client/encrypted.py is not in this tree")
     import subprocess
     import sys
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from collab.commands.new import create_encrypted_room
 from collab.crypto import write_link
 from tests.client.join_process import JoinProcess
-from tests.client.support import eventually
+from tests.support.waiting import eventually
 from tests.support.hub_process import HubProcess
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from collab.client.session import Session
 from tests.client.join_process import JoinProcess
-from tests.client.support import eventually, metric
+from tests.client.support import metric
+from tests.support.waiting import eventually
 from tests.support.hub_process import HubProcess
 
 IDLE_S = 30

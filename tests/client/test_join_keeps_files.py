@@ -15,7 +15,7 @@ from collab.client.folderstate import MirrorError
 from collab.client.mirror import Mirror
 from collab.client.session import Session
 from tests.client.join_process import JoinProcess
-from tests.client.support import eventually
+from tests.support.waiting import eventually
 from tests.support.hub_process import HubProcess
 
 

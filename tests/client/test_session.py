@@ -12,7 +12,8 @@ import pytest
 
 from collab.client.provider import ProviderError, Status
 from collab.client.session import Session
-from tests.client.support import eventually, metric
+from tests.client.support import metric
+from tests.support.waiting import eventually
 from tests.support.hub_process import HubProcess
 from tests.support.yclient import pycrdt_client
 
@@ -97,11 +98,8 @@ async def test_unreachable_hub_is_a_clear_error(tmp_path: Path) -> None:
 
 
 async def test_encrypted_link_picks_the_encrypted_provider(hub: HubProcess) -> None:
-    try:
-        from collab.client.encrypted import EncryptedProvider
-        from collab.commands.new import create_encrypted_room
-    except ImportError as exc:
-        pytest.skip(f"encrypted client not in this tree yet: {exc}")
+    from collab.client.encrypted import EncryptedProvider
+    from collab.commands.new import create_encrypted_room
     from collab.crypto import write_link
 
     keys = create_encrypted_room(hub.url)

@@ -17,9 +17,8 @@ from collab.crypto.keys import RoomKeys
 from collab.crypto.links import websocket_url
 from collab.protocol import relay_frames as frames
 from tests.support.hub_process import HubProcess
-from tests.support.yclient import wait_until
 
-__all__ = ["RawClient", "data_bytes", "joined", "new_room", "raw_client", "room_url", "wait_until"]
+__all__ = ["RawClient", "data_bytes", "joined", "new_room", "raw_client", "room_url"]
 
 
 def new_room(hub: HubProcess) -> RoomKeys:

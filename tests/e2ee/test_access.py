@@ -15,7 +15,8 @@ from collab.client.provider import ProviderError
 from collab.crypto.keys import RoomKeys, generate_write_secret
 from collab.protocol import relay_frames as frames
 from collab.protocol.envelope import TamperedEnvelope, open_envelope
-from tests.e2ee.support import joined, new_room, raw_client, room_url, wait_until
+from tests.e2ee.support import joined, new_room, raw_client, room_url
+from tests.support.waiting import eventually
 from tests.support.hub_process import HubProcess
 
 SECRET = "the merger closes on friday"
@@ -85,7 +86,7 @@ async def test_read_only_link_reads_cannot_write_and_shows_presence(hub: HubProc
         assert str(text) == SECRET
         writer_text = writer.doc.get("code", type=pycrdt.Text)
         writer_text += "!"
-        await wait_until(lambda: str(text) == SECRET + "!")
+        await eventually(lambda: str(text) == SECRET + "!")
         # Local edits on a read-only link stay local: nothing is sent, the writer never sees them.
         text += " (reader scribbles)"
         await asyncio.sleep(0.3)
@@ -93,8 +94,8 @@ async def test_read_only_link_reads_cannot_write_and_shows_presence(hub: HubProc
         # Presence works both ways for a reader.
         reader.awareness.set_local_state({"user": {"name": "reader"}})
         writer.awareness.set_local_state({"user": {"name": "writer"}})
-        await wait_until(lambda: any(s.get("user", {}).get("name") == "reader" for s in writer.awareness.states.values()))
-        await wait_until(lambda: any(s.get("user", {}).get("name") == "writer" for s in reader.awareness.states.values()))
+        await eventually(lambda: any(s.get("user", {}).get("name") == "reader" for s in writer.awareness.states.values()))
+        await eventually(lambda: any(s.get("user", {}).get("name") == "writer" for s in reader.awareness.states.values()))
     assert writer.rejected == [] and reader.rejected == []
 
     # A reader's connection is refused even a perfectly signed envelope: role is checked first.
@@ -115,8 +116,8 @@ async def test_leaving_removes_presence(hub: HubProcess) -> None:
     async with joined(hub, keys) as stays:
         async with joined(hub, keys.read_only()) as leaves:
             leaves.awareness.set_local_state({"user": {"name": "leaves"}})
-            await wait_until(lambda: any(s.get("user", {}).get("name") == "leaves" for s in stays.awareness.states.values()))
-        await wait_until(lambda: not any(s.get("user", {}).get("name") == "leaves" for s in stays.awareness.states.values()))
+            await eventually(lambda: any(s.get("user", {}).get("name") == "leaves" for s in stays.awareness.states.values()))
+        await eventually(lambda: not any(s.get("user", {}).get("name") == "leaves" for s in stays.awareness.states.values()))
 
 
 async def test_hub_refuses_tampered_and_foreign_envelopes_from_writers(hub: HubProcess) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pycrdt
 
 from collab.protocol import relay_frames as frames
-from tests.e2ee.support import data_bytes, joined, new_room, wait_until
+from tests.e2ee.support import data_bytes, joined, new_room
+from tests.support.waiting import eventually
 from tests.support.hub_process import HubProcess
 
 SECRET_TEXT = "launch codes: hunter2-XYZZY-4242"
@@ -27,11 +28,11 @@ async def test_two_writers_leave_no_plaintext_in_store_logs_or_frames(hub: HubPr
             text += ch  # one update per keystroke, like an editor
         alice.awareness.set_local_state({"user": {"name": "alice"}, "file": SECRET_FILE})
         bob_files = bob.doc.get("files", type=pycrdt.Map)
-        await wait_until(lambda: SECRET_FILE in bob_files and str(bob_files[SECRET_FILE]) == SECRET_TEXT)
+        await eventually(lambda: SECRET_FILE in bob_files and str(bob_files[SECRET_FILE]) == SECRET_TEXT)
         bob_text = bob_files[SECRET_FILE]
         bob_text += " (reviewed)"
-        await wait_until(lambda: str(text).endswith("(reviewed)"))
-        await wait_until(lambda: any(s.get("file") == SECRET_FILE for s in bob.awareness.states.values()))
+        await eventually(lambda: str(text).endswith("(reviewed)"))
+        await eventually(lambda: any(s.get("file") == SECRET_FILE for s in bob.awareness.states.values()))
         await alice.flush()
         await bob.flush()
         # Positive control: the same search finds the secrets in what the clients hold.

@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from collab.crypto.keys import RoomKeys
 from collab.protocol import relay_frames as frames
 from collab.protocol.envelope import new_author_id, seal_awareness, seal_update
-from tests.e2ee.support import joined, new_room, raw_client, room_url, wait_until
+from tests.e2ee.support import joined, new_room, raw_client, room_url
+from tests.support.waiting import eventually
 from tests.support.hub_process import HubProcess
 
 
@@ -109,7 +110,7 @@ async def test_live_replay_through_the_hub_is_dropped(hub: HubProcess) -> None:
         text += "hello"
         await alice.flush()
         bob_text = bob.doc.get("code", type=pycrdt.Text)
-        await wait_until(lambda: str(bob_text) == "hello")
+        await eventually(lambda: str(bob_text) == "hello")
         # Someone holding the write link (or a hub that stored it) sends alice's envelope again:
         # the signature is genuine, so only the clients' replay check can catch it.
         envelope = next(frames.decode(f).envelope for f in sent if f[0] == frames.FrameType.PUBLISH)  # type: ignore[union-attr]
@@ -118,7 +119,7 @@ async def test_live_replay_through_the_hub_is_dropped(hub: HubProcess) -> None:
             await raw.ws.send(frames.publish(1, envelope))
             ack = await raw.recv()
             assert isinstance(ack, frames.Ack)
-        await wait_until(lambda: bool(bob.rejected) and bool(alice.rejected))
+        await eventually(lambda: bool(bob.rejected) and bool(alice.rejected))
         assert [r.error for r in bob.rejected] == ["ReplayedEnvelope"]
         assert [r.error for r in alice.rejected] == ["ReplayedEnvelope"]
         assert str(bob_text) == "hello" and str(text) == "hello"

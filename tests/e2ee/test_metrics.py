@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.e2ee.support import joined, new_room
 from tests.support.hub_process import HubProcess
 from tests.support.metrics import scrape
-from tests.support.yclient import wait_until
+from tests.support.waiting import eventually
 
 
 async def test_loaded_encrypted_rooms_are_counted_and_uncounted(hub: HubProcess) -> None:
@@ -16,4 +16,4 @@ async def test_loaded_encrypted_rooms_are_counted_and_uncounted(hub: HubProcess)
         assert stats["collab_rooms_loaded"] == 2
         assert stats["collab_connections"] == 3
     # Both rooms unload once nobody is in them (the hub under test unloads after 0.5 s).
-    await wait_until(lambda: scrape(hub.url)["collab_rooms_loaded"] == 0, timeout=15)
+    await eventually(lambda: scrape(hub.url)["collab_rooms_loaded"] == 0, timeout=15)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 
@@ -12,6 +11,7 @@ import pycrdt
 from collab.client.encrypted import EncryptedProvider
 from collab.crypto.links import parse_link
 from tests.support.hub_process import HubProcess
+from tests.support.ports import free_port
 
 
 def collab(*args: str) -> subprocess.CompletedProcess[str]:
@@ -47,9 +47,7 @@ async def test_new_plaintext_room(hub: HubProcess) -> None:
 
 
 def test_unreachable_server_is_a_clear_error() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens here once the socket closes
+    port = free_port()  # nothing listens there
     result = collab("new", "--server", f"http://127.0.0.1:{port}")
     assert result.returncode == 1
     assert f"cannot reach the hub at http://127.0.0.1:{port}" in result.stderr

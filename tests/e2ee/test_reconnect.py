@@ -9,7 +9,8 @@ import pycrdt
 from collab.client.encrypted import EncryptedProvider
 from collab.client.provider import ProviderError, Status
 from collab.crypto.keys import RoomKeys, generate_write_secret
-from tests.e2ee.support import joined, new_room, wait_until
+from tests.e2ee.support import joined, new_room
+from tests.support.waiting import eventually
 from tests.support.ports import free_port
 from tests.support.hub_process import HubProcess
 
@@ -24,15 +25,15 @@ async def test_kill_9_and_restart_loses_no_edit_and_duplicates_none(tmp_path: Pa
             ta, tb = alice.doc.get("code", type=pycrdt.Text), bob.doc.get("code", type=pycrdt.Text)
             ta += "before "
             await alice.flush()
-            await wait_until(lambda: str(tb) == "before ")
+            await eventually(lambda: str(tb) == "before ")
             hub.kill()
-            await wait_until(lambda: alice.status is Status.OFFLINE and bob.status is Status.OFFLINE)
+            await eventually(lambda: alice.status is Status.OFFLINE and bob.status is Status.OFFLINE)
             ta += "alice-offline "
             tb += "bob-offline "
             assert alice.pending == 1 and bob.pending == 1
             hub = HubProcess(data, port=port).start()
-            await wait_until(lambda: alice.pending == 0 and bob.pending == 0)
-            await wait_until(lambda: str(ta) == str(tb))
+            await eventually(lambda: alice.pending == 0 and bob.pending == 0)
+            await eventually(lambda: str(ta) == str(tb))
             assert "alice-offline" in str(ta) and "bob-offline" in str(ta)
             assert alice.rejected == [] and bob.rejected == [], (alice.rejected, bob.rejected)
             expected = str(ta)

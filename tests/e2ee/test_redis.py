@@ -11,7 +11,8 @@ import pytest
 from collab.client.encrypted import EncryptedProvider
 from collab.crypto.links import websocket_url
 from collab.protocol import relay_frames as frames
-from tests.e2ee.support import data_bytes, new_room, wait_until
+from tests.e2ee.support import data_bytes, new_room
+from tests.support.waiting import eventually
 from tests.support.redis_server import RedisServer
 from tests.support.hub_process import HubProcess
 
@@ -43,13 +44,13 @@ async def test_encrypted_room_across_two_hubs_on_redis(redis_hubs: tuple[RedisSe
             text += ch
         b.awareness.set_local_state({"user": {"name": "on hub b"}})
         seen = b.doc.get("code", type=pycrdt.Text)
-        await wait_until(lambda: str(seen) == SECRET)
-        await wait_until(lambda: any(s.get("user", {}).get("name") == "on hub b" for s in a.awareness.states.values()))
+        await eventually(lambda: str(seen) == SECRET)
+        await eventually(lambda: any(s.get("user", {}).get("name") == "on hub b" for s in a.awareness.states.values()))
         covers = await a.compact()
         assert covers == len(SECRET)
         text += "."
         await a.flush()
-        await wait_until(lambda: str(seen) == SECRET + ".")
+        await eventually(lambda: str(seen) == SECRET + ".")
     finally:
         await a.stop()
         await b.stop()
@@ -86,7 +87,7 @@ async def test_store_outage_keeps_edits_queued_until_redis_is_back(
         await writer.flush()
         server.kill()
         text += "while redis is down"
-        await wait_until(lambda: writer.pending == 1, timeout=10)
+        await eventually(lambda: writer.pending == 1, timeout=10)
         server.start()
         await writer.flush(timeout=30)
     assert writer.rejected == [] and writer.refused == []
@@ -112,9 +113,9 @@ async def test_presence_of_a_dead_hubs_clients_goes_away(redis_hubs: tuple[Redis
         def names(provider: EncryptedProvider) -> set[str]:
             return {s.get("user", {}).get("name") for s in provider.awareness.states.values() if s}
 
-        await wait_until(lambda: "on hub a" in names(b) and "on hub b" in names(a))
+        await eventually(lambda: "on hub a" in names(b) and "on hub b" in names(a))
         hub_a.kill()
-        await wait_until(lambda: "on hub a" not in names(b), timeout=15)
+        await eventually(lambda: "on hub a" not in names(b), timeout=15)
         assert names(b) == {"on hub b"}
     finally:
         await a.stop()

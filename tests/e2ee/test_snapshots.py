@@ -10,7 +10,8 @@ import pycrdt
 
 from collab.protocol import relay_frames as frames
 from collab.protocol.envelope import new_author_id, seal_snapshot
-from tests.e2ee.support import joined, new_room, raw_client, room_url, wait_until
+from tests.e2ee.support import joined, new_room, raw_client, room_url
+from tests.support.waiting import eventually
 from tests.support.hub_process import HubProcess
 from tests.support.store_file import log_rows, snapshot
 
@@ -49,7 +50,7 @@ async def test_snapshot_of_20000_updates_replaces_the_log(hub: HubProcess) -> No
         more = again.doc.get("code", type=pycrdt.Text)
         more += "!"
         watched = watcher.doc.get("code", type=pycrdt.Text)
-        await wait_until(lambda: str(watched) == expected + "!")
+        await eventually(lambda: str(watched) == expected + "!")
         assert again.rejected == [] and watcher.rejected == []
 
 
@@ -65,8 +66,8 @@ async def test_writers_compact_automatically_and_joiners_agree(hub: HubProcess) 
                 await b.flush()
         await a.flush()
         await b.flush()
-        await wait_until(lambda: str(ta) == str(tb))
-        await wait_until(lambda: snapshot(db, keys.room_id) is not None)
+        await eventually(lambda: str(ta) == str(tb))
+        await eventually(lambda: snapshot(db, keys.room_id) is not None)
         assert a.snapshots_made + b.snapshots_made >= 1
         assert len(log_rows(db, keys.room_id)) < 120
         expected = str(ta)

@@ -14,8 +14,10 @@ from websockets.exceptions import ConnectionClosed
 
 from collab.store.sqlite import SQLiteStore
 from tests.support.hub_process import HubProcess
+from tests.support.metrics import scrape
 from tests.support.store_file import log_rows, snapshot
-from tests.support.yclient import pycrdt_client, wait_until
+from tests.support.yclient import pycrdt_client
+from tests.support.waiting import eventually
 
 
 async def test_kill_9_right_after_fan_out_loses_nothing_received(tmp_path: Path) -> None:
@@ -29,7 +31,7 @@ async def test_kill_9_right_after_fan_out_loses_nothing_received(tmp_path: Path)
             for i in range(200):
                 wt += f"line {i}\n"
             # The moment the reader has received everything, the hub dies without any chance to flush.
-            await wait_until(lambda: str(rt).count("\n") == 200)
+            await eventually(lambda: str(rt).count("\n") == 200)
             hub.kill()
             received = str(rt)
     finally:
@@ -38,7 +40,7 @@ async def test_kill_9_right_after_fan_out_loses_nothing_received(tmp_path: Path)
     try:
         async with pycrdt_client(f"{again.ws_url}/ws/crash") as fresh:
             ft = fresh.get("code", type=pycrdt.Text)
-            await wait_until(lambda: str(ft) == received)
+            await eventually(lambda: str(ft) == received)
     finally:
         again.stop()
 
@@ -49,7 +51,7 @@ async def test_sigterm_closes_with_1012_and_flushes(tmp_path: Path) -> None:
     try:
         async with pycrdt_client(f"{hub.ws_url}/ws/term") as doc:
             doc.get("code", type=pycrdt.Text).insert(0, "persist me")
-            await asyncio.sleep(0.2)
+            await eventually(lambda: scrape(hub.url).get("collab_updates_stored_total", 0) >= 1, what="the edit stored")
         async with connect(f"{hub.ws_url}/ws/term") as ws:
             await ws.recv()
             assert hub.proc is not None
@@ -65,7 +67,7 @@ async def test_sigterm_closes_with_1012_and_flushes(tmp_path: Path) -> None:
     try:
         async with pycrdt_client(f"{again.ws_url}/ws/term") as doc:
             text = doc.get("code", type=pycrdt.Text)
-            await wait_until(lambda: str(text) == "persist me")
+            await eventually(lambda: str(text) == "persist me")
     finally:
         again.stop()
 
@@ -101,18 +103,18 @@ async def test_room_with_100k_updates_joins_with_full_text_and_is_compacted(tmp_
         started = time.perf_counter()
         async with pycrdt_client(f"{hub.ws_url}/ws/history") as doc:
             text = doc.get("code", type=pycrdt.Text)
-            await wait_until(lambda: len(str(text)) == len(expected))
+            await eventually(lambda: len(str(text)) == len(expected))
             print(f"cold join of a 100k-update room: {time.perf_counter() - started:.2f} s")
             assert str(text) == expected
             # Background compaction replaces the log with one snapshot.
-            await wait_until(lambda: len(log_rows(data / "collab.sqlite3", "history")) == 0, timeout=20)
+            await eventually(lambda: len(log_rows(data / "collab.sqlite3", "history")) == 0, timeout=20)
             snap = snapshot(data / "collab.sqlite3", "history")
             assert snap is not None and snap[0] == 100_000
             text += "!"
-            await wait_until(lambda: len(log_rows(data / "collab.sqlite3", "history")) == 1)
+            await eventually(lambda: len(log_rows(data / "collab.sqlite3", "history")) == 1)
         # A joiner gets the compacted state plus newer updates.
         async with pycrdt_client(f"{hub.ws_url}/ws/history") as late:
             late_text = late.get("code", type=pycrdt.Text)
-            await wait_until(lambda: str(late_text) == expected + "!")
+            await eventually(lambda: str(late_text) == expected + "!")
     finally:
         hub.stop()

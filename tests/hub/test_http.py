@@ -13,7 +13,8 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.support.hub_process import HubProcess
 from tests.support.metrics import scrape
-from tests.support.yclient import pycrdt_client, wait_until
+from tests.support.yclient import pycrdt_client
+from tests.support.waiting import eventually
 
 
 def test_healthz_answers_when_the_store_does(hub: HubProcess) -> None:
@@ -29,7 +30,7 @@ async def test_metrics_parse_and_move_with_traffic(hub: HubProcess) -> None:
         ta, tb = a.get("code", type=pycrdt.Text), b.get("code", type=pycrdt.Text)
         for i in range(50):
             ta += f"{i},"
-        await wait_until(lambda: str(tb) == str(ta))
+        await eventually(lambda: str(tb) == str(ta))
         during = scrape(hub.url)
         assert during["collab_connections"] == 2
         assert during["collab_rooms_loaded"] == 1
@@ -91,7 +92,7 @@ async def test_idle_rooms_are_unloaded(hub: HubProcess) -> None:
             doc.get("code", type=pycrdt.Text).insert(0, f"room {i}")
             await asyncio.sleep(0.01)
     # The fixture's hub unloads rooms idle for 0.5 s.
-    await wait_until(lambda: scrape(hub.url)["collab_rooms_loaded"] == 0, timeout=15)
+    await eventually(lambda: scrape(hub.url)["collab_rooms_loaded"] == 0, timeout=15)
     async with pycrdt_client(f"{hub.ws_url}/ws/room-42") as doc:
         text = doc.get("code", type=pycrdt.Text)
-        await wait_until(lambda: str(text) == "room 42")
+        await eventually(lambda: str(text) == "room 42")

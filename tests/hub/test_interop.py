@@ -7,7 +7,8 @@ import pytest
 
 from tests.support.hub_process import HubProcess
 from tests.support.node_client import NodeYjsClient, node_available
-from tests.support.yclient import pycrdt_session, wait_until
+from tests.support.yclient import pycrdt_session
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.skipif(node_available() is not None, reason=str(node_available()))
 
@@ -25,11 +26,11 @@ async def test_node_and_python_edit_concurrently_and_see_each_other(hub: HubProc
             def converged() -> bool:
                 return node.text == str(text) and all(tok in node.text for tok in expected)
 
-            await wait_until(converged)
+            await eventually(converged)
             # Each sees the other's presence.
-            await wait_until(lambda: any(s.get("user", {}).get("name") == "py-bob" for s in node.awareness.values()))
-            await wait_until(
+            await eventually(lambda: any(s.get("user", {}).get("name") == "py-bob" for s in node.awareness.values()))
+            await eventually(
                 lambda: any(s.get("user", {}).get("name") == "node-ann" for s in py.awareness.states.values())
             )
         # The Python client left: its presence disappears for the Node client.
-        await wait_until(lambda: all(s.get("user", {}).get("name") != "py-bob" for s in node.awareness.values()))
+        await eventually(lambda: all(s.get("user", {}).get("name") != "py-bob" for s in node.awareness.values()))

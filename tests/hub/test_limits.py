@@ -19,7 +19,8 @@ from collab.protocol import yjs
 from tests.support.hub_process import HubProcess
 from tests.support.metrics import scrape
 from tests.support.store_file import log_rows
-from tests.support.yclient import pycrdt_client, wait_until
+from tests.support.yclient import pycrdt_client
+from tests.support.waiting import eventually
 
 MAX_FRAME = 64 * 1024
 
@@ -116,7 +117,7 @@ async def test_garbage_is_refused_and_good_clients_keep_working(small_hub: HubPr
         assert not mismatches, f"wrong close codes (expected, got): {mismatches[:10]}"
         # The writer kept typing throughout and the reader saw every keystroke.
         expected_text = "".join(f"<{n}>" for n in range(typed))
-        await wait_until(lambda: str(rt) == expected_text)
+        await eventually(lambda: str(rt) == expected_text)
     # Nothing of the garbage is in the store: the log replays to exactly the typed text.
     doc = pycrdt.Doc()
     for _, _, data in log_rows(small_hub.data / "collab.sqlite3", "shared"):
@@ -175,9 +176,9 @@ async def test_client_that_stops_reading_is_dropped_not_buffered(tmp_path: Path)
                     wt += chunk
                     sent += 1
                     await asyncio.sleep(0)
-                await wait_until(lambda: len(str(rt)) == sent * 30000, timeout=30)
+                await eventually(lambda: len(str(rt)) == sent * 30000, timeout=30)
             assert scrape(small_hub.url)["collab_slow_client_disconnects_total"] >= 1
-            await wait_until(lambda: scrape(small_hub.url)["collab_connections"] == 2)
+            await eventually(lambda: scrape(small_hub.url)["collab_connections"] == 2)
     finally:
         stuck.close()
         small_hub.stop()

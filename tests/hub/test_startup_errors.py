@@ -11,7 +11,8 @@ import pycrdt
 
 from tests.support.ports import free_port
 from tests.support.hub_process import HubProcess
-from tests.support.yclient import pycrdt_client, wait_until
+from tests.support.yclient import pycrdt_client
+from tests.support.waiting import eventually
 
 
 def serve(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -39,7 +40,7 @@ async def test_a_second_hub_on_the_same_data_dir_refuses_and_the_first_keeps_ser
             client.get("code", type=pycrdt.Text).insert(0, "kept")
             async with pycrdt_client(f"{first.ws_url}/ws/still-mine") as other:
                 text = other.get("code", type=pycrdt.Text)
-                await wait_until(lambda: str(text) == "kept")
+                await eventually(lambda: str(text) == "kept")
     finally:
         first.stop()
     # The lock goes with the process: the data dir can be served again.

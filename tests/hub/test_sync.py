@@ -5,7 +5,8 @@ from __future__ import annotations
 import pycrdt
 
 from tests.support.hub_process import HubProcess
-from tests.support.yclient import pycrdt_client, wait_until
+from tests.support.yclient import pycrdt_client
+from tests.support.waiting import eventually
 
 
 async def test_two_pycrdt_clients_converge(hub: HubProcess) -> None:
@@ -15,9 +16,9 @@ async def test_two_pycrdt_clients_converge(hub: HubProcess) -> None:
         tb = b.get("code", type=pycrdt.Text)
         ta += "hello "
         tb += "world"
-        await wait_until(lambda: len(str(ta)) == 11 and str(ta) == str(tb))
+        await eventually(lambda: len(str(ta)) == 11 and str(ta) == str(tb))
     # a third client, later, gets everything from the hub
     async with pycrdt_client(url) as c:
         tc = c.get("code", type=pycrdt.Text)
-        await wait_until(lambda: len(str(tc)) == 11)
+        await eventually(lambda: len(str(tc)) == 11)
         assert "hello " in str(tc) and "world" in str(tc)

@@ -26,7 +26,8 @@ from collab.commands.new import create_encrypted_room
 from collab.crypto.keys import b64url_decode, b64url_encode
 from collab.crypto.links import write_link
 from tests.redis.reconnecting import ReconnectingClient, Typists, marks
-from tests.support.yclient import pycrdt_client, wait_until
+from tests.support.yclient import pycrdt_client
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,11 +85,11 @@ async def test_kill_9_a_hub_behind_the_load_balancer(topology: dict[str, Any]) -
             await stack.enter_async_context(client.running())
         typists = Typists(clients)
         typists.start()
-        await wait_until(lambda: all(len(t) >= 20 for t in typists.typed), timeout=20)
+        await eventually(lambda: all(len(t) >= 20 for t in typists.typed), timeout=20)
         victim = topology["hubs"][0]
         os.kill(victim["pid"], signal.SIGKILL)
         received_before_kill = typists.received()
-        await wait_until(lambda: all(len(t) >= 60 for t in typists.typed), timeout=20)
+        await eventually(lambda: all(len(t) >= 60 for t in typists.typed), timeout=20)
         await typists.stop()
         final = await typists.converge()
         assert received_before_kill <= marks(final)
@@ -96,7 +97,7 @@ async def test_kill_9_a_hub_behind_the_load_balancer(topology: dict[str, Any]) -
     assert any(c.connects > 1 for c in clients)
     async with pycrdt_client(room) as late:
         text = late.get("code", type=pycrdt.Text)
-        await wait_until(lambda: str(text) == final)
+        await eventually(lambda: str(text) == final)
 
 
 async def test_agent_service_behind_the_load_balancer_outlives_a_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,7 +116,7 @@ async def test_agent_service_behind_the_load_balancer_outlives_a_hub(tmp_path: P
             async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=topology["ca"]), timeout=30) as http:
                 posted = await http.post(f"{lb}/api/agents/ai/invites", json=sealed)
             assert posted.status_code == 202
-            await wait_until(lambda: any("agent" in s for s in ann.peers().values()), 30)
+            await eventually(lambda: any("agent" in s for s in ann.peers().values()), 30)
         log = Path(topology["agent"]["log"]).read_text()
         assert "joined room" in log
         assert keys.write_secret is not None and b64url_encode(keys.write_secret) not in log

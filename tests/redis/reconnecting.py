@@ -11,7 +11,8 @@ from typing import AsyncIterator
 
 import pycrdt
 
-from tests.support.yclient import pycrdt_session, wait_until
+from tests.support.yclient import pycrdt_session
+from tests.support.waiting import eventually
 
 
 class ReconnectingClient:
@@ -91,7 +92,7 @@ class Typists:
 
     async def converge(self, timeout: float = 30) -> str:
         expected = self.all_typed
-        await wait_until(lambda: all(marks(str(c.text)) == expected for c in self.clients), timeout=timeout)
+        await eventually(lambda: all(marks(str(c.text)) == expected for c in self.clients), timeout=timeout)
         final = str(self.clients[0].text)
         assert all(str(c.text) == final for c in self.clients)
         return final

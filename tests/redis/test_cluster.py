@@ -11,7 +11,8 @@ import pytest
 
 from tests.support.hub_process import start_hub
 from tests.support.redis_server import RedisServer, redis_available, running_cluster
-from tests.support.yclient import pycrdt_client, wait_until
+from tests.support.yclient import pycrdt_client
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -55,7 +56,7 @@ async def test_two_hubs_on_a_cluster_share_rooms_on_every_node(tmp_path: Path, c
                 right.get("code", type=pycrdt.Text).insert(0, f"{room} from b;")
             for room, left, right in pairs:
                 lt, rt = left.get("code", type=pycrdt.Text), right.get("code", type=pycrdt.Text)
-                await wait_until(lambda: f"{room} from a;" in str(rt) and f"{room} from b;" in str(lt))
+                await eventually(lambda: f"{room} from a;" in str(rt) and f"{room} from b;" in str(lt))
                 assert str(lt) == str(rt)
             for room in rooms:
                 node = owner(cluster, f"collab:{{{room}}}:relay")
@@ -65,7 +66,7 @@ async def test_two_hubs_on_a_cluster_share_rooms_on_every_node(tmp_path: Path, c
         # A joiner after everyone left reads the room back from the cluster.
         async with pycrdt_client(f"{a.ws_url}/ws/{rooms[0]}") as late:
             text = late.get("code", type=pycrdt.Text)
-            await wait_until(lambda: "alpha from a;" in str(text) and "alpha from b;" in str(text))
+            await eventually(lambda: "alpha from a;" in str(text) and "alpha from b;" in str(text))
         for hub in (a, b):
             # Fan-out went over sharded pub/sub, not through the stream catch-up safety net.
             assert "publishing" not in hub.log() and "missed entries" not in hub.log(), hub.log()

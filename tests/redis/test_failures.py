@@ -13,7 +13,8 @@ from tests.support.hub_process import start_hub
 from tests.redis.reconnecting import ReconnectingClient, Typists, marks
 from tests.support.redis_server import RedisServer
 from tests.support.hub_process import HubProcess
-from tests.support.yclient import pycrdt_client, wait_until
+from tests.support.yclient import pycrdt_client
+from tests.support.waiting import eventually
 
 
 async def test_kill_9_a_hub_while_its_clients_type(two_hubs: tuple[HubProcess, HubProcess]) -> None:
@@ -26,32 +27,30 @@ async def test_kill_9_a_hub_while_its_clients_type(two_hubs: tuple[HubProcess, H
             await stack.enter_async_context(client.running())
         typists = Typists(clients)
         typists.start()
-        await wait_until(lambda: all(len(t) >= 20 for t in typists.typed), timeout=20)
+        await eventually(lambda: all(len(t) >= 20 for t in typists.typed), timeout=20)
         b.kill()
         received_before_kill = typists.received()
-        await wait_until(lambda: all(c.connected.is_set() and c.url == room_a for c in clients), timeout=20)
-        await wait_until(lambda: all(len(t) >= 60 for t in typists.typed), timeout=20)
+        await eventually(lambda: all(c.connected.is_set() and c.url == room_a for c in clients), timeout=20)
+        await eventually(lambda: all(len(t) >= 60 for t in typists.typed), timeout=20)
         await typists.stop()
         final = await typists.converge()
         assert received_before_kill <= marks(final)
         assert any(c.connects > 1 for c in clients)
     async with pycrdt_client(room_a) as late:
         late_text = late.get("code", type=pycrdt.Text)
-        await wait_until(lambda: str(late_text) == final)
+        await eventually(lambda: str(late_text) == final)
 
 
 async def wait_for_health(http: httpx.AsyncClient, hub: HubProcess, status: int, timeout: float = 20) -> None:
     """Poll /healthz until it answers ``status`` (what a load balancer's health check would see)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    seen = 0
-    while seen != status:
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{hub.url}/healthz stayed {seen}, wanted {status}")
+
+    async def answers() -> bool:
         try:
-            seen = (await http.get(f"{hub.url}/healthz", timeout=5)).status_code
+            return (await http.get(f"{hub.url}/healthz", timeout=5)).status_code == status
         except httpx.HTTPError:
-            seen = 0
-        await asyncio.sleep(0.05)
+            return False
+
+    await eventually(answers, timeout, interval=0.05, what=f"{hub.url}/healthz answering {status}")
 
 
 async def test_redis_restart_during_typing_loses_nothing_acknowledged(
@@ -65,7 +64,7 @@ async def test_redis_restart_during_typing_loses_nothing_acknowledged(
             await stack.enter_async_context(client.running())
         typists = Typists(clients)
         typists.start()
-        await wait_until(lambda: all(len(t) >= 20 for t in typists.typed), timeout=20)
+        await eventually(lambda: all(len(t) >= 20 for t in typists.typed), timeout=20)
         redis_server.kill()  # kill -9: with appendfsync always, every reply it gave is on disk
         acknowledged = typists.received()
         for hub in (a, b):
@@ -75,7 +74,7 @@ async def test_redis_restart_during_typing_loses_nothing_acknowledged(
         redis_server.start()
         for hub in (a, b):
             await wait_for_health(http, hub, 200)
-        await wait_until(lambda: all(len(t) >= 80 for t in typists.typed), timeout=20)
+        await eventually(lambda: all(len(t) >= 80 for t in typists.typed), timeout=20)
         await typists.stop()
         final = await typists.converge()
         assert acknowledged <= marks(final)
@@ -90,6 +89,6 @@ async def test_redis_restart_during_typing_loses_nothing_acknowledged(
     try:
         async with pycrdt_client(f"{c.ws_url}/ws/restart") as fresh:
             fresh_text = fresh.get("code", type=pycrdt.Text)
-            await wait_until(lambda: str(fresh_text) == final, timeout=15)
+            await eventually(lambda: str(fresh_text) == final, timeout=15)
     finally:
         c.stop()

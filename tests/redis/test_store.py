@@ -16,7 +16,7 @@ from collab.redis.keys import room_key
 from collab.store.base import RoomExists, RoomInfo, SnapshotConflict, StoreUnavailable
 from collab.store.redis import RedisStore
 from tests.support.redis_server import RedisServer
-from tests.support.yclient import wait_until
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -113,19 +113,17 @@ async def test_appends_fail_fast_while_redis_is_down_and_work_again_after(
     with pytest.raises(StoreUnavailable):
         await store.ping()
     redis_server.start()
-    await wait_until_pings(store)
+    await eventually(lambda: answers(store), timeout=10, interval=0.05, what="redis answering again")
     assert await store.append("down", b"three") == 2
     assert [e.data for e in (await store.load("down")).entries] == [b"one", b"three"]
 
 
-async def wait_until_pings(store: RedisStore) -> None:
-    for _ in range(200):
-        try:
-            await store.ping()
-            return
-        except StoreUnavailable:
-            await asyncio.sleep(0.05)
-    raise AssertionError("redis did not come back")
+async def answers(store: RedisStore) -> bool:
+    try:
+        await store.ping()
+    except StoreUnavailable:
+        return False
+    return True
 
 
 async def test_broker_reads_back_what_pub_sub_never_carried(redis_server: RedisServer, store: RedisStore) -> None:
@@ -137,7 +135,7 @@ async def test_broker_reads_back_what_pub_sub_never_carried(redis_server: RedisS
         # Another hub stored two entries and died before publishing either: only the stream has them.
         await store.append("gap", b"lost 1")
         await store.append("gap", b"lost 2")
-        await wait_until(lambda: [m.payload for m in got] == [b"lost 1", b"lost 2"], timeout=10)
+        await eventually(lambda: [m.payload for m in got] == [b"lost 1", b"lost 2"], timeout=10)
         assert [m.seq for m in got] == [1, 2]
         # A relay that skips a seq: the hole is filled from the stream.
         seq3 = await store.append("gap", b"never published")
@@ -146,7 +144,7 @@ async def test_broker_reads_back_what_pub_sub_never_carried(redis_server: RedisS
         await other.start()
         try:
             other.publish("gap", relay.encode_relay(relay.UPDATE, b"h" * 16, seq4, b"published"))
-            await wait_until(lambda: {m.payload for m in got} >= {b"never published", b"published"}, timeout=10)
+            await eventually(lambda: {m.payload for m in got} >= {b"never published", b"published"}, timeout=10)
         finally:
             await other.close()
         assert seq3 in {m.seq for m in got}

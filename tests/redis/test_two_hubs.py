@@ -9,7 +9,8 @@ import contextlib
 import pycrdt
 
 from tests.support.hub_process import HubProcess
-from tests.support.yclient import pycrdt_client, pycrdt_session, wait_until
+from tests.support.yclient import pycrdt_client, pycrdt_session
+from tests.support.waiting import eventually
 
 
 async def test_ten_clients_on_two_hubs_converge_and_joiners_see_everything(
@@ -28,13 +29,13 @@ async def test_ten_clients_on_two_hubs_converge_and_joiners_see_everything(
 
         await asyncio.gather(*(type_lines(i) for i in range(10)))
         expected_marks = {f"<{i}:{n}>" for i in range(10) for n in range(20)}
-        await wait_until(lambda: all(set(_marks(str(t))) == expected_marks for t in texts), timeout=30)
+        await eventually(lambda: all(set(_marks(str(t))) == expected_marks for t in texts), timeout=30)
         final = str(texts[0])
         assert all(str(t) == final for t in texts)
         for url in urls:
             async with pycrdt_client(url) as late:
                 late_text = late.get("code", type=pycrdt.Text)
-                await wait_until(lambda: str(late_text) == final)
+                await eventually(lambda: str(late_text) == final)
 
 
 def _marks(text: str) -> list[str]:
@@ -47,7 +48,7 @@ async def test_presence_crosses_hubs_and_goes_when_a_hub_dies(two_hubs: tuple[Hu
         async with pycrdt_session(f"{b.ws_url}/ws/presence") as typist:
             await typist.set_presence({"user": {"name": "bea", "color": "#f00", "colorLight": "#fcc"}})
             peer = typist.doc.client_id
-            await wait_until(lambda: peer in watcher.awareness.states, timeout=10)
+            await eventually(lambda: peer in watcher.awareness.states, timeout=10)
             b.kill()
             # No goodbye from a killed hub: its heartbeat expires and hub a drops bea's presence.
-            await wait_until(lambda: peer not in watcher.awareness.states, timeout=15)
+            await eventually(lambda: peer not in watcher.awareness.states, timeout=15)

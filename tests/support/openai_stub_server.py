@@ -28,6 +28,8 @@ from typing import Any, Callable, Sequence
 
 import uvicorn
 
+from tests.support.waiting import eventually_sync
+
 
 @dataclass
 class Reply:
@@ -91,11 +93,7 @@ class OpenAIStubServer:
         self._responder = responder
 
     def wait_for_requests(self, count: int, timeout: float = 10.0) -> list[StubRequest]:
-        deadline = time.monotonic() + timeout
-        while len(self.requests) < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"expected {count} requests, got {len(self.requests)}")
-            time.sleep(0.01)
+        eventually_sync(lambda: len(self.requests) >= count, timeout, interval=0.01, what=f"{count} requests")
         return self.requests
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -110,11 +108,14 @@ class OpenAIStubServer:
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
         self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
+        server, thread = self._server, self._thread
+
+        def started() -> bool:
+            if not thread.is_alive():
                 raise RuntimeError("the OpenAI stub server did not start")
-            time.sleep(0.01)
+            return server.started
+
+        eventually_sync(started, 10, interval=0.01, what="the OpenAI stub server started")
         return self
 
     def stop(self) -> None:
@@ -153,7 +154,7 @@ class OpenAIStubServer:
             return
         headers = {k.decode(): v.decode() for k, v in scope["headers"] if k.lower() != b"authorization"}
         with self._lock:
-            reply = self._responder(body) if self._responder else None  # type: ignore[arg-type]
+            reply = self._responder(body) if self._responder else None
             reply = reply or (self._scripted.popleft() if self._scripted else self.default)
             request = StubRequest(path, body, headers, reply)
             self.requests.append(request)

@@ -9,14 +9,24 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from typing import Awaitable, Callable, TypeVar
+from typing import Awaitable, Callable, TypeVar, overload
 
 T = TypeVar("T")
 
 
+@overload
 async def eventually(
-    check: Callable[[], T | Awaitable[T]], timeout: float = 15.0, interval: float = 0.02, what: str = "condition"
-) -> T:
+    check: Callable[[], Awaitable[T]], timeout: float = ..., interval: float = ..., what: str = ...
+) -> T: ...
+
+
+@overload
+async def eventually(check: Callable[[], T], timeout: float = ..., interval: float = ..., what: str = ...) -> T: ...
+
+
+async def eventually(
+    check: Callable[[], object], timeout: float = 15.0, interval: float = 0.02, what: str = "condition"
+) -> object:
     """Poll ``check`` (a plain or an async callable) until it returns something truthy; return that.
 
     Raises AssertionError naming ``what`` once ``timeout`` seconds pass without it.
@@ -28,7 +38,7 @@ async def eventually(
         if inspect.isawaitable(result):
             result = await result
         if result:
-            return result  # type: ignore[return-value]  # awaited above when it was awaitable
+            return result
         if loop.time() > deadline:
             raise AssertionError(f"{what} not reached within {timeout} s")
         await asyncio.sleep(interval)

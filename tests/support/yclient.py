@@ -55,7 +55,7 @@ class WebsocketChannel:
 
 @dataclass
 class PyClient:
-    doc: pycrdt.Doc
+    doc: pycrdt.Doc[Any]
     awareness: pycrdt.Awareness
     ws: ClientConnection
 
@@ -66,7 +66,7 @@ class PyClient:
 
 
 @contextlib.asynccontextmanager
-async def pycrdt_session(url: str, doc: pycrdt.Doc | None = None) -> AsyncIterator[PyClient]:
+async def pycrdt_session(url: str, doc: pycrdt.Doc[Any] | None = None) -> AsyncIterator[PyClient]:
     doc = doc or pycrdt.Doc()
     awareness = pycrdt.Awareness(doc)
     async with connect(url, max_size=None) as ws:
@@ -82,14 +82,7 @@ async def pycrdt_session(url: str, doc: pycrdt.Doc | None = None) -> AsyncIterat
 
 
 @contextlib.asynccontextmanager
-async def pycrdt_client(url: str, doc: pycrdt.Doc | None = None) -> AsyncIterator[pycrdt.Doc]:
+async def pycrdt_client(url: str, doc: pycrdt.Doc[Any] | None = None) -> AsyncIterator[pycrdt.Doc[Any]]:
     async with pycrdt_session(url, doc) as client:
         yield client.doc
 
-
-async def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(interval)

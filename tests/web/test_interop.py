@@ -11,7 +11,8 @@ import pycrdt
 import pytest
 
 from tests.support.hub_process import HubProcess
-from tests.support.yclient import pycrdt_session, wait_until
+from tests.support.yclient import pycrdt_session
+from tests.support.waiting import eventually
 from tests.web.browser import browser_unavailable, chromium, create_file, editor, new_page, start_session, type_in_editor
 
 pytestmark = pytest.mark.skipif(browser_unavailable() is not None, reason=str(browser_unavailable()))
@@ -36,7 +37,7 @@ async def test_browser_and_stock_pycrdt_client_converge_in_a_plaintext_room(hub:
 
         async with pycrdt_session(f"{hub.ws_url}/ws/{room}") as py:
             files = py.doc.get("files", type=pycrdt.Map)
-            await wait_until(lambda: "main.py" in files and "from_browser" in str(files["main.py"]))
+            await eventually(lambda: "main.py" in files and "from_browser" in str(files["main.py"]))
             text = files["main.py"]
             await py.set_presence({"user": {"name": "py-bob", "color": "#1b7340", "colorLight": "#1b734033"}, "file": "main.py", "cursor": None})
             # Concurrent edits on both sides.
@@ -45,8 +46,8 @@ async def test_browser_and_stock_pycrdt_client_converge_in_a_plaintext_room(hub:
             text.insert(len(text), "\npython_again = 4")
             await expect(editor(page)).to_contain_text("python_again = 4")
             await expect(editor(page)).to_contain_text("from_python = 2")
-            await wait_until(lambda: "browser_again = 3" in str(text))
-            await wait_until(lambda: str(text) == "from_python = 2\nfrom_browser = 1\nbrowser_again = 3\npython_again = 4")
+            await eventually(lambda: "browser_again = 3" in str(text))
+            await eventually(lambda: str(text) == "from_python = 2\nfrom_browser = 1\nbrowser_again = 3\npython_again = 4")
             assert await editor_text(page) == str(text)
             # The Python client shows up in the browser's presence list.
             await expect(page.locator("#people-list li[data-name=py-bob]")).to_contain_text("in main.py")
@@ -69,13 +70,13 @@ async def test_browser_and_collab_join_folder_converge_in_an_encrypted_room(hub:
         )
         try:
             target = folder / "main.py"
-            await wait_until(lambda: target.exists() and "from_browser = 1" in target.read_text(), timeout=20)
+            await eventually(lambda: target.exists() and "from_browser = 1" in target.read_text(), timeout=20)
             # An editor saves the file: the browser sees it.
             target.write_text(target.read_text() + "from_folder = 2\n")
             await expect(editor(page)).to_contain_text("from_folder = 2")
             # The browser types: the file on disk follows.
             await type_in_editor(page, "from_browser_again = 3")
-            await wait_until(lambda: "from_browser_again = 3" in target.read_text(), timeout=20)
+            await eventually(lambda: "from_browser_again = 3" in target.read_text(), timeout=20)
             await expect(page.locator("#people-list li[data-name=py-join]")).to_be_visible()
             assert target.read_text() == await editor_text(page)
         finally:
