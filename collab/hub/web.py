@@ -22,13 +22,15 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 # No inline scripts, nothing from third parties. connect-src 'self' covers ws:/wss: to this same
 # host and port (CSP Level 3), so the page cannot be turned into a beacon to anywhere else.
 # style-src allows inline styles because CodeMirror positions cursors and widgets with style
-# attributes; styles cannot run code.
+# attributes; styles cannot run code. img-src has no data: (an injected style drew a full-page
+# fake notice with a data: SVG, issue 13 finding 7); the page shows no data: image (the one in the
+# bundle is CodeMirror's highlightWhitespace tab arrow, which the editor does not turn on).
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",
+        "img-src 'self'",
         "connect-src 'self'",
         "font-src 'self'",
         "object-src 'none'",

@@ -3,6 +3,7 @@
 // `agent: "<name>#<client id>"` and `requested_by`; a chat reply they stream has `status:
 // "streaming"` and `reply_to`. Nothing here is trusted for anything but display.
 import type { Awareness } from "y-protocols/awareness";
+import { presenceName } from "../presence/peer.js";
 import type { Workspace } from "../workspace.js";
 
 export interface AgentPresence {
@@ -26,10 +27,11 @@ export function agentsPresent(awareness: Awareness): AgentPresence[] {
   const out: AgentPresence[] = [];
   for (const [clientId, state] of awareness.getStates()) {
     const agent = (state as { agent?: Record<string, unknown> }).agent;
-    if (!agent || typeof agent !== "object" || typeof agent.name !== "string") continue;
+    const name = agent && typeof agent === "object" ? presenceName(agent.name) : null;
+    if (!agent || name === null) continue;
     out.push({
       clientId,
-      name: agent.name.slice(0, 64),
+      name,
       model: String(agent.model ?? "").slice(0, 128),
       backend: String(agent.backend ?? "").slice(0, 160),
       local: agent.local === true,

@@ -1,8 +1,7 @@
 // Encrypted rooms: the relay protocol of docs/protocol.md. The hub sees envelopes only; every
 // Yjs update is sealed here and every envelope from the hub is verified and replay-checked.
 import * as Y from "yjs";
-import * as decoding from "lib0/decoding";
-import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from "y-protocols/awareness";
+import { Awareness, encodeAwarenessUpdate, removeAwarenessStates } from "y-protocols/awareness";
 import { signChallenge } from "../crypto/auth.js";
 import { b64urlEncode } from "../crypto/b64url.js";
 import type { Bytes } from "../crypto/bytes.js";
@@ -22,6 +21,7 @@ import { ReplayGuard } from "../crypto/replay.js";
 import * as relay from "../protocol/relay.js";
 import { decodeSnapshot, encodeSnapshot } from "../protocol/snapshot.js";
 import { Listeners } from "../listeners.js";
+import { applyPresence, readPresenceUpdate } from "../presence/update.js";
 import { watchNetwork, type ConnState, type Transport } from "./types.js";
 
 export interface EncryptedOptions {
@@ -343,17 +343,11 @@ export class EncryptedTransport implements Transport {
       this.guard.check(opened);
       const known = this.peers.get(connId);
       const ids = known ?? new Set<number>();
-      const decoder = decoding.createDecoder(opened.plaintext);
-      const count = decoding.readVarUint(decoder);
-      for (let i = 0; i < count; i++) {
-        const id = decoding.readVarUint(decoder);
-        if (id === this.doc.clientID) throw new Error("presence that claims to be ours");
-        ids.add(id);
-        decoding.readVarUint(decoder);
-        decoding.readVarString(decoder);
-      }
+      const entries = readPresenceUpdate(opened.plaintext);
+      if (entries.some((e) => e.clientId === this.doc.clientID)) throw new Error("presence that claims to be ours");
+      for (const e of entries) ids.add(e.clientId);
       this.peers.set(connId, ids);
-      applyAwarenessUpdate(this.awareness, opened.plaintext, this);
+      applyPresence(this.awareness, entries, this);
       // A newcomer has not heard us yet: there is no "query awareness" in this protocol.
       if (!known) this.sendAwareness();
     } catch (err) {

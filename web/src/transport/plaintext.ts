@@ -1,8 +1,10 @@
 // Plaintext rooms: the standard y-websocket protocol through y-websocket's own provider.
 import * as Y from "yjs";
 import { Awareness } from "y-protocols/awareness";
-import { WebsocketProvider } from "y-websocket";
+import * as decoding from "lib0/decoding";
+import { messageAwareness, WebsocketProvider } from "y-websocket";
 import { Listeners } from "../listeners.js";
+import { applyPresence, readPresenceUpdate } from "../presence/update.js";
 import { watchNetwork, type ConnState, type Transport } from "./types.js";
 
 /** The hub's close code for a plaintext connection to an end-to-end encrypted room (docs/protocol.md). */
@@ -27,6 +29,16 @@ export class PlaintextTransport implements Transport {
     this.awareness = new Awareness(doc);
     // Cross-tab BroadcastChannel is off: a tab must reach the hub to count as synced.
     this.provider = new WebsocketProvider(wsBase, room, doc, { awareness: this.awareness, disableBc: true });
+    // Peers' presence goes through the one defensive reader (presence/update.ts), not straight
+    // into the awareness; a broken update is dropped, the connection goes on. (Set before any
+    // message can arrive: the socket opens asynchronously.)
+    this.provider.messageHandlers[messageAwareness] = (_encoder, decoder, provider) => {
+      try {
+        applyPresence(this.awareness, readPresenceUpdate(decoding.readVarUint8Array(decoder)), provider);
+      } catch (err) {
+        console.warn(`collab: dropped a presence update: ${(err as Error).message}`);
+      }
+    };
     this.provider.on("status", ({ status }) => {
       if (status === "connected") this.set("connecting");
       else if (status === "disconnected" && this.state !== "offline" && this.state !== "failed") this.set("reconnecting");

@@ -1,4 +1,5 @@
 // The shared chat: messages from people and the AI (whose replies stream into their Y.Text).
+import { presenceName } from "../presence/peer.js";
 import type { Workspace } from "../workspace.js";
 import { StyleModule } from "style-mod";
 import { clear, h, perFrame } from "./dom.js";
@@ -59,12 +60,14 @@ export class ChatPanel {
     const atBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 40;
     clear(this.list);
     for (const m of this.ws.messages()) {
+      // Anyone who can write chose this name: shown like a name in presence.
+      const author = presenceName(m.author) ?? "?";
       const when = new Date(m.ts * 1000);
       this.list.append(
         h(
           "li",
           { class: `msg ${m.kind}`, "data-id": m.id },
-          h("span", { class: "author" }, m.kind === "ai" ? `${m.author} (AI${m.model ? `, ${m.model}` : ""})` : m.author),
+          h("span", { class: "author" }, m.kind === "ai" ? `${author} (AI${m.model ? `, ${m.model}` : ""})` : author),
           " ",
           h("time", { datetime: when.toISOString(), class: "muted" }, when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
           m.kind === "ai" && m.status && m.status !== "done" ? h("span", { class: "ai-status muted" }, m.status === "streaming" ? (m.text ? "writing…" : "thinking…") : m.status) : null,

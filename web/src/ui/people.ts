@@ -1,6 +1,7 @@
 // Presence: who is here, in which file; follow someone to see what they see.
 import type { Awareness } from "y-protocols/awareness";
 import { agentStatus } from "../ai/activity.js";
+import { presenceColor, presenceName } from "../presence/peer.js";
 import type { Workspace } from "../workspace.js";
 import type { Announcer } from "./announcer.js";
 import { clear, h, perFrame } from "./dom.js";
@@ -15,14 +16,15 @@ export interface Person {
   self: boolean;
 }
 
+/** Everyone in presence with a name, me first. States from peers were parsed on arrival (presence/update.ts). */
 export function people(awareness: Awareness): Person[] {
   const out: Person[] = [];
   for (const [clientId, state] of awareness.getStates()) {
     const user = (state as { user?: { name?: unknown; color?: unknown } }).user;
-    if (!user || typeof user.name !== "string") continue;
-    const color = typeof user.color === "string" && /^#[0-9a-fA-F]{3,8}$/.test(user.color) ? user.color : "#555555";
+    const name = presenceName(user?.name);
+    if (name === null) continue;
     const file = typeof state.file === "string" ? state.file : null;
-    out.push({ clientId, name: user.name.slice(0, 64), color, file, cursor: state.cursor ?? null, self: clientId === awareness.clientID });
+    out.push({ clientId, name, color: presenceColor(user?.color), file, cursor: state.cursor ?? null, self: clientId === awareness.clientID });
   }
   return out.sort((a, b) => Number(b.self) - Number(a.self) || a.name.localeCompare(b.name));
 }
