@@ -8,7 +8,6 @@ Redis Cluster of them.
 from __future__ import annotations
 
 import contextlib
-import random
 import shutil
 import signal
 import subprocess
@@ -20,10 +19,13 @@ from tests.support.waiting import eventually_sync
 
 
 def free_cluster_port() -> int:
-    """A free port whose cluster bus port (port + 10000) is free too, so at most 55535."""
-    for _ in range(200):
-        port = random.randint(20000, 55535)
-        if bindable(port) and bindable(port + 10000):
+    """A free port whose cluster bus port (port + 10000) is free too, so at most 55535.
+
+    Taken from the kernel like every other port here, not picked at random: a random pick can land
+    on a port another test (or xdist worker) was just handed and has not bound yet."""
+    for _ in range(1000):
+        port = free_port()
+        if port <= 55535 and bindable(port + 10000):
             return port
     raise RuntimeError("no free port pair for a cluster node")
 
