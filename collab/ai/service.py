@@ -75,7 +75,12 @@ def key_file_for(data: Path, name: str) -> Path:
 
 
 def load_or_create_key(path: Path) -> X25519PrivateKey:
-    """The service's long-term key: created once with mode 0600, refused if others can read it."""
+    """The service's long-term key: created once with mode 0600, refused if others can read it.
+
+    It must outlive every restart: the hub binds a name to the key that first registered it, so a
+    service that lost its key has lost its name. The key is on disk (fsynced, folder too) before
+    it is ever registered, and the folders made for it are 0700.
+    """
     try:
         return _load_or_create_key(path)
     except OSError as exc:  # a read-only or missing folder, a file where a folder should be, ...
@@ -84,7 +89,7 @@ def load_or_create_key(path: Path) -> X25519PrivateKey:
 
 
 def _load_or_create_key(path: Path) -> X25519PrivateKey:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _private_folders(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -92,13 +97,42 @@ def _load_or_create_key(path: Path) -> X25519PrivateKey:
         if mode & 0o077:
             raise KeyFileError(f"{path} is readable by other users (mode {mode:o}): chmod 600 it, or delete it for a new key")
         raw = path.read_bytes()
+        if not raw:
+            # Made, then the process died before writing: this key never existed, so it was never
+            # registered anywhere; a new one takes its place.
+            path.unlink()
+            return _load_or_create_key(path)
         if len(raw) != KEY_FILE_SIZE:
             raise KeyFileError(f"{path} is not an agent key (expected {KEY_FILE_SIZE} bytes): delete it for a new key")
         return X25519PrivateKey.from_private_bytes(raw)
     key = X25519PrivateKey.generate()
     with os.fdopen(fd, "wb") as f:
         f.write(key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()))
+        f.flush()
+        os.fsync(f.fileno())
+    _fsync_folder(path.parent)
     return key
+
+
+def _private_folders(folder: Path) -> None:
+    """Make ``folder`` and its missing parents with mode 0700 (``mkdir(parents=True)`` would not)."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    for p in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it meanwhile
+            p.mkdir(mode=0o700)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a new file's name durable, not only its bytes (where the platform allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @dataclass
@@ -190,8 +224,14 @@ class AgentService:
             why = (f"{token} is not the hub's agent token" if self.config.token
                    else f"the hub needs its agent token: set {token} to the hub's value")
         elif status == 409:
-            why = (f"the name {self.name!r} is held by another running agent (another key): choose another "
-                   "--name, or stop that agent; its listing ends a minute after it stops")
+            # The hub keeps a name for the key that first registered it (unless it has an agent token),
+            # so stopping the other agent does not free the name; the fingerprint is what pages show.
+            mine = f"this service's key is {self.config.key_file}, fingerprint {self.fingerprint}"
+            if not said or "running agent" in said:
+                why = (f"the name {self.name!r} is held by another running agent (another key): choose another "
+                       f"--name, or run this service with that agent's key file ({mine})")
+            else:
+                why = f"{said} ({mine})"
         elif status == 404:
             why = "there is no agent directory at this address: is --hub the collab hub's base URL?"
         else:
