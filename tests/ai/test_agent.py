@@ -9,14 +9,15 @@ import asyncio
 
 import pycrdt
 
-from collab.ai.agent import LOCAL_MODELS_ONLY, SETTINGS, USAGE, Agent, AgentConfig
+from collab.ai.agent import Agent, AgentConfig
 from collab.ai.backend import ChatRequest
 from collab.ai.limits import RoomLimits
 from collab.ai.openai_backend import OpenAIBackend
-from collab.workspace import Workspace, cursor_json, presence
+from collab.workspace import AI_USAGE as USAGE
+from collab.workspace import LOCAL_MODELS_ONLY, SETTINGS, Workspace, cursor_json, presence
 from tests.ai.linked import LinkedPeers
 from tests.support.openai_stub_server import OpenAIStubServer, Reply
-from tests.support.yclient import wait_until
+from tests.support.waiting import eventually
 
 
 def replies(ws: Workspace) -> list[pycrdt.Map]:
@@ -36,7 +37,7 @@ async def test_two_watchers_see_the_same_partial_answer_and_the_room_pays_once(s
         asked = ann.post_chat("ann", "@ai what is the answer?")
         request = (await asyncio.to_thread(stub.wait_for_requests, 1))[0]
         await asyncio.to_thread(request.paused.wait, 10)
-        await wait_until(lambda: len(replies(bob)) == 1 and str(replies(bob)[0]["text"]) == "The answer ")
+        await eventually(lambda: len(replies(bob)) == 1 and str(replies(bob)[0]["text"]) == "The answer ")
         # Mid-stream, both watchers hold the same partial text of the same reply.
         assert [str(m["text"]) for m in replies(ann)] == ["The answer "]
         assert replies(ann)[0]["status"] == "streaming"

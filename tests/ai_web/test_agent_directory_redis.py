@@ -8,15 +8,14 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pycrdt
-import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from collab.ai.sealing import fingerprint, public_bytes, seal
-from collab.ai.service import ROOM_AGENTS
+from collab.crypto.encoding import fingerprint
+from collab.crypto.sealing import public_bytes, seal
+from collab.workspace import AGENTS as ROOM_AGENTS
 from collab.client.session import Session
 from collab.commands.new import create_encrypted_room
 from collab.crypto.keys import b64url_encode
@@ -25,33 +24,10 @@ from collab.hub.agent_directory import MAX_AGENTS, MAX_PENDING_INVITES, AgentRec
 from collab.hub.agent_directory_redis import RedisDirectory
 from collab.hub.agents import POSTS_PER_MINUTE
 from tests.ai_web.support import AgentProcess
-from tests.redis.servers import RedisServer, redis_available
+from tests.support.redis_server import RedisServer
 from tests.support.hub_process import HubProcess
 from tests.support.openai_stub_server import OpenAIStubServer
-from tests.support.yclient import wait_until
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    why = redis_available()
-    if why:
-        pytest.skip(why)
-    server = RedisServer(tmp_path / "redis").start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def two_hubs(tmp_path: Path, redis_server: RedisServer) -> Iterator[tuple[HubProcess, HubProcess]]:
-    a = HubProcess(tmp_path / "hub-a", "--redis", redis_server.url, "--room-idle-seconds", "0.5").start()
-    b = HubProcess(tmp_path / "hub-b", "--redis", redis_server.url, "--room-idle-seconds", "0.5").start()
-    try:
-        yield a, b
-    finally:
-        a.stop()
-        b.stop()
+from tests.support.waiting import eventually
 
 
 def new_key() -> str:
@@ -72,7 +48,7 @@ async def test_agent_on_hub_a_is_listed_on_hub_b_and_joins_from_an_invite_posted
     agent = AgentProcess(["--serve", "--hub", a.url, "--name", "pair", "--data", str(tmp_path / "agent")], stub)
     try:
         async with httpx.AsyncClient() as http:
-            await wait_until_async(lambda: listed(http, b), timeout=20)
+            await eventually(lambda: listed(http, b), timeout=20)
             (on_b,) = await listed(http, b)
             (on_a,) = await listed(http, a)
             assert on_a == on_b and on_b["name"] == "pair" and on_b["model"] == "stub-model"
@@ -82,9 +58,9 @@ async def test_agent_on_hub_a_is_listed_on_hub_b_and_joins_from_an_invite_posted
                 posted = await http.post(f"{b.url}/api/agents/pair/invites", json=seal(keys, public_bytes(agent_key)).to_json())
                 assert posted.status_code == 202
                 # The service long-polls hub A; the invite went into Redis through hub B.
-                await wait_until(lambda: any("agent" in s for s in ann.peers().values()), 20)
+                await eventually(lambda: any("agent" in s for s in ann.peers().values()), 20)
                 ann.doc.get(ROOM_AGENTS, type=pycrdt.Map)["pair"] = {"status": "removed", "by": "ann"}
-                await wait_until(lambda: not any("agent" in s for s in ann.peers().values()), 20)
+                await eventually(lambda: not any("agent" in s for s in ann.peers().values()), 20)
     finally:
         agent.stop()
     out = agent.output()
@@ -97,7 +73,9 @@ async def test_agent_on_hub_a_is_listed_on_hub_b_and_joins_from_an_invite_posted
     assert secret.encode() not in on_disk and keys.write_secret not in on_disk
 
 
-async def test_a_long_poll_on_one_hub_returns_an_invite_posted_on_the_other(two_hubs: tuple[HubProcess, HubProcess]) -> None:
+async def test_a_long_poll_on_one_hub_returns_an_invite_posted_on_the_other(
+    two_hubs: tuple[HubProcess, HubProcess], redis_server: RedisServer
+) -> None:
     a, b = two_hubs
     keys = create_encrypted_room(a.url)
     agent = X25519PrivateKey.generate()
@@ -107,7 +85,8 @@ async def test_a_long_poll_on_one_hub_returns_an_invite_posted_on_the_other(two_
         empty = await http.get(f"{a.url}/api/agents/pair/invites", params={"wait": "0"})
         assert empty.json() == {"invites": [], "last": ""}
         poll = asyncio.create_task(http.get(f"{a.url}/api/agents/pair/invites", params={"wait": "10"}))
-        await asyncio.sleep(0.3)  # let the poll reach Redis first: the point is that it wakes up
+        # The poll must be blocked in Redis first: the point is that it wakes up.
+        await eventually(lambda: "blocked_clients:1" in redis_server.cli("info", "clients"), what="a blocked XREAD")
         sealed = seal(keys, public_bytes(agent)).to_json()
         posted = await http.post(f"{b.url}/api/agents/pair/invites", json=sealed)
         assert posted.status_code == 202
@@ -136,7 +115,7 @@ async def test_lease_expiry_unlists_the_agent_on_every_hub_but_the_name_stays_bo
         assert renewed.status_code == 200  # the holder renews through any hub
         # The service stopped renewing and its lease ran out (shortened here rather than waited for).
         redis_server.cli("pexpire", "collab:agent:{pair}", "1")
-        await wait_until_async(lambda: _none_listed(http, a, b), timeout=10)
+        await eventually(lambda: _none_listed(http, a, b), timeout=10)
         gone = await http.post(f"{b.url}/api/agents/pair/invites", json={})
         assert gone.status_code == 404
         # Nobody else may register the lapsed name (issue 13, finding 8): it is bound to its first key
@@ -189,15 +168,6 @@ async def test_caps_hold_across_hubs(two_hubs: tuple[HubProcess, HubProcess], re
         assert len(await listed(http, b)) == MAX_AGENTS
         renew = await http.post(f"{b.url}/api/agents", json={"name": "pair", "public_key": b64url_encode(public_bytes(agent))})
         assert renew.status_code == 200
-
-
-async def wait_until_async(check, timeout: float) -> None:  # type: ignore[no-untyped-def]
-    """Poll an async check until it is truthy (HTTP reads cannot go through wait_until's sync lambda)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 async def test_one_name_raced_from_two_hubs_goes_to_one_key(two_hubs: tuple[HubProcess, HubProcess]) -> None:

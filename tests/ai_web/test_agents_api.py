@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import stat
 import subprocess
@@ -16,13 +15,13 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from collab.crypto.encoding import fingerprint
 from collab.crypto.sealing import SealError, SealedInvite, public_bytes, seal, unseal
-from collab.ai.service import ROOM_AGENTS
+from collab.workspace import AGENTS as ROOM_AGENTS
 from collab.client.session import Session
 from collab.commands.new import create_encrypted_room
 from collab.crypto.keys import RoomKeys, b64url_encode, generate_write_secret
 from collab.crypto.links import write_link
 from tests.support.hub_process import HubProcess
-from tests.support.yclient import wait_until
+from tests.support.waiting import eventually
 
 
 def test_seal_round_trip_and_what_it_refuses() -> None:
@@ -80,11 +79,7 @@ async def test_service_joins_from_a_sealed_invite_and_leaves_when_removed(hub: H
             async def listed() -> list[dict[str, str]]:
                 return (await http.get("/api/agents")).json()["agents"]
 
-            for _ in range(200):
-                if await listed():
-                    break
-                await asyncio.sleep(0.05)
-            agent = (await listed())[0]
+            agent = (await eventually(listed, 10, interval=0.05, what="the agent registered"))[0]
             key_file = tmp_path / "agent" / "agents" / "pair.x25519"
             assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
             agent_key = X25519PrivateKey.from_private_bytes(key_file.read_bytes())
@@ -93,9 +88,9 @@ async def test_service_joins_from_a_sealed_invite_and_leaves_when_removed(hub: H
                 sealed = seal(keys, public_bytes(agent_key))
                 posted = await http.post("/api/agents/pair/invites", json=sealed.to_json())
                 assert posted.status_code == 202
-                await wait_until(lambda: any("agent" in s for s in ann.peers().values()), 20)
+                await eventually(lambda: any("agent" in s for s in ann.peers().values()), 20)
                 ann.doc.get(ROOM_AGENTS, type=pycrdt.Map)["pair"] = {"status": "removed", "by": "ann"}
-                await wait_until(lambda: not any("agent" in s for s in ann.peers().values()), 20)
+                await eventually(lambda: not any("agent" in s for s in ann.peers().values()), 20)
     finally:
         proc.terminate()
         out = proc.communicate(timeout=15)[0]
