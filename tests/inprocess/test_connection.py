@@ -12,7 +12,7 @@ import pytest
 
 from collab.protocol import close_codes, yjs
 from tests.support.asgi import Closed, http, scrape
-from tests.support.inprocess import hub_app, yclient
+from tests.support.inprocess import YClient, hub_app, yclient
 from tests.support.waiting import eventually
 
 LIMIT = 64 * 1024  # send_buffer_bytes of these hubs
@@ -75,14 +75,7 @@ async def test_a_reader_that_stops_reading_is_closed_with_slow_consumer(tmp_path
     async with hub_app(tmp_path, max_frame_bytes=LIMIT, send_buffer_bytes=LIMIT) as app, http(app) as client:
         async with yclient(app, "slow", window=1) as slow, yclient(app, "slow") as fast, \
                 yclient(app, "slow") as writer:
-            typed = ""
-            while (await scrape(client))["collab_slow_client_disconnects_total"] == 0:
-                # Queued for the stuck reader so far: every update after the one in flight.
-                assert len(typed) <= LIMIT + 2 * CHUNK, "still connected well past send_buffer_bytes"
-                typed += "x" * CHUNK
-                await writer.type("x" * CHUNK)
-                await fast.read_until(typed)
-            assert len(typed) > LIMIT * 0.9, "dropped before its queue reached send_buffer_bytes"
+            typed = await write_until_dropped(client, writer, fast)
             # It reads again (within the hub's one-second close timeout): the close frame is there.
             with pytest.raises(Closed) as closed:
                 while True:
@@ -98,18 +91,27 @@ async def test_a_reader_that_never_reads_again_is_dropped_and_frees_its_connecti
     async with hub_app(tmp_path, max_frame_bytes=LIMIT, send_buffer_bytes=LIMIT) as app, http(app) as client:
         async with yclient(app, "gone", window=1) as stuck, yclient(app, "gone") as fast, \
                 yclient(app, "gone") as writer:
-            typed = ""
-            while (await scrape(client))["collab_slow_client_disconnects_total"] == 0:
-                assert len(typed) <= LIMIT + 2 * CHUNK, "still connected well past send_buffer_bytes"
-                typed += "x" * CHUNK
-                await writer.type("x" * CHUNK)
-                await fast.read_until(typed)
+            await write_until_dropped(client, writer, fast)
             # The close frame cannot get through either: after its timeout the hub drops the transport.
             await eventually(lambda: stuck.ws.closed is not None, timeout=10, what="the stuck reader dropped")
             with pytest.raises(Closed) as dropped:
                 await stuck.read()
             assert dropped.value.code is None
             await eventually(lambda: _connections(client, 2), timeout=10, what="its connection gone")
+
+
+async def write_until_dropped(client: httpx.AsyncClient, writer: YClient, fast: YClient) -> str:
+    """Type CHUNK-sized updates (each one through to ``fast``) until the hub reports a slow client
+    dropped; returns what was typed. Fails if that came well before or well after the limit."""
+    typed = ""
+    while (await scrape(client))["collab_slow_client_disconnects_total"] == 0:
+        # Queued for the stuck reader so far: every update after the one in flight.
+        assert len(typed) <= LIMIT + 2 * CHUNK, "still connected well past send_buffer_bytes"
+        typed += "x" * CHUNK
+        await writer.type("x" * CHUNK)
+        await fast.read_until(typed)
+    assert len(typed) > LIMIT * 0.9, "dropped before its queue reached send_buffer_bytes"
+    return typed
 
 
 async def _connections(client: httpx.AsyncClient, count: int) -> bool:

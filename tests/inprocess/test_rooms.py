@@ -62,10 +62,7 @@ async def test_a_join_within_the_idle_time_keeps_the_loaded_room(tmp_path: Path)
 async def test_joins_during_a_load_wait_for_that_one_load(tmp_path: Path) -> None:
     store = GatedStore(sqlite_store(tmp_path))
     async with hub_app(tmp_path, store=store, room_idle_seconds=IDLE) as app, http(app) as client:
-        async with yclient(app, "shared") as seed:
-            await seed.type("hello")
-            await _stored(app, seed)
-        await eventually(lambda: unloaded(client), timeout=10, what="the room unloaded")
+        await written_and_unloaded(app, client, "shared", "hello")
         store.load_gate.clear()
         asked = store.infos
         joins = [asyncio.create_task(_join_and_read(app, "shared", "hello")) for _ in range(3)]
@@ -79,10 +76,7 @@ async def test_joins_during_a_load_wait_for_that_one_load(tmp_path: Path) -> Non
 async def test_a_room_whose_load_failed_is_loaded_again_by_the_next_join(tmp_path: Path) -> None:
     store = GatedStore(sqlite_store(tmp_path))
     async with hub_app(tmp_path, store=store, room_idle_seconds=IDLE) as app, http(app) as client:
-        async with yclient(app, "flaky") as ada:
-            await ada.type("written before the outage")
-            await _stored(app, ada)
-        await eventually(lambda: unloaded(client), timeout=10, what="the room unloaded")
+        await written_and_unloaded(app, client, "flaky", "written before the outage")
         store.fail_loads = True
         async with yclient(app, "flaky") as refused:
             try:
@@ -129,6 +123,14 @@ def typed_elsewhere(replica: YClient, chars: str) -> bytes:
     text = doc.get("code", type=pycrdt.Text)
     text += chars
     return doc.get_update(before)
+
+
+async def written_and_unloaded(app: Starlette, client: httpx.AsyncClient, room: str, text: str) -> None:
+    """``text`` typed into ``room`` and stored, then the room left idle until it unloaded."""
+    async with yclient(app, room) as writer:
+        await writer.type(text)
+        await _stored(app, writer)
+    await eventually(lambda: unloaded(client), timeout=10, what="the room unloaded")
 
 
 async def _join_and_read(app: Starlette, room: str, text: str) -> None:

@@ -63,7 +63,7 @@ async def _call(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> Non
 
 
 def http(app: ASGIApp) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
 
 
 async def scrape(client: httpx.AsyncClient) -> dict[str, float]:
@@ -95,7 +95,7 @@ class MemoryWebsocket:
         self.path = path
         self.subprotocols = list(subprotocols)
         self.window = window
-        self.headers = [(b"host", b"testserver"), *((k.lower().encode(), v.encode()) for k, v in headers)]
+        self.headers = [(b"host", b"localhost"), *((k.lower().encode(), v.encode()) for k, v in headers)]
         self.transport = _Transport(self)
         self.subprotocol: str | None = None
         self.closed: Closed | None = None  # set once the hub closed or dropped the connection
@@ -113,7 +113,7 @@ class MemoryWebsocket:
         scope: dict[str, Any] = {
             "type": "websocket", "asgi": {"version": "3.0"}, "scheme": "ws", "http_version": "1.1",
             "path": self.path, "raw_path": self.path.encode(), "query_string": b"", "root_path": "",
-            "headers": self.headers, "client": ("127.0.0.1", next(_ports)), "server": ("testserver", 80),
+            "headers": self.headers, "client": ("127.0.0.1", next(_ports)), "server": ("localhost", 80),
             "subprotocols": self.subprotocols, "state": {},
         }
         self._task = asyncio.create_task(_call(self.app, scope, self._receive, self._send))
