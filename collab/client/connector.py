@@ -122,6 +122,10 @@ class Connector:
             last = f" (last error: {self.last_error})" if self.last_error else ""
             raise ProviderError(f"could not {self.goal} at {self.url}{within}{last}")
 
+    def leaving(self) -> None:
+        """The provider is saying goodbye: the close that follows is neither retried nor reported."""
+        self._stopping.set()
+
     async def stop(self) -> None:
         """End the loop (the session's own goodbye, if any, comes before this)."""
         self._stopping.set()

@@ -95,6 +95,7 @@ class PlaintextProvider(ConnectorState):
             if self._unsent:
                 log.warning("closing with %d local updates not sent; they stay in the document", self._unsent)
         self._closing = True
+        self.connector.leaving()
         sock = self.connector.socket
         if sock is not None and self._live:
             self._live = False
