@@ -2,12 +2,12 @@
 
     app = create_app(settings, store=store, broker=MemoryBroker())
     async with MemoryTransport.serving(app) as transport:        # runs the app's lifespan
-        provider = PlaintextProvider("ws://hub/ws/room", transport=transport)
+        provider = PlaintextProvider("ws://127.0.0.1/ws/room", transport=transport)
 
 Each ``connect`` runs the app's websocket handler as a task and speaks ASGI to it directly (the
 messages uvicorn would send and receive), so in-process tests exercise the real hub code, and
 the same provider code as over TCP, with no port, thread or subprocess. Like uvicorn, a close
-before the accept reads as an HTTP 403, and with ``max_frame_bytes`` a larger client frame is
+before the accept reads as an HTTP 403 (a denial response as its status), and with ``max_frame_bytes`` a larger client frame is
 answered with close 1009.
 """
 
@@ -68,7 +68,7 @@ class MemoryTransport:
             "server": (host, port),
             "subprotocols": list(subprotocols),
             "state": {},
-            "extensions": {},
+            "extensions": {"websocket.http.response": {}},  # the hub may refuse with an HTTP status
         }
         sock = MemorySocket(self.app, scope, self.max_frame_bytes)
         self.sockets.append(sock)
@@ -86,6 +86,7 @@ class MemorySocket:
         self._to_app: asyncio.Queue[Message] = asyncio.Queue()
         self._to_client: asyncio.Queue[bytes | str | None] = asyncio.Queue()  # None: closed
         self._accepted = asyncio.Event()
+        self._denied: int | None = None  # the HTTP status of a refusal (the denial response extension)
         self._task: asyncio.Task[None] | None = None
         self._subprotocol: str | None = None
         self._closed = False
@@ -117,10 +118,11 @@ class MemorySocket:
         finally:
             accepted.cancel()
         if not self._accepted.is_set():
-            if not self._closed:
+            if not self._closed and self._denied is None:
                 await self.close(close_codes.GOING_AWAY)
                 raise ConnectFailed("no answer (timed out)")
-            raise ConnectFailed("the hub answered HTTP 403", status=403)  # closed before accepting
+            status = self._denied or 403  # a close before the accept is a 403, as uvicorn answers it
+            raise ConnectFailed(f"the hub answered HTTP {status}", status=status)
 
     async def send(self, frame: bytes) -> None:
         if self._closed:
@@ -194,6 +196,10 @@ class MemorySocket:
             self._to_client.put_nowait(data if data is not None else message.get("text", ""))
         elif kind == "websocket.close":
             self._end(message.get("code", close_codes.NORMAL), message.get("reason") or "")
+        elif kind == "websocket.http.response.start":
+            self._denied = int(message["status"])
+        elif kind == "websocket.http.response.body" and not message.get("more_body"):
+            self._end(close_codes.POLICY, "refused")
 
 
 class _Abort:

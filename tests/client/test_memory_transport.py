@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import AsyncIterator
 
 import pycrdt
+import pytest
 
 from collab.broker.memory import MemoryBroker
 from collab.client.encrypted import EncryptedProvider
@@ -21,6 +22,7 @@ from collab.client.provider import Status
 from collab.client.session import Session
 from collab.config import Settings
 from collab.crypto import plaintext_link
+from collab.client.transport import ConnectFailed
 from collab.crypto.keys import RoomKeys, generate_write_secret
 from collab.hub.app import create_app
 from collab.protocol import close_codes
@@ -44,8 +46,8 @@ def text(doc: pycrdt.Doc) -> str:  # type: ignore[type-arg]
 
 async def test_two_plaintext_providers_sync_edits_and_presence(tmp_path: Path) -> None:
     async with in_process_hub(tmp_path) as (transport, _):
-        a = PlaintextProvider("ws://hub/ws/room", transport=transport)
-        b = PlaintextProvider("ws://hub/ws/room", transport=transport)
+        a = PlaintextProvider("ws://127.0.0.1/ws/room", transport=transport)
+        b = PlaintextProvider("ws://127.0.0.1/ws/room", transport=transport)
         await a.start(timeout=5)
         await b.start(timeout=5)
         try:
@@ -66,7 +68,7 @@ async def test_encrypted_writer_and_reader_sync_and_the_store_holds_only_ciphert
     async with in_process_hub(tmp_path) as (transport, store):
         keys = RoomKeys.from_write_secret(generate_write_secret())
         await store.create_room(RoomInfo(keys.room_id, "encrypted", keys.write_public_key, time.time()))
-        url = f"ws://hub/ws/{keys.room_id}"
+        url = f"ws://127.0.0.1/ws/{keys.room_id}"
         writer = EncryptedProvider(keys, url, transport=transport)
         reader = EncryptedProvider(keys.read_only(), url, transport=transport)
         await writer.start(timeout=5)
@@ -86,7 +88,7 @@ async def test_encrypted_writer_and_reader_sync_and_the_store_holds_only_ciphert
 
 async def test_a_dropped_connection_reconnects_and_sends_what_was_written_meanwhile(tmp_path: Path) -> None:
     async with in_process_hub(tmp_path) as (transport, _):
-        link = plaintext_link("http://hub", "room")
+        link = plaintext_link("http://127.0.0.1", "room")
         async with Session.connect(link, name="ada", transport=transport) as ada, Session.connect(
             link, name="bob", transport=transport
         ) as bob:
@@ -98,3 +100,10 @@ async def test_a_dropped_connection_reconnects_and_sends_what_was_written_meanwh
                              what="ada's edit after the reconnect")
             assert ada.status is Status.CONNECTED and ada.fatal is None
             assert len(transport.sockets) >= 3  # ada, bob, ada again
+
+
+async def test_a_refused_upgrade_is_its_http_status(tmp_path: Path) -> None:
+    async with in_process_hub(tmp_path) as (transport, _):
+        with pytest.raises(ConnectFailed) as refused:
+            await transport.connect("ws://evil.example/ws/room")  # a name the hub does not answer to
+        assert refused.value.status is not None and 400 <= refused.value.status < 500
