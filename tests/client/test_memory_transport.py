@@ -18,7 +18,7 @@ from collab.broker.memory import MemoryBroker
 from collab.client.encrypted import EncryptedProvider
 from collab.client.memory_transport import MemoryTransport
 from collab.client.plaintext import PlaintextProvider
-from collab.client.provider import Status
+from collab.client.provider import ProviderError, Status
 from collab.client.session import Session
 from collab.config import Settings
 from collab.crypto import plaintext_link
@@ -102,8 +102,12 @@ async def test_a_dropped_connection_reconnects_and_sends_what_was_written_meanwh
             assert len(transport.sockets) >= 3  # ada, bob, ada again
 
 
-async def test_a_refused_upgrade_is_its_http_status(tmp_path: Path) -> None:
+async def test_a_refused_upgrade_is_an_http_status_and_final(tmp_path: Path) -> None:
     async with in_process_hub(tmp_path) as (transport, _):
         with pytest.raises(ConnectFailed) as refused:
-            await transport.connect("ws://evil.example/ws/room")  # a name the hub does not answer to
+            await transport.connect("ws://127.0.0.1/not-a-websocket-route")
         assert refused.value.status is not None and 400 <= refused.value.status < 500
+        provider = PlaintextProvider("ws://127.0.0.1/not-a-websocket-route", transport=transport)
+        with pytest.raises(ProviderError, match="refused the connection with HTTP 4"):
+            await provider.start(timeout=5)
+        assert provider.status is Status.CLOSED and len(transport.sockets) == 2  # no retry
