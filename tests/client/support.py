@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
-import httpx
+from tests.support.metrics import scrape
 
 
 def metric(hub_url: str, name: str) -> float:
-    text = httpx.get(hub_url + "/metrics", timeout=5).text
-    m = re.search(rf"^{name} (\S+)$", text, re.M)
-    return float(m.group(1)) if m else 0.0
+    """One unlabelled sample of the hub's /metrics (0 when it has none yet)."""
+    return scrape(hub_url).get(name, 0.0)
