@@ -26,11 +26,18 @@ IGNORED_FILES = pathspec.GitIgnoreSpec.from_lines(
 
 
 class IgnoreRules:
-    """Built-in rules plus every .gitignore in the tree (each applies below its own folder)."""
+    """Built-in rules plus every .gitignore in the tree (each applies below its own folder).
+
+    The two kinds weigh differently (see ``Mirror``): the built-in rules are the mirror's own and
+    skip a path both ways; a .gitignore is a file of the session that anyone may edit, so it only
+    keeps *new* local files out of the session (build outputs, a private .env), and never hides a
+    session file from the mirror nor stops a file already shared from syncing."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._specs: dict[str, pathspec.GitIgnoreSpec] = {}  # folder ("" = root) -> its .gitignore
+        self._lines: dict[str, list[str]] = {}
+        self.versions: dict[str, int] = {}  # folder -> how often its .gitignore changed (for telling once)
 
     def load_gitignore(self, folder: str) -> None:
         """(Re)read ``folder``/.gitignore; call again whenever that file changes."""
@@ -38,32 +45,47 @@ class IgnoreRules:
         try:
             lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
-            self._specs.pop(folder, None)
+            lines = None
+        if lines == self._lines.get(folder):
             return
+        self.versions[folder] = self.versions.get(folder, 0) + 1
+        if lines is None:
+            self._specs.pop(folder, None)
+            self._lines.pop(folder, None)
+            return
+        self._lines[folder] = lines
         self._specs[folder] = pathspec.GitIgnoreSpec.from_lines(lines)
 
     def ignored_dir(self, rel: str) -> bool:
         """A folder (relative, /-separated) whose whole content is skipped."""
         name = rel.rsplit("/", 1)[-1]
-        return name in IGNORED_DIRS or is_vcs_name(name) or self._matches(rel + "/")
+        return name in IGNORED_DIRS or is_vcs_name(name) or self._matching(rel + "/") is not None
 
     def ignored(self, rel: str) -> bool:
         """A file path (relative, /-separated): skipped if it or any folder above it is ignored."""
+        return self.built_in(rel) or self.gitignore_of(rel) is not None
+
+    def built_in(self, rel: str) -> bool:
+        """Skipped by the mirror's own rules: build and VCS folders, editor droppings."""
         parts = rel.split("/")
         if any(p in IGNORED_DIRS for p in parts[:-1]) or any(is_vcs_name(p) for p in parts):
             return True
-        if IGNORED_FILES.match_file(parts[-1]):
-            return True
-        for i in range(1, len(parts)):
-            if self._matches("/".join(parts[:i]) + "/"):
-                return True
-        return self._matches(rel)
+        return bool(IGNORED_FILES.match_file(parts[-1]))
 
-    def _matches(self, rel: str) -> bool:
+    def gitignore_of(self, rel: str) -> str | None:
+        """The folder ("" for the top) whose .gitignore matches the file ``rel`` or a folder above it."""
+        parts = rel.split("/")
+        for i in range(1, len(parts)):
+            folder = self._matching("/".join(parts[:i]) + "/")
+            if folder is not None:
+                return folder
+        return self._matching(rel)
+
+    def _matching(self, rel: str) -> str | None:
         for folder, spec in self._specs.items():
             if not folder:
                 if spec.match_file(rel):
-                    return True
+                    return folder
             elif rel.startswith(folder + "/") and spec.match_file(rel[len(folder) + 1 :]):
-                return True
-        return False
+                return folder
+        return None

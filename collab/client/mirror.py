@@ -162,6 +162,7 @@ class Mirror:
         self._same_room = bool(self.room) and previous.room == self.room
         if previous.room == self.room:
             self._known = previous.bases
+        self.io.known = self._known
         # A join that does not know its room keeps the room a previous one recorded.
         self._recorded_room = self.room or previous.room
         self.rules.load_gitignore("")
@@ -185,6 +186,7 @@ class Mirror:
         )
         await self._carry_out(steps, remote.keys(), total)
         self._known = {}
+        self.io.known = {}
         self.save_state()
 
     async def _carry_out(self, steps: Iterator[tuple[str, list[Action]]], remote: Iterable[str], total: int) -> None:
@@ -340,9 +342,8 @@ class Mirror:
         rel = self._rel(path)
         if not rel:
             return False
-        if rel.rsplit("/", 1)[-1] == ".gitignore":
-            return True
-        return not self.rules.ignored(rel)
+        # A .gitignore'd path still counts: a shared file keeps syncing, a new one is said to stay here.
+        return not self.rules.built_in(rel)
 
     # -- local -> session --------------------------------------------------------------------------
 
@@ -382,7 +383,7 @@ class Mirror:
         await self.settle_local(on_disk | set(self.base))
 
     def _local_changed(self, rel: str) -> None:
-        if self.rules.ignored(rel):
+        if self.rules.built_in(rel):
             return
         text = self.io.read_local(rel)
         if text is None:

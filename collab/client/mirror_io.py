@@ -10,7 +10,7 @@ import contextlib
 import errno
 import os
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 from collab.client import folderstate, localfs, safe_paths
 from collab.client.ignore import IgnoreRules
@@ -69,6 +69,7 @@ class MirrorIO:
         self._local_depth = 0
         self._blocked: set[str] = set()  # not written for what else is on disk: retried once something goes
         self._held: set[str] = set()  # a local copy that could not be set aside: never written over
+        self.known: Mapping[str, str] = {}  # path -> base hash of the previous run, while a mirror starts
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -116,8 +117,12 @@ class MirrorIO:
         odd = self._not_text(rel)
         if odd is not None:
             return odd
-        if self.rules.ignored(rel):
-            return Note(rel, f"not written: {rel} is ignored here (.gitignore or a build/VCS folder)")
+        if self.rules.built_in(rel):
+            return Note(rel, f"not written: {rel} is ignored here (a build/VCS folder or an editor's file)")
+        if not self.shared(rel) and self.rules.gitignore_of(rel) is not None and (self.root / rel).is_file():
+            # Your own file that your .gitignore keeps private (a .env): never written over, nor sent.
+            return Note(rel, f"not written: {rel} is ignored here by .gitignore and you have your own; yours stays "
+                             "as it is, and is not sent")
         why = localfs.escape(self.root, rel, allow_tool_config=self.allow_tool_config)
         if why is not None:
             return Note(rel, f"not written: {why}")
@@ -128,7 +133,7 @@ class MirrorIO:
         path the rule refuses, either way: a teammate's mirror would not write it anyway."""
         refused = safe_paths.refusal(rel, allow_tool_config=self.allow_tool_config)
         if refused is None:
-            return self._not_text(rel)  # never replace what someone put there (it stays as it is)
+            return self._not_text(rel) or self._kept_private(rel)
         if refused.kind == "unsafe":
             return Note(refused.prefix, f"skipped: {refused.reason}")
         shown = rel if rel == refused.prefix else refused.prefix + "/"
@@ -136,6 +141,26 @@ class MirrorIO:
             refused.prefix,
             f"not shared: {shown}: {refused.reason}, which could run code on a teammate's machine"
             + (" (--allow-tool-config shares it)" if refused.kind == "tool" else ""),
+        )
+
+    def shared(self, rel: str) -> bool:
+        """Disk and session agreed on ``rel`` in this run or the previous one: it syncs whatever a
+        .gitignore says now (a pushed ``*`` must not silently stop anyone's sync)."""
+        return rel in self.base or rel in self.known
+
+    def _kept_private(self, rel: str) -> Note | None:
+        """A new local file a .gitignore matches stays on this machine: said once per .gitignore version."""
+        if self.shared(rel):
+            return None
+        folder = self.rules.gitignore_of(rel)
+        if folder is None:
+            return None
+        source = f"{folder}/.gitignore" if folder else ".gitignore"
+        return Note(
+            rel,
+            f"not shared: {rel} and any other new file that {source} matches stay on this machine (files already "
+            "shared keep syncing); edit that .gitignore if that is not what you want",
+            key=f"{source}#{self.rules.versions.get(folder, 0)}",
         )
 
     def read_local(self, rel: str) -> str | None:
@@ -196,7 +221,9 @@ class MirrorIO:
         elif isinstance(action, Refresh):
             self._refresh(action.path)
         elif isinstance(action, Note):
-            if action.once:
+            if action.key is not None:
+                self._tell_key(action.key, action.message)
+            elif action.once:
                 self.tell(action.path, action.message)
             else:
                 self.report(action.message)
@@ -260,6 +287,11 @@ class MirrorIO:
         self._held.discard(rel)
         shown = dst.relative_to(self.root).as_posix()
         self.report(f"{rel}: the session's version differs; your copy is kept in {shown}")
+
+    def _tell_key(self, key: str, message: str) -> None:
+        if (key, "") not in self._told:
+            self._told.add((key, ""))
+            self.report(message)
 
     def tell(self, rel: str, message: str) -> None:
         if (rel, message) not in self._told:

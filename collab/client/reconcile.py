@@ -99,11 +99,13 @@ class Refresh:
 
 @dataclass(frozen=True, slots=True)
 class Note:
-    """Tell the person; ``once``: only the first time this exact line comes up."""
+    """Tell the person; ``once``: only the first time this exact line comes up (or, with ``key``,
+    the first time anything under that key does)."""
 
     path: str
     message: str
     once: bool = True
+    key: str | None = None
 
 
 Action = Adopt | Write | SetAside | Send | RemoveLocal | DeleteInSession | Forget | Skip | Refresh | Note
