@@ -27,6 +27,13 @@ class Settings:
     max_frame_bytes: int = 8 * 1024 * 1024
     # Bytes queued for one connection before the hub gives up on a client that does not read.
     send_buffer_bytes: int = 16 * 1024 * 1024
+    # Presence per connection: the bytes of state the hub holds for it (all its clients' states in a
+    # plaintext room, its one envelope in an encrypted room), the client ids a plaintext connection
+    # may speak for, and the updates a second the hub relays from it (faster ones are coalesced into
+    # the next, which carries the latest state; 0: no limit).
+    max_presence_bytes: int = 64 * 1024
+    max_presence_clients: int = 8
+    presence_updates_per_second: float = 10.0
     # Extra allowed browser origins (scheme://host[:port]); same host and localhost are always allowed.
     allowed_origins: tuple[str, ...] = ()
     # Plaintext rooms must be created with POST /api/rooms before anyone can join.
@@ -56,6 +63,12 @@ class Settings:
             raise ConfigError("max frame size must be at least 1024 bytes")
         if self.send_buffer_bytes < self.max_frame_bytes:
             raise ConfigError("send buffer must be at least the max frame size")
+        if self.max_presence_bytes < 1024:
+            raise ConfigError(f"max-presence-bytes must be at least 1024, got {self.max_presence_bytes}")
+        if self.max_presence_clients < 1:
+            raise ConfigError(f"max-presence-clients must be at least 1, got {self.max_presence_clients}")
+        if self.presence_updates_per_second < 0:
+            raise ConfigError(f"presence-updates-per-second must be 0 (no limit) or more, got {self.presence_updates_per_second}")
         if self.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
             raise ConfigError(f"log level must be debug, info, warning, error or critical, got {self.log_level!r}")
         if self.compact_after < 1:

@@ -32,6 +32,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--send-buffer-bytes", type=int, help="bytes queued for a slow client before it is dropped" + env("send_buffer_bytes")
     )
     p.add_argument(
+        "--max-presence-bytes", type=int,
+        help="bytes of presence state one connection may hold, default 65536" + env("max_presence_bytes"),
+    )
+    p.add_argument(
+        "--max-presence-clients", type=int,
+        help="client ids one plaintext connection's presence may name, default 8" + env("max_presence_clients"),
+    )
+    p.add_argument(
+        "--presence-updates-per-second", type=float,
+        help="presence updates relayed a second per connection (more are coalesced), 0 for no limit; default 10"
+        + env("presence_updates_per_second"),
+    )
+    p.add_argument(
         "--allowed-origins", help="comma-separated extra browser origins allowed to connect" + env("allowed_origins")
     )
     p.add_argument(
@@ -62,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
         k: v
         for k, v in vars(args).items()
         if k in ("host", "port", "redis_url", "max_frame_bytes", "send_buffer_bytes", "require_room_creation",
-                 "max_rooms_per_ip_per_minute", "compact_after", "room_idle_seconds", "log_level", "sqlite_synchronous")
+                 "max_rooms_per_ip_per_minute", "compact_after", "max_presence_bytes", "max_presence_clients",
+                 "presence_updates_per_second", "room_idle_seconds", "log_level", "sqlite_synchronous")
     }
     if args.data:
         from pathlib import Path

@@ -36,7 +36,6 @@ from collab.store.base import RoomInfo, SnapshotConflict
 log = logging.getLogger(__name__)
 
 SUBPROTOCOL = frames.SUBPROTOCOL
-MAX_AWARENESS_BYTES = 64 * 1024
 Nack = frames.NackCode
 
 
@@ -242,7 +241,7 @@ class EncryptedSession:
         self.conn.send_frame(frames.ack(frame.client_ref, covers))
 
     def _on_awareness(self, member: Member, frame: frames.Awareness) -> None:
-        problem = self._check(frame.envelope, EnvelopeType.AWARENESS, MAX_AWARENESS_BYTES)
+        problem = self._check(frame.envelope, EnvelopeType.AWARENESS, self.hub.settings.max_presence_bytes)
         if problem is not None:
             self._refuse(0, Nack.INVALID_ENVELOPE, f"awareness refused: {problem}")
             return

@@ -2,17 +2,20 @@
 
 The hub holds no key here. It checks what it can check without one (structure, room id, epoch,
 the write signature), makes envelopes durable, numbers them, and relays them byte for byte.
-Presence is relayed too, and only the last presence envelope of each live connection is kept in
-memory so newcomers see who is there; it never reaches the store.
+Presence is relayed too, at most ``presence_updates_per_second`` envelopes a second per connection
+(faster ones are coalesced: the latest goes out next), and only the last presence envelope of each
+live connection is kept in memory so newcomers see who is there; it never reaches the store.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from collab.hub.connection import Connection
+from collab.hub.pacing import Pacer
 from collab.protocol import relay
 from collab.protocol import relay_frames as frames
 
@@ -36,6 +39,7 @@ class Member:
     backlog: list[tuple[int, bytes]] = field(default_factory=list)  # (seq or 0, frame)
     backlog_bytes: int = 0
     awareness: bytes | None = None  # the last presence envelope it sent
+    pacer: Pacer | None = None  # set by its first presence
 
     def deliver(self, frame: bytes, seq: int = 0) -> None:
         if not self.replaying:
@@ -74,6 +78,8 @@ class EncryptedRoom:
     def remove(self, member: Member) -> None:
         if self.members.pop(member.conn_id, None) is None:
             return
+        if member.pacer is not None:
+            member.pacer.cancel()
         frame = frames.left(member.conn_id)
         for other in self.members.values():
             other.deliver(frame)
@@ -101,7 +107,18 @@ class EncryptedRoom:
             self.hub.broker.publish(self.name, relay.encode_relay(relay.UPDATE, self.hub.id, seq, envelope))
 
     def on_awareness(self, origin: Member, envelope: bytes) -> None:
+        """Keep a member's latest presence; relay it now, or when its pacer allows (coalesced:
+        a member sending faster than the rate has only its latest envelope relayed)."""
         origin.awareness = envelope
+        if origin.pacer is None:
+            origin.pacer = Pacer(self.hub.settings.presence_updates_per_second, partial(self._relay_awareness, origin))
+        if origin.pacer.ready():
+            self._relay_awareness(origin)
+
+    def _relay_awareness(self, origin: Member) -> None:
+        envelope = origin.awareness
+        if envelope is None or self.members.get(origin.conn_id) is not origin:
+            return
         frame = frames.awareness_relay(origin.conn_id, envelope)
         for member in self.members.values():
             if member is not origin:

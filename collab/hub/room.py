@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pycrdt
 
 from collab.hub.connection import Connection
+from collab.hub.presence import Presence
 from collab.hub.replay import replay
 from collab.hub.store_failure import write_failed
 from collab.protocol import relay, yjs
@@ -35,8 +36,11 @@ class Room:
         self.name = name
         self.doc: pycrdt.Doc[Any] = pycrdt.Doc()
         self.connections: set[Connection] = set()
-        self.awareness: dict[int, tuple[int, str]] = {}  # client id -> (clock, state json)
-        self.remote_awareness: dict[bytes, set[int]] = {}  # other hub id -> its clients' ids
+        settings = hub.settings
+        self.presence = Presence(
+            name, self._relay_presence, max_bytes=settings.max_presence_bytes,
+            max_clients=settings.max_presence_clients, rate=settings.presence_updates_per_second,
+        )
         self.head = 0  # highest sequence number applied to self.doc
         self.uncompacted = 0  # log entries past the snapshot
         self.inflight = 0
@@ -66,15 +70,14 @@ class Room:
     def join(self, conn: Connection) -> None:
         self.connections.add(conn)
         conn.send_frame(yjs.sync_step1(self.doc.get_state()))
-        if self.awareness:
-            conn.send_frame(yjs.awareness_message(self._awareness_update(self.awareness)))
+        everyone = self.presence.everyone()
+        if everyone is not None:
+            conn.send_frame(yjs.awareness_message(everyone))
 
     def leave(self, conn: Connection) -> None:
         self.connections.discard(conn)
         self._resync.discard(conn)
-        gone = [cid for cid in conn.awareness_clients if cid in self.awareness]
-        if gone:
-            self._remove_awareness(gone, origin=None, publish=True)
+        self.presence.leave(conn)
 
     # -- messages from local clients --------------------------------------------------------------
 
@@ -125,36 +128,19 @@ class Room:
         if self.uncompacted >= self.hub.settings.compact_after:
             self.schedule_compaction()
 
-    def on_awareness(self, conn: Connection | None, payload: bytes, *, publish: bool = True) -> None:
-        entries = yjs.parse_awareness(payload)
-        for entry in entries:
-            current = self.awareness.get(entry.client_id)
-            if entry.state_json == "null":
-                self.awareness.pop(entry.client_id, None)
-                if conn is not None:
-                    conn.awareness_clients.discard(entry.client_id)
-            elif current is None or entry.clock >= current[0]:
-                self.awareness[entry.client_id] = (entry.clock, entry.state_json)
-                if conn is not None:
-                    conn.awareness_clients.add(entry.client_id)
-        frame = yjs.awareness_message(payload)
-        for other in self.connections:
-            if other is not conn:
-                other.send_frame(frame)
-        if publish:
-            self.hub.broker.publish(self.name, relay.encode_relay(relay.AWARENESS, self.hub.id, 0, payload))
+    def on_awareness(self, conn: Connection, payload: bytes) -> None:
+        self.presence.on_update(conn, payload)
 
     def on_query_awareness(self, conn: Connection) -> None:
-        conn.send_frame(yjs.awareness_message(self._awareness_update(self.awareness)))
+        self.presence.on_query(conn)
 
-    def _awareness_update(self, states: dict[int, tuple[int, str]]) -> bytes:
-        return yjs.encode_awareness([yjs.AwarenessEntry(cid, clock, state) for cid, (clock, state) in states.items()])
-
-    def _remove_awareness(self, client_ids: list[int], origin: Connection | None, publish: bool) -> None:
-        removed = {cid: (self.awareness[cid][0] + 1, "null") for cid in client_ids if cid in self.awareness}
-        if not removed:
-            return
-        self.on_awareness(origin, self._awareness_update(removed), publish=publish)
+    def _relay_presence(self, update: bytes, origin: Connection | None, publish: bool) -> None:
+        frame = yjs.awareness_message(update)
+        for other in self.connections:
+            if other is not origin:
+                other.send_frame(frame)
+        if publish:
+            self.hub.broker.publish(self.name, relay.encode_relay(relay.AWARENESS, self.hub.id, 0, update))
 
     # -- traffic from other hubs ------------------------------------------------------------------
 
@@ -171,19 +157,11 @@ class Room:
             for conn in self.connections:
                 conn.send_update(message.payload, frame)
         elif message.kind == relay.AWARENESS:
-            try:
-                entries = yjs.parse_awareness(message.payload)
-            except yjs.ProtocolError:
-                return
-            clients = self.remote_awareness.setdefault(message.hub_id, set())
-            for entry in entries:
-                (clients.discard if entry.state_json == "null" else clients.add)(entry.client_id)
-            self.on_awareness(None, message.payload, publish=False)
+            self.presence.on_remote(message.hub_id, message.payload)
 
     def drop_remote_hub(self, hub_id: bytes) -> None:
         """Another hub died: remove the presence of its clients for everyone here."""
-        clients = self.remote_awareness.pop(hub_id, set())
-        self._remove_awareness(sorted(clients), origin=None, publish=False)
+        self.presence.drop_hub(hub_id)
 
     # -- recovery after the store refused writes ---------------------------------------------------
 
