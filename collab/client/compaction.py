@@ -5,6 +5,11 @@ hub's entries 1..N (nothing of ours in flight, no holes) seals the document with
 guard's heads as a snapshot covering N; the hub swaps it in for those entries, so a later joiner
 reads one envelope instead of the whole log.
 
+The hub deletes what a snapshot covers, so none is made while anything is missing (an update held
+behind its author's gap, a hole in the hub's seqs) or was rejected (``collab.client.room_log``):
+it would say that what this copy lacks was seen, and the only other copy would go (issue 21).
+That is said once in the log each time it starts holding a due snapshot back.
+
 A snapshot is one frame, and the hub closes a connection whose frame is over its limit with 1009
 (issue 13, finding 5: past ~8 MiB of document the automatic snapshot did that, and the writer
 stopped for good with its edits unsent). So a snapshot over the frame limit is never sent: it is
@@ -26,7 +31,8 @@ from collab.client.provider import ProviderError
 from collab.config import Settings
 from collab.crypto.keys import RoomKeys
 from collab.protocol import relay_frames as frames
-from collab.protocol.envelope import PREFIX_SIZE, SIGNATURE_SIZE, TAG_SIZE, ReplayGuard, seal_snapshot
+from collab.protocol.envelope import PREFIX_SIZE, SIGNATURE_SIZE, TAG_SIZE, seal_snapshot
+from collab.protocol.replay_guard import ReplayGuard
 from collab.protocol.snapshot import encode_snapshot
 
 log = logging.getLogger(__name__)
@@ -68,6 +74,17 @@ class Compactor:
         self.done: asyncio.Future[int] | None = None  # what compact() waits on
         self._seq = 0
         self._said_too_big = False
+        self._said_blocked = False
+
+    def allowed(self, blocked: str | None) -> bool:
+        """False when ``blocked`` names what stops a snapshot (said once per spell of it)."""
+        if blocked is None:
+            self._said_blocked = False
+            return True
+        if not self._said_blocked:
+            self._said_blocked = True
+            log.warning("%s: no snapshot while %s; the hub keeps the whole log meanwhile", self.label, blocked)
+        return False
 
     def counted(self) -> bool:
         """One more update; True when a snapshot is due."""

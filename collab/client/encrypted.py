@@ -29,26 +29,16 @@ from collab.client.presence import keep_alive
 from collab.client.provider import ProviderError, Status
 from collab.client.rejections import Rejection, Rejections
 from collab.client.sealed_presence import SealedPresence
-from collab.client.transport import FrameSocket, Transport, close_message
+from collab.client.room_log import RoomLog
+from collab.client.transport import FrameSocket, SocketClosed, Transport, close_message
 from collab.client.ws_transport import WebsocketsTransport
 from collab.crypto.auth import sign_challenge
 from collab.crypto.keys import RoomKeys
 from collab.crypto.links import parse_link, websocket_url
 from collab.protocol import close_codes
 from collab.protocol import relay_frames as frames
-from collab.protocol.envelope import (
-    Envelope,
-    EnvelopeError,
-    EnvelopeType,
-    Opened,
-    ReplayGuard,
-    new_author_id,
-    open_envelope,
-    parse_envelope,
-    seal_update,
-)
-from collab.protocol.snapshot import decode_snapshot
-from collab.watermark import Watermark
+from collab.protocol.envelope import EnvelopeType, Opened, new_author_id, seal_update
+from collab.protocol.replay_guard import ReplayGuard
 
 __all__ = ["EncryptedProvider", "FrameObserver", "Rejection"]
 
@@ -74,6 +64,7 @@ class EncryptedProvider(ConnectorState):
         transport: Transport | None = None,
         backoff_initial: float = 0.1,
         backoff_max: float = 10.0,
+        gap_wait: float = 2.0,
     ) -> None:
         self.keys = keys
         self.ws_url = ws_url
@@ -100,13 +91,18 @@ class EncryptedProvider(ConnectorState):
         self._author_id = new_author_id()
         self._update_seq = 0
         self._guard = ReplayGuard()
-        self._seen = Watermark()  # the hub's seqs this client has
         self._outbox = Outbox(label)
         self._presence = SealedPresence(keys, self.awareness, self._guard, self._reject)
         self._compactor = Compactor(
             keys, self._author_id, self.doc, self._guard, every=compact_every, frame_limit=max_frame_bytes, label=label
         )
         self._local = LocalUpdates(self.doc, self._on_local_update)
+        # Entries held or missing for ``gap_wait`` s after a sync: ask the hub again (issue 21).
+        self._log = RoomLog(
+            keys, self._guard, self._local.apply_remote, self._reject_entry,
+            on_update=self._count_for_snapshot, counter=self._compactor, ask_wait=gap_wait,
+        )
+        self._asking_again: str | None = None
         self._warned_read_only = False
         self._wake = asyncio.Event()
         self._awareness_sub: str | None = None
@@ -211,6 +207,7 @@ class EncryptedProvider(ConnectorState):
     def disconnected(self) -> None:
         self._presence.disconnected()
         self._compactor.abandon()
+        self._log.disconnected()
 
     async def _send(self, sock: FrameSocket, frame: bytes) -> None:
         if self.on_frame is not None:
@@ -229,7 +226,7 @@ class EncryptedProvider(ConnectorState):
             raise frames.ProtocolError("the hub did not start with CHALLENGE")
         signature = sign_challenge(self.keys, first.challenge) if self.can_write else None
         role = frames.ROLE_WRITER if self.can_write else frames.ROLE_READER
-        await self._send(sock, frames.hello(role, self._seen.upto, signature))
+        await self._send(sock, frames.hello(role, self._log.since, signature))
         ready = await self._recv(sock)
         if not isinstance(ready, frames.Ready):
             raise frames.ProtocolError("the hub did not answer HELLO with READY")
@@ -238,10 +235,19 @@ class EncryptedProvider(ConnectorState):
         self._wake.set()  # re-send whatever is unacknowledged, in order
         if self.awareness.get_local_state() is not None:
             self._queue_awareness()
-        helpers = [asyncio.create_task(self._send_loop(sock)), asyncio.create_task(keep_alive(self.awareness))]
+        self._asking_again = None
+        helpers = [
+            asyncio.create_task(self._send_loop(sock)),
+            asyncio.create_task(keep_alive(self.awareness)),
+            asyncio.create_task(self._ask_again_when_stuck(sock)),
+        ]
         try:
             while True:
                 self._handle(await self._recv(sock))
+        except SocketClosed:
+            if self._asking_again is not None:
+                raise ComeBack(self._asking_again) from None
+            raise
         finally:
             for task in helpers:
                 task.cancel()
@@ -258,6 +264,13 @@ class EncryptedProvider(ConnectorState):
                 await self._send(sock, self._compactor.outgoing.popleft())
             await self._flush_awareness(sock)
 
+    async def _ask_again_when_stuck(self, sock: FrameSocket) -> None:
+        # HELLO since is the protocol's way to ask for entries again: end this connection and resume.
+        missing, waited = await self._log.stuck()
+        self._asking_again = f"{missing} for {waited:g} s: asking the hub again from seq {self._log.since}"
+        log.warning("%s: %s", self.connector.label, self._asking_again)
+        await sock.close()
+
     async def _flush_awareness(self, sock: FrameSocket) -> None:
         frame = self._presence.take()
         if frame is not None:
@@ -267,7 +280,7 @@ class EncryptedProvider(ConnectorState):
 
     def _handle(self, frame: frames.Frame) -> None:
         if isinstance(frame, frames.Entry):
-            self._on_entry(frame.seq, frame.envelope)
+            self._log.entry(frame.seq, frame.envelope)
         elif isinstance(frame, frames.Ack):
             self._on_ack(frame.client_ref, frame.seq)
         elif isinstance(frame, frames.Nack):
@@ -276,6 +289,7 @@ class EncryptedProvider(ConnectorState):
             self._presence.received(frame.conn_id, frame.envelope)
         elif isinstance(frame, frames.Synced):
             self.head = frame.head
+            self._log.synced(frame.head)
             self.connector.connection_synced()
             self._wake.set()
             self._maybe_compact()
@@ -292,60 +306,11 @@ class EncryptedProvider(ConnectorState):
     def _reject_entry(self, seq: int, kind: str, exc: Exception) -> None:
         self._reject(Rejection(seq, kind, type(exc).__name__, str(exc)), "the room's log")
 
-    def _on_entry(self, seq: int, data: bytes) -> None:
-        try:
-            env = parse_envelope(data)
-        except EnvelopeError as exc:
-            self._seen.saw(seq)
-            self._reject_entry(seq, "unknown", exc)
-            return
-        kind = env.type.name.lower()
-        if env.type is EnvelopeType.SNAPSHOT:
-            self._on_snapshot_entry(seq, env)
-            return
-        if self._seen.has(seq):
-            return  # the same hub entry again (history overlapping a resume): not a replay
-        self._seen.saw(seq)
-        if env.type is not EnvelopeType.UPDATE:
-            self._reject_entry(seq, kind, EnvelopeError(f"a {kind} envelope has no place in the room log"))
-            return
-        try:
-            opened = open_envelope(self.keys, env)
-            self._guard.check(opened)
-            pycrdt.get_state(opened.plaintext)  # a signed but undecodable update must not half-apply
-            self._local.apply_remote(opened.plaintext)
-        except EnvelopeError as exc:
-            self._reject_entry(seq, kind, exc)
-            return
-        except Exception as exc:  # pycrdt refused the plaintext: a writer sent garbage
-            self._reject_entry(seq, kind, ValueError(f"not a Yjs update: {exc}"))
-            return
-        self._count_for_snapshot()
-
-    def _on_snapshot_entry(self, seq: int, env: Envelope) -> None:
-        try:
-            opened = open_envelope(self.keys, env)
-            if opened.ref != seq:
-                raise EnvelopeError(f"the hub labelled a snapshot covering {opened.ref} as seq {seq}")
-            state, heads = decode_snapshot(opened.plaintext)
-            pycrdt.get_state(state)
-            self._guard.check(opened)
-            self._local.apply_remote(state)
-            self._guard.load(heads)
-        except EnvelopeError as exc:
-            self._reject_entry(seq, "snapshot", exc)
-            return
-        except Exception as exc:
-            self._reject_entry(seq, "snapshot", ValueError(f"unusable snapshot: {exc}"))
-            return
-        self._seen.advance(seq)
-        self._compactor.since = 0
-
     def _on_ack(self, ref: int, seq: int) -> None:
         if self._compactor.acked(ref, seq):
             return
         self._outbox.ack(ref)
-        self._seen.saw(seq)
+        self._log.acked(seq)
         self._count_for_snapshot()
         if not len(self._outbox) and self.synced.is_set():
             self.connector.set_status(Status.CONNECTED)
@@ -399,15 +364,15 @@ class EncryptedProvider(ConnectorState):
             self._maybe_compact()
 
     def _can_snapshot(self) -> bool:
-        # The doc must hold exactly entries 1..upto: nothing of ours in flight, no holes.
+        # The doc must hold exactly entries 1..since: nothing of ours in flight, none missing or rejected.
         return (
             self.can_write
             and self.connector.socket is not None
             and self.synced.is_set()
             and self._compactor.in_flight is None
             and not len(self._outbox)
-            and not self._seen.gap
-            and self._seen.upto > 0
+            and self._compactor.allowed(self._log.blocked())
+            and self._log.since > 0
         )
 
     def _maybe_compact(self) -> None:
@@ -415,7 +380,7 @@ class EncryptedProvider(ConnectorState):
             self._send_snapshot()
 
     def _send_snapshot(self) -> bool:
-        if self._compactor.make(self._outbox.new_ref(), self._seen.upto):
+        if self._compactor.make(self._outbox.new_ref(), self._log.since):
             self._wake.set()
             return True
         return False
@@ -424,7 +389,8 @@ class EncryptedProvider(ConnectorState):
         """Seal the document as a snapshot of everything up to our head; returns the seq it covers."""
         await self.flush(timeout)
         if not self._can_snapshot():
-            raise ProviderError("cannot snapshot now: not synced, read-only, or history has holes")
+            why = self._log.blocked() or "not synced, read-only, or a snapshot in flight"
+            raise ProviderError(f"cannot snapshot now: {why}")
         self._compactor.done = asyncio.get_running_loop().create_future()
         self._send_snapshot()
         return await asyncio.wait_for(self._compactor.done, timeout)

@@ -20,11 +20,11 @@ from collab.protocol import yjs
 from collab.protocol.envelope import (
     EnvelopeError,
     EnvelopeType,
-    ReplayGuard,
     new_author_id,
     open_envelope,
     seal_awareness,
 )
+from collab.protocol.replay_guard import ReplayGuard
 
 Reject = Callable[[Rejection, str], None]  # (what was dropped, from which peer)
 

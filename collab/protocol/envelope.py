@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -82,7 +81,10 @@ class ReplayedEnvelope(EnvelopeError):
 
 
 class ReorderedEnvelope(EnvelopeError):
-    """A gap in an author's update sequence: updates were reordered or withheld."""
+    """A gap in an author's update sequence: updates were reordered or withheld.
+
+    Raised only where a gap cannot be waited out (``ReplayGuard.check``); updates from the room's
+    log are held until the gap closes instead (``collab.protocol.replay_guard``)."""
 
     def __init__(self, message: str, *, expected: int, got: int) -> None:
         super().__init__(message)
@@ -332,74 +334,6 @@ def open_envelope(keys: RoomKeys, data: bytes | bytearray | memoryview | Envelop
     )
 
 
-# --- replay and reordering ------------------------------------------------------------------
-
-
-class ReplayGuard:
-    """Per-author sequence checks for opened envelopes, on the client side.
-
-    The hub cannot forge envelopes, but it can replay, reorder or withhold genuine ones. Each
-    author numbers its envelopes of each type 1, 2, 3, … so:
-
-    * updates: a known author's next update must be exactly last + 1. At or below → replay
-      (:class:`ReplayedEnvelope`; also what an honest resend after a reconnect looks like, so
-      drop it quietly). Above → a gap (:class:`ReorderedEnvelope`; report it: the hub reordered
-      or withheld something). An author never seen must start at 1, unless :meth:`load` gave
-      its head from a snapshot, in which case it continues from that head.
-    * snapshots and awareness: anything at or below the last seen is a replay; gaps are normal
-      (old snapshots are replaced, presence is lossy).
-
-    Call :meth:`check` only after :func:`open_envelope` succeeded, so that unauthenticated
-    input can never move the counters. A failed check records nothing.
-    """
-
-    def __init__(self) -> None:
-        self._last: dict[tuple[EnvelopeType, bytes], int] = {}
-
-    def check(self, opened: Opened, *, allow_gap: bool = False) -> None:
-        """Accept ``opened`` or raise. ``allow_gap`` accepts an update after a reported gap."""
-        key = (opened.type, opened.author_id)
-        last = self._last.get(key, 0)
-        seq = opened.author_seq
-        who = f"{opened.type.name.lower()} {seq} from author {opened.author_id.hex()}"
-        if seq <= last:
-            raise ReplayedEnvelope(f"{who} is a replay: {last} was already accepted")
-        if opened.type is EnvelopeType.UPDATE and seq != last + 1 and not allow_gap:
-            missing = f"{last + 1}" if seq == last + 2 else f"{last + 1}..{seq - 1}"
-            raise ReorderedEnvelope(
-                f"{who} arrived but {last + 1} was expected: updates {missing} were "
-                "reordered or withheld",
-                expected=last + 1,
-                got=seq,
-            )
-        self._last[key] = seq
-
-    def export(self) -> dict[str, int]:
-        """Update heads as {author id hex: last seq}, for a snapshot's plaintext to carry."""
-        return {
-            author.hex(): seq
-            for (etype, author), seq in sorted(self._last.items())
-            if etype is EnvelopeType.UPDATE
-        }
-
-    def load(self, heads: Mapping[str, int]) -> None:
-        """Adopt update heads from a snapshot; a head never moves backwards."""
-        parsed: dict[bytes, int] = {}
-        for author_hex, seq in heads.items():
-            try:
-                author = bytes.fromhex(author_hex)
-            except (TypeError, ValueError):
-                author = b""
-            if len(author) != AUTHOR_ID_SIZE:
-                raise ValueError(f"author head key {author_hex!r} is not 16 bytes of hex")
-            if type(seq) is not int or not 1 <= seq <= MAX_U64:
-                raise ValueError(f"author head for {author_hex} must be an integer >= 1")
-            parsed[author] = seq
-        for author, seq in parsed.items():  # validate everything before changing anything
-            key = (EnvelopeType.UPDATE, author)
-            self._last[key] = max(self._last.get(key, 0), seq)
-
-
 __all__ = [
     "AUTHOR_ID_SIZE",
     "EPOCH",
@@ -416,7 +350,6 @@ __all__ = [
     "MalformedEnvelope",
     "Opened",
     "ReorderedEnvelope",
-    "ReplayGuard",
     "ReplayedEnvelope",
     "TamperedEnvelope",
     "WrongEpoch",

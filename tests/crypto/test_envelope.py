@@ -18,7 +18,6 @@ from collab.protocol.envelope import (
     Opened,
     ReorderedEnvelope,
     ReplayedEnvelope,
-    ReplayGuard,
     TamperedEnvelope,
     WrongEpoch,
     WrongRoom,
@@ -30,6 +29,7 @@ from collab.protocol.envelope import (
     seal_update,
     verify_signature,
 )
+from collab.protocol.replay_guard import ReplayGuard
 
 KEYS = RoomKeys.from_write_secret(bytes(range(32)))
 OTHER = RoomKeys.from_write_secret(bytes(range(32, 64)))
