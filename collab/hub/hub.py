@@ -6,6 +6,7 @@ import os
 
 from collab.broker.base import Broker
 from collab.config import Settings
+from collab.hub.decoder import Decoder
 from collab.hub.encrypted_room import EncryptedRoom
 from collab.hub.metrics import HubMetrics
 from collab.hub.registry import RoomRegistry
@@ -20,6 +21,7 @@ class Hub:
         self.broker = broker
         self.metrics = HubMetrics()
         self.id = os.urandom(16)
+        self.decoder = Decoder()  # large Yjs updates are decoded in a worker process
         idle = settings.room_idle_seconds
         self.plaintext_rooms: RoomRegistry[Room] = RoomRegistry(
             lambda name: Room(self, name), broker, idle_seconds=idle, kind="room"
@@ -52,3 +54,4 @@ class Hub:
         await self.encrypted_rooms.close()
         await self.broker.close()
         await self.store.close()
+        self.decoder.close()

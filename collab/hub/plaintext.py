@@ -10,19 +10,21 @@ from collab.hub.room import Room
 from collab.protocol import yjs
 
 
-def handle_frame(room: Room, conn: Connection, frame: bytes) -> None:
-    """Dispatch one binary frame; raises ProtocolError for anything malformed."""
+def handle_frame(room: Room, conn: Connection, frame: bytes) -> Awaitable[None] | None:
+    """Dispatch one binary frame; raises ProtocolError for anything malformed. Returns an awaitable
+    for work the connection's next frame must wait for (a large update decoded in the worker)."""
     msg = yjs.parse_message(frame)
     if isinstance(msg, yjs.SyncMessage):
         if msg.kind == yjs.SyncType.STEP1:
             room.on_sync_step1(conn, msg.payload)
         else:
-            room.on_update(conn, msg.payload)
+            return room.on_update(conn, msg.payload)
     elif isinstance(msg, yjs.AwarenessMessage):
         room.on_awareness(conn, msg.payload)
     elif isinstance(msg, yjs.QueryAwarenessMessage):
         room.on_query_awareness(conn)
     # Auth messages (type 2) are server-to-client in y-protocols; a client sending one is ignored.
+    return None
 
 
 def serve_plaintext(room: Room, conn: Connection) -> Awaitable[None]:

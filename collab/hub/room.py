@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Awaitable
 
 import pycrdt
 
@@ -20,14 +20,13 @@ from collab.hub.presence import Presence
 from collab.hub.replay import replay
 from collab.hub.store_failure import write_failed
 from collab.protocol import relay, yjs
+from collab.protocol.yjs_update import EMPTY_UPDATE, diff_update
 from collab.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
     from collab.hub.hub import Hub
 
 log = logging.getLogger(__name__)
-
-EMPTY_UPDATE = b"\x00\x00"
 
 
 class Room:
@@ -88,16 +87,36 @@ class Room:
             raise yjs.ProtocolError("invalid state vector") from exc
         conn.send_frame(yjs.sync_step2(diff))
 
-    def on_update(self, conn: Connection, update: bytes) -> None:
+    def on_update(self, conn: Connection, update: bytes) -> Awaitable[None] | None:
+        """Validate an update, keep what the room lacks, and store it.
+
+        A large one is decoded in the worker process (collab.hub.decoder) against the state vector
+        taken here, on the loop; the awaitable returned holds back this connection's next frame
+        until then, so its updates are stored in the order it sent them (those of different
+        connections commute).
+        """
         if update == EMPTY_UPDATE:
-            return
+            return None
+        state = self.doc.get_state()
+        if len(update) >= self.hub.decoder.threshold:
+            return self._decode_elsewhere(conn, update, state)
         try:
-            pycrdt.get_state(update)  # full decode of the update: refuses garbage before it is stored
-            # Keep only what the room lacks. Some providers (pycrdt's) echo every update they receive;
-            # those echoes, and re-sends after a reconnect, cost nothing here.
-            update = pycrdt.get_update(update, self.doc.get_state())
+            # Some providers (pycrdt's) echo every update they receive; those echoes, and re-sends
+            # after a reconnect, cost nothing once diffed.
+            diff = diff_update(update, state)
         except Exception as exc:
             raise yjs.ProtocolError("invalid Yjs update") from exc
+        self._store(conn, diff)
+        return None
+
+    async def _decode_elsewhere(self, conn: Connection, update: bytes, state: bytes) -> None:
+        try:
+            diff = await self.hub.decoder.diff(update, state)
+        except Exception as exc:
+            raise yjs.ProtocolError("invalid Yjs update") from exc
+        self._store(conn, diff)
+
+    def _store(self, conn: Connection, update: bytes) -> None:
         if update == EMPTY_UPDATE:
             return
         self.inflight += 1
