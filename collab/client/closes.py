@@ -1,7 +1,7 @@
 """What each close code from the hub means to a client: final (tell the person) or retry.
 
 One table per room kind; the codes that mean the same in both are written once. A code in no
-table (1001, 1011, 4408 slow consumer, ...) means "reconnect with backoff"; the hub sends the
+table (going away, internal error, slow consumer, ...) means "reconnect with backoff"; the hub sends the
 codes of ``close_codes.RETRYABLE`` to ask for exactly that even before a first sync.
 """
 

@@ -10,10 +10,10 @@ behind its author's gap, a hole in the hub's seqs) or was rejected (``collab.cli
 it would say that what this copy lacks was seen, and the only other copy would go (issue 21).
 That is said once in the log each time it starts holding a due snapshot back.
 
-A snapshot is one frame, and the hub closes a connection whose frame is over its limit with 1009
+A snapshot is one frame, and the hub closes a connection whose frame is over its limit (close TOO_BIG)
 (issue 13, finding 5: past ~8 MiB of document the automatic snapshot did that, and the writer
 stopped for good with its edits unsent). So a snapshot over the frame limit is never sent: it is
-skipped (said once in the log) and edits carry on. The limit starts at the hub's default; a 1009
+skipped (said once in the log) and edits carry on. The limit starts at the hub's default; a TOO_BIG close
 that a snapshot caused lowers it to below that snapshot's size, and is not final.
 """
 
@@ -135,7 +135,7 @@ class Compactor:
         return True
 
     def caused_too_big(self, largest_edit_sent: int) -> bool:
-        """After a 1009 close: whether our snapshot in flight was the frame over the hub's limit.
+        """After a TOO_BIG close: whether our snapshot in flight was the frame over the hub's limit.
 
         It was if it is at least as large as every edit sent on that connection (a smaller one the
         hub had already read). Then the limit is below its size from now on.

@@ -8,7 +8,7 @@ Each ``connect`` runs the app's websocket handler as a task and speaks ASGI to i
 messages uvicorn would send and receive), so in-process tests exercise the real hub code, and
 the same provider code as over TCP, with no port, thread or subprocess. Like uvicorn, a close
 before the accept reads as an HTTP 403 (a denial response as its status), and with ``max_frame_bytes`` a larger client frame is
-answered with close 1009.
+answered with close TOO_BIG.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ _ports = itertools.count(40000)
 class MemoryTransport:
     def __init__(self, app: ASGIApp, *, max_frame_bytes: int | None = None, handshake_timeout: float = 10.0) -> None:
         self.app = app
-        self.max_frame_bytes = max_frame_bytes  # like uvicorn's ws_max_size: larger frames are closed with 1009
+        self.max_frame_bytes = max_frame_bytes  # like uvicorn's ws_max_size: larger frames get close TOO_BIG
         self.handshake_timeout = handshake_timeout
         self.sockets: list[MemorySocket] = []  # every connection made, open or closed
 
@@ -128,7 +128,7 @@ class MemorySocket:
         if self._closed:
             raise SocketClosed(self._close_code, self._close_reason)
         if self._max is not None and len(frame) > self._max:
-            # What uvicorn does with a frame over its ws_max_size: close 1009, the app sees a disconnect.
+            # What uvicorn does with a frame over its ws_max_size: close TOO_BIG, the app sees a disconnect.
             self._end(close_codes.TOO_BIG, "frame exceeds limit")
             raise SocketClosed(self._close_code, self._close_reason)
         self._to_app.put_nowait({"type": "websocket.receive", "bytes": bytes(frame)})
@@ -177,7 +177,7 @@ class MemorySocket:
         try:
             await self._app(self._scope, self._receive, self._send)
         except Exception:
-            self._end(close_codes.INTERNAL, "")  # uvicorn answers an app's exception with 1011
+            self._end(close_codes.INTERNAL, "")  # uvicorn answers an app's exception so
             raise
         self._end(close_codes.NORMAL, "")  # the handler returned: uvicorn closes the socket
 

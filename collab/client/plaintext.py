@@ -86,7 +86,7 @@ class PlaintextProvider(ConnectorState):
             raise
 
     async def stop(self, timeout: float = 5.0) -> None:
-        """Send what is pending (bounded), say goodbye in awareness, close with 1000."""
+        """Send what is pending (bounded), say goodbye in awareness, close normally."""
         if self._closing:
             return
         try:
@@ -129,7 +129,7 @@ class PlaintextProvider(ConnectorState):
         deadline = loop.time() + timeout
         while True:
             if self.fatal is not None:
-                raise self.fatal  # e.g. the hub closed our connection with 1009: it will never have it
+                raise self.fatal  # e.g. the hub closed our connection as too big: it will never have it
             try:
                 frame = await asyncio.wait_for(self._first_frame(), timeout)
             except (ConnectFailed, SocketClosed, BadFrame, asyncio.TimeoutError) as exc:
