@@ -1,4 +1,4 @@
-// Sealed invites (collab/ai/sealing.py is the Python twin; docs/ai.md "Inviting an agent"):
+// Sealed invites (collab/crypto/sealing.py is the Python twin; docs/ai.md "Inviting an agent"):
 // the room secret encrypted to an agent service's X25519 key, so the hub relays only ciphertext.
 //   e, E = fresh X25519 pair; shared = X25519(e, A)
 //   key  = HKDF-SHA256(shared, salt = E || A, info = "collab v1 agent-invite")
