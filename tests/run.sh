@@ -11,4 +11,5 @@ npm ci --prefix web --no-audit --no-fund --loglevel=error
 npm test --prefix web             # the TypeScript E2EE implementation passes tests/vectors/e2ee.json
 npm run check --prefix web        # type-check, and the committed bundle in collab/static matches web/src
 .venv/bin/ruff check collab tests bench  # undefined names, unused imports
+.venv/bin/mypy                           # strict type check of collab/ (pyproject.toml [tool.mypy]); the package ships py.typed
 .venv/bin/python -m pytest "$@"
