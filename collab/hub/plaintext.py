@@ -12,11 +12,12 @@ from collab.protocol import yjs
 
 def handle_frame(room: Room, conn: Connection, frame: bytes) -> Awaitable[None] | None:
     """Dispatch one binary frame; raises ProtocolError for anything malformed. Returns an awaitable
-    for work the connection's next frame must wait for (a large update decoded in the worker)."""
+    for work the connection's next frame must wait for (a large update decoded in the worker, a
+    large answer sent)."""
     msg = yjs.parse_message(frame)
     if isinstance(msg, yjs.SyncMessage):
         if msg.kind == yjs.SyncType.STEP1:
-            room.on_sync_step1(conn, msg.payload)
+            return room.on_sync_step1(conn, msg.payload)
         else:
             return room.on_update(conn, msg.payload)
     elif isinstance(msg, yjs.AwarenessMessage):

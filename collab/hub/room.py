@@ -80,12 +80,31 @@ class Room:
 
     # -- messages from local clients --------------------------------------------------------------
 
-    def on_sync_step1(self, conn: Connection, state_vector: bytes) -> None:
+    def on_sync_step1(self, conn: Connection, state_vector: bytes) -> Awaitable[None] | None:
+        """Answer with what the client lacks: the whole room for a newcomer.
+
+        That answer is one frame, and a big room's can be larger than the send buffer (over 16 MiB
+        of state, the buffer's default, every joiner was dropped as a slow consumer: issue 13,
+        finding 4). One over the frame limit goes straight to the socket instead, awaited, so the
+        buffer keeps bounding what waits behind it and the client's next frame waits for it.
+        """
         try:
             diff = self.doc.get_update(state_vector)
         except Exception as exc:
             raise yjs.ProtocolError("invalid state vector") from exc
-        conn.send_frame(yjs.sync_step2(diff))
+        frame = yjs.sync_step2(diff)
+        if len(frame) <= self.hub.settings.max_frame_bytes:
+            conn.send_frame(frame)
+            return None
+        return self._send_large(conn, frame)
+
+    async def _send_large(self, conn: Connection, frame: bytes) -> None:
+        try:
+            await conn.websocket.send_bytes(frame)
+        except Exception as exc:  # the peer went away: its receive side ends the connection
+            log.debug("%r: sending %d bytes failed: %s", conn, len(frame), exc)
+            return
+        conn.metrics.sent.inc(len(frame))
 
     def on_update(self, conn: Connection, update: bytes) -> Awaitable[None] | None:
         """Validate an update, keep what the room lacks, and store it.
