@@ -5,23 +5,14 @@ import { Awareness, encodeAwarenessUpdate, removeAwarenessStates } from "y-proto
 import { signChallenge } from "../crypto/auth.js";
 import { b64urlEncode } from "../crypto/b64url.js";
 import type { Bytes } from "../crypto/bytes.js";
-import {
-  EnvelopeType,
-  ReorderedEnvelope,
-  ReplayedEnvelope,
-  newAuthorId,
-  openEnvelope,
-  parseEnvelope,
-  sealAwareness,
-  sealSnapshot,
-  sealUpdate,
-} from "../crypto/envelope.js";
+import { EnvelopeType, ReplayedEnvelope, newAuthorId, openEnvelope, sealAwareness, sealSnapshot, sealUpdate } from "../crypto/envelope.js";
 import type { RoomKeys } from "../crypto/keys.js";
 import { ReplayGuard } from "../crypto/replay.js";
 import * as relay from "../protocol/relay.js";
-import { decodeSnapshot, encodeSnapshot } from "../protocol/snapshot.js";
+import { encodeSnapshot } from "../protocol/snapshot.js";
 import { Listeners } from "../listeners.js";
 import { applyPresence, readPresenceUpdate } from "../presence/update.js";
+import { RoomLog } from "./roomlog.js";
 import { watchNetwork, type ConnState, type Transport } from "./types.js";
 
 export interface EncryptedOptions {
@@ -34,6 +25,8 @@ export interface EncryptedOptions {
    * browser, web/src/storage/local.ts). They are sealed and published once synced, like fresh ones.
    */
   unsent?: Uint8Array | null;
+  /** Ask the hub again for entries still missing this long after a sync (ms; default 2000). */
+  gapWait?: number;
 }
 
 // Keep one envelope well under the hub's default 8 MiB frame limit.
@@ -66,9 +59,9 @@ export class EncryptedTransport implements Transport {
   private readonly guard = new ReplayGuard();
   private unsealed: Uint8Array[] = [];
   private outbox: Outgoing[] = [];
-  private head = 0; // highest seq such that every entry up to it has been applied
-  private ahead = new Set<number>(); // seqs applied above head (arrived out of order)
+  private readonly log: RoomLog; // which entries the document holds, which are held or missing
   private sinceSnapshot = 0;
+  private saidBlocked = false;
   private snapshotInFlight = false;
   private ready = false;
   private registered = false;
@@ -93,6 +86,26 @@ export class EncryptedTransport implements Transport {
     this.awareness = new Awareness(doc);
     this.canWrite = keys.canWrite;
     this.compactAfter = options.compactAfter ?? 500;
+    this.log = new RoomLog(
+      keys,
+      this.guard,
+      {
+        apply: (update) => Y.applyUpdate(this.doc, update, this),
+        warn: (message) => this.warn(message),
+        updated: (count) => {
+          this.sinceSnapshot += count;
+          this.maybeCompact();
+        },
+        snapshotApplied: () => {
+          this.sinceSnapshot = 0;
+        },
+        askAgain: (reason) => {
+          this.warn(reason);
+          this.ws?.close(1000, "asking the hub again for missing entries");
+        },
+      },
+      options.gapWait ?? 2000,
+    );
     // A read-only link never pushes, whatever was kept.
     if (options.unsent?.length && this.canWrite) this.unsealed.push(options.unsent);
     doc.on("update", (update: Uint8Array, origin: unknown) => {
@@ -139,6 +152,7 @@ export class EncryptedTransport implements Transport {
   destroy(): void {
     this.destroyed = true;
     this.unwatch();
+    this.log.disconnected();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.awareness.setLocalState(null);
     this.ws?.close(1000, "leaving");
@@ -171,6 +185,7 @@ export class EncryptedTransport implements Transport {
       if (this.ws !== ws) return;
       this.ws = null;
       this.ready = false;
+      this.log.disconnected();
       this.dropPeers();
       this.onClosed(event.code, event.reason);
     };
@@ -243,7 +258,7 @@ export class EncryptedTransport implements Transport {
       case relay.Frame.CHALLENGE: {
         const role = this.keys.canWrite ? relay.Role.WRITER : relay.Role.READER;
         const signature = this.keys.canWrite ? await signChallenge(this.keys, frame.challenge) : null;
-        ws.send(relay.hello(role, this.head, signature));
+        ws.send(relay.hello(role, this.log.since, signature));
         break;
       }
       case relay.Frame.READY:
@@ -251,9 +266,10 @@ export class EncryptedTransport implements Transport {
         this.canWrite = frame.role === relay.Role.WRITER;
         break;
       case relay.Frame.ENTRY:
-        await this.applyEntry(frame.seq, frame.envelope);
+        await this.log.entry(frame.seq, frame.envelope);
         break;
       case relay.Frame.SYNCED:
+        this.log.synced(frame.head);
         this.synced = true;
         this.attempts = 0;
         this.set("connected");
@@ -274,66 +290,6 @@ export class EncryptedTransport implements Transport {
         this.dropPeer(frame.connId);
         break;
     }
-  }
-
-  private markApplied(seq: number): void {
-    if (seq > this.head) this.ahead.add(seq);
-    while (this.ahead.has(this.head + 1)) {
-      this.ahead.delete(this.head + 1);
-      this.head++;
-    }
-  }
-
-  private async applyEntry(seq: number, data: Uint8Array): Promise<void> {
-    let env;
-    try {
-      env = parseEnvelope(data);
-    } catch (err) {
-      this.warn(`dropped entry ${seq}: ${(err as Error).message}`);
-      this.markApplied(seq);
-      return;
-    }
-    if (env.type === EnvelopeType.SNAPSHOT) {
-      if (seq <= this.head) return; // we already hold everything it covers
-      try {
-        const opened = await openEnvelope(this.keys, env);
-        if (opened.ref !== seq) throw new Error(`the hub labelled a snapshot covering ${opened.ref} as seq ${seq}`);
-        this.guard.check(opened);
-        const content = decodeSnapshot(opened.plaintext);
-        this.guard.load(content.heads);
-        Y.applyUpdate(this.doc, content.state, this);
-        // Everything up to the snapshot's seq is now in the doc.
-        this.head = Math.max(this.head, seq);
-        for (const s of this.ahead) if (s <= this.head) this.ahead.delete(s);
-        this.markApplied(this.head);
-        this.sinceSnapshot = 0;
-      } catch (err) {
-        this.warn(`dropped the room snapshot at ${seq}: ${(err as Error).message}`);
-      }
-      return;
-    }
-    if (seq <= this.head || this.ahead.has(seq)) return; // a duplicate delivery
-    try {
-      if (env.type !== EnvelopeType.UPDATE) throw new Error(`an entry must be an update, got type ${env.type}`);
-      const opened = await openEnvelope(this.keys, env);
-      try {
-        this.guard.check(opened);
-      } catch (err) {
-        if (err instanceof ReplayedEnvelope) {
-          this.markApplied(seq); // an honest resend after a reconnect; Yjs updates are idempotent
-          return;
-        }
-        if (!(err instanceof ReorderedEnvelope)) throw err;
-        this.warn(err.message);
-        this.guard.check(opened, true);
-      }
-      Y.applyUpdate(this.doc, opened.plaintext, this);
-    } catch (err) {
-      this.warn(`dropped entry ${seq}: ${(err as Error).message}`);
-    }
-    this.markApplied(seq);
-    this.sinceSnapshot++;
-    this.maybeCompact();
   }
 
   private async applyAwareness(connId: bigint, data: Uint8Array): Promise<void> {
@@ -414,7 +370,7 @@ export class EncryptedTransport implements Transport {
       }
       this.sinceSnapshot++;
     }
-    this.markApplied(seq);
+    this.log.acked(seq);
     this.changed.emit();
     this.maybeCompact();
   }
@@ -445,16 +401,28 @@ export class EncryptedTransport implements Transport {
 
   private maybeCompact(): void {
     if (!this.canWrite || !this.synced || this.snapshotInFlight || this.sinceSnapshot < this.compactAfter) return;
-    if (this.outbox.length || this.unsealed.length || this.ahead.size) return;
+    if (this.outbox.length || this.unsealed.length) return;
+    // The hub deletes what a snapshot covers: never over an entry missing or rejected (issue 21).
+    const blocked = this.log.blocked();
+    if (blocked) {
+      if (!this.saidBlocked) this.warn(`no snapshot while ${blocked}; the hub keeps the whole log meanwhile`);
+      this.saidBlocked = true;
+      return;
+    }
+    this.saidBlocked = false;
     this.snapshotInFlight = true;
     this.sending = this.sending.then(async () => {
+      if (this.log.blocked()) {
+        this.snapshotInFlight = false; // something went missing meanwhile
+        return;
+      }
       const plaintext = encodeSnapshot({ heads: this.guard.export(), state: Y.encodeStateAsUpdate(this.doc) });
       if (plaintext.length > MAX_UPDATE_BYTES) {
         this.snapshotInFlight = false;
         return;
       }
       const ref = this.nextRef++;
-      const envelope = await sealSnapshot(this.keys, this.authorId, ++this.snapshotSeq, this.head, plaintext);
+      const envelope = await sealSnapshot(this.keys, this.authorId, ++this.snapshotSeq, this.log.since, plaintext);
       const out: Outgoing = { ref, frame: relay.snapshot(ref, envelope), update: null, authorSeq: this.snapshotSeq, edits: 0, snapshot: true };
       this.outbox.push(out);
       if (!this.send(out.frame)) {
