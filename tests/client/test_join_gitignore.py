@@ -22,7 +22,7 @@ def read(path: Path) -> str | None:
         return None
 
 
-def text(files: pycrdt.Map, key: str) -> str | None:
+def text(files: "pycrdt.Map[object]", key: str) -> str | None:
     value = files.get(key)
     return str(value) if isinstance(value, pycrdt.Text) else None
 

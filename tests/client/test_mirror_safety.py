@@ -178,10 +178,10 @@ async def test_tool_config_is_mirrored_only_when_asked_and_git_never(hub: HubPro
             files[".Git/config"] = pycrdt.Text("[core]\n")
         join = JoinProcess(f"{hub.url}/s/{room}", folder, "ann", "--allow-tool-config").start()
         try:
-            await eventually(lambda: read(folder / ".envrc") == "export A=1\n")
-            assert read(folder / ".vscode/settings.json") == '{"editor.tabSize": 4}\n'
+            await eventually(lambda: read(folder / ".envrc") == "export A=1\n" and
+                             read(folder / ".vscode/settings.json") == '{"editor.tabSize": 4}\n' and
+                             "skipped .Git/: could run code in your tools" in join.output(), what="the tool config")
             assert not (folder / ".Git").exists()
-            assert "skipped .Git/: could run code in your tools" in join.output()
             # Both ways: an edit of the teammate's own tool config reaches the session.
             (folder / ".envrc").write_text("export A=2\n")
             await eventually(lambda: str(files[".envrc"]) == "export A=2\n")
