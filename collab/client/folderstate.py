@@ -3,9 +3,10 @@
 - ``.collab/lock``: held (``flock``) by the one ``collab join`` mirroring the folder, with its pid, so a
   second join on the same folder refuses instead of racing the first one's writes. The kernel drops
   the lock when the process dies, however it dies.
-- ``.collab/state.json``: the room the folder mirrors (a folder never silently changes sessions) and,
-  per file, a hash of the text disk and session last agreed on (the base). On the next join that tells
-  a file edited here while the mirror was stopped from one changed only in the session.
+- ``.collab/state.json`` and ``.collab/journal``: the room the folder mirrors (a folder never silently
+  changes sessions) and, per file, a hash of the text disk and session last agreed on (the base),
+  kept right through a ``kill -9`` (``collab.client.bases``). On the next join that tells a file
+  edited here while the mirror was stopped from one changed only in the session.
 - ``.collab/base/<hash>``: those base texts, so that a file edited on both sides while the mirror was
   stopped can be merged three ways instead of set aside.
 - ``.collab/conflicts/<time>/<path>``: local copies set aside; never overwritten.
@@ -14,10 +15,8 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from collab.client.provider import ProviderError
@@ -73,40 +72,6 @@ class FolderLock:
         if self._fd is not None:
             os.close(self._fd)  # closing drops the flock; the file stays (unlinking it would race a new join)
             self._fd = None
-
-
-@dataclass
-class FolderState:
-    room: str | None = None
-    bases: dict[str, str] = field(default_factory=dict)  # path -> text_hash of the last agreed text
-
-
-def load(root: Path) -> FolderState:
-    try:
-        data = json.loads((root / STATE_DIR / "state.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return FolderState()
-    if not isinstance(data, dict):
-        return FolderState()
-    room = data.get("room")
-    bases = data.get("bases")
-    return FolderState(
-        room if isinstance(room, str) else None,
-        {k: v for k, v in bases.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(bases, dict) else {},
-    )
-
-
-def dump(state: FolderState) -> str:
-    return json.dumps({"room": state.room, "bases": state.bases}, sort_keys=True, indent=0)
-
-
-def save(root: Path, text: str) -> None:
-    """Write state.json atomically; never re-creates a folder that was deleted under us."""
-    folder = root / STATE_DIR
-    tmp = folder / f".state-{os.getpid()}.tmp"
-    with contextlib.suppress(FileNotFoundError):
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, folder / "state.json")
 
 
 class BaseStore:

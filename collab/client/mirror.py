@@ -37,7 +37,8 @@ import pycrdt
 from watchfiles import awatch
 
 from collab.client import folderstate, localfs
-from collab.client.folderstate import FolderLock, MirrorError, text_hash
+from collab.client import bases
+from collab.client.folderstate import FolderLock, MirrorError
 from collab.client.ignore import IgnoreRules
 from collab.client.localfs import DEFAULT_MAX_BYTES, Skipped
 from collab.client.mirror_io import MirrorIO
@@ -96,6 +97,7 @@ class Mirror:
         debounce_ms: int = 200,
         room: str | None = None,
         allow_tool_config: bool = False,
+        delivered: Callable[[], bool] | None = None,
     ) -> None:
         self.workspace = workspace
         self.root = root
@@ -114,18 +116,19 @@ class Mirror:
         self._lock = asyncio.Lock()
         self._sub: pycrdt.Subscription | None = None
         self._folder_lock = FolderLock(root)
-        self._known: dict[str, str] = {}  # path -> base hash saved by the previous run (same room)
+        self._known: dict[str, list[str]] = {}  # path -> the previous run's base candidates (same room)
         self._same_room = False  # the previous run's state is known to be this room's
-        self._saved: folderstate.FolderState | None = None  # what state.json holds now
-        self._hashes: dict[str, tuple[str, str]] = {}  # path -> (base text, its hash): hash each text once
+        self._saved: bases.FolderState | None = None  # what state.json holds now
         self._bases = folderstate.BaseStore(root)
+        self._delivered = delivered  # True when every edit of ours is on the hub (the provider's word)
+        self._delivered_clock: int | None = None  # our clock when delivered() last said yes
         self._gone = False
         self._recorded_room: str | None = room
         self._halt = asyncio.Event()  # stops the watcher early when the folder is gone
         self._failure: BaseException | None = None  # why a background part stopped
 
     @property
-    def base(self) -> dict[str, str]:
+    def base(self) -> Mapping[str, str]:
         """path -> the text disk and session last agreed on."""
         return self.io.base
 
@@ -148,11 +151,11 @@ class Mirror:
             if self._sub is not None:
                 self.workspace.files.unobserve(self._sub)
                 self._sub = None
-            self._folder_lock.release()  # a refused or failed start leaves the folder free
+            self._let_go()  # a refused or failed start leaves the folder free
             raise
 
     async def _reconcile(self) -> None:
-        previous = folderstate.load(self.root)
+        previous = bases.load(self.root)
         if self.room and previous.room and previous.room != self.room:
             raise MirrorError(
                 f"{self.root} mirrors room {previous.room}, not {self.room}: join into an empty folder, "
@@ -161,8 +164,11 @@ class Mirror:
             )
         self._same_room = bool(self.room) and previous.room == self.room
         if previous.room == self.room:
-            self._known = previous.bases
+            # A base that needs an edit of ours the hub never got (killed offline) does not hold.
+            state_vector = bases.decode_state_vector(self.workspace.doc.get_state())
+            self._known = bases.candidates(previous, state_vector)
         self.io.known = self._known
+        self.io.base.journal = bases.Journal(self.root, previous.seq)
         # A join that does not know its room keeps the room a previous one recorded.
         self._recorded_room = self.room or previous.room
         self.rules.load_gitignore("")
@@ -263,11 +269,16 @@ class Mirror:
                 if self._sub is not None:
                     self.workspace.files.unobserve(self._sub)
                     self._sub = None
-                self._folder_lock.release()
+                self._let_go()
         if self._gone:
             self._check_folder()
         if self._failure is not None:
             raise self._failure
+
+    def _let_go(self) -> None:
+        if self.io.base.journal is not None:
+            self.io.base.journal.close()
+        self._folder_lock.release()
 
     def _background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(work)
@@ -293,22 +304,25 @@ class Mirror:
             )
 
     def save_state(self) -> None:
-        """Record the room and every file's base hash in .collab/state.json (if it changed)."""
+        """Record the room and every file's base in .collab/state.json (if it changed), then start
+        the journal over: until the next time, the journal says what changed since."""
         if self._gone:
             return
-        hashes: dict[str, str] = {}
-        for rel, text in self.base.items():
-            cached = self._hashes.get(rel)
-            if cached is None or cached[0] is not text:
-                cached = self._hashes[rel] = (text, text_hash(text))
-            hashes[rel] = cached[1]
-        if len(self._hashes) > len(hashes):
-            self._hashes = {rel: self._hashes[rel] for rel in hashes}
-        state = folderstate.FolderState(self._recorded_room, hashes)
+        if self._delivered is not None and self._delivered():
+            # Only edits the provider has called delivered for a whole save interval count as on the
+            # hub (a plaintext hub stores an update a moment after it is written to the socket).
+            if self._delivered_clock is not None:
+                self.io.base.delivered(self._delivered_clock)
+            self._delivered_clock = self.io.clock()
+        else:
+            self._delivered_clock = None
+        state = self.io.base.state(self._recorded_room)
         if state != self._saved:
             with contextlib.suppress(FileNotFoundError):  # the folder went away: _check_folder says so
-                self._bases.keep_only({digest: text for text, digest in self._hashes.values()})
-            folderstate.save(self.root, folderstate.dump(state))
+                self._bases.keep_only(self.io.base.texts())
+            bases.save(self.root, bases.dump(state))
+            if self.io.base.journal is not None:
+                self.io.base.journal.compacted()
             self._saved = state
 
     async def _relay_stop(self, stop: asyncio.Event) -> None:

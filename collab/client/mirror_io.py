@@ -10,9 +10,10 @@ import contextlib
 import errno
 import os
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterator, Mapping, Sequence
 
 from collab.client import folderstate, localfs, safe_paths
+from collab.client.bases import BaseBook, decode_state_vector
 from collab.client.ignore import IgnoreRules
 from collab.client.localfs import Skipped
 from collab.client.reconcile import (
@@ -63,13 +64,14 @@ class MirrorIO:
         self.report = report
         self._refresh = refresh  # a path whose disk copy must be written at the next flush
         self.allow_tool_config = allow_tool_config  # editor/tool config is mirrored too (safe_paths)
-        self.base: dict[str, str] = {}
+        self.base = BaseBook(workspace.doc.client_id)  # path -> the text disk and session last agreed on
+        self._own: dict[str, int] = {}  # path -> our clock after our last edit of it (what its base needs)
         self.disk_writes = 0  # files written or removed because of remote changes (for tests, stats)
         self._told: set[tuple[str, str]] = set()  # (path, message) already said once
         self._local_depth = 0
         self._blocked: set[str] = set()  # not written for what else is on disk: retried once something goes
         self._held: set[str] = set()  # a local copy that could not be set aside: never written over
-        self.known: Mapping[str, str] = {}  # path -> base hash of the previous run, while a mirror starts
+        self.known: Mapping[str, Sequence[str]] = {}  # path -> the previous run's base hashes, while starting
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -80,6 +82,10 @@ class MirrorIO:
 
     def disk(self, rel: str) -> LocalText:
         return localfs.read_text(self.root / rel, self.max_bytes)
+
+    def clock(self) -> int:
+        """Our own Yjs clock: the hub has every edit of ours once its state vector reaches it."""
+        return decode_state_vector(self.workspace.doc.get_state()).get(self.workspace.doc.client_id, 0)
 
     def session_text(self, rel: str) -> str | None:
         """The session's text of ``rel``; None when it has none (or something that is not text)."""
@@ -192,12 +198,15 @@ class MirrorIO:
         """Carry out one action; return the bytes of text it sent to the session."""
         if isinstance(action, Send):
             with self.local_edit():
-                self.workspace.write(action.path, action.text)
-            if action.base is not None:
-                self.base[action.path] = action.base
+                if self.session_text(action.path) != action.text:
+                    self.workspace.write(action.path, action.text)
+                    self._own[action.path] = self.clock()
+                if action.base is not None:
+                    # Journaled inside the transaction: before the edit exists, so before it can be sent.
+                    self.base.agree(action.path, action.base, self._own.get(action.path, 0))
             return len(action.text) + 1
         if isinstance(action, Adopt):
-            self.base[action.path] = action.text
+            self.base.agree(action.path, action.text, self._own.get(action.path, 0))
         elif isinstance(action, Write):
             self._write(action.path, action.text)
         elif isinstance(action, SetAside):
@@ -208,10 +217,10 @@ class MirrorIO:
             if self.session_text(action.path) is not None:  # what is not text there stays as it is
                 with self.local_edit():
                     self.workspace.delete(action.path)
-            self.base.pop(action.path, None)
+            self.base.drop(action.path)
             self._removed()
         elif isinstance(action, Forget):
-            self.base.pop(action.path, None)
+            self.base.drop(action.path)
         elif isinstance(action, Skip):
             self.tell(
                 action.path,
@@ -232,13 +241,15 @@ class MirrorIO:
     def _write(self, rel: str, content: str) -> None:
         if rel in self._held:
             return  # its local copy could not be set aside (said so): it is not written over
+        need = self._own.get(rel, 0)
+        digest = self.base.expect(rel, content, need)  # journaled before the disk holds it
         try:
             localfs.atomic_write(self.root, rel, content, allow_tool_config=self.allow_tool_config)
         except OSError as exc:
             self._cannot(rel, exc, "written")
             return
         self._blocked.discard(rel)
-        self.base[rel] = content
+        self.base.settle_base(rel, content, need, digest)
         self.disk_writes += 1
 
     def _cannot(self, rel: str, exc: OSError, what: str) -> None:
@@ -261,12 +272,13 @@ class MirrorIO:
             self._refresh(rel)
 
     def _remove(self, action: RemoveLocal) -> None:
-        self.base.pop(action.path, None)
         try:
             localfs.remove(self.root, action.path, allow_tool_config=self.allow_tool_config)
         except OSError as exc:
+            self.base.drop(action.path)
             self._cannot(action.path, exc, "removed")
             return
+        self.base.drop(action.path)
         self.disk_writes += 1
         self._removed()
         if action.note is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterator, Mapping, Sequence
 
 from collab.client.localfs import Skipped
 from collab.client.merge import clean_merge, merge3
@@ -114,7 +114,7 @@ Action = Adopt | Write | SetAside | Send | RemoveLocal | DeleteInSession | Forge
 def reconcile(
     session: Mapping[str, str],
     folder: Mapping[str, str | Skipped],
-    known: Mapping[str, str],
+    known: Mapping[str, Sequence[str]],
     *,
     base_text: Callable[[str], str | None] = lambda _digest: None,
     deletes: bool = False,
@@ -122,8 +122,9 @@ def reconcile(
     not_sent: Callable[[str], Note | None] = lambda _path: None,
 ) -> Iterator[tuple[str, list[Action]]]:
     """The start of a mirror, path by path: the session's files (sorted), then the folder's files the
-    session lacks (sorted). ``known``: path -> hash of the base the previous run recorded (only that
-    folder's own room); ``base_text``: a base's text by hash, for three-way merges; ``deletes``: the
+    session lacks (sorted). ``known``: path -> the hashes the previous run's base may be (oldest
+    first: a run killed between recording a base and writing the disk leaves two), only that
+    folder's own room: the one the disk holds is the base, else the newest; ``base_text``: a base's text by hash, for three-way merges; ``deletes``: the
     previous run is known to be this room's, so a file it synced that the session lost was deleted
     there; ``not_written`` / ``not_sent``: the line that says why a session file is not written here
     / a local file is not sent (None: it is). Such a path is left alone on both sides: not written,
@@ -134,13 +135,25 @@ def reconcile(
         if refused is not None:
             yield path, [refused]
             continue
-        yield path, _start_session_file(path, session[path], folder.get(path), known.get(path), base_text)
+        disk = folder.get(path)
+        yield path, _start_session_file(path, session[path], disk, _base_of(known.get(path), disk), base_text)
     for path in sorted(folder.keys() - session.keys()):
         refused = not_sent(path)
         if refused is not None:
             yield path, [refused]
             continue
-        yield path, _start_local_file(path, folder.get(path), known.get(path), deletes)
+        disk = folder.get(path)
+        yield path, _start_local_file(path, disk, _base_of(known.get(path), disk), deletes)
+
+
+def _base_of(candidates: Sequence[str] | None, disk: LocalText) -> str | None:
+    if not candidates:
+        return None
+    if isinstance(disk, str):
+        digest = text_hash(disk)
+        if digest in candidates:
+            return digest  # untouched here since the mirror's last action on it
+    return candidates[-1]
 
 
 def _start_session_file(

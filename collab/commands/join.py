@@ -103,6 +103,7 @@ async def join(args: argparse.Namespace) -> int:
             poll=args.poll,
             room=session.link.room,
             allow_tool_config=args.allow_tool_config,
+            delivered=lambda: session.status is Status.CONNECTED and session.pending == 0,
         )
         await mirror.initial_sync()
         print(

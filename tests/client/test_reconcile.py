@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Mapping
+
 from collab.client.localfs import Skipped
 from collab.client.reconcile import (
     Adopt,
@@ -25,7 +27,7 @@ THERE = BASE.replace("line 8\n", "line 8 edited there\n")
 BOTH = BASE.replace("line 1\n", "line 1 edited here\n").replace("line 8\n", "line 8 edited there\n")
 
 
-def start(session: dict[str, str], folder: dict[str, str | Skipped], known: dict[str, str] | None = None,
+def start(session: dict[str, str], folder: dict[str, str | Skipped], known: Mapping[str, str | list[str]] | None = None,
           *, bases: dict[str, str] | None = None, deletes: bool = False,
           refused: dict[str, str] | None = None) -> dict[str, list[object]]:
     texts = {text_hash(t): t for t in (bases or {}).values()}
@@ -33,7 +35,8 @@ def start(session: dict[str, str], folder: dict[str, str | Skipped], known: dict
     def refusal(path: str) -> Note | None:
         return Note(path, f"refused {path}: {refused[path]}") if refused and path in refused else None
 
-    steps = reconcile(session, folder, known or {}, base_text=texts.get, deletes=deletes,
+    candidates = {p: [h] if isinstance(h, str) else h for p, h in (known or {}).items()}
+    steps = reconcile(session, folder, candidates, base_text=texts.get, deletes=deletes,
                       not_written=refusal, not_sent=refusal)
     return {path: list(actions) for path, actions in steps}
 
