@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import Callable
+from urllib.parse import SplitResult, urlsplit
 
 from collab.crypto.encoding import b64url_decode, b64url_encode
 from collab.crypto.keys import (
@@ -74,17 +75,25 @@ def validate_room_name(room: str) -> str:
     return room
 
 
-def normalize_server_base(server_base: str) -> str:
-    """Check an http(s) base URL and drop any trailing slash."""
-    parts = urlsplit(server_base)
+def _http_parts(url: str, bad_scheme: Callable[[str], str], no_host: str) -> tuple[str, SplitResult]:
+    """The lower-cased scheme and the parts of an http(s) URL that names a host, or LinkError with
+    ``bad_scheme(the scheme, quoted)`` or ``no_host``."""
+    parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise LinkError(
-            f"unknown scheme {parts.scheme or '(none)'!r} in {server_base!r}: "
-            "expected an http:// or https:// address"
-        )
+        raise LinkError(bad_scheme(repr(parts.scheme or "(none)")))
     if not parts.netloc:
-        raise LinkError(f"no host in server address {server_base!r}")
+        raise LinkError(no_host)
+    return scheme, parts
+
+
+def normalize_server_base(server_base: str) -> str:
+    """Check an http(s) base URL and drop any trailing slash."""
+    scheme, parts = _http_parts(
+        server_base,
+        lambda bad: f"unknown scheme {bad} in {server_base!r}: expected an http:// or https:// address",
+        f"no host in server address {server_base!r}",
+    )
     if parts.query or parts.fragment:
         raise LinkError(f"server address {server_base!r} must not have a query or fragment")
     return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
@@ -127,15 +136,9 @@ def parse_link(url: str) -> ParsedLink:
     Raises :class:`LinkError` with a message meant for the person who pasted the link.
     """
     url = url.strip()  # pasted links often carry a newline; nothing else is forgiven
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise LinkError(
-            f"unknown link scheme {parts.scheme or '(none)'!r}: "
-            "a collab link starts with http:// or https://"
-        )
-    if not parts.netloc:
-        raise LinkError("the link has no host name")
+    scheme, parts = _http_parts(
+        url, lambda bad: f"unknown link scheme {bad}: a collab link starts with http:// or https://", "the link has no host name"
+    )
     match = _LINK_PATH.fullmatch(parts.path)
     if match is None:
         raise LinkError(f"not a collab room link: the path {parts.path!r} has no /s/<room> part")
