@@ -34,6 +34,8 @@ class Settings:
     max_presence_bytes: int = 64 * 1024
     max_presence_clients: int = 8
     presence_updates_per_second: float = 10.0
+    # The largest snapshot of an encrypted room: a writer sends one over the frame limit in parts.
+    max_snapshot_bytes: int = 256 * 1024 * 1024
     # Extra allowed browser origins (scheme://host[:port]); same host and localhost are always allowed.
     allowed_origins: tuple[str, ...] = ()
     # Plaintext rooms must be created with POST /api/rooms before anyone can join.
@@ -69,6 +71,8 @@ class Settings:
             raise ConfigError(f"max-presence-clients must be at least 1, got {self.max_presence_clients}")
         if self.presence_updates_per_second < 0:
             raise ConfigError(f"presence-updates-per-second must be 0 (no limit) or more, got {self.presence_updates_per_second}")
+        if self.max_snapshot_bytes < self.max_frame_bytes:
+            raise ConfigError("max snapshot size must be at least the max frame size")
         if self.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
             raise ConfigError(f"log level must be debug, info, warning, error or critical, got {self.log_level!r}")
         if self.compact_after < 1:

@@ -45,6 +45,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         + env("presence_updates_per_second"),
     )
     p.add_argument(
+        "--max-snapshot-bytes", type=int,
+        help="largest encrypted-room snapshot, sent in parts; default 268435456" + env("max_snapshot_bytes"),
+    )
+    p.add_argument(
         "--allowed-origins", help="comma-separated extra browser origins allowed to connect" + env("allowed_origins")
     )
     p.add_argument(
@@ -76,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         for k, v in vars(args).items()
         if k in ("host", "port", "redis_url", "max_frame_bytes", "send_buffer_bytes", "require_room_creation",
                  "max_rooms_per_ip_per_minute", "compact_after", "max_presence_bytes", "max_presence_clients",
-                 "presence_updates_per_second", "room_idle_seconds", "log_level", "sqlite_synchronous")
+                 "presence_updates_per_second", "max_snapshot_bytes", "room_idle_seconds", "log_level", "sqlite_synchronous")
     }
     if args.data:
         from pathlib import Path

@@ -40,6 +40,7 @@ class FrameType(IntEnum):
     PUBLISH = 0x12
     SNAPSHOT = 0x13
     AWARENESS = 0x14
+    SNAPSHOT_PART = 0x15
 
 
 class NackCode(IntEnum):
@@ -129,8 +130,17 @@ class Awareness:
     envelope: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class SnapshotPart:
+    """One consecutive piece of a snapshot envelope of ``total`` bytes (docs/protocol.md)."""
+
+    client_ref: int
+    total: int
+    chunk: bytes
+
+
 HubFrame = Union[Challenge, Ready, Entry, Ack, Nack, AwarenessRelay, Synced, Left]
-ClientFrame = Union[Hello, Publish, Snapshot, Awareness]
+ClientFrame = Union[Hello, Publish, Snapshot, Awareness, SnapshotPart]
 Frame = Union[HubFrame, ClientFrame]
 
 
@@ -204,6 +214,24 @@ def snapshot(client_ref: int, envelope: bytes) -> bytes:
 
 def awareness(envelope: bytes) -> bytes:
     return bytes([FrameType.AWARENESS]) + envelope
+
+
+SNAPSHOT_PART_OVERHEAD = 1 + _U64_U64.size  # type, client_ref, total
+
+
+def snapshot_part(client_ref: int, total: int, chunk: bytes) -> bytes:
+    if not chunk:
+        raise ValueError("a SNAPSHOT_PART carries at least one byte")
+    return bytes([FrameType.SNAPSHOT_PART]) + _U64_U64.pack(_u64("client_ref", client_ref), _u64("total", total)) + chunk
+
+
+def snapshot_parts(client_ref: int, envelope: bytes, frame_limit: int) -> list[bytes]:
+    """A snapshot envelope as SNAPSHOT_PART frames of at most ``frame_limit`` bytes each."""
+    size = frame_limit - SNAPSHOT_PART_OVERHEAD
+    if size < 1:
+        raise ValueError(f"a frame limit of {frame_limit} bytes leaves no room for a part")
+    total = len(envelope)
+    return [snapshot_part(client_ref, total, envelope[i : i + size]) for i in range(0, total, size)]
 
 
 # --- decoding -------------------------------------------------------------------------------
@@ -286,4 +314,8 @@ def decode(frame: bytes | bytearray | memoryview) -> Frame:
     if kind is FrameType.SNAPSHOT:
         _at_least("SNAPSHOT", body, 9)
         return Snapshot(_U64.unpack_from(body)[0], body[8:])
+    if kind is FrameType.SNAPSHOT_PART:
+        _at_least("SNAPSHOT_PART", body, _U64_U64.size + 1)
+        client_ref, total = _U64_U64.unpack_from(body)
+        return SnapshotPart(client_ref, total, body[_U64_U64.size :])
     return Awareness(_nonempty_envelope("AWARENESS", body))
