@@ -52,7 +52,9 @@ export class RoomLog {
 
   /** Every entry up to this one is in the document (HELLO since; what a snapshot covers). */
   get since(): number {
-    return this.rejected.size ? Math.min(this.seen.upto, Math.min(...this.rejected) - 1) : this.seen.upto;
+    let since = this.seen.upto;
+    for (const s of this.rejected) since = Math.min(since, s - 1); // a loop: a hostile log may hold many
+    return since;
   }
 
   private holed(): boolean {
