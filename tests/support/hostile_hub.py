@@ -7,7 +7,7 @@ this with an encrypted room's ENTRY frames: it holds no key, so it can only choo
 client gets and when. The ``Tamper`` a test gives decides, per client connection, for each ENTRY
 the hub sends: forward it now, hold it back until a later one has gone out, or drop it.
 
-Everything the clients sent (HELLO ``since``, SNAPSHOT frames) is recorded per connection, so a
+Everything the clients sent (HELLO ``since``, snapshots whole or in parts) is recorded per connection, so a
 test can see when a client asked again and what it compacted.
 """
 
@@ -139,6 +139,7 @@ class HostileHub:
             await ws.close()
 
     async def _client_to_hub(self, ws: WebSocket, hub: ClientConnection, link: Link) -> None:
+        parts: dict[int, bytes] = {}  # client_ref -> SNAPSHOT_PART chunks so far
         with contextlib.suppress(WebSocketDisconnect, ConnectionClosed):
             while True:
                 data = await ws.receive_bytes()
@@ -148,6 +149,10 @@ class HostileHub:
                         link.hellos.append(frame)
                     elif isinstance(frame, frames.Snapshot):
                         link.snapshots.append((time.monotonic(), parse_envelope(frame.envelope).ref))
+                    elif isinstance(frame, frames.SnapshotPart):
+                        parts[frame.client_ref] = parts.get(frame.client_ref, b"") + frame.chunk
+                        if len(parts[frame.client_ref]) >= frame.total:
+                            link.snapshots.append((time.monotonic(), parse_envelope(parts.pop(frame.client_ref)).ref))
                 await hub.send(data)
 
     async def _hub_to_client(self, ws: WebSocket, hub: ClientConnection, link: Link) -> None:
