@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from collab.client.session import Session
 from collab.crypto.links import read_link, write_link
 from collab.editor.lines import Lines
@@ -11,7 +13,7 @@ from tests.support.hub_process import HubProcess
 from tests.support.waiting import eventually
 
 
-def change(line: int, character: int, text: str, end: tuple[int, int] | None = None) -> dict:
+def change(line: int, character: int, text: str, end: tuple[int, int] | None = None) -> dict[str, Any]:
     end_line, end_char = end if end is not None else (line, character)
     return {"range": {"start": {"line": line, "character": character},
                       "end": {"line": end_line, "character": end_char}}, "text": text}
