@@ -2,9 +2,11 @@
 
 A session is one Yjs document with these root types (see docs/workspace.md):
 
-    files        Y.Map<path, Y.Text>          the workspace, one Y.Text per file
+    meta         Y.Map                         {schema: 2}
+    fs           Y.Map<file id, Y.Map>         {path, text: Y.Text, created_by, created_ts, trashed?}
+    files        Y.Map<path, Y.Text>           schema 1's files (now the upgrade notice only)
     chat         Y.Array<Y.Map>                {id, author, kind, text: Y.Text, ts, reply_to?}
-    suggestions  Y.Map<id, Y.Map>              {file, anchor, text: Y.Text, status, model, requested_by,
+    suggestions  Y.Map<id, Y.Map>              {file_id, file, anchor, text: Y.Text, status, model, requested_by,
                                                 decided_by?, ts}
 
 and, around the AI agent (collab/ai/):
@@ -16,6 +18,9 @@ and, around the AI agent (collab/ai/):
 plus the awareness state each participant publishes: {user: {name, color, colorLight}, file,
 cursor: {anchor, head}} with Yjs relative positions, as y-codemirror.next reads them. Positions
 are made and resolved by collab/positions.py (pycrdt's own sticky indices mix units).
+
+The files (collab/workspace_fileops.py, workspace_files.py, workspace_migrate.py) are read and
+written in both schemas; ``Workspace.migrate`` turns a schema-1 room into schema 2.
 
 Every Python write to these roots goes through :class:`Workspace` (the browser's twin is
 web/src/workspace.ts). Everything here is synchronous and does no I/O: it reads and edits a
@@ -35,6 +40,16 @@ from collab import positions
 # Re-exported: the text-diff helpers were born here and callers import them from the schema module.
 from collab.text_diff import apply_text as apply_text
 from collab.text_diff import edit_script as edit_script
+# Re-exported: the errors and the path rule, and the file half of the schema (both schema versions).
+from collab.workspace_errors import MAX_PATH_BYTES as MAX_PATH_BYTES
+from collab.workspace_errors import MAX_SEGMENT_BYTES as MAX_SEGMENT_BYTES
+from collab.workspace_errors import PathError as PathError
+from collab.workspace_errors import WorkspaceError as WorkspaceError
+from collab.workspace_errors import validate_path as validate_path
+from collab.workspace_fileops import FileOps
+from collab.workspace_files import SCHEMA as SCHEMA
+from collab.workspace_files import TrashEntry as TrashEntry
+from collab.workspace_migrate import FILE_ID
 
 FILES = "files"
 CHAT = "chat"
@@ -45,57 +60,12 @@ AI_USAGE = "ai_usage"
 AGENTS = "agents"
 AGENT_REMOVED = "removed"
 
-MAX_PATH_BYTES = 1024  # whole relative path, UTF-8
-MAX_SEGMENT_BYTES = 255  # one name: what ext4, APFS and NTFS all accept
-
 ChatKind = Literal["human", "ai"]
 CHAT_KINDS: frozenset[str] = frozenset(("human", "ai"))
 SuggestionStatus = Literal["requested", "streaming", "ready", "accepted", "rejected", "stale", "error"]
 SUGGESTION_STATUSES: frozenset[str] = frozenset(
     ("requested", "streaming", "ready", "accepted", "rejected", "stale", "error")
 )
-
-
-class WorkspaceError(ValueError):
-    """A request the workspace schema does not allow (bad path, unknown id, bad status)."""
-
-
-class PathError(WorkspaceError):
-    """A file path that is not a safe, relative, /-separated workspace path."""
-
-
-def validate_path(path: str) -> str:
-    """Return ``path`` if it is a legal workspace path, else raise :class:`PathError` saying why.
-
-    Legal: relative, ``/``-separated, no empty, ``.`` or ``..`` segment, no backslash (a Windows
-    separator would let one path mean two files), no NUL or other control characters, at most
-    MAX_PATH_BYTES bytes in total and MAX_SEGMENT_BYTES per segment.
-    """
-    if not isinstance(path, str):
-        raise PathError(f"a file path must be a string, not {type(path).__name__}")
-    if not path:
-        raise PathError("empty file path")
-    shown = path if len(path) <= 80 else path[:77] + "..."
-    if "\x00" in path:
-        raise PathError(f"file path {shown!r} contains a NUL character")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
-        raise PathError(f"file path {shown!r} contains a control character")
-    if "\\" in path:
-        raise PathError(f"file path {shown!r} contains a backslash: use / to separate folders")
-    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
-        raise PathError(f"file path {shown!r} is absolute: workspace paths are relative")
-    try:
-        size = len(path.encode("utf-8"))
-    except UnicodeEncodeError as exc:
-        raise PathError(f"file path {shown!r} is not valid Unicode") from exc
-    if size > MAX_PATH_BYTES:
-        raise PathError(f"file path {shown!r} is {size} bytes long; the limit is {MAX_PATH_BYTES}")
-    for segment in path.split("/"):
-        if segment in ("", ".", ".."):
-            raise PathError(f"file path {shown!r} has an empty, '.' or '..' segment")
-        if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
-            raise PathError(f"file path {shown!r} has a name over {MAX_SEGMENT_BYTES} bytes")
-    return path
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,72 +91,23 @@ class Suggestion:
     ts: float
 
 
-class Workspace:
+class Workspace(FileOps):
     """Typed access to a session document. Local edits made here are ordinary Yjs transactions,
-    labelled with ``origin`` (the agent passes its own, so its writes are told apart)."""
+    labelled with ``origin`` (the agent passes its own, so its writes are told apart); ``user`` is
+    who a created or deleted file is recorded as made or deleted by (the trash shows it)."""
 
-    def __init__(self, doc: pycrdt.Doc[Any], *, origin: str | None = None) -> None:
+    def __init__(self, doc: pycrdt.Doc[Any], *, origin: str | None = None, user: str | None = None) -> None:
         self.doc = doc
         self.origin = origin
-        self.files: pycrdt.Map[Any] = doc.get(FILES, type=pycrdt.Map)
+        self.user = user if user is not None else (origin or "")
+        # The file roots (fs, meta, and schema 1's files) and their path view (collab/workspace_fileops.py).
+        self._init_files()
         self.chat: pycrdt.Array[Any] = doc.get(CHAT, type=pycrdt.Array)
         self.suggestions: pycrdt.Map[Any] = doc.get(SUGGESTIONS, type=pycrdt.Map)
         # Made here, not on first use: a root cannot be made inside an observer (read-only transaction).
         self.settings: pycrdt.Map[Any] = doc.get(SETTINGS, type=pycrdt.Map)
         self.ai_usage: pycrdt.Map[Any] = doc.get(AI_USAGE, type=pycrdt.Map)
         self.agents: pycrdt.Map[Any] = doc.get(AGENTS, type=pycrdt.Map)
-
-    def transaction(self) -> pycrdt.Transaction:
-        """One transaction with this workspace's origin (nested ones join the current one)."""
-        return self.doc.transaction(origin=self.origin)
-
-    # -- files -------------------------------------------------------------------------------------
-
-    def paths(self) -> list[str]:
-        return sorted(self.files.keys())
-
-    def __contains__(self, path: str) -> bool:
-        return path in self.files
-
-    def text(self, path: str) -> pycrdt.Text:
-        """The live Y.Text of a file (for sticky indices and observers)."""
-        value = self.files.get(path)
-        if not isinstance(value, pycrdt.Text):
-            raise WorkspaceError(f"no file {path!r} in the workspace")
-        return value
-
-    def read(self, path: str) -> str:
-        return str(self.text(path))
-
-    def snapshot(self) -> dict[str, str]:
-        """Every file's content, read in one transaction (a consistent view)."""
-        with self.doc.transaction():
-            return {p: str(t) for p, t in self.files.items() if isinstance(t, pycrdt.Text)}
-
-    def write(self, path: str, content: str) -> int:
-        """Create the file, or edit it into ``content`` with a minimal diff; return the edit steps."""
-        validate_path(path)
-        with self.transaction():
-            current = self.files.get(path)
-            if isinstance(current, pycrdt.Text):
-                return apply_text(current, content)
-            self.files[path] = pycrdt.Text(content)
-            return 1
-
-    def delete(self, path: str) -> bool:
-        with self.transaction():
-            if path in self.files:
-                del self.files[path]
-                return True
-        return False
-
-    def rename(self, old: str, new: str) -> None:
-        """Y.Map has no move: the new path gets a new Y.Text with the content; the old one goes."""
-        validate_path(new)
-        with self.transaction():
-            content = self.read(old)
-            del self.files[old]
-            self.files[new] = pycrdt.Text(content)
 
     # -- chat --------------------------------------------------------------------------------------
 
@@ -308,8 +229,11 @@ class Workspace:
             raise WorkspaceError(f"index {index} is outside {file!r} (0..{size})")
         anchor = positions.sticky_at_char(ytext, index).encode()
         suggestion_id = uuid.uuid4().hex
+        file_id = self.file_id(file)
         self.suggestions[suggestion_id] = pycrdt.Map(
             {
+                # schema 2: the file's id, so a rename keeps the link; ``file`` is its path then
+                **({FILE_ID: file_id} if file_id is not None else {}),
                 "file": file,
                 "anchor": anchor,
                 "text": pycrdt.Text(text),
@@ -350,7 +274,7 @@ class Workspace:
         entry = self._suggestion_map(suggestion_id)
         return Suggestion(
             id=suggestion_id,
-            file=str(entry.get("file", "")),
+            file=self.suggestion_path(entry),
             anchor=bytes(entry.get("anchor", b"")),
             text=str(entry.get("text", "")),
             status=str(entry.get("status", "")),
@@ -363,12 +287,29 @@ class Workspace:
     def anchor_index(self, suggestion_id: str) -> int:
         """Where the suggestion's anchor is now, as a code-point index into its file."""
         s = self.suggestion(suggestion_id)
-        ytext = self.text(s.file)
+        ytext = self.suggestion_file(self._suggestion_map(suggestion_id))
+        if ytext is None:
+            raise WorkspaceError(f"no file {s.file!r} in the workspace")
         sticky = positions.decode(ytext, s.anchor)
         index = None if sticky is None else positions.resolve_char(ytext, sticky)
         if index is None:
             raise WorkspaceError(f"the anchor of suggestion {suggestion_id!r} does not resolve in {s.file!r}")
         return index
+
+    def suggestion_path(self, entry: pycrdt.Map[Any]) -> str:
+        """The path of a suggestion's file now (schema 2 follows its renames; ``file`` as written
+        when the file is gone)."""
+        file_id = entry.get(FILE_ID)
+        where = self.path_of(file_id) if isinstance(file_id, str) else None
+        return where if where is not None else str(entry.get("file", ""))
+
+    def suggestion_file(self, entry: pycrdt.Map[Any]) -> pycrdt.Text | None:
+        """The Y.Text a suggestion's anchor is in, or None when that file no longer exists."""
+        file_id = entry.get(FILE_ID)
+        if isinstance(file_id, str) and self.schema >= SCHEMA:
+            return self.table.text_of(file_id) if self.table.path_of(file_id) is not None else None
+        value = self.files.get(str(entry.get("file", "")))
+        return value if isinstance(value, pycrdt.Text) else None
 
     def iter_suggestions(self) -> Iterator[Suggestion]:
         for key in list(self.suggestions.keys()):

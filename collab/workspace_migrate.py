@@ -1,0 +1,104 @@
+"""Schema 1 -> 2, in place, once: every file keeps its text, every suggestion its anchor.
+
+Schema 1 kept ``files: Y.Map<path, Y.Text>``. The migrating client writes each file as a schema-2
+entry under ``migrated_file_id(path)``, sets ``meta.schema = 2`` and leaves the upgrade notice in
+``files``, all as **one update made by a client id derived from what is migrated** (the files'
+paths and texts). Two clients of this code that migrate the same room at once (both online, both
+synced) therefore make the byte-identical update: Yjs has each item once, so no text is doubled
+and there is one copy of each file. Then, in the room's own client, the old entries are deleted
+(deleting twice is deleting once) and each suggestion gets the id of its file and its anchor again
+in the new text, at the same character (both migrators write the same values).
+
+Limit, said in docs/workspace.md: two migrators that saw *different* schema-1 contents (an offline
+schema-1 edit) use different client ids; each file then gets one of the two copies (Yjs' rule for
+a key set twice at once), so that edit can be lost. Browser migrators use their own client ids
+(web/src/workspace.ts), since they cannot promise the same bytes as pycrdt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pycrdt
+
+from collab import positions
+from collab.workspace_files import (
+    CREATED_BY,
+    CREATED_TS,
+    FS,
+    LEGACY_FILES,
+    META,
+    PATH,
+    SCHEMA,
+    SCHEMA_KEY,
+    TEXT,
+    UPGRADE_NOTICE,
+    UPGRADE_NOTICE_PATH,
+    FileTable,
+    migrated_file_id,
+)
+
+SUGGESTIONS = "suggestions"
+FILE_ID = "file_id"  # on a suggestion: the id of the file its anchor is in
+
+
+def migration_client_id(files: dict[str, str], implementation: str = "pycrdt") -> int:
+    """The Yjs client id of a migration of these files (32 bits, never 0, as Yjs draws its own)."""
+    digest = hashlib.sha256(implementation.encode() + b"\x00")
+    for path in sorted(files):
+        digest.update(path.encode("utf-8", "surrogatepass") + b"\x00")
+        digest.update(files[path].encode("utf-8", "surrogatepass") + b"\x00")
+    return int.from_bytes(digest.digest()[:4], "big") or 1
+
+
+def migration_update(files: dict[str, str]) -> bytes:
+    """The one update that writes schema 2 for these schema-1 files (a pure function of them)."""
+    made: pycrdt.Doc[Any] = pycrdt.Doc(client_id=migration_client_id(files))
+    fs: pycrdt.Map[Any] = made.get(FS, type=pycrdt.Map)
+    meta: pycrdt.Map[Any] = made.get(META, type=pycrdt.Map)
+    legacy: pycrdt.Map[Any] = made.get(LEGACY_FILES, type=pycrdt.Map)
+    with made.transaction():
+        for path in sorted(files):
+            fs[migrated_file_id(path)] = pycrdt.Map(
+                {PATH: path, TEXT: pycrdt.Text(files[path]), CREATED_BY: "", CREATED_TS: 0}
+            )
+        meta[SCHEMA_KEY] = SCHEMA
+        legacy[UPGRADE_NOTICE_PATH] = pycrdt.Text(UPGRADE_NOTICE)
+    return made.get_update()
+
+
+def migrate(doc: pycrdt.Doc[Any], table: FileTable) -> bool:
+    """Migrate a schema-1 document in place; False when it already is schema 2 (or newer)."""
+    if table.schema() >= SCHEMA:
+        return False
+    legacy = table.legacy
+    suggestions: pycrdt.Map[Any] = doc.get(SUGGESTIONS, type=pycrdt.Map)
+    with doc.transaction():
+        files = {path: str(text) for path, text in legacy.items() if isinstance(text, pycrdt.Text)}
+        # Where each suggestion points now, as a character index (its old anchor dies with its text).
+        anchors: dict[str, tuple[str, int]] = {}
+        for sid, entry in suggestions.items():
+            if not isinstance(entry, pycrdt.Map):
+                continue
+            file = entry.get("file")
+            old = legacy.get(file) if isinstance(file, str) else None
+            if not isinstance(old, pycrdt.Text) or not isinstance(file, str):
+                continue
+            sticky = positions.decode(old, entry.get("anchor"))
+            index = None if sticky is None else positions.resolve_char(old, sticky)
+            if index is not None:
+                anchors[sid] = (file, index)
+    doc.apply_update(migration_update(files))
+    with doc.transaction():
+        for path in files:
+            if isinstance(legacy.get(path), pycrdt.Text):
+                del legacy[path]
+        for sid, (file, index) in sorted(anchors.items()):
+            entry = suggestions.get(sid)
+            text = table.text_of(migrated_file_id(file))
+            if not isinstance(entry, pycrdt.Map) or text is None:
+                continue
+            entry[FILE_ID] = migrated_file_id(file)
+            entry["anchor"] = positions.sticky_at_char(text, index).encode()
+    return True

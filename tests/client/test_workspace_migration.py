@@ -1,0 +1,142 @@
+"""A room written by the release before schema 2 is migrated in place, once, by the first client.
+
+The room is the update in tests/vectors/workspace_schema1.json, made by that release's
+collab/workspace.py: three files (one renamed, one edited), a ready suggestion, a chat message.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pycrdt
+import pytest
+
+from collab.client.session import Session
+from collab.commands.new import create_encrypted_room
+from collab.crypto.links import read_link, write_link
+from collab.workspace import Workspace, WorkspaceError
+from collab.workspace_files import FS, UPGRADE_NOTICE_PATH
+from tests.e2ee.support import joined
+from tests.support.hub_process import HubProcess
+from tests.support.waiting import eventually
+from tests.support.yclient import pycrdt_client
+
+VECTOR = json.loads((Path(__file__).parent.parent / "vectors" / "workspace_schema1.json").read_text())
+FILES: dict[str, str] = VECTOR["files"]
+
+
+def schema1_update() -> bytes:
+    return base64.b64decode(VECTOR["update"])
+
+
+def assert_migrated(ws: Workspace) -> None:
+    """Every file with its text (not doubled), the suggestion still at its character, the chat kept."""
+    assert ws.schema == 2
+    assert ws.snapshot() == FILES
+    assert len(ws.table.fs) == len(FILES)  # one entry per file, whoever migrated
+    (suggestion,) = list(ws.iter_suggestions())
+    wanted = VECTOR["suggestion"]
+    assert (suggestion.file, suggestion.status, suggestion.text) == (wanted["file"], wanted["status"], wanted["text"])
+    assert ws.anchor_index(suggestion.id) == wanted["index"]
+    assert [m.text for m in ws.messages()] == ["hello"]
+
+
+def legacy_keys(doc: pycrdt.Doc[Any]) -> list[str]:
+    return sorted(doc.get("files", type=pycrdt.Map).keys())
+
+
+async def test_a_plaintext_room_of_the_previous_schema_is_migrated_once(hub: HubProcess) -> None:
+    link = f"{hub.url}/s/schema1-room"
+    async with pycrdt_client(f"{hub.ws_url}/ws/schema1-room") as old:
+        old.apply_update(schema1_update())
+        async with Session.connect(link, name="ada") as ada:
+            await eventually(lambda: ada.workspace.snapshot() == FILES, what="ada reads the schema-1 room")
+            assert ada.workspace.schema == 1
+            assert ada.workspace.migrate()
+            assert_migrated(ada.workspace)
+            # A client of the previous release finds only the notice where the files were.
+            await eventually(lambda: legacy_keys(old) == [UPGRADE_NOTICE_PATH], what="old client sees the notice")
+            notice = str(old.get("files", type=pycrdt.Map)[UPGRADE_NOTICE_PATH])
+            assert "Upgrade collab" in notice
+            async with Session.connect(link, name="bob") as bob:
+                assert_migrated(bob.workspace)
+                assert not bob.workspace.migrate()  # once
+                # The migrated files are files like any other: renamed, the suggestion follows.
+                bob.workspace.rename("src/app/helpers.py", "src/app/tools.py")
+                await eventually(lambda: "src/app/tools.py" in ada.workspace)
+                (suggestion,) = list(ada.workspace.iter_suggestions())
+                assert suggestion.file == "src/app/tools.py"
+                assert ada.workspace.anchor_index(suggestion.id) == VECTOR["suggestion"]["index"]
+
+
+async def test_two_clients_migrating_at_once_make_one_copy_of_each_file(hub: HubProcess) -> None:
+    link = f"{hub.url}/s/schema1-race"
+    async with pycrdt_client(f"{hub.ws_url}/ws/schema1-race") as old:
+        old.apply_update(schema1_update())
+        async with Session.connect(link, name="ada") as ada, Session.connect(link, name="bob") as bob:
+            for s in (ada, bob):
+                await eventually(lambda s=s: s.workspace.snapshot() == FILES)
+            # Both migrate before either hears of the other's migration.
+            assert ada.workspace.migrate() and bob.workspace.migrate()
+            await ada.wait_idle()
+            await bob.wait_idle()
+            for s in (ada, bob):
+                await eventually(lambda s=s: len(s.workspace.table.fs) == len(FILES) and s.workspace.snapshot() == FILES)
+                assert_migrated(s.workspace)
+            ada.workspace.write("README.md", FILES["README.md"] + "after\n")
+            await eventually(lambda: bob.workspace.read("README.md").endswith("edited by a second hand\nafter\n"))
+
+
+async def test_an_encrypted_room_of_the_previous_schema_is_migrated(hub: HubProcess) -> None:
+    keys = create_encrypted_room(hub.url)
+    async with joined(hub, keys) as old:
+        old.doc.apply_update(schema1_update())
+        await old.flush()
+        async with Session.connect(read_link(hub.url, keys), name="reader") as reader:
+            # A reader cannot migrate; it reads the schema-1 room as it is.
+            await eventually(lambda: reader.workspace.snapshot() == FILES)
+            async with Session.connect(write_link(hub.url, keys), name="ada") as ada:
+                await eventually(lambda: ada.workspace.snapshot() == FILES)
+                assert ada.workspace.migrate()
+                assert_migrated(ada.workspace)
+                await ada.wait_idle()
+                await eventually(lambda: reader.workspace.schema == 2)
+                assert_migrated(reader.workspace)
+                await eventually(lambda: legacy_keys(old.doc) == [UPGRADE_NOTICE_PATH])
+        # A client that joins later reads schema 2 from the hub's (encrypted) history.
+        async with Session.connect(write_link(hub.url, keys), name="late") as late:
+            await eventually(lambda: late.workspace.schema == 2)
+            assert_migrated(late.workspace)
+
+
+def test_a_room_of_a_later_schema_is_refused_not_written() -> None:
+    doc: pycrdt.Doc[Any] = pycrdt.Doc()
+    doc.get("meta", type=pycrdt.Map)["schema"] = 3
+    ws = Workspace(doc)
+    for attempt in (ws.paths, lambda: ws.write("a.py", "x"), ws.migrate):
+        with pytest.raises(WorkspaceError, match="upgrade collab"):
+            attempt()
+    assert len(doc.get(FS, type=pycrdt.Map)) == 0
+
+
+def test_an_edit_made_right_after_migrating_survives_a_concurrent_migration() -> None:
+    a: pycrdt.Doc[Any] = pycrdt.Doc()
+    b: pycrdt.Doc[Any] = pycrdt.Doc()
+    for doc in (a, b):
+        doc.apply_update(schema1_update())
+    ada, bob = Workspace(a), Workspace(b)
+    assert ada.migrate()
+    ada.text("README.md").insert(0, "ada was here\n")
+    assert bob.migrate()
+    bob.text("src/cli.py").insert(0, "# bob was here\n")
+    a.apply_update(b.get_update(a.get_state()))
+    b.apply_update(a.get_update(b.get_state()))
+    # Both made the same migration update, so each edit is in the one copy of its file: a file
+    # entry written twice under one key would keep one of the two copies and lose the other's edit.
+    for ws in (ada, bob):
+        assert ws.read("README.md") == "ada was here\n" + FILES["README.md"]
+        assert ws.read("src/cli.py") == "# bob was here\n" + FILES["src/cli.py"]
+        assert len(ws.table.fs) == len(FILES)
