@@ -20,7 +20,7 @@ from collab.hub.presence import Presence
 from collab.hub.replay import replay
 from collab.hub.store_failure import write_failed
 from collab.protocol import relay, yjs
-from collab.protocol.yjs_update import EMPTY_UPDATE, diff_update
+from collab.protocol.yjs_update import EMPTY_UPDATE, diff_update, unintegrated
 from collab.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -43,6 +43,10 @@ class Room:
         self.head = 0  # highest sequence number applied to self.doc
         self.uncompacted = 0  # log entries past the snapshot
         self.inflight = 0
+        # What the document holds but has not integrated (updates whose dependencies are missing):
+        # kept, since doc.get_update() leaves them out of snapshots and answers (issue 13).
+        self._pending: list[bytes] = []
+        self._state: bytes | None = None  # the document's state vector, while it is current
         self._compacting = False
         self._pending_relay: list[relay.RelayMessage] | None = []
         self._resync: set[Connection] = set()
@@ -56,6 +60,7 @@ class Room:
         room_log = await self.hub.store.load(self.name)
         state = await asyncio.to_thread(replay, room_log)
         self.doc.apply_update(state)
+        self._note_pending(state)
         self.head = room_log.head
         self.uncompacted = len(room_log.entries)
         pending, self._pending_relay = self._pending_relay or [], None
@@ -90,6 +95,8 @@ class Room:
         """
         try:
             diff = self.doc.get_update(state_vector)
+            if self._pending:
+                diff = pycrdt.merge_updates(diff, *(pycrdt.get_update(p, state_vector) for p in self._pending))
         except Exception as exc:
             raise yjs.ProtocolError("invalid state vector") from exc
         frame = yjs.sync_step2(diff)
@@ -116,7 +123,7 @@ class Room:
         """
         if update == EMPTY_UPDATE:
             return None
-        state = self.doc.get_state()
+        state = self._state_vector()
         if len(update) >= self.hub.decoder.threshold:
             return self._decode_elsewhere(conn, update, state)
         try:
@@ -160,11 +167,29 @@ class Room:
 
     def _apply(self, update: bytes, seq: int) -> None:
         self.doc.apply_update(update)
+        self._state = None
+        self._note_pending(update)
         if seq > self.head:
             self.head = seq
         self.uncompacted += 1
         if self.uncompacted >= self.hub.settings.compact_after:
             self.schedule_compaction()
+
+    def _state_vector(self) -> bytes:
+        if self._state is None:
+            self._state = self.doc.get_state()
+        return self._state
+
+    def _note_pending(self, update: bytes) -> None:
+        rest = unintegrated(update, self._state_vector())
+        if rest is not None:
+            self._pending.append(rest)
+
+    def _full_state(self) -> bytes:
+        """The document's state and what it holds pending (dropping what has integrated since)."""
+        state, vector = self.doc.get_update(), self._state_vector()
+        self._pending = [rest for p in self._pending if (rest := unintegrated(p, vector)) is not None]
+        return pycrdt.merge_updates(state, *self._pending) if self._pending else state
 
     def on_awareness(self, conn: Connection, payload: bytes) -> None:
         self.presence.on_update(conn, payload)
@@ -233,9 +258,10 @@ class Room:
     async def _compact(self) -> None:
         try:
             # The document holds every committed entry up to head (they are applied in order as they
-            # become durable), so its encoded state is a valid snapshot for 1..head.
+            # become durable), so its encoded state, with what it holds pending, is a valid
+            # snapshot for 1..head.
             upto, before = self.head, self.uncompacted
-            state = self.doc.get_update()
+            state = self._full_state()
             await self.hub.store.compact(self.name, state, upto)
             self.uncompacted = max(0, self.uncompacted - before)
             self.hub.metrics.compactions.inc()
