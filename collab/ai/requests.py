@@ -174,7 +174,7 @@ class SuggestionAnswer:
         except SuggestionError as exc:
             ws.set_suggestion_status(entry, "error", error=str(exc))
             return None
-        request = build_completion_request(ws, str(entry.get("file")), byte_index, self.seat.budget)
+        request = build_completion_request(ws, ws.suggestion_path(entry), byte_index, self.seat.budget)
         self._out = ws.suggestion_output(entry)
         region = Region.lines_around(ytext, byte_index)
         self._opened = self._open_suggestions.watch(self.key, entry, ytext, region, stop)

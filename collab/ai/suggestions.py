@@ -53,9 +53,9 @@ def _entry(ws: Workspace, suggestion_id: str) -> pycrdt.Map[Any]:
 
 def anchor_byte_index(ws: Workspace, entry: pycrdt.Map[Any]) -> tuple[pycrdt.Text, int]:
     """The file's Y.Text and the anchor's current byte offset in it (pycrdt edits count UTF-8 bytes)."""
-    file = str(entry.get("file", ""))
-    ytext = ws.files.get(file)
-    if not isinstance(ytext, pycrdt.Text):
+    file = ws.suggestion_path(entry)
+    ytext = ws.suggestion_file(entry)  # schema 2 follows the file through renames (its file_id)
+    if ytext is None:
         raise SuggestionError(f"the file {file!r} of this suggestion no longer exists")
     sticky = positions.decode(ytext, entry.get("anchor"))
     index = None if sticky is None else positions.resolve(ytext, sticky)

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import pytest
 
+from collab.ai import suggestions
 from collab.workspace import WorkspaceError
 from collab.workspace_files import conflict_name
 from tests.client.workspace_clients import clients, converged
 from tests.support.hub_process import HubProcess
+from tests.support.waiting import eventually
 
 
 async def test_an_offline_edit_survives_a_rename(hub: HubProcess) -> None:
@@ -144,3 +146,9 @@ async def test_a_suggestion_follows_its_file_through_a_rename(hub: HubProcess) -
         await converged(ada, bob)
         assert ada.ws.suggestion(sid).file == "shapes/geo.py"
         assert ada.ws.anchor_index(sid) == bob.ws.anchor_index(sid) == 13 + len("import math\n")
+        # Accepted after the rename, it goes into the renamed file at its anchor.
+        ada.ws.update_suggestion(sid, status="ready", append="    # r is the radius\n")
+        await eventually(lambda: bob.ws.suggestion(sid).status == "ready")
+        suggestions.accept(bob.ws, sid, "bob")
+        files, _ = await converged(ada, bob)
+        assert files == {"shapes/geo.py": "import math\ndef area(r):\n    # r is the radius\n    return 3.14 * r * r\n"}
