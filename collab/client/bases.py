@@ -216,6 +216,10 @@ class BaseBook(Mapping[str, str]):
         if self._chains.pop(path, None) is not None and self.journal is not None:
             self.journal.append(path, None)
 
+    def waiting(self) -> bool:
+        """Some base still waits for an edit of ours to reach the hub."""
+        return any(chain[-1][2] or len(chain) > 1 for chain in self._chains.values())
+
     def delivered(self, clock: int) -> None:
         """Every edit of ours up to ``clock`` is on the hub: bases that waited for them are certain."""
         for path, chain in self._chains.items():

@@ -308,7 +308,7 @@ class Mirror:
         the journal over: until the next time, the journal says what changed since."""
         if self._gone:
             return
-        if self._delivered is not None and self._delivered():
+        if self._delivered is not None and self.io.base.waiting() and self._delivered():
             # Only edits the provider has called delivered for a whole save interval count as on the
             # hub (a plaintext hub stores an update a moment after it is written to the socket).
             if self._delivered_clock is not None:
@@ -381,8 +381,11 @@ class Mirror:
                     missing.update(p for p in self.base if p.startswith(rel + "/"))
             missing = {m for m in missing if m in self.base}
         if missing:
-            mass = len(missing) >= max(10, len(self.base) // 2)
+            mass = self._mass(len(missing))
             await asyncio.sleep(MASS_DELETE_GRACE_S if mass else DELETE_GRACE_S)
+            if not mass and self._mass(sum(not (self.root / p).exists() for p in list(self.base))):
+                # The watcher split an rm -rf over batches (a loaded machine): judge by the disk now.
+                await asyncio.sleep(MASS_DELETE_GRACE_S - DELETE_GRACE_S)
             async with self._lock:
                 self._check_folder()
                 for rel in sorted(missing):
@@ -390,6 +393,10 @@ class Mirror:
                         self.io.apply(DeleteInSession(rel))
                     elif (self.root / rel).is_file():
                         self._local_changed(rel)
+
+    def _mass(self, gone: int) -> bool:
+        """Most files vanishing at once: an rm -rf of the folder may still be running."""
+        return gone >= max(10, len(self.base) // 2)
 
     async def rescan(self) -> None:
         """Compare the whole folder with what we know (after a stop, or when events may be lost)."""
