@@ -29,80 +29,65 @@ def text_hash(text: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Adopt:
+class _OnPath:
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class _WithText(_OnPath):
+    text: str
+
+
+class Adopt(_WithText):
     """Disk and session already hold this text: it becomes the base."""
 
-    path: str
-    text: str
 
-
-@dataclass(frozen=True, slots=True)
-class Write:
+class Write(_WithText):
     """Write the session's text to disk (atomically); it becomes the base."""
 
-    path: str
-    text: str
 
-
-@dataclass(frozen=True, slots=True)
-class SetAside:
+class SetAside(_OnPath):
     """Move the local copy under .collab/conflicts/ before the session's text is written."""
 
-    path: str
+
+class DeleteInSession(_OnPath):
+    """The local file is gone: delete the path from the session and forget its base."""
+
+
+class Forget(_OnPath):
+    """Forget the base: the path is no longer mirrored (the local file stays as it is)."""
+
+
+class Refresh(_OnPath):
+    """The disk is behind the session (a save merged with a remote edit): write it at the next flush."""
 
 
 @dataclass(frozen=True, slots=True)
-class Send:
+class Send(_WithText):
     """Edit the session's text into ``text``; the base becomes ``base`` (None: left as it is)."""
 
-    path: str
-    text: str
     base: str | None
 
 
 @dataclass(frozen=True, slots=True)
-class RemoveLocal:
+class RemoveLocal(_OnPath):
     """The session no longer has the path: forget its base and remove the local file (untouched here)."""
 
-    path: str
     note: str | None = None  # said once it is removed
 
 
 @dataclass(frozen=True, slots=True)
-class DeleteInSession:
-    """The local file is gone: delete the path from the session and forget its base."""
-
-    path: str
-
-
-@dataclass(frozen=True, slots=True)
-class Forget:
-    """Forget the base: the path is no longer mirrored (the local file stays as it is)."""
-
-    path: str
-
-
-@dataclass(frozen=True, slots=True)
-class Skip:
+class Skip(_OnPath):
     """The local file is one the mirror skips (binary, too big): the session's text is not written over it."""
 
-    path: str
     why: Skipped
 
 
 @dataclass(frozen=True, slots=True)
-class Refresh:
-    """The disk is behind the session (a save merged with a remote edit): write it at the next flush."""
-
-    path: str
-
-
-@dataclass(frozen=True, slots=True)
-class Note:
+class Note(_OnPath):
     """Tell the person; ``once``: only the first time this exact line comes up (or, with ``key``,
     the first time anything under that key does)."""
 
-    path: str
     message: str
     once: bool = True
     key: str | None = None
