@@ -18,6 +18,7 @@ import pycrdt
 from websockets.asyncio.client import connect
 
 from collab.protocol import yjs
+from tests.hub.edit_latency import edit_round_trips, summary
 from tests.support.hub_process import HubProcess
 from tests.support.waiting import eventually
 from tests.support.yclient import pycrdt_client
@@ -33,21 +34,6 @@ def dense_update() -> bytes:
         for i in range(ENTRIES):
             files[f"k{i}"] = i
     return doc.get_update()
-
-
-async def edit_round_trips(url: str, until: asyncio.Event) -> list[tuple[float, float]]:
-    """(when, seconds) from a local edit to its arrival at another client, one edit at a time."""
-    latencies: list[tuple[float, float]] = []
-    async with pycrdt_client(url) as writer, pycrdt_client(url) as reader:
-        wt, rt = writer.get("code", type=pycrdt.Text), reader.get("code", type=pycrdt.Text)
-        while not until.is_set() or len(latencies) < 20:
-            start = time.monotonic()
-            wt += "x"
-            want = len(wt)
-            await eventually(lambda: len(rt) == want, 60, interval=0.002, what="an edit at the reader")
-            latencies.append((start, time.monotonic() - start))
-            await asyncio.sleep(0.02)
-    return latencies
 
 
 async def test_resent_large_updates_do_not_stall_other_rooms(hub: HubProcess) -> None:
@@ -85,7 +71,7 @@ async def test_resent_large_updates_do_not_stall_other_rooms(hub: HubProcess) ->
     assert len(during) >= 3, samples
     print(
         f"{COPIES} copies of a {len(frame):,}-byte update processed in {took:.2f} s; edit round trip in another "
-        f"room meanwhile: median {statistics.median(during) * 1000:.0f} ms, max {max(during) * 1000:.0f} ms ({len(during)} edits)"
+        f"room meanwhile: {summary(during)}"
     )
     # The old hub decoded each copy on its loop (~0.9 s each): the other room's edits waited that long.
     assert statistics.median(during) < 0.25, during
