@@ -18,7 +18,8 @@ stream and removes its partial reply.
 
 The parts: collab/ai/watcher.py notices requests, collab/ai/requests.py and collab/ai/runner.py
 answer them, collab/ai/open_suggestions.py turns suggestions stale when their code is edited, and
-collab/ai/usage.py accounts for every model call.
+collab/ai/usage.py accounts for every model call. Inline completions (collab/ai/inline.py) travel
+in presence instead of the document: requests in typists' states, addressed replies in ours.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ import pycrdt
 
 from collab.ai.backend import ModelBackend
 from collab.ai.context import Budget
+from collab.ai.inline import InlineCompleter, InlineConfig
+from collab.ai.inline_client import REPLIES
 from collab.ai.limits import RateLimiter, RoomLimits
 from collab.ai.open_suggestions import OpenSuggestions
 from collab.ai.requests import ChatAnswer, Request, Seat, SuggestionAnswer
@@ -59,6 +62,7 @@ class AgentConfig:
     idle_timeout: float = 30.0  # seconds between tokens before we call the stream dead
     backlog_seconds: float = 120.0  # on start, answer unanswered requests at most this old
     max_concurrent: int = 4
+    inline: InlineConfig = field(default_factory=InlineConfig)
 
 
 def mentions(text: str, name: str) -> bool:
@@ -99,6 +103,17 @@ class Agent:
             idle_timeout=self.config.idle_timeout,
             clock=clock,
         )
+        self.inline = InlineCompleter(
+            self.ws,
+            awareness,
+            backend,
+            self.ledger,
+            self.limiter.sharing_tokens(self.config.limits.inline_per_minute),
+            publish=self._publish_presence,
+            elected=self._elected_for_inline,
+            config=self.config.inline,
+            clock=clock,
+        )
         self._seat = Seat(self.ws, self.id, self.config.name, backend, self.config.budget)
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(self.config.max_concurrent)
@@ -111,12 +126,14 @@ class Agent:
         self._loop = asyncio.get_running_loop()
         self._publish_presence()
         self.watcher.start()
+        self.inline.start()
         self._worker = asyncio.create_task(self._work(), name=f"agent {self.id}")
         log.info("agent %s ready: backend %s (%s)", self.config.name, self.backend.spec, self.backend.description)
 
     async def stop(self) -> None:
         self.watcher.stop()
         self.open_suggestions.close()
+        await self.inline.stop()
         tasks = [t for t in (self._worker, *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()
@@ -160,7 +177,10 @@ class Agent:
             "local": self.backend.local,
             "description": self.backend.description,
             "busy": self.runner.busy,
+            "inline": self.config.inline.enabled,
         }
+        if self.inline.replies:
+            state[REPLIES] = {str(client): reply for client, reply in self.inline.replies.items()}
         self.awareness.set_local_state(state)
 
     def _agents_present(self) -> dict[int, str]:
@@ -182,6 +202,12 @@ class Agent:
 
     def _elected_for_suggestions(self) -> bool:
         return min(self._agents_present()) == self.doc.client_id
+
+    def _elected_for_inline(self) -> bool:
+        """Of the agents that complete inline, the one with the lowest Yjs client id answers."""
+        ids = [c for c, s in self.awareness.states.items()
+               if isinstance(s, dict) and isinstance(s.get("agent"), dict) and s["agent"].get("inline")]
+        return min([*ids, self.doc.client_id]) == self.doc.client_id
 
     def local_only(self) -> bool:
         return self.ws.local_models_only()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from typing import Any, AsyncIterator, Iterable, TypedDict
+from typing import Any, AsyncIterator, Iterable, Sequence, TypedDict
 from urllib.parse import urlsplit
 
 import httpx
@@ -136,6 +136,28 @@ class OpenAIBackend:
         except openai.OpenAIError as exc:
             raise BackendError(describe_error(exc, self.base_url, self._secrets)) from exc
         async for delta in _deltas(stream, prompt, self.base_url, lambda c: c.text, self._secrets):
+            yield delta
+
+
+    async def fill(self, prompt: str, stop: Sequence[str], max_tokens: int) -> AsyncIterator[Delta]:
+        """A raw completion of ``prompt`` (a fill-in-the-middle template already applied: collab/ai/fim.py).
+
+        For servers that hand the prompt to a code model as it is (llama.cpp, vLLM); Ollama applies
+        its own template to ``suffix`` instead, so its backend keeps ``complete``.
+        """
+        try:
+            stream = await self._client.completions.create(
+                model=self.model,
+                prompt=prompt,
+                stop=list(stop[:4]) or None,  # the API takes at most 4; fim.strip_stops checks the rest
+                stream=True,
+                stream_options={"include_usage": True},
+                temperature=0.2,
+                max_tokens=max_tokens,
+            )
+        except openai.OpenAIError as exc:
+            raise BackendError(describe_error(exc, self.base_url, self._secrets)) from exc
+        async for delta in _deltas(stream, estimate_tokens(prompt), self.base_url, lambda c: c.text, self._secrets):
             yield delta
 
 

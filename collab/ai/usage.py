@@ -4,6 +4,11 @@ Every request the agent sends to its backend ends in one :meth:`UsageLedger.fini
 count against the room's hourly budget (collab/ai/limits.py), one log line records the figures
 (never the room's text: prompts and answers may be secret), and the agent's running totals in the
 shared ``ai_usage`` map (collab/workspace.py) grow, so every participant sees what the room spent.
+
+Inline completions (collab/ai/inline.py) are counted apart: ``inline_requests``, ``inline_cancelled``,
+``inline_errors``, ``inline_prompt_tokens`` and ``inline_completion_tokens`` in the same entry. A
+typist pausing every few seconds makes one a few seconds, so they are written at most every
+``INLINE_FLUSH_S`` (each write is a stored update of the shared document), and logged at debug level.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from collab.workspace import Workspace
 log = logging.getLogger("collab.ai.agent")
 
 HISTORY = 100  # requests kept in memory for inspection
+INLINE_FLUSH_S = 5.0
+INLINE_FIELDS = ("inline_requests", "inline_cancelled", "inline_errors", "inline_prompt_tokens", "inline_completion_tokens")
 
 
 @dataclass
@@ -71,6 +78,40 @@ class UsageLedger:
         self.backend = backend
         self.limiter = limiter
         self.history: list[RequestStats] = []
+        self.inline: dict[str, int] = dict.fromkeys(INLINE_FIELDS, 0)  # not yet in ai_usage
+        self.inline_total: dict[str, int] = dict.fromkeys(INLINE_FIELDS, 0)  # since this agent started
+
+    def finish_inline(self, stats: RequestStats) -> None:
+        """An inline completion's call: counted now, written into ``ai_usage`` by :meth:`flush_inline`."""
+        if stats.finished is None:
+            return
+        self.history.append(stats)
+        del self.history[:-HISTORY]
+        fields = usage_fields(stats)
+        self.limiter.spent(fields["prompt_tokens"] + fields["completion_tokens"])
+        log.debug("agent %s inline %s: %s, ttft %s ms, %d + %d tokens", self.name, stats.request_id[:8],
+                  stats.outcome, fields["ttft_ms"], fields["prompt_tokens"], fields["completion_tokens"])
+        add = {
+            "inline_requests": 1,
+            "inline_cancelled": int(stats.outcome == "cancelled"),
+            "inline_errors": int(stats.outcome == "error"),
+            "inline_prompt_tokens": fields["prompt_tokens"],
+            "inline_completion_tokens": fields["completion_tokens"],
+        }
+        for key, value in add.items():
+            self.inline[key] += value
+            self.inline_total[key] += value
+
+    def flush_inline(self) -> None:
+        if not self.inline["inline_requests"]:
+            return
+        total = dict(self.ws.ai_usage_of(self.name))
+        for key, value in self.inline.items():
+            total[key] = int(total.get(key, 0)) + value
+        total.update({"backend": self.backend.spec, "model": self.backend.model,
+                      "tokens_this_hour": self.limiter.tokens_this_hour, "updated": time.time()})
+        self.inline = dict.fromkeys(INLINE_FIELDS, 0)
+        self.ws.record_ai_usage(self.name, total)
 
     def finish(self, stats: RequestStats) -> None:
         if stats.finished is None:
@@ -89,6 +130,7 @@ class UsageLedger:
         self.ws.record_ai_usage(
             self.name,
             {
+                **total,  # the inline_* counts (flush_inline) stay
                 "backend": self.backend.spec,
                 "model": self.backend.model,
                 "requests": int(total.get("requests", 0)) + 1,
