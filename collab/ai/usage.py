@@ -133,6 +133,9 @@ class UsageLedger:
                 **total,  # the inline_* counts (flush_inline) stay
                 "backend": self.backend.spec,
                 "model": self.backend.model,
+                # What ran where, in words ("local model NAME (Q4_K_M), on this machine").
+                "description": self.backend.description,
+                "local": self.backend.local,
                 "requests": int(total.get("requests", 0)) + 1,
                 "errors": int(total.get("errors", 0)) + (stats.outcome == "error"),
                 "prompt_tokens": int(total.get("prompt_tokens", 0)) + fields["prompt_tokens"],

@@ -14,6 +14,7 @@ from pathlib import Path
 from collab.ai.agent import Agent, AgentConfig
 from collab.ai.backend import BackendSpecError, ModelBackend, load_backend
 from collab.ai.context import Budget
+from collab.ai.local_backend import LocalSettings
 from collab.ai.limits import RoomLimits
 from collab.client.provider import ProviderError
 from collab.client.session import Session
@@ -42,9 +43,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
         default=None,
-        help=f"backend spec: builtin (default, offline, no model), openai:<model> (OPENAI_API_KEY, "
+        help=f"backend spec: builtin (default, offline, no model), local:<name> or local:/path/model.gguf "
+        f"(llama.cpp in this process, `collab models list`), openai:<model> (OPENAI_API_KEY, "
         f"OPENAI_BASE_URL), ollama:<model>, or a plug-in's kind:<model> (env {MODEL_ENV})",
     )
+    p.add_argument("--threads", type=int, metavar="N", default=LocalSettings.threads,
+                   help="local models: CPU threads for llama.cpp (default: its choice, the physical cores)")
+    p.add_argument("--ctx-size", type=int, metavar="TOKENS", default=LocalSettings.ctx_size,
+                   help="local models: context size in tokens (default %(default)s)")
+    p.add_argument("--gpu-layers", type=int, metavar="N", default=LocalSettings.gpu_layers,
+                   help="local models: layers offloaded to a GPU; 0 for CPU only (default: all that fit, "
+                   "when the llama.cpp build and the machine have a GPU)")
     p.add_argument("--name", default="ai", help="the agent's name in presence and chat; @name addresses it (default ai; "
                    "with --serve 1-32 of a-z 0-9 _ -)")
     p.add_argument("--color", default="#7c3aed", metavar="#RRGGBB", help="the agent's colour, #rrggbb (default %(default)s)")
@@ -115,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
                   "(#k=...) to answer", file=sys.stderr)
             return 1
     try:
-        backend = load_backend(args.model or os.environ.get(MODEL_ENV))
+        backend = _backend(args.model or os.environ.get(MODEL_ENV), args)
     except BackendSpecError as exc:
         print(f"collab agent: {exc}", file=sys.stderr)
         return 2
@@ -154,7 +163,24 @@ def _bad_option(args: argparse.Namespace) -> str | None:
             return f"{what} must be at least 1"
     if not args.idle_timeout > 0:  # also refuses nan
         return "--idle-timeout must be more than 0 seconds"
+    if args.threads == 0 or args.threads < -1:
+        return "--threads must be at least 1 (or -1 for llama.cpp's choice)"
+    if args.ctx_size < 64:
+        return "--ctx-size must be at least 64 tokens"
+    if args.gpu_layers < -1:
+        return "--gpu-layers must be 0 or more (or -1 for all that fit)"
     return None
+
+
+def _backend(spec: str | None, args: argparse.Namespace) -> ModelBackend:
+    """The backend a spec names; ``local:`` loads its model here, before the event loop starts."""
+    kind, _, model = (spec or "").strip().partition(":")
+    if kind != "local":
+        return load_backend(spec)
+    from collab.models.resolve import local_backend
+
+    settings = LocalSettings(threads=args.threads, ctx_size=args.ctx_size, gpu_layers=args.gpu_layers)
+    return local_backend(model, settings)
 
 
 async def serve(parsed: ParsedLink, backend: ModelBackend, config: AgentConfig, redactor: Redactor) -> int:

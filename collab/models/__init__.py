@@ -1,0 +1,1 @@
+"""Local models: the registry of named GGUF files, the cache they live in, and their download."""
