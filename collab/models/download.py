@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Any, Callable, TextIO
 
 import httpx
 
@@ -38,22 +38,22 @@ def fetch(download: Download, progress: Progress, *, attempts: int = 5, timeout:
     """The verified file at ``download.target``, fetching (and resuming) as needed."""
     try:
         download.target.parent.mkdir(parents=True, exist_ok=True)
-        digest, have = _hash_existing(download.partial)
+        state = _hash_existing(download.partial)
     except OSError as exc:
         raise DownloadError(f"cannot write to the model cache {download.target.parent}: {_why(exc)}") from None
     total: int | None = None
     for attempt in range(1, attempts + 1):
         try:
-            total, have, digest = _one_request(download, digest, have, progress, timeout)
+            total = _one_request(download, state, progress, timeout)
             break
         except (httpx.TransportError, _Cut) as exc:
             if attempt == attempts:
                 raise DownloadError(f"the download of {download.url} broke {attempts} times ({type(exc).__name__}); "
-                                    f"run the same command again to resume from {have} bytes") from None
+                                    f"run the same command again to resume from {state.have} bytes") from None
             time.sleep(min(0.2 * attempt, 2))
-    if total is not None and have != total:
-        raise DownloadError(f"the server sent {have} of {total} bytes; run the same command again to resume")
-    actual = digest.hexdigest()
+    if total is not None and state.have != total:
+        raise DownloadError(f"the server sent {state.have} of {total} bytes; run the same command again to resume")
+    actual = state.digest.hexdigest()
     if actual != download.sha256.lower():
         download.partial.unlink(missing_ok=True)
         raise DownloadError(f"checksum mismatch for {download.target.name}: expected sha256 {download.sha256.lower()}, "
@@ -69,46 +69,55 @@ class _Cut(Exception):
     """The body ended before its Content-Length: the connection dropped mid-file."""
 
 
-def _hash_existing(partial: Path) -> tuple["hashlib._Hash", int]:
-    digest = hashlib.sha256()
-    have = 0
+@dataclass
+class _State:
+    """What ``.part`` holds: its length and the running sha256 of exactly those bytes."""
+
+    digest: Any = field(default_factory=hashlib.sha256)
+    have: int = 0
+
+    def add(self, block: bytes) -> None:
+        self.digest.update(block)
+        self.have += len(block)
+
+
+def _hash_existing(partial: Path) -> _State:
+    state = _State()
     if partial.exists():
         with partial.open("rb") as f:
             while block := f.read(1 << 20):
-                digest.update(block)
-                have += len(block)
-    return digest, have
+                state.add(block)
+    return state
 
 
-def _one_request(download: Download, digest: "hashlib._Hash", have: int, progress: Progress,
-                 timeout: float) -> tuple[int | None, int, "hashlib._Hash"]:
-    headers = {"Range": f"bytes={have}-"} if have else {}
+def _one_request(download: Download, state: _State, progress: Progress, timeout: float) -> int | None:
+    """One GET from ``state.have`` on; the total length when known. Raises _Cut when the body stops short."""
+    headers = {"Range": f"bytes={state.have}-"} if state.have else {}
     with httpx.stream("GET", download.url, headers=headers, follow_redirects=True,
                       timeout=httpx.Timeout(timeout, connect=10.0)) as response:
-        if response.status_code == 416 and have:
-            return have, have, digest  # we hold all of it already: the checksum decides
+        if response.status_code == 416 and state.have:
+            return state.have  # we hold all of it already: the checksum decides
         if response.status_code not in (200, 206):
             raise DownloadError(f"{download.url} answered HTTP {response.status_code}")
-        if response.status_code == 200 and have:
+        if response.status_code == 200 and state.have:
             # The server ignored our Range: start over rather than append a second copy.
-            digest, have = hashlib.sha256(), 0
+            state.digest, state.have = hashlib.sha256(), 0
         length = response.headers.get("content-length")
-        total = have + int(length) if length and length.isdigit() else None
-        progress(have, total)
+        total = state.have + int(length) if length and length.isdigit() else None
+        progress(state.have, total)
         try:
-            with download.partial.open("ab" if have else "wb") as out:
+            with download.partial.open("ab" if state.have else "wb") as out:
                 for block in response.iter_bytes(CHUNK):
                     out.write(block)
-                    digest.update(block)
-                    have += len(block)
-                    progress(have, total)
+                    state.add(block)
+                    progress(state.have, total)
         except OSError as exc:
             raise DownloadError(f"cannot write to the model cache {download.target.parent}: {_why(exc)}") from None
         except httpx.TransportError:
             raise _Cut() from None
-    if total is not None and have < total:
+    if total is not None and state.have < total:
         raise _Cut()
-    return total, have, digest
+    return total
 
 
 def _why(exc: OSError) -> str:
