@@ -175,7 +175,13 @@ class Bridge:
         opened = documents.open_file(params.get("path"), create=create)
         session.set_file(opened.path)
         room.resend_cursors(opened.path)
+        # Where the followed person is in it, now that positions can be sent: after this response.
+        asyncio.get_running_loop().call_soon(self._refollow)
         return {"path": opened.path, "text": opened.sync.text, "read_only": not session.writable, **opened.stamp()}
+
+    def _refollow(self) -> None:
+        if self.room is not None and self.room.following is not None:
+            self.room.follow(self.room.following)
 
     async def on_close(self, params: dict[str, Any]) -> dict[str, Any]:
         self._joined()[1].close_file(params.get("path"))

@@ -83,7 +83,11 @@ def test_two_neovims_and_a_python_participant_converge_in_an_encrypted_room(hub:
             text = py_side.call(lambda: py.workspace.read("shared.md"))
             return text if text == one.text(bufs[id(one)]) == two.text(bufs[id(two)]) else None
 
-        want = wait_for(met, 60, "all three texts to meet")
+        try:
+            want = wait_for(met, 60, "all three texts to meet")
+        except AssertionError:
+            texts = [py_side.call(lambda: py.workspace.read("shared.md")), one.text(bufs[id(one)]), two.text(bufs[id(two)])]
+            raise AssertionError(f"texts differ: {texts!r}; logs {one.state('log')!r} {two.state('log')!r}") from None
         assert want is not None
         assert want.encode("utf-8") == one.text(bufs[id(one)]).encode("utf-8")
         assert len(want) > 100 and "😀" in want and "中文" in want and "e\u0301" in want
@@ -169,3 +173,27 @@ def test_hub_restart_mid_typing_loses_nothing_typed(tmp_path: Path) -> None:
                      "everything typed reaches the teammate")
     finally:
         hub.stop()
+
+
+def test_follow_chat_and_help_in_a_plaintext_room(hub: HubProcess) -> None:
+    from collab.commands.new import create_plaintext_room
+    from collab.crypto.links import plaintext_link
+
+    link = plaintext_link(hub.url, create_plaintext_room(hub.url))
+    with participant() as ann_side, editor() as ed:
+        ann = ann_side.join(link, "ann")
+        ann_side.call(lambda: (ann.workspace.write("a.py", "a = 1\n"), ann.workspace.write("b.py", "x\ny 中文 z\n")))
+        ed.join(link, "ed")
+        ed.open("a.py")
+        ed.nvim.command("CollabFollow ann")
+        ann_side.call(lambda: ann.set_cursor("b.py", len("x\ny 中文 ")))
+        wait_for(lambda: ed.lua("return vim.api.nvim_buf_get_name(0)").endswith("collab://b.py"), 15, "ed follows to b.py")
+        wait_for(lambda: ed.lua("return vim.api.nvim_win_get_cursor(0)") == [2, len("y 中文 ".encode("utf-8"))], 15,
+                 "ed's cursor where ann's is")
+        ed.nvim.command("CollabChat hello from neovim")
+        wait_for(lambda: any(m.text == "hello from neovim" and m.author == "ed"
+                             for m in ann_side.call(ann.workspace.messages)), 15, "the chat message")
+        ann_side.call(lambda: ann.workspace.post_chat("ann", "hi ed"))
+        wait_for(lambda: "ann: hi ed" in ed.state("log"), 15, "ann's message shown")
+        ed.nvim.command("help collab")
+        assert ed.lua("return vim.api.nvim_buf_get_name(0)").endswith("doc/collab.txt")

@@ -11,6 +11,7 @@ M.state = { status = nil, read_only = false, people = {}, files = {}, chat = {},
             last_suggestion = nil, following = nil, room = nil, log = {} }
 
 local client = nil
+local opening = {}
 
 local function say(message, level)
   table.insert(M.state.log, message)
@@ -81,7 +82,12 @@ function handlers.status(p)
   for buf in pairs(buffers.by_buf) do set_modifiable(buf) end
 end
 
-function handlers.follow(p)
+local function follow(p)
+  if M.state.following ~= p.name then return end
+  if opening[p.path] then -- its buffer is on the way: place the cursor once it is there
+    vim.defer_fn(function() follow(p) end, 20)
+    return
+  end
   local buf = buffers.find(p.path)
   if not buf then
     buf = M.open(p.path)
@@ -94,6 +100,10 @@ function handlers.follow(p)
     pcall(api.nvim_win_set_cursor, 0, { row + 1, col })
   end
 end
+
+-- Later, not inside the bridge's output callback: opening a file waits for the bridge's answer,
+-- which that callback would hold up.
+function handlers.follow(p) vim.schedule(function() follow(p) end) end
 
 function handlers.renamed(p)
   local buf, st = buffers.find(p.old)
@@ -170,7 +180,10 @@ function M.open(path)
     api.nvim_win_set_buf(0, buf)
     return buf
   end
+  if opening[path] then return nil end -- asked again while waiting for the answer (a follow)
+  opening[path] = true
   local err, result = client:request_sync("open", { path = path, create = true })
+  opening[path] = nil
   if err then
     say(err.message, vim.log.levels.ERROR)
     return nil
