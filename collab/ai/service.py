@@ -10,6 +10,10 @@ per room, all sharing one model backend (each room keeps its own rate limits).
 Removal: writers of a room can set ``agents[<name>].status = "removed"`` in the shared document
 (the page's "Remove" button). The agent obeys by leaving and forgetting the room's keys. A removed
 agent that kept the secret could still read the room: key rotation is future work (docs/ai.md).
+
+Confirmation: after joining, the service writes an invite-ack into the encrypted document
+(collab/crypto/invite_ack.py), a MAC only the holder of its private key can make for that invite,
+so the page that sealed the invite knows the agent that answered is the one it sealed to.
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pycrdt
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from collab.ai.agent import Agent, AgentConfig
 from collab.ai.backend import ModelBackend
 from collab.crypto.encoding import b64url_encode, fingerprint
+from collab.crypto.invite_ack import ACKS_MAP, make_ack
 from collab.crypto.sealing import SealError, SealedInvite, public_bytes, unseal
 from collab.client.provider import ProviderError
 from collab.client.session import Session
@@ -171,6 +177,8 @@ class AgentService:
         self.public_key = public_bytes(self.key)
         self.fingerprint = fingerprint(self.public_key)
         self.rooms: dict[str, asyncio.Task[None]] = {}
+        # The document of each room being served, once joined: a second invite to it is confirmed there.
+        self._docs: dict[str, pycrdt.Doc[Any]] = {}
         self.registered = asyncio.Event()
         self._http = httpx.AsyncClient(
             base_url=self.hub,
@@ -291,17 +299,28 @@ class AgentService:
     def accept_invite(self, raw: Any) -> str | None:
         """Open one invite and join its room; a bad invite is logged (without content) and dropped."""
         try:
-            keys = unseal(SealedInvite.from_json(raw), self.key)
+            invite = SealedInvite.from_json(raw)
+            keys = unseal(invite, self.key)
         except SealError as exc:
             log.warning("agent service %s: dropped an invite: %s", self.name, exc)
             return None
         running = self.rooms.get(keys.room_id)
         if running is not None and not running.done():
+            doc = self._docs.get(keys.room_id)
+            if doc is not None:  # invited again while here: confirm the new invite (the page waits for it)
+                self._confirm(doc, invite)
             return keys.room_id
-        self.rooms[keys.room_id] = asyncio.create_task(self._serve_room(keys), name=f"agent room {keys.room_id}")
+        self.rooms[keys.room_id] = asyncio.create_task(self._serve_room(keys, invite), name=f"agent room {keys.room_id}")
         return keys.room_id
 
-    async def _serve_room(self, keys: RoomKeys) -> None:
+    def _confirm(self, doc: pycrdt.Doc[Any], invite: SealedInvite) -> None:
+        """Write the invite-ack for ``invite``: the inviting page shows the agent as confirmed only then."""
+        ack = make_ack(invite, self.key, self.name, doc.client_id)
+        acks = doc.get(ACKS_MAP, type=pycrdt.Map)
+        with doc.transaction():
+            acks[ack.invite_id] = ack.to_json()
+
+    async def _serve_room(self, keys: RoomKeys, invite: SealedInvite) -> None:
         self.redact.add(*link_secrets(keys))
         link = write_link(self.hub, keys) if keys.write_secret is not None else read_link(self.hub, keys)
         if keys.write_secret is None:
@@ -315,6 +334,8 @@ class AgentService:
                     # An old invite replayed after a removal: a fresh invite clears the flag first.
                     log.info("agent service %s: not joining room %s, it removed this agent", self.name, keys.room_id)
                     return
+                self._docs[keys.room_id] = session.doc
+                self._confirm(session.doc, invite)
                 left = asyncio.Event()
 
                 def on_agents(_event: object) -> None:
@@ -337,6 +358,7 @@ class AgentService:
             log.warning("agent service %s: room %s failed: %s", self.name, keys.room_id, self.redact(str(exc)))
         finally:
             self.rooms.pop(keys.room_id, None)
+            self._docs.pop(keys.room_id, None)
 
 
 def _error_text(response: httpx.Response) -> str:

@@ -50,7 +50,8 @@ async def test_page_invites_the_agent_service_and_the_hub_sees_no_secret(tmp_pat
             await expect(dialog).to_contain_text(printed.group(1).strip())
             await dialog.get_by_role("button", name="Invite").click()
             await expect(ada.locator("#people-list li[data-name=pair]")).to_contain_text("AI · stub-model")
-            await expect(item).to_contain_text("In this session")
+            # The agent proved it holds the key the page sealed to (its invite-ack): confirmed.
+            await expect(item.locator(".agent-state")).to_have_text(f"pair joined (fingerprint {printed.group(1).strip()}, confirmed)")
 
             # Ask from the editor: the agent reads the file from the asker's presence; the answer streams.
             await ada.locator(".cm-content").click()

@@ -61,9 +61,14 @@ export async function x25519PublicOf(privateKey: CryptoKey): Promise<Bytes> {
   return b64urlDecode((await crypto.subtle.exportKey("jwk", privateKey)).x!);
 }
 
-async function keyAndAad(ownPrivate: CryptoKey, peerPublic: Bytes, roomIdBytes: Bytes, agentPublic: Bytes, ephPublic: Bytes, usage: KeyUsage) {
+/** X25519(own, peer): the 32-byte shared secret (the invite's key and its ack key both come from it). */
+export async function x25519Shared(ownPrivate: CryptoKey, peerPublic: Bytes): Promise<Bytes> {
   const peer = await crypto.subtle.importKey("raw", peerPublic, X25519, false, []);
-  const shared = bytes(await crypto.subtle.deriveBits({ name: "X25519", public: peer } as unknown as AlgorithmIdentifier, ownPrivate, 256));
+  return bytes(await crypto.subtle.deriveBits({ name: "X25519", public: peer } as unknown as AlgorithmIdentifier, ownPrivate, 256));
+}
+
+async function keyAndAad(ownPrivate: CryptoKey, peerPublic: Bytes, roomIdBytes: Bytes, agentPublic: Bytes, ephPublic: Bytes, usage: KeyUsage) {
+  const shared = await x25519Shared(ownPrivate, peerPublic);
   const ikm = await crypto.subtle.importKey("raw", shared, "HKDF", false, ["deriveKey"]);
   const key = await crypto.subtle.deriveKey(
     { name: "HKDF", hash: "SHA-256", salt: concat(ephPublic, agentPublic), info: utf8(LABEL) },
@@ -77,6 +82,12 @@ async function keyAndAad(ownPrivate: CryptoKey, peerPublic: Bytes, roomIdBytes: 
 
 /** Seal the write secret (read-only keys: the read capability) of a room to an agent. */
 export async function sealInvite(keys: RoomKeys, agentPublic: Bytes, fixed?: FixedSealInputs): Promise<SealedInvite> {
+  return (await sealKeepingEphemeral(keys, agentPublic, fixed)).sealed;
+}
+
+/** The same, also returning the invite's ephemeral private key: the page keeps it (in memory) to
+ * check the agent's invite-ack (inviteack.ts), then drops it. */
+export async function sealKeepingEphemeral(keys: RoomKeys, agentPublic: Bytes, fixed?: FixedSealInputs): Promise<{ sealed: SealedInvite; ephemeral: CryptoKey }> {
   let eph: CryptoKey;
   let ephPublic: Bytes;
   if (fixed) {
@@ -91,7 +102,10 @@ export async function sealInvite(keys: RoomKeys, agentPublic: Bytes, fixed?: Fix
   const body = keys.writeSecret ? { room: keys.roomId, k: b64urlEncode(keys.writeSecret) } : { room: keys.roomId, r: b64urlEncode(keys.readCapability) };
   const nonce = fixed ? fixed.nonce : randomBytes(12);
   const sealed = await crypto.subtle.encrypt({ name: "AES-GCM", iv: nonce, additionalData: aad }, key, utf8(JSON.stringify(body)));
-  return { room: keys.roomId, ephemeral: b64urlEncode(ephPublic), nonce: b64urlEncode(nonce), ciphertext: b64urlEncode(bytes(sealed)) };
+  return {
+    sealed: { room: keys.roomId, ephemeral: b64urlEncode(ephPublic), nonce: b64urlEncode(nonce), ciphertext: b64urlEncode(bytes(sealed)) },
+    ephemeral: eph,
+  };
 }
 
 function field(invite: Record<string, unknown>, name: string): Bytes {
