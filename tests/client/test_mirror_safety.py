@@ -187,3 +187,24 @@ async def test_tool_config_is_mirrored_only_when_asked_and_git_never(hub: HubPro
             await eventually(lambda: str(files[".envrc"]) == "export A=2\n")
         finally:
             assert join.stop() == 0, join.output()
+
+
+async def test_the_rule_holds_for_paths_of_the_file_table_too(hub: HubProcess, tmp_path: Path) -> None:
+    """Workspace schema 2 keeps a file's path as a property of an fs entry: the same rule applies."""
+    room = "evil-fs-room"
+    victim = tmp_path / "V"
+    async with pycrdt_client(f"{hub.ws_url}/ws/{room}") as doc:
+        meta, fs = doc.get("meta", type=pycrdt.Map), doc.get("fs", type=pycrdt.Map)
+        with doc.transaction():
+            meta["schema"] = 2
+            for i, (path, text) in enumerate({".git": "gitdir: evil\n", "sub/.Git/config": "[core]\n",
+                                              ".vscode/tasks.json": "{}\n", "ok.txt": "fine\n"}.items()):
+                fs[f"id{i}"] = pycrdt.Map({"path": path, "text": pycrdt.Text(text), "created_by": "x", "created_ts": 0.0})
+        join = JoinProcess(f"{hub.url}/s/{room}", victim, "victim").start()
+        try:
+            await eventually(lambda: read(victim / "ok.txt") == "fine\n")
+            await eventually(lambda: "skipped .vscode/" in join.output(), what="the refusals said")
+            assert on_disk(victim) == {"ok.txt"}, join.output()
+            assert "skipped .git: could run code in your tools" in join.output()
+        finally:
+            assert join.stop() == 0, join.output()
