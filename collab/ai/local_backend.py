@@ -28,9 +28,11 @@ import threading
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncGenerator, Callable
+from typing import Any, AsyncGenerator, Callable, Sequence
 
+from collab.ai import fim
 from collab.ai.backend import BackendError, BackendSpecError, ChatRequest, CompletionRequest, Delta, Usage
+from collab.ai.fim import FimTemplate
 
 log = logging.getLogger(__name__)
 
@@ -48,36 +50,9 @@ class LocalSettings:
     parallel: int = 2  # requests generated at once (a chat answer and a suggestion)
 
 
-@dataclass(frozen=True)
-class FimTemplate:
-    """How a model is asked to fill in the middle: its own marker tokens around prefix and suffix."""
-
-    name: str
-    prefix: str
-    suffix: str
-    middle: str
-    stop: tuple[str, ...] = ()
-
-    def prompt(self, prefix: str, suffix: str) -> str:
-        return f"{self.prefix}{prefix}{self.suffix}{suffix}{self.middle}"
-
-
-FIM_TEMPLATES = {
-    "qwen": FimTemplate("qwen", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>",
-                        ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|repo_name|>")),
-    "starcoder": FimTemplate("starcoder", "<fim_prefix>", "<fim_suffix>", "<fim_middle>",
-                             ("<|endoftext|>", "<file_sep>")),
-}
-
-
 def guess_fim(path: Path) -> FimTemplate | None:
     """The FIM template a GGUF's file name suggests; None (suggestions through chat) when it says nothing."""
-    name = path.name.lower()
-    if "qwen" in name and "coder" in name:
-        return FIM_TEMPLATES["qwen"]
-    if "starcoder" in name:
-        return FIM_TEMPLATES["starcoder"]
-    return None
+    return fim.template_for(path.name)
 
 
 @dataclass
@@ -98,7 +73,7 @@ class LocalBackend:
     local = True
 
     def __init__(self, path: Path, *, name: str | None = None, quantisation: str | None = None,
-                 fim: FimTemplate | None = None, settings: LocalSettings | None = None) -> None:
+                 fim_template: FimTemplate | None = None, settings: LocalSettings | None = None) -> None:
         try:
             xllamacpp = importlib.import_module("xllamacpp")  # the optional extra: collab[local]
         except ImportError:
@@ -109,7 +84,9 @@ class LocalBackend:
         self.settings = settings or LocalSettings()
         self.model = name or path.stem
         self.quantisation = quantisation
-        self.fim = fim
+        # Our own FIM prompt for suggestions; inline completions (collab/ai/inline.py) pick theirs from
+        # the model's name and call fill().
+        self.fim_template = fim_template
         self.spec = f"local:{name or path}"
         self.description = local_description(self.model, quantisation)
         params = xllamacpp.CommonParams()
@@ -135,7 +112,7 @@ class LocalBackend:
     @classmethod
     def at(cls, path: Path, settings: LocalSettings | None = None) -> "LocalBackend":
         """``local:/path/model.gguf``: the FIM template guessed from the file name."""
-        return cls(path, quantisation=guess_quantisation(path), fim=guess_fim(path), settings=settings)
+        return cls(path, quantisation=guess_quantisation(path), fim_template=guess_fim(path), settings=settings)
 
     def metrics(self) -> str:
         """llama.cpp's Prometheus text (requests processing, tokens predicted)."""
@@ -157,20 +134,23 @@ class LocalBackend:
                 yield delta
 
     async def complete(self, request: CompletionRequest) -> AsyncGenerator[Delta, None]:
-        if self.fim is None:
+        template = self.fim_template
+        if template is None:
             from collab.ai.openai_backend import fim_as_chat  # here: the openai SDK is slow to import
 
             async with aclosing(self.chat(fim_as_chat(request))) as chat:
                 async for delta in chat:
                     yield delta
             return
-        body = {
-            "prompt": self.fim.prompt(request.prefix, request.suffix),
-            "max_tokens": request.max_tokens,
-            "temperature": 0.2,
-            "stop": list(self.fim.stop),
-        }
-        async with aclosing(self._stream("completion", body, request.max_tokens, self._server.handle_completions,
+        async with aclosing(self.fill(template.render(request.prefix, request.suffix), template.stop,
+                                      request.max_tokens)) as stream:
+            async for delta in stream:
+                yield delta
+
+    async def fill(self, prompt: str, stop: Sequence[str], max_tokens: int) -> AsyncGenerator[Delta, None]:
+        """A raw completion of ``prompt`` (a fill-in-the-middle template already applied: collab/ai/fim.py)."""
+        body = {"prompt": prompt, "max_tokens": max_tokens, "temperature": 0.2, "stop": list(stop)}
+        async with aclosing(self._stream("completion", body, max_tokens, self._server.handle_completions,
                                          lambda choice: choice.get("text"))) as stream:
             async for delta in stream:
                 yield delta

@@ -25,7 +25,7 @@ class ModelEntry:
     approx_bytes: int
     quantisation: str
     licence: str
-    fim: str  # a key of collab.ai.local_backend.FIM_TEMPLATES
+    fim: str  # a key of collab.ai.fim.TEMPLATES
     sha256: str | None = None  # None: to be filled; pull refuses it without --sha256
     note: str = ""
 
@@ -57,7 +57,7 @@ MODELS: tuple[ModelEntry, ...] = (
         approx_bytes=1_850 * MB,
         quantisation="Q4_K_M",
         licence="BigCode OpenRAIL-M",
-        fim="starcoder",
+        fim="starcoder2",
         note="a base model: good at completion, not at chat",
     ),
 )

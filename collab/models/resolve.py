@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Callable
 
 from collab.ai.backend import BackendSpecError
-from collab.ai.local_backend import FIM_TEMPLATES, INSTALL_HINT, LocalBackend, LocalSettings
+from collab.ai.fim import TEMPLATES
+from collab.ai.local_backend import INSTALL_HINT, LocalBackend, LocalSettings
 from collab.models import cache, registry
 from collab.models.pull import PullError, pull
 
@@ -53,7 +54,7 @@ def local_backend(model: str, settings: LocalSettings, *, ask: Ask | None = None
             path = pull(entry, models_url=models_url)
         except PullError as exc:
             raise BackendSpecError(str(exc)) from None
-    return LocalBackend(path, name=entry.name, quantisation=entry.quantisation, fim=FIM_TEMPLATES[entry.fim],
+    return LocalBackend(path, name=entry.name, quantisation=entry.quantisation, fim_template=TEMPLATES[entry.fim],
                         settings=settings)
 
 

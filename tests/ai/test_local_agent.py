@@ -16,13 +16,15 @@ import pytest
 
 from collab.ai.agent import Agent, AgentConfig
 from collab.ai.context import Budget
-from collab.ai.local_backend import FIM_TEMPLATES, LocalBackend, LocalSettings
+from collab.ai.fim import TEMPLATES
+from collab.ai.inline_client import InlineTypist
+from collab.ai.local_backend import LocalBackend, LocalSettings
 from collab.ai.suggestions import accept, request_suggestion
 from collab.client.session import Session
 from collab.crypto.links import plaintext_link
 from collab.workspace import LOCAL_MODELS_ONLY
 from tests.support.hub_process import HubProcess
-from tests.support.tiny_gguf import write_tiny_gguf
+from tests.support.tiny_gguf import generation_stopped_early, write_tiny_gguf
 from tests.support.waiting import eventually
 
 DESCRIPTION = "local model tiny (F32), on this machine"
@@ -35,7 +37,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 async def local(tiny_model: Path) -> AsyncIterator[LocalBackend]:
-    backend = LocalBackend(tiny_model, name="tiny", quantisation="F32", fim=FIM_TEMPLATES["qwen"],
+    backend = LocalBackend(tiny_model, name="tiny", quantisation="F32", fim_template=TEMPLATES["qwen"],
                            settings=LocalSettings(threads=1, ctx_size=4096, parallel=2))
     try:
         yield backend
@@ -113,6 +115,31 @@ async def test_an_edit_at_the_anchor_stops_generation_early(hub: HubProcess, loc
         await asyncio.to_thread(record.returned.wait, 30)
         assert record.stop_requested and record.finish_reason is None
         assert record.chunks < max_tokens
+        await generation_stopped_early(local, max_tokens)
+
+
+async def test_an_inline_completion_reaches_the_typist_alone(hub: HubProcess, tiny_model: Path) -> None:
+    # Named like a Qwen coder model, so inline completion picks the Qwen FIM template and calls fill().
+    backend = LocalBackend(tiny_model, name="qwen2.5-coder-tiny", quantisation="F32",
+                           settings=LocalSettings(threads=1, ctx_size=2048, parallel=1))
+    link = plaintext_link(hub.url, "local-inline")
+    source = "def total(items):\n    return "
+    try:
+        async with Session.connect(link, name="ann") as ann, Session.connect(link, name="bob") as bob, \
+                agent_in(link, backend) as agent:
+            ann.workspace.write("calc.py", source)
+            await eventually(lambda: agent.ws.read("calc.py") == source if "calc.py" in agent.ws else False, 15)
+            ada = InlineTypist(ann.awareness)
+            ada.ask(source, "calc.py", len(source))
+            await eventually(lambda: (ada.reply() or {}).get("done") is True, 30)
+            reply = ada.reply()
+            assert reply is not None and "error" not in reply and reply["model"] == "qwen2.5-coder-tiny"
+            record = backend.last_call
+            assert record is not None and record.kind == "completion" and record.chunks >= 1
+            assert agent.inline.model_calls == 1
+            assert InlineTypist(bob.awareness).reply() is None  # addressed to the typist only
+    finally:
+        await backend.aclose()
 
 
 async def test_collab_agent_runs_a_gguf_file_given_by_path(hub: HubProcess, tiny_model: Path) -> None:

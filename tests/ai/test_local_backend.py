@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from pathlib import Path
 from typing import AsyncIterator
 
 import pytest
 
 from collab.ai.backend import BackendSpecError, ChatMessage, ChatRequest, CompletionRequest, Usage
-from collab.ai.local_backend import FIM_TEMPLATES, LocalBackend, LocalSettings
-from tests.support.tiny_gguf import write_tiny_gguf
+from collab.ai.fim import TEMPLATES
+from collab.ai.local_backend import LocalBackend, LocalSettings
+from tests.support.tiny_gguf import generation_stopped_early, write_tiny_gguf
 
 
 @pytest.fixture(scope="module")
@@ -21,19 +21,12 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 async def local(tiny_model: Path) -> AsyncIterator[LocalBackend]:
-    backend = LocalBackend(tiny_model, name="tiny", quantisation="F32", fim=FIM_TEMPLATES["qwen"],
+    backend = LocalBackend(tiny_model, name="tiny", quantisation="F32", fim_template=TEMPLATES["qwen"],
                            settings=LocalSettings(threads=1, ctx_size=2048, parallel=1))
     try:
         yield backend
     finally:
         await backend.aclose()
-
-
-def processing(backend: LocalBackend) -> float:
-    """llama.cpp's own count of requests it is generating for now."""
-    match = re.search(r"^llamacpp:requests_processing (\S+)$", backend.metrics(), re.MULTILINE)
-    assert match, backend.metrics()
-    return float(match.group(1))
 
 
 async def collect(stream: AsyncIterator[str | Usage]) -> tuple[str, Usage]:
@@ -76,7 +69,7 @@ async def test_closing_the_stream_stops_generation_early(local: LocalBackend) ->
     assert record is not None and record.returned.is_set()  # llama.cpp returned: it is not running on
     assert record.stop_requested and record.finish_reason is None
     assert record.chunks < max_tokens
-    assert processing(local) == 0
+    await generation_stopped_early(local, max_tokens)
     # The slot is free again at once: the next call is not queued behind the old one.
     text, usage = await asyncio.wait_for(collect(local.chat(ChatRequest((ChatMessage("user", "x"),), max_tokens=4))), 30)
     assert usage.completion_tokens == 4
@@ -98,6 +91,7 @@ async def test_cancelling_the_reading_task_stops_generation(local: LocalBackend)
     record = local.last_call
     assert record is not None and record.returned.is_set() and record.stop_requested
     assert record.chunks < max_tokens and record.finish_reason is None
+    await generation_stopped_early(local, max_tokens)
 
 
 def test_a_file_that_is_not_a_model_is_one_clear_error(tmp_path: Path) -> None:

@@ -124,7 +124,7 @@ def test_pull_shows_progress_verifies_and_the_agent_can_load_it(server: ModelSer
     # `--model local:NAME` now finds it in the cache and llama.cpp loads it.
     backend = local_backend(ENTRY.name, LocalSettings(threads=1, ctx_size=256, parallel=1))
     assert backend.description == f"local model {ENTRY.name} (Q4_K_M), on this machine"
-    assert backend.fim is not None and backend.fim.name == "qwen"
+    assert backend.fim_template is not None and backend.fim_template.name == "qwen"
     # A second pull downloads nothing.
     before = len(server.requests)
     assert models("pull", ENTRY.name, "--sha256", sha(model_bytes), url=server.url).returncode == 0

@@ -15,9 +15,16 @@ rows of the tokens we never want carry a large negative weight there.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from tests.support.waiting import eventually
+
+if TYPE_CHECKING:
+    from collab.ai.local_backend import LocalBackend
 
 N_EMBD = 64
 N_HEAD = 4
@@ -117,3 +124,16 @@ def write_tiny_gguf(path: Path, *, seed: int = 0) -> Path:
     writer.write_tensors_to_file()
     writer.close()
     return path
+
+
+def metric(backend: "LocalBackend", name: str) -> float:
+    """One of llama.cpp's own counters (its metrics lag a moment behind: read them with eventually)."""
+    match = re.search(rf"^llamacpp:{name} (\S+)$", backend.metrics(), re.MULTILINE)
+    assert match, backend.metrics()
+    return float(match.group(1))
+
+
+async def generation_stopped_early(backend: "LocalBackend", max_tokens: int) -> None:
+    """llama.cpp is idle again, having decoded far fewer tokens than it was allowed."""
+    await eventually(lambda: metric(backend, "requests_processing") == 0, 10)
+    assert 0 < metric(backend, "n_decode_total") < max_tokens // 10
