@@ -13,6 +13,7 @@ import uvicorn
 
 from collab.config import env_name, load_settings
 from collab.hub.app import create_app
+from collab.hub.log_limit import RepeatFilter
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,10 @@ async def serve(settings) -> int:  # type: ignore[no-untyped-def]
         lifespan="off",
         timeout_graceful_shutdown=10,
     )
+    # uvicorn logs a few lines per websocket and asyncio one per failed accept: at most one line of
+    # each kind per interval, with a count (collab.hub.log_limit).
+    for name in ("uvicorn.error", "asyncio"):
+        logging.getLogger(name).addFilter(RepeatFilter())
     server = GracefulServer(config)
     async with contextlib.AsyncExitStack() as stack:
         try:

@@ -17,6 +17,7 @@ import pycrdt
 from starlette.websockets import WebSocket, WebSocketState
 
 from collab.hub.abort import ABORT_SCOPE_KEY, RAW_SEND_SCOPE_KEY, forget_handshake
+from collab.hub.log_limit import LogLimit
 from collab.hub.metrics import HubMetrics
 from collab.protocol import close_codes, yjs
 
@@ -41,6 +42,7 @@ class Connection:
         self.websocket = websocket
         self.send_limit = send_limit
         self.metrics = metrics
+        self._log_limit: LogLimit | None = None  # made by the first line logged about this connection
         self.awareness_clients: set[int] = set()
         self.closed = False
         self._queue: deque[tuple[int, bytes, bytes]] | None = None
@@ -51,6 +53,13 @@ class Connection:
     def __repr__(self) -> str:
         client = self.websocket.client
         return f"<Connection {self.id} {client.host}:{client.port}>" if client else f"<Connection {self.id}>"
+
+    def log(self, logger: logging.Logger, level: int, kind: str, msg: str, *args: object) -> None:
+        """Log about this connection: at most one line of each ``kind`` per interval, with a count of
+        those held back (collab.hub.log_limit), so a client cannot choose how much the hub logs."""
+        if self._log_limit is None:
+            self._log_limit = LogLimit()
+        self._log_limit.log(logger, level, kind, msg, *args)
 
     def start(self) -> None:
         """Frames queued so far (and from now on) may go out."""
@@ -130,7 +139,7 @@ class Connection:
         if self.closed:
             return
         self.metrics.slow_disconnects.inc()
-        log.warning("dropping %r: %d bytes queued and it is not reading", self, queued)
+        self.log(log, logging.WARNING, "slow", "dropping %r: %d bytes queued and it is not reading", self, queued)
         self.abort(close_codes.SLOW_CONSUMER, "send buffer full: client is not reading")
 
     def abort(self, code: int, reason: str) -> None:

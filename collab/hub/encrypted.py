@@ -37,6 +37,9 @@ from collab.store.base import RoomInfo, SnapshotConflict
 log = logging.getLogger(__name__)
 
 SUBPROTOCOL = frames.SUBPROTOCOL
+# Stores number entries with signed 64-bit integers (SQLite INTEGER, Redis INCR): a HELLO asking for
+# entries after a larger seq is malformed (it was an ERROR in the store and a 1013 close).
+MAX_SINCE = 2**63 - 1
 Nack = frames.NackCode
 LARGE_SNAPSHOT = 1024 * 1024  # checked in a thread above this size
 READ_ONLY = "read-only connections cannot write"
@@ -119,12 +122,18 @@ class EncryptedSession:
             raise frames.ProtocolError(f"unexpected {type(frame).__name__.upper()} frame from a client")
         return None
 
-    async def _on_hello(self, hello: frames.Hello) -> None:
+    def _on_hello(self, hello: frames.Hello) -> Awaitable[None]:
+        if hello.since > MAX_SINCE:
+            raise frames.ProtocolError(f"HELLO since {hello.since} is past the largest seq ({MAX_SINCE})")
+        return self._hello(hello)
+
+    async def _hello(self, hello: frames.Hello) -> None:
         if hello.role == frames.ROLE_WRITER and not verify_challenge(
             self.write_key, self.room_id, self.challenge, hello.signature or b""
         ):
             code = close_codes.UNAUTHORIZED
-            log.info("%r in room %s: write challenge failed, closed with %d", self.conn, self.room.name, code)
+            self.conn.log(log, logging.INFO, "unauthorized", "%r in room %s: write challenge failed, closed with %d",
+                          self.conn, self.room.name, code)
             await self.conn.close(code, "not a writer of this room")
             return
         member = Member(self.conn, new_conn_id(), hello.role)
@@ -195,7 +204,7 @@ class EncryptedSession:
         return None
 
     def _refuse(self, client_ref: int, code: Nack, reason: str) -> None:
-        log.info("%r in room %s: NACK %d (%s)", self.conn, self.room.name, code, reason)
+        self.conn.log(log, logging.INFO, f"nack {code}", "%r in room %s: NACK %d (%s)", self.conn, self.room.name, code, reason)
         self.conn.send_frame(frames.nack(client_ref, code, reason))
 
     # -- client frames ---------------------------------------------------------------------------

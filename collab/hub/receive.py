@@ -48,7 +48,7 @@ async def receive_frames(
         except PROTOCOL_ERRORS as exc:
             conn.metrics.protocol_errors.labels("malformed").inc()
             code = close_codes.PROTOCOL_ERROR
-            log.warning("%r in room %s: %s, closed with %d", conn, room, exc, code)
+            conn.log(log, logging.WARNING, "malformed", "%r in room %s: %s, closed with %d", conn, room, exc, code)
             await conn.close(code, f"protocol error: {exc}")
             return
 
@@ -58,8 +58,11 @@ async def _input_ended(conn: Connection, room: str, message: Mapping[str, Any], 
     if message["type"] == "websocket.disconnect":
         if message.get("code") == close_codes.TOO_BIG:
             conn.metrics.protocol_errors.labels("too_big").inc()
-            log.warning("%r in room %s: frame over the size limit, closed with %d", conn, room, close_codes.TOO_BIG)
+            conn.log(
+                log, logging.WARNING, "too_big", "%r in room %s: frame over the size limit, closed with %d",
+                conn, room, close_codes.TOO_BIG,
+            )
         return
     conn.metrics.protocol_errors.labels("text_frame").inc()
-    log.warning("%r in room %s: text frame, closed with %d", conn, room, close_codes.UNSUPPORTED_DATA)
+    conn.log(log, logging.WARNING, "text", "%r in room %s: text frame, closed with %d", conn, room, close_codes.UNSUPPORTED_DATA)
     await conn.close(close_codes.UNSUPPORTED_DATA, f"text frames are not supported: {text_reason}")
