@@ -11,7 +11,9 @@ import signal
 import sys
 from pathlib import Path
 
+from collab.ai import auto_model, fim
 from collab.ai.agent import Agent, AgentConfig
+from collab.ai.inline import InlineConfig
 from collab.ai.backend import BackendSpecError, ModelBackend, load_backend
 from collab.ai.context import Budget
 from collab.ai.local_backend import LocalSettings
@@ -43,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
         default=None,
-        help=f"backend spec: builtin (default, offline, no model), local:<name> or local:/path/model.gguf "
+        help=f"backend spec (default: what is there, see docs/ai.md): builtin (offline, no model), local:<name> or local:/path/model.gguf "
         f"(llama.cpp in this process, `collab models list`), openai:<model> (OPENAI_API_KEY, "
         f"OPENAI_BASE_URL), ollama:<model>, or a plug-in's kind:<model> (env {MODEL_ENV})",
     )
@@ -68,6 +70,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="longest chat answer (default %(default)s)")
     p.add_argument("--idle-timeout", type=float, metavar="SECONDS", default=AgentConfig.idle_timeout,
                    help="seconds without a token before a stream counts as dead (default %(default)g)")
+    p.add_argument("--inline", choices=("on", "off"), default="on",
+                   help="complete as participants type (ghost text in their editors; default %(default)s)")
+    p.add_argument("--fim-template", choices=fim.CHOICES, default="auto",
+                   help="fill-in-the-middle template for inline completions: auto (from the model name), "
+                   "chat (a prompt for chat models) or a family (default %(default)s)")
+    p.add_argument("--inline-per-minute", type=int, metavar="N", default=RoomLimits.inline_per_minute,
+                   help="inline completion requests per room per minute (default %(default)s)")
     p.add_argument("--log-level", default="info", metavar="LEVEL", help=f"{', '.join(LOG_LEVELS)} (default %(default)s)")
 
 
@@ -123,8 +132,14 @@ def run(args: argparse.Namespace) -> int:
             print("collab agent: this is a read-only link (#r=...); the agent needs the room's write link "
                   "(#k=...) to answer", file=sys.stderr)
             return 1
+    spec = args.model or os.environ.get(MODEL_ENV)
+    if not spec:
+        choice = auto_model.choose()
+        spec = choice.spec
+        print(f"collab agent: no --model given: using {spec} because {choice.why}; {auto_model.HOW_TO_CHOOSE}",
+              file=sys.stderr, flush=True)
     try:
-        backend = _backend(args.model or os.environ.get(MODEL_ENV), args)
+        backend = _backend(spec, args)
     except BackendSpecError as exc:
         print(f"collab agent: {exc}", file=sys.stderr)
         return 2
@@ -132,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
         name=args.name,
         color=args.color,
         budget=Budget(context_tokens=args.context_tokens, answer_tokens=args.answer_tokens),
-        limits=RoomLimits(args.requests_per_minute, args.tokens_per_hour),
+        limits=RoomLimits(args.requests_per_minute, args.tokens_per_hour, args.inline_per_minute),
+        inline=InlineConfig(enabled=args.inline == "on", fim_template=args.fim_template),
         idle_timeout=args.idle_timeout,
     )
     if key_file is not None and hub:
@@ -158,7 +174,8 @@ def _bad_option(args: argparse.Namespace) -> str | None:
     if not COLOR.fullmatch(args.color):
         return f"--color wants #rrggbb, like #7c3aed (got {args.color!r})"
     for value, what in ((args.requests_per_minute, "--requests-per-minute"), (args.tokens_per_hour, "--tokens-per-hour"),
-                        (args.context_tokens, "--context-tokens"), (args.answer_tokens, "--answer-tokens")):
+                        (args.context_tokens, "--context-tokens"), (args.answer_tokens, "--answer-tokens"),
+                        (args.inline_per_minute, "--inline-per-minute")):
         if value < 1:
             return f"{what} must be at least 1"
     if not args.idle_timeout > 0:  # also refuses nan
