@@ -93,6 +93,9 @@ class LocalBackend:
         params.model.path = str(path)
         params.n_ctx = self.settings.ctx_size
         params.n_parallel = self.settings.parallel
+        # One KV cache shared by the slots: a single request may use the whole --ctx-size (split
+        # per slot, 8192 with 2 slots would refuse any prompt over 4096 tokens).
+        params.kv_unified = True
         params.n_gpu_layers = self.settings.gpu_layers
         params.cpuparams.n_threads = self.settings.threads
         params.cpuparams_batch.n_threads = self.settings.threads

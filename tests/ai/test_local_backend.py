@@ -8,7 +8,7 @@ from typing import AsyncIterator
 
 import pytest
 
-from collab.ai.backend import BackendSpecError, ChatMessage, ChatRequest, CompletionRequest, Usage
+from collab.ai.backend import BackendError, BackendSpecError, ChatMessage, ChatRequest, CompletionRequest, Usage
 from collab.ai.fim import TEMPLATES
 from collab.ai.local_backend import LocalBackend, LocalSettings
 from tests.support.tiny_gguf import generation_stopped_early, write_tiny_gguf
@@ -101,3 +101,17 @@ def test_a_file_that_is_not_a_model_is_one_clear_error(tmp_path: Path) -> None:
         LocalBackend.at(bad)
     with pytest.raises(BackendSpecError, match="no model file at"):
         LocalBackend.at(tmp_path / "missing.gguf")
+
+
+async def test_one_request_may_use_the_whole_context_and_a_longer_one_is_refused(tiny_model: Path) -> None:
+    # Two slots share one --ctx-size: a prompt over half of it is still served.
+    backend = LocalBackend(tiny_model, name="tiny", settings=LocalSettings(threads=1, ctx_size=1024, parallel=2))
+    try:
+        long = ChatRequest(messages=(ChatMessage("user", "ab " * 250),), max_tokens=8)
+        _, usage = await collect(backend.chat(long))
+        assert usage.prompt_tokens > 512 and usage.completion_tokens == 8
+        too_long = ChatRequest(messages=(ChatMessage("user", "ab " * 700),), max_tokens=8)
+        with pytest.raises(BackendError, match="exceeds the available context size"):
+            await collect(backend.chat(too_long))
+    finally:
+        await backend.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import pty
@@ -16,6 +17,7 @@ from typing import Iterator
 
 import pytest
 
+from collab.ai.backend import BackendSpecError
 from collab.ai.local_backend import LocalSettings
 from collab.models import registry
 from collab.models.resolve import local_backend
@@ -225,3 +227,25 @@ def test_on_a_terminal_the_progress_is_a_bar(server: ModelServer, cache: Path, m
     text = out.decode()
     assert f"\r{ENTRY.name} [" in text and "100%" in text and "MB/s" in text
     assert "collab models: " + ENTRY.name + " 0%" not in text  # no plain lines on a terminal
+
+
+def test_a_missing_model_is_offered_and_pulled_only_when_the_person_agrees(
+        server: ModelServer, cache: Path, model_bytes: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    checked = dataclasses.replace(ENTRY, sha256=sha(model_bytes))  # as an entry will be once its checksum is in
+    monkeypatch.setattr(registry, "MODELS", (checked,))
+    settings = LocalSettings(threads=1, ctx_size=256, parallel=1)
+    asked: list[str] = []
+
+    def no(question: str) -> bool:
+        asked.append(question)
+        return False
+
+    with pytest.raises(BackendSpecError) as refused:
+        local_backend(checked.name, settings, ask=no, models_url=server.url)
+    assert str(refused.value) == (f"the local model {checked.name} is not downloaded: run "
+                                  f"`collab models pull {checked.name}` first")
+    assert asked == [f"{checked.name} is not downloaded yet (about 400 MB from {server.url}). Download it now?"]
+    assert server.requests == [] and not cache.exists()
+    backend = local_backend(checked.name, settings, ask=lambda question: True, models_url=server.url)
+    assert (cache / checked.file).read_bytes() == model_bytes
+    assert backend.description == f"local model {checked.name} (Q4_K_M), on this machine"
