@@ -40,8 +40,25 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     # Plaintext rooms must be created with POST /api/rooms before anyone can join.
     require_room_creation: bool = False
-    # POST /api/rooms per client address: a minute's worth at once, then one every 60/N s (0: no limit).
+    # Rooms one client address may create (POST /api/rooms, or a first connect to a new plaintext
+    # room): a minute's worth at once, then one every 60/N s (0: no limit).
     max_rooms_per_ip_per_minute: int = 30
+    # Seconds a connection has to send its HTTP request (a websocket its upgrade) and an encrypted
+    # websocket its HELLO; slower ones are closed.
+    handshake_timeout_seconds: float = 10.0
+    # A websocket that sends no frame for this long is closed (0: never). Clients renew their
+    # presence every 15 s (browsers in a background tab at least once a minute).
+    idle_timeout_seconds: float = 300.0
+    # Websockets at once from one client address (0: no limit), and in total (0: what the process's
+    # file-descriptor limit allows, keeping some for HTTP requests such as /healthz).
+    max_connections_per_ip: int = 256
+    max_connections: int = 0
+    # Bytes a second one connection may write, after a burst (0: no limit); the same for all the
+    # connections of one room together.
+    max_write_bytes_per_second: int = 1024 * 1024
+    write_burst_bytes: int = 64 * 1024 * 1024
+    max_room_write_bytes_per_second: int = 2 * 1024 * 1024
+    room_write_burst_bytes: int = 128 * 1024 * 1024
     # Compact a loaded room once this many entries are in its log past the snapshot.
     compact_after: int = 1000
     # Seconds a room with no connections stays in memory before it is unloaded.
@@ -79,6 +96,20 @@ class Settings:
             raise ConfigError(f"compact-after must be at least 1 log entry, got {self.compact_after}")
         if self.max_rooms_per_ip_per_minute < 0:
             raise ConfigError(f"max-rooms-per-ip-per-minute must be 0 (no limit) or more, got {self.max_rooms_per_ip_per_minute}")
+        if not self.handshake_timeout_seconds > 0:
+            raise ConfigError(f"handshake-timeout-seconds must be more than 0, got {self.handshake_timeout_seconds}")
+        if self.idle_timeout_seconds < 0:
+            raise ConfigError(f"idle-timeout-seconds must be 0 (never) or more, got {self.idle_timeout_seconds}")
+        for name in ("max_connections_per_ip", "max_connections", "max_write_bytes_per_second",
+                     "max_room_write_bytes_per_second"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name.replace('_', '-')} must be 0 (no limit) or more, got {getattr(self, name)}")
+        for burst in ("write_burst_bytes", "room_write_burst_bytes"):
+            if getattr(self, burst) < self.max_frame_bytes:
+                raise ConfigError(
+                    f"{burst.replace('_', '-')} must be at least the max frame size ({self.max_frame_bytes}): "
+                    "a burst smaller than one frame refuses that frame every time"
+                )
         if self.room_idle_seconds < 0:
             raise ConfigError(f"room-idle-seconds must be 0 or more, got {self.room_idle_seconds}")
         if self.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):

@@ -9,11 +9,15 @@ import logging
 import socket
 import sys
 
+from typing import Callable
+
 import uvicorn
 
 from collab.config import env_name, load_settings
+from collab.hub.admission import connection_limits, fd_limit
 from collab.hub.app import create_app
 from collab.hub.log_limit import RepeatFilter
+from collab.hub.tcp_guard import TcpGuard, guarded_protocols
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="rooms one client address may create by POST /api/rooms a minute, 0 for no limit; default 30"
         + env("max_rooms_per_ip_per_minute"),
     )
+    add_limit_arguments(p, env)
     p.add_argument("--compact-after", type=int, help="compact a room after this many log entries" + env("compact_after"))
     p.add_argument(
         "--room-idle-seconds", type=float, help="unload rooms idle for this long" + env("room_idle_seconds")
@@ -73,6 +78,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="NORMAL survives a crash of the hub, FULL also power loss (an fsync per commit)" + env("sqlite_synchronous"),
     )
     p.add_argument("--log-level", help="debug, info, warning, error" + env("log_level"))
+
+
+# The hub's connection limits (issue 13): flags named after their settings.
+LIMITS = (
+    ("handshake_timeout_seconds", float, "seconds to send the HTTP request, and an encrypted websocket its HELLO; default 10"),
+    ("idle_timeout_seconds", float, "close a websocket that sends nothing this long, 0 for never; default 300"),
+    ("max_connections_per_ip", int, "websockets at once from one client address, 0 for no limit; default 256"),
+    ("max_connections", int, "websockets at once in all; default 0: what ulimit -n allows, less a share for HTTP"),
+    ("max_write_bytes_per_second", int, "bytes a second one connection may write after its burst, 0 for no limit; "
+     "default 1048576"),
+    ("write_burst_bytes", int, "bytes one connection may write at once; default 67108864"),
+    ("max_room_write_bytes_per_second", int, "bytes a second all connections of a room may write after its burst, "
+     "0 for no limit; default 2097152"),
+    ("room_write_burst_bytes", int, "bytes all connections of a room may write at once; default 134217728"),
+)
+
+
+def add_limit_arguments(p: argparse.ArgumentParser, env: Callable[[str], str]) -> None:
+    for name, kind, text in LIMITS:
+        p.add_argument("--" + name.replace("_", "-"), type=kind, help=text + env(name))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         overrides["data"] = Path(args.data).expanduser()
     if args.allowed_origins:
         overrides["allowed_origins"] = tuple(o.strip() for o in args.allowed_origins.split(",") if o.strip())
+    overrides.update((name, getattr(args, name)) for name, _, _ in LIMITS)
     settings = load_settings(overrides)
     level = settings.log_level.upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -108,11 +134,14 @@ async def serve(settings) -> int:  # type: ignore[no-untyped-def]
     except OSError as exc:
         print(f"collab: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", file=sys.stderr)
         return 1
+    guard = TcpGuard(max_open=connection_limits(fd_limit())[0], handshake_s=settings.handshake_timeout_seconds)
+    http_protocol, ws_protocol = guarded_protocols(guard)
     config = uvicorn.Config(
         app,
         log_level=settings.log_level.lower(),
         access_log=False,
-        ws="websockets-sansio",
+        http=http_protocol,
+        ws=ws_protocol,  # websockets-sansio
         ws_max_size=settings.max_frame_bytes,
         ws_per_message_deflate=False,
         ws_ping_interval=20.0,

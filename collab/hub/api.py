@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import time
 
@@ -13,7 +12,7 @@ from collab.crypto.encoding import b64url_decode, b64url_encode
 from collab.hub.hub import Hub
 from collab.hub.json_http import error_response as _error
 from collab.hub.json_http import read_json_object
-from collab.hub.rate_limit import TokenBuckets, client_address
+from collab.hub.rate_limit import TokenBuckets, client_address, rooms_refused
 from collab.protocol.room_names import ROOM_NAME_RULE, valid_room_name
 from collab.store.base import RoomExists, RoomInfo, StoreUnavailable
 
@@ -43,13 +42,8 @@ async def create_room(request: Request) -> Response:
     limiter: TokenBuckets = request.app.state.room_creations
     wait = limiter.take(client_address(request))
     if wait > 0:
-        seconds = max(1, math.ceil(wait))
-        return _error(
-            429,
-            f"too many rooms created from your address: at most {limiter.per_minute} a minute; "
-            f"try again in {seconds} s",
-            headers={"Retry-After": str(seconds)},
-        )
+        reason, seconds = rooms_refused(limiter, wait)
+        return _error(429, reason, headers={"Retry-After": str(seconds)})
     spec = await read_json_object(request, MAX_BODY)
     if isinstance(spec, Response):
         return spec

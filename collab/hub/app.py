@@ -15,10 +15,12 @@ from collab.broker.memory import MemoryBroker
 from collab.config import Settings
 from collab.hub import api
 from collab.protocol import relay_frames
+from collab.hub.admission import Admission
 from collab.hub.agent_directory import directory_for
 from collab.hub.agents import agent_routes, post_limiter
 from collab.hub.endpoint import SessionHandler, websocket_endpoint
 from collab.hub.hub import Hub
+from collab.hub.log_limit import LogLimit
 from collab.hub.origin import OriginCheckMiddleware
 from collab.hub.rate_limit import TokenBuckets
 from collab.hub.shortcut import ShortcutStarlette
@@ -94,4 +96,8 @@ def create_app(settings: Settings, *, store: Store | None = None, broker: Broker
     app.state.agents = directory_for(settings)
     app.state.agent_posts = post_limiter()
     app.state.room_creations = TokenBuckets(settings.max_rooms_per_ip_per_minute)
+    # Websockets: connection caps, timeouts, write quotas (collab.hub.endpoint), and one line per
+    # interval for each kind of refused upgrade.
+    app.state.admission = Admission(settings)
+    app.state.refusal_log = LogLimit()
     return app

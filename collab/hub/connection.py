@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import logging
 from collections import deque
+from typing import TYPE_CHECKING
 
 import pycrdt
 from starlette.websockets import WebSocket, WebSocketState
@@ -20,6 +21,9 @@ from collab.hub.abort import ABORT_SCOPE_KEY, RAW_SEND_SCOPE_KEY, forget_handsha
 from collab.hub.log_limit import LogLimit
 from collab.hub.metrics import HubMetrics
 from collab.protocol import close_codes, yjs
+
+if TYPE_CHECKING:
+    from collab.hub.admission import Admission
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +39,18 @@ class Connection:
     those costs about a kilobyte. The sender task is started by the first frame queued after
     ``start`` and ends when the queue is empty; a burst costs one task, about what waking a
     long-lived one through an ``asyncio.Event`` costs (measured).
+
+    ``admission`` times it (handshake, silence: ``collab.hub.admission``) from ``async with`` on,
+    and holds the write quota its frames are counted against.
     """
 
-    def __init__(self, websocket: WebSocket, *, send_limit: int, metrics: HubMetrics) -> None:
+    def __init__(self, websocket: WebSocket, *, send_limit: int, metrics: HubMetrics, admission: Admission) -> None:
         self.id = next(_ids)
         self.websocket = websocket
         self.send_limit = send_limit
         self.metrics = metrics
+        self.admission = admission
+        self.last_received = 0.0  # loop time of the last frame from the peer
         self._log_limit: LogLimit | None = None  # made by the first line logged about this connection
         self.awareness_clients: set[int] = set()
         self.closed = False
@@ -60,6 +69,10 @@ class Connection:
         if self._log_limit is None:
             self._log_limit = LogLimit()
         self._log_limit.log(logger, level, kind, msg, *args)
+
+    def handshake_done(self) -> None:
+        """The protocol's handshake is complete: from now on only silence times it out."""
+        self.admission.handshake_done(self)
 
     def start(self) -> None:
         """Frames queued so far (and from now on) may go out."""
@@ -162,6 +175,17 @@ class Connection:
         self.closed = True
         await self._close(code, reason)
 
+    async def close_and_drop(self, code: int, reason: str) -> None:
+        """Close, and drop the TCP connection a second later whatever the peer does.
+
+        For a peer that floods: after our close frame the server reads on (discarding) until the
+        peer answers it, for up to 10 s; a peer that keeps writing instead gets one second.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        await self._close(code, reason, then_abort=True)
+
     async def _close(self, code: int, reason: str, then_abort: bool = False) -> None:
         if self._sender is not None and self._sender is not asyncio.current_task():
             self._sender.cancel()
@@ -175,9 +199,9 @@ class Connection:
             _abort_transport(self.websocket)
 
     @classmethod
-    def opened(cls, websocket: WebSocket, *, send_limit: int, metrics: HubMetrics) -> "Connection":
+    def opened(cls, websocket: WebSocket, *, send_limit: int, metrics: HubMetrics, admission: Admission) -> "Connection":
         """A Connection for an accepted websocket, to use with ``async with``."""
-        return cls(websocket, send_limit=send_limit, metrics=metrics)
+        return cls(websocket, send_limit=send_limit, metrics=metrics, admission=admission)
 
     # A class-based context manager rather than @asynccontextmanager: the generator and its frame
     # would stay alive for the whole life of the connection.
@@ -186,9 +210,11 @@ class Connection:
         if raw_send is not None:
             forget_handshake(raw_send)
         self.metrics.connections.inc()
+        self.admission.watch(self)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        self.admission.forget(self)
         await self.flush_and_stop()
         self.metrics.connections.dec()
 

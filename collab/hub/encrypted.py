@@ -40,6 +40,7 @@ SUBPROTOCOL = frames.SUBPROTOCOL
 # Stores number entries with signed 64-bit integers (SQLite INTEGER, Redis INCR): a HELLO asking for
 # entries after a larger seq is malformed (it was an ERROR in the store and a 1013 close).
 MAX_SINCE = 2**63 - 1
+_SNAPSHOT_FRAMES = frozenset({frames.FrameType.SNAPSHOT, frames.FrameType.SNAPSHOT_PART})
 Nack = frames.NackCode
 LARGE_SNAPSHOT = 1024 * 1024  # checked in a thread above this size
 READ_ONLY = "read-only connections cannot write"
@@ -74,7 +75,9 @@ async def serve_encrypted(hub: Hub, ws: WebSocket, name: str, info: RoomInfo | N
     except Exception as exc:
         await close_unavailable(ws, name, exc)
         return
-    async with Connection.opened(ws, send_limit=hub.settings.send_buffer_bytes, metrics=hub.metrics) as conn:
+    async with Connection.opened(
+        ws, send_limit=hub.settings.send_buffer_bytes, metrics=hub.metrics, admission=ws.app.state.admission
+    ) as conn:
         session = EncryptedSession(hub, room, conn, room_id, info.write_key)
         try:
             await session.run()
@@ -100,8 +103,15 @@ class EncryptedSession:
     async def run(self) -> None:
         await self.conn.websocket.send_bytes(frames.challenge(self.challenge, self.room.head))
         await receive_frames(
-            self.conn, self.room.name, EncryptedSession._on_frame, self, text_reason="collab-e2ee.v1 is binary"
+            self.conn, self.room.name, EncryptedSession._on_frame, self, text_reason="collab-e2ee.v1 is binary",
+            exempt=EncryptedSession._snapshot_from_writer,
         )
+
+    def _snapshot_from_writer(self, data: bytes) -> bool:
+        """Not counted against the write quota: a writer's snapshot replaces the room's log instead of
+        adding to it, and has a size limit of its own (--max-snapshot-bytes)."""
+        member = self.member
+        return member is not None and member.role == frames.ROLE_WRITER and bool(data) and data[0] in _SNAPSHOT_FRAMES
 
     def _on_frame(self, conn: Connection, data: bytes) -> Awaitable[None] | None:
         frame = frames.decode(data)
@@ -136,6 +146,7 @@ class EncryptedSession:
                           self.conn, self.room.name, code)
             await self.conn.close(code, "not a writer of this room")
             return
+        self.conn.handshake_done()
         member = Member(self.conn, new_conn_id(), hello.role)
         # Joined before the history is read, so nothing committed meanwhile can slip between the two.
         self.room.add(member)

@@ -2,10 +2,14 @@
 
 Both protocols are binary. A text frame, a frame over the size limit (the server itself closes
 with TOO_BIG) and malformed input end a connection the same way in both: logged and counted.
+Every frame is timed (the idle timeout, collab.hub.admission) and paid for from the connection's
+and the room's write quota (collab.hub.write_quota) before it is handled: a frame over the quota
+closes the connection with RATE_LIMITED and is not handled.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Awaitable, Callable, Mapping, TypeVar
 
@@ -26,19 +30,35 @@ S = TypeVar("S")
 FrameHandler = Callable[[S, Connection, bytes], Awaitable[None] | None]
 
 
+# Says whether a frame is exempt from the write quota (a protocol's own, separately bounded traffic).
+QuotaExempt = Callable[[S, bytes], bool]
+
+
 async def receive_frames(
-    conn: Connection, room: str, handle: FrameHandler[S], state: S, *, text_reason: str
+    conn: Connection, room: str, handle: FrameHandler[S], state: S, *, text_reason: str,
+    exempt: QuotaExempt[S] | None = None,
 ) -> None:
     """Hand every binary frame to ``handle`` until the connection ends (or a handler closes it)."""
     ws = conn.websocket
     received = conn.metrics.received
+    clock = asyncio.get_running_loop().time
+    quota = conn.admission.quota
+    bucket = quota.bucket()
     while True:
         message = await ws.receive()
+        conn.last_received = clock()
         data = message.get("bytes")
         if data is None:
             await _input_ended(conn, room, message, text_reason)
             return
         received.inc(len(data))
+        over = quota.spend(bucket, room, len(data)) if exempt is None or not exempt(state, data) else None
+        if over is not None:
+            conn.metrics.protocol_errors.labels("rate_limited").inc()
+            code = close_codes.RATE_LIMITED
+            conn.log(log, logging.WARNING, "quota", "%r in room %s: %s, closed with %d", conn, room, over, code)
+            await conn.close_and_drop(code, over)
+            return
         try:
             pending = handle(state, conn, data)
             if pending is not None:

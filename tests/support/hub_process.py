@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -10,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 READY = re.compile(r"collab hub ready at (http://\S+)")
 
@@ -72,6 +74,16 @@ class HubProcess:
                 self.terminate()
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+@contextlib.contextmanager
+def running(hub: HubProcess) -> Iterator[HubProcess]:
+    """Start ``hub`` and stop it when the block ends."""
+    hub.start()
+    try:
+        yield hub
+    finally:
+        hub.stop()
 
 
 def start_hub(tmp_path: Path, name: str, redis_url: str, *args: str, port: int = 0) -> HubProcess:

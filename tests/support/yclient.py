@@ -66,10 +66,12 @@ class PyClient:
 
 
 @contextlib.asynccontextmanager
-async def pycrdt_session(url: str, doc: pycrdt.Doc[Any] | None = None) -> AsyncIterator[PyClient]:
+async def pycrdt_session(
+    url: str, doc: pycrdt.Doc[Any] | None = None, headers: dict[str, str] | None = None
+) -> AsyncIterator[PyClient]:
     doc = doc or pycrdt.Doc()
     awareness = pycrdt.Awareness(doc)
-    async with connect(url, max_size=None) as ws:
+    async with connect(url, max_size=None, additional_headers=headers) as ws:
         provider = pycrdt.Provider(doc, WebsocketChannel(ws, url, awareness))
         try:
             async with provider:
@@ -82,7 +84,10 @@ async def pycrdt_session(url: str, doc: pycrdt.Doc[Any] | None = None) -> AsyncI
 
 
 @contextlib.asynccontextmanager
-async def pycrdt_client(url: str, doc: pycrdt.Doc[Any] | None = None) -> AsyncIterator[pycrdt.Doc[Any]]:
-    async with pycrdt_session(url, doc) as client:
+async def pycrdt_client(
+    url: str, doc: pycrdt.Doc[Any] | None = None, headers: dict[str, str] | None = None
+) -> AsyncIterator[pycrdt.Doc[Any]]:
+    """``headers``: e.g. X-Forwarded-For, which the hub believes from 127.0.0.1 (a local proxy)."""
+    async with pycrdt_session(url, doc, headers) as client:
         yield client.doc
 
