@@ -59,6 +59,9 @@ class Settings:
     write_burst_bytes: int = 64 * 1024 * 1024
     max_room_write_bytes_per_second: int = 2 * 1024 * 1024
     room_write_burst_bytes: int = 128 * 1024 * 1024
+    # Host header names accepted besides localhost, IP addresses, the bound --host and the hosts of
+    # the allowed origins ("*": any); others get 421 (DNS rebinding).
+    allowed_hosts: tuple[str, ...] = ()
     # Compact a loaded room once this many entries are in its log past the snapshot.
     compact_after: int = 1000
     # Seconds a room with no connections stays in memory before it is unloaded.
@@ -110,6 +113,9 @@ class Settings:
                     f"{burst.replace('_', '-')} must be at least the max frame size ({self.max_frame_bytes}): "
                     "a burst smaller than one frame refuses that frame every time"
                 )
+        for host in self.allowed_hosts:
+            if "/" in host or " " in host:
+                raise ConfigError(f"allowed host must be a host name or address like collab.example.org, got {host!r}")
         if self.room_idle_seconds < 0:
             raise ConfigError(f"room-idle-seconds must be 0 or more, got {self.room_idle_seconds}")
         if self.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):

@@ -157,8 +157,9 @@ def main() -> int:
             port = free_port()
             log = open(base / f"hub-{i}.log", "ab")
             proc = subprocess.Popen(
+                # --allowed-hosts: requests come through Caddy with the Host people typed (the site).
                 [sys.executable, "-m", "collab.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-                 "--redis", redis_url, "--data", str(base / f"hub-{i}")],
+                 "--redis", redis_url, "--data", str(base / f"hub-{i}"), "--allowed-hosts", args.site],
                 stdout=log, stderr=subprocess.STDOUT,
             )
             proc.log_path = base / f"hub-{i}.log"  # type: ignore[attr-defined]

@@ -98,6 +98,11 @@ LIMITS = (
 def add_limit_arguments(p: argparse.ArgumentParser, env: Callable[[str], str]) -> None:
     for name, kind, text in LIMITS:
         p.add_argument("--" + name.replace("_", "-"), type=kind, help=text + env(name))
+    p.add_argument(
+        "--allowed-hosts",
+        help="comma-separated Host names the hub answers to besides localhost, IP addresses, --host and the "
+        "--allowed-origins' hosts ('*': any)" + env("allowed_hosts"),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     if args.allowed_origins:
         overrides["allowed_origins"] = tuple(o.strip() for o in args.allowed_origins.split(",") if o.strip())
     overrides.update((name, getattr(args, name)) for name, _, _ in LIMITS)
+    if args.allowed_hosts:
+        overrides["allowed_hosts"] = tuple(h.strip() for h in args.allowed_hosts.split(",") if h.strip())
     settings = load_settings(overrides)
     level = settings.log_level.upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

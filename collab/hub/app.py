@@ -21,7 +21,7 @@ from collab.hub.agents import agent_routes, post_limiter
 from collab.hub.endpoint import SessionHandler, websocket_endpoint
 from collab.hub.hub import Hub
 from collab.hub.log_limit import LogLimit
-from collab.hub.origin import OriginCheckMiddleware
+from collab.hub.origin import HostCheckMiddleware, OriginCheckMiddleware, allowed_hosts
 from collab.hub.rate_limit import TokenBuckets
 from collab.hub.shortcut import ShortcutStarlette
 from collab.hub.web import SecurityHeadersMiddleware, web_routes
@@ -85,9 +85,11 @@ def create_app(settings: Settings, *, store: Store | None = None, broker: Broker
         WebSocketRoute("/ws/{room}", websocket_endpoint),
         *web_routes(),
     ]
+    hosts = allowed_hosts(settings.host, settings.allowed_origins, settings.allowed_hosts)
     # Websockets skip Starlette's middleware and router: see collab.hub.shortcut.
     middleware = [
         Middleware(SecurityHeadersMiddleware),
+        Middleware(HostCheckMiddleware, allowed=hosts),
         Middleware(OriginCheckMiddleware, allowed=settings.allowed_origins),
     ]
     app = ShortcutStarlette(routes=routes, lifespan=lifespan, middleware=middleware)
@@ -96,8 +98,9 @@ def create_app(settings: Settings, *, store: Store | None = None, broker: Broker
     app.state.agents = directory_for(settings)
     app.state.agent_posts = post_limiter()
     app.state.room_creations = TokenBuckets(settings.max_rooms_per_ip_per_minute)
-    # Websockets: connection caps, timeouts, write quotas (collab.hub.endpoint), and one line per
-    # interval for each kind of refused upgrade.
+    # Websockets: Host names, connection caps, timeouts, write quotas (collab.hub.endpoint), and one
+    # line per interval for each kind of refused upgrade.
+    app.state.allowed_hosts = hosts
     app.state.admission = Admission(settings)
     app.state.refusal_log = LogLimit()
     return app

@@ -1,4 +1,4 @@
-"""The websocket endpoint: checks (origin, connection caps, name, room kind) and the hand-off
+"""The websocket endpoint: checks (Host, origin, connection caps, name, room kind) and the hand-off
 to a room protocol. Every websocket of either kind passes here first."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collab.hub.admission import Admission
 from collab.hub.connection import Connection
 from collab.hub.hub import Hub
 from collab.hub.log_limit import LogLimit
-from collab.hub.origin import origin_allowed
+from collab.hub.origin import host_allowed, host_refusal, origin_allowed
 from collab.hub.plaintext import serve_plaintext
 from collab.hub.rate_limit import TokenBuckets, client_address, rooms_refused
 from collab.hub.room import Room
@@ -33,7 +33,12 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     state = ws.app.state
     hub: Hub = state.hub
     refusals: LogLimit = state.refusal_log
-    if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), hub.settings.allowed_origins):
+    host = ws.headers.get("host")
+    if not host_allowed(host, state.allowed_hosts):
+        refusals.log(log, logging.WARNING, "host", "refused websocket for host %r", host)
+        await deny(ws, 421, host_refusal(host))
+        return
+    if not origin_allowed(ws.headers.get("origin"), host, hub.settings.allowed_origins):
         refusals.log(log, logging.WARNING, "origin", "refused websocket from origin %r", ws.headers.get("origin"))
         await ws.close(close_codes.POLICY)  # before accept: the browser sees HTTP 403
         return
