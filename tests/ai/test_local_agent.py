@@ -175,3 +175,16 @@ def test_without_the_extra_a_local_model_is_one_line_saying_what_to_install(tmp_
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "collab agent: local models need the optional llama.cpp binding: pip install 'collab[local]'"]
+
+
+@pytest.mark.parametrize(("flags", "line"), [
+    (["--threads", "0"], "--threads must be at least 1 (or -1 for llama.cpp's choice)"),
+    (["--ctx-size", "10"], "--ctx-size must be at least 64 tokens"),
+    (["--gpu-layers", "-2"], "--gpu-layers must be 0 or more (or -1 for all that fit)"),
+])
+def test_bad_local_flags_are_one_line_before_anything_loads(flags: list[str], line: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "collab.cli", "agent", "http://127.0.0.1:9/s/room", "--model", "local:/x/m.gguf", *flags],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [f"collab agent: {line}"]
