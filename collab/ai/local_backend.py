@@ -111,6 +111,11 @@ class LocalBackend:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(2, self.settings.parallel * 2),
                                                            thread_name_prefix="llama")
         self.last_call: CallRecord | None = None
+        # Imported here, before the event loop runs: importing the openai SDK took 3.4 s on this
+        # loaded 2-CPU machine, and the first suggestion must not stall the room's loop for it.
+        from collab.ai.openai_backend import fim_as_chat
+
+        self._as_chat = fim_as_chat
 
     @classmethod
     def at(cls, path: Path, settings: LocalSettings | None = None) -> "LocalBackend":
@@ -139,9 +144,7 @@ class LocalBackend:
     async def complete(self, request: CompletionRequest) -> AsyncGenerator[Delta, None]:
         template = self.fim_template
         if template is None:
-            from collab.ai.openai_backend import fim_as_chat  # here: the openai SDK is slow to import
-
-            async with aclosing(self.chat(fim_as_chat(request))) as chat:
+            async with aclosing(self.chat(self._as_chat(request))) as chat:
                 async for delta in chat:
                     yield delta
             return
