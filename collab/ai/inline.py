@@ -11,9 +11,10 @@ the HTTP stream) the moment the request changes or disappears from the typist's 
 
 Replies share one presence state (ours), and the hub relays at most ``--presence-updates-per-second``
 of a connection's states (10 by default; the rest is coalesced). So updates are paced here by a
-token bucket a little slower than the hub's, and the first characters of a reply (and its end) may
-spend tokens the ongoing streams leave in reserve: what a typist waits for most is the first ghost
-character.
+token bucket a little slower than the hub's, and the first characters of a reply may spend tokens
+the ongoing streams leave in reserve: what a typist waits for most is the first ghost character. So
+one agent starts at most ~9 completions a second without delay (the hub's default rate); more
+typists pausing at once wait up to 1/rate for their first character (docs/protocol.md).
 """
 
 from __future__ import annotations
@@ -204,7 +205,7 @@ class InlineCompleter:
         reply = self.replies.get(client)
         if reply is not None and (ask is None or reply["id"] != ask.id):
             del self.replies[client]
-            self._want(urgent=True)
+            self._want(urgent=False)  # nobody waits for a withdrawn reply to go
         if ask is not None and self.config.enabled and (client not in self.replies) and self._elected():
             task = asyncio.get_running_loop().create_task(self._serve(ask), name=f"inline {ask.id}")
             self._tasks[client] = (ask.id, task)
@@ -225,9 +226,10 @@ class InlineCompleter:
         reply: dict[str, Any] = {"id": ask.id, "text": text[:MAX_REPLY_CHARS], "done": done, "model": self.backend.model}
         if error:
             reply["error"] = error
-        first = ask.client not in self.replies or (not self.replies[ask.client]["text"] and text)
+        # The first characters are what a typist waits for; an end with no text (a refusal) too.
+        first = ask.client not in self.replies or (not self.replies[ask.client]["text"] and bool(text))
         self.replies[ask.client] = reply
-        self._want(urgent=bool(first or done))
+        self._want(urgent=first or (done and not text))
 
     # -- serving one request -----------------------------------------------------------------------
 

@@ -77,6 +77,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "chat (a prompt for chat models) or a family (default %(default)s)")
     p.add_argument("--inline-per-minute", type=int, metavar="N", default=RoomLimits.inline_per_minute,
                    help="inline completion requests per room per minute (default %(default)s)")
+    p.add_argument("--presence-updates-per-second", type=float, metavar="N", default=InlineConfig.updates_per_second,
+                   help="the hub's presence rate (collab serve's flag of that name): inline replies are paced "
+                   "under it (default %(default)g)")
     p.add_argument("--log-level", default="info", metavar="LEVEL", help=f"{', '.join(LOG_LEVELS)} (default %(default)s)")
 
 
@@ -148,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
         color=args.color,
         budget=Budget(context_tokens=args.context_tokens, answer_tokens=args.answer_tokens),
         limits=RoomLimits(args.requests_per_minute, args.tokens_per_hour, args.inline_per_minute),
-        inline=InlineConfig(enabled=args.inline == "on", fim_template=args.fim_template),
+        inline=InlineConfig(enabled=args.inline == "on", fim_template=args.fim_template,
+                            updates_per_second=args.presence_updates_per_second),
         idle_timeout=args.idle_timeout,
     )
     if key_file is not None and hub:
@@ -178,6 +182,8 @@ def _bad_option(args: argparse.Namespace) -> str | None:
                         (args.inline_per_minute, "--inline-per-minute")):
         if value < 1:
             return f"{what} must be at least 1"
+    if not args.presence_updates_per_second >= 0:
+        return "--presence-updates-per-second must be 0 (the hub does not limit presence) or more"
     if not args.idle_timeout > 0:  # also refuses nan
         return "--idle-timeout must be more than 0 seconds"
     if args.threads == 0 or args.threads < -1:
