@@ -19,7 +19,10 @@ export const INFO = {
 
 // Browser only (no Python twin): the key of the room's copy in IndexedDB (web/src/storage/local.ts).
 // Its own label, so the copy at rest never shares a key (or nonces) with what goes over the wire.
+// A read-only link's copy: from the read secret. A write link's copy (it holds edits the page will
+// sign and send): from the write secret, so a reader with access to the profile cannot plant them.
 export const LOCAL_STORE_INFO = "collab v1 local-store";
+export const LOCAL_STORE_WRITER_INFO = "collab v1 local-store writer";
 
 export class CryptoError extends Error {
   override name = "CryptoError";
@@ -139,9 +142,12 @@ export class RoomKeys {
   }
 }
 
-/** The AES-GCM key that encrypts this browser's copy of the room; anyone with a link to the room can derive it. */
+/** The AES-GCM key that encrypts this browser's copy of the room: for write keys, one only the write
+ * secret derives (docs/e2ee.md "What the browser keeps"); for read-only keys, one any link derives. */
 export async function localStoreKey(keys: RoomKeys): Promise<CryptoKey> {
-  const raw = await hkdfSha256(keys.readSecret, LOCAL_STORE_INFO, 32);
+  const raw = keys.writeSecret
+    ? await hkdfSha256(keys.writeSecret, LOCAL_STORE_WRITER_INFO, 32)
+    : await hkdfSha256(keys.readSecret, LOCAL_STORE_INFO, 32);
   return crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
 }
 
