@@ -115,6 +115,8 @@ async def test_an_edit_at_the_anchor_stops_generation_early(hub: HubProcess, loc
         await asyncio.to_thread(record.returned.wait, 30)
         assert record.stop_requested and record.finish_reason is None
         assert record.chunks < max_tokens
+        # The edit travels through the hub first, so some tokens stream meanwhile; without the stop
+        # llama.cpp would go on to max_tokens.
         await generation_stopped_early(local, max_tokens)
 
 

@@ -133,7 +133,9 @@ def metric(backend: "LocalBackend", name: str) -> float:
     return float(match.group(1))
 
 
-async def generation_stopped_early(backend: "LocalBackend", max_tokens: int) -> None:
-    """llama.cpp is idle again, having decoded far fewer tokens than it was allowed."""
+async def generation_stopped_early(backend: "LocalBackend", limit: int) -> float:
+    """llama.cpp is idle again, having decoded fewer than ``limit`` tokens (it would go on to max_tokens)."""
     await eventually(lambda: metric(backend, "requests_processing") == 0, 10)
-    assert 0 < metric(backend, "n_decode_total") < max_tokens // 10
+    decoded = metric(backend, "n_decode_total")
+    assert 0 < decoded < limit, backend.metrics()
+    return decoded
