@@ -49,8 +49,15 @@ def test_server_help_is_the_same_for_new_and_share() -> None:
 async def test_ctrl_c_at_any_moment_is_one_line_and_130(delay: float, tmp_path: Path) -> None:
     async with tcp_server(None) as port:  # a hub that never answers: the command is still starting
         link = encrypted_link(f"http://127.0.0.1:{port}")
-        cmd = [sys.executable, "-m", "collab", "join", link, "--dir", str(tmp_path / "W")]
-        proc = await asyncio.create_subprocess_exec(*cmd, stderr=subprocess.PIPE)
+        # The delay counts from the end of the interpreter's own start-up: a Ctrl-C that lands while
+        # Python imports its site module (a loaded machine takes over 0.1 s for that) is Python's
+        # "Fatal Python error", before any line of collab runs, and says nothing about collab.
+        argv = ["collab", "join", link, "--dir", str(tmp_path / "W")]
+        start = f"import sys, runpy; print('started', file=sys.stderr, flush=True); sys.argv = {argv!r}; "
+        start += "runpy.run_module('collab', run_name='__main__', alter_sys=True)"
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", start, stderr=subprocess.PIPE)
+        assert proc.stderr is not None
+        assert await asyncio.wait_for(proc.stderr.readline(), 30) == b"started\n"
         await asyncio.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, err = await asyncio.wait_for(proc.communicate(), 30)
