@@ -296,6 +296,12 @@ class PathView:
         text = None if file_id is None else self._table.text_of(file_id)
         return default if text is None else text
 
+    def __getitem__(self, path: str) -> Any:
+        value = self.get(path)
+        if value is None:
+            raise KeyError(path)
+        return value
+
     def __contains__(self, path: object) -> bool:
         if not isinstance(path, str):
             return False

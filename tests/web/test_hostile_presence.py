@@ -17,7 +17,7 @@ import pycrdt
 import pytest
 
 from collab.client.encrypted import EncryptedProvider
-from collab.workspace import cursor_json
+from collab.workspace import Workspace, cursor_json
 from tests.support.hub_process import HubProcess
 from tests.support.waiting import eventually
 from tests.support.yclient import pycrdt_session
@@ -56,7 +56,7 @@ async def encrypted_reader(hub: HubProcess, read_link: str) -> AsyncIterator[tup
 
 
 async def hostile_state(doc: pycrdt.Doc[Any]) -> dict[str, Any]:
-    files = doc.get("files", type=pycrdt.Map)
+    files = Workspace(doc).files  # by path, in the page's schema 2
     await eventually(
         lambda: "main.py" in files and "shared = 1" in str(files["main.py"]), what="the file reached the attacker"
     )

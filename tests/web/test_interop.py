@@ -7,9 +7,9 @@ import signal
 import sys
 from pathlib import Path
 
-import pycrdt
 import pytest
 
+from collab.workspace import Workspace
 from tests.support.hub_process import HubProcess
 from tests.support.yclient import pycrdt_session
 from tests.support.waiting import eventually
@@ -36,7 +36,7 @@ async def test_browser_and_stock_pycrdt_client_converge_in_a_plaintext_room(hub:
         await type_in_editor(page, "from_browser = 1")
 
         async with pycrdt_session(f"{hub.ws_url}/ws/{room}") as py:
-            files = py.doc.get("files", type=pycrdt.Map)
+            files = Workspace(py.doc).files  # the page made the room schema 2: files by path
             await eventually(lambda: "main.py" in files and "from_browser" in str(files["main.py"]))
             text = files["main.py"]
             await py.set_presence({"user": {"name": "py-bob", "color": "#1b7340", "colorLight": "#1b734033"}, "file": "main.py", "cursor": None})

@@ -1,11 +1,27 @@
 // The shared document's schema (DESIGN.md §3, docs/workspace.md; collab/workspace.py is the
-// Python twin): files Y.Map<path, Y.Text>, chat Y.Array<Y.Map>, suggestions Y.Map<id, Y.Map>,
-// agents Y.Map<name, {status, by, ts}>. Every read and write of a root goes through this module,
-// so a field name lives in one place per language.
+// Python twin): schema 2's fs Y.Map<file id, Y.Map{path, text, ...}> with meta.schema (schema 1's
+// files Y.Map<path, Y.Text> is read until the room is migrated), chat Y.Array<Y.Map>, suggestions
+// Y.Map<id, Y.Map>, agents Y.Map<name, {status, by, ts}>. Every read and write of a root goes
+// through this module (and workspace_files.ts), so a field name lives in one place per language.
 import * as Y from "yjs";
 import { randomBytes, toHex } from "./crypto/bytes.js";
+import {
+  FS,
+  LEGACY_FILES,
+  META,
+  SCHEMA,
+  fileParts,
+  migratedFileId,
+  migrationUpdate,
+  resolvePaths,
+  trashEntries,
+  trashFields,
+  type TrashEntry,
+} from "./workspace_files.js";
 
-export const FILES = "files";
+export type { TrashEntry } from "./workspace_files.js";
+
+export const FILES = LEGACY_FILES;
 export const CHAT = "chat";
 export const SUGGESTIONS = "suggestions";
 // One entry per invited agent name, {status, by, ts} (collab/ai/service.py obeys "removed" by leaving).
@@ -41,7 +57,7 @@ const STALE_ON_EDIT: ReadonlySet<string> = new Set(["requested", "streaming", "r
 // other clients as numbers: the anchor is an encoded Yjs relative position.
 export interface Suggestion {
   id: string;
-  file: string;
+  file: string; // the file's path now (schema 2 follows it through renames by its file_id)
   index: number | null; // where the anchor is now (UTF-16), null if it cannot be resolved
   text: string;
   status: SuggestionStatus;
@@ -96,59 +112,218 @@ const now = () => Date.now() / 1000; // seconds since the epoch, as Python's tim
 const newId = () => toHex(randomBytes(16)); // same shape as Python's uuid4().hex
 
 export class Workspace {
-  private readonly files: Y.Map<Y.Text>;
+  private readonly files: Y.Map<unknown>;
+  private readonly fs: Y.Map<unknown>;
+  private readonly meta: Y.Map<unknown>;
   private readonly chat: Y.Array<Y.Map<unknown>>;
   private readonly entries: Y.Map<Y.Map<unknown>>;
   private readonly agents: Y.Map<unknown>;
+  private resolved: Map<string, string> | null = null; // schema 2: visible path -> file id
 
-  constructor(readonly doc: Y.Doc) {
+  /** `user`: who a created or deleted file is recorded as made or deleted by (the trash shows it). */
+  constructor(readonly doc: Y.Doc, private readonly user: () => string = () => "") {
     this.files = doc.getMap(FILES);
+    this.fs = doc.getMap(FS);
+    this.meta = doc.getMap(META);
     this.chat = doc.getArray(CHAT);
     this.entries = doc.getMap(SUGGESTIONS);
     this.agents = doc.getMap(AGENTS);
+    this.fs.observeDeep(() => (this.resolved = null));
+    this.meta.observe(() => (this.resolved = null));
   }
 
-  // -- files ---------------------------------------------------------------------------------
+  // -- files (both schemas) --------------------------------------------------------------------
+
+  schema(): number {
+    const v = this.meta.get("schema");
+    return typeof v === "number" && v >= 1 ? v : 1;
+  }
+
+  private v2(): boolean {
+    const schema = this.schema();
+    if (schema > SCHEMA) throw new WorkspaceError(`this room uses workspace schema ${schema}; reload the page to get the newer collab`);
+    return schema === SCHEMA;
+  }
+
+  private table(): Map<string, string> {
+    if (!this.resolved) this.resolved = resolvePaths(this.fs);
+    return this.resolved;
+  }
 
   paths(): string[] {
-    return [...this.files.keys()].sort((a, b) => a.localeCompare(b));
+    if (this.schema() > SCHEMA) return [];
+    const keys = this.v2() ? [...this.table().keys()] : [...this.files.keys()];
+    return keys.sort((a, b) => a.localeCompare(b));
   }
 
   has(path: string): boolean {
-    return this.files.has(path);
+    return this.text(path) !== undefined;
   }
 
   text(path: string): Y.Text | undefined {
-    const t = this.files.get(path);
-    return t instanceof Y.Text ? t : undefined;
+    if (this.schema() > SCHEMA) return undefined;
+    if (!this.v2()) {
+      const t = this.files.get(path);
+      return t instanceof Y.Text ? t : undefined;
+    }
+    const id = this.table().get(path);
+    return id === undefined ? undefined : this.textOf(id);
   }
 
-  /** `listener` gets the paths set or deleted (not edits inside a file). */
+  /** Schema 2: the stable id of the file at `path` (undefined in schema 1). */
+  fileId(path: string): string | undefined {
+    return this.v2() ? this.table().get(path) : undefined;
+  }
+
+  /** Where the file `id` is now; undefined when it is in the trash or gone. */
+  pathOf(id: string): string | undefined {
+    if (!this.v2()) return undefined;
+    for (const [path, fid] of this.table()) if (fid === id) return path;
+    return undefined;
+  }
+
+  /** The visible path of a Y.Text (how the editor follows its file through a rename). */
+  pathOfText(text: Y.Text): string | undefined {
+    for (const path of this.paths()) if (this.text(path) === text) return path;
+    return undefined;
+  }
+
+  private textOf(id: string): Y.Text | undefined {
+    return fileParts(this.fs.get(id))?.text;
+  }
+
+  /** `listener` gets the visible paths that appeared, went or now name another file (not edits inside a file). */
   observeFiles(listener: (changed: ReadonlySet<string>) => void): void {
-    this.files.observe((event) => listener(event.keysChanged));
+    let before = this.snapshotPaths();
+    const changed = () => {
+      const now = this.snapshotPaths();
+      const diff = new Set<string>();
+      for (const [p, id] of now) if (before.get(p) !== id) diff.add(p);
+      for (const p of before.keys()) if (!now.has(p)) diff.add(p);
+      before = now;
+      if (diff.size) listener(diff);
+    };
+    this.files.observe(changed);
+    this.fs.observeDeep((events) => {
+      // An edit inside a text changes no path, unless it brings a deleted file back.
+      if (events.some((e) => !(e.target instanceof Y.Text) || e.target.parent instanceof Y.Map && e.target.parent.has("trashed"))) changed();
+    });
+    this.meta.observe(changed);
   }
 
-  create(path: string, content = ""): void {
+  private snapshotPaths(): Map<string, unknown> {
+    if (this.schema() > SCHEMA) return new Map();
+    if (this.v2()) return new Map(this.table());
+    return new Map([...this.files.entries()]);
+  }
+
+  create(path: string, content = ""): string {
     validatePath(path);
-    if (this.files.has(path)) throw new WorkspaceError(`${path} already exists`);
-    this.files.set(path, new Y.Text(content));
+    if (this.has(path)) throw new WorkspaceError(`${path} already exists`);
+    if (!this.v2()) {
+      this.files.set(path, new Y.Text(content));
+      return path;
+    }
+    const id = newId();
+    this.fs.set(id, new Y.Map<unknown>([
+      ["path", path],
+      ["text", new Y.Text(content)],
+      ["created_by", this.user()],
+      ["created_ts", now()],
+    ]));
+    return id;
   }
 
-  /** Y.Map has no move: the new path gets a new Y.Text with the content; the old one goes. */
+  /** Schema 2: one write of the file's path (edits in flight stay in it). Schema 1: a copy under the new name. */
   rename(from: string, to: string): void {
     validatePath(to);
     const old = this.text(from);
     if (!old) throw new WorkspaceError(`no file ${from}`);
     if (from === to) return;
-    if (this.files.has(to)) throw new WorkspaceError(`${to} already exists`);
+    if (this.has(to)) throw new WorkspaceError(`${to} already exists`);
+    if (this.v2()) {
+      (this.fs.get(this.table().get(from)!) as Y.Map<unknown>).set("path", to);
+      return;
+    }
     this.doc.transact(() => {
       this.files.set(to, new Y.Text(old.toString()));
       this.files.delete(from);
     });
   }
 
+  /** Schema 2: to the trash, restorable by anyone. Schema 1: gone. */
   delete(path: string): void {
-    this.files.delete(path);
+    if (!this.v2()) {
+      this.files.delete(path);
+      return;
+    }
+    const id = this.table().get(path);
+    const entry = id === undefined ? undefined : this.fs.get(id);
+    const parts = fileParts(entry);
+    if (parts) (entry as Y.Map<unknown>).set("trashed", trashFields(this.user(), parts));
+  }
+
+  trash(): TrashEntry[] {
+    return this.schema() === SCHEMA ? trashEntries(this.fs) : [];
+  }
+
+  /** Back from the trash (to `path` if given); returns where it is now (a conflict name if its path was taken). */
+  restore(id: string, path?: string): string {
+    if (path !== undefined) validatePath(path);
+    const entry = this.v2() ? this.fs.get(id) : undefined;
+    if (!(entry instanceof Y.Map) || !fileParts(entry)) throw new WorkspaceError("no such file in the trash");
+    this.doc.transact(() => {
+      if (path !== undefined) entry.set("path", path);
+      entry.delete("trashed");
+    });
+    const where = this.pathOf(id);
+    if (!where) throw new WorkspaceError("the file could not be restored");
+    return where;
+  }
+
+  /** Delete files in the trash for good (those of `ids`, or all); returns how many. */
+  emptyTrash(ids?: readonly string[]): number {
+    const doomed = this.trash().filter((e) => !ids || ids.includes(e.id));
+    this.doc.transact(() => doomed.forEach((e) => this.fs.delete(e.id)));
+    return doomed.length;
+  }
+
+  /** Schema 1 -> 2 in place (docs/workspace.md "Migration from schema 1"); false if already done. */
+  migrate(): boolean {
+    if (this.v2()) return false;
+    const files = new Map<string, string>();
+    for (const [path, t] of this.files.entries()) if (t instanceof Y.Text) files.set(path, t.toString());
+    const anchors = new Map<string, [string, number]>();
+    for (const [id, entry] of this.entries.entries()) {
+      if (!(entry instanceof Y.Map)) continue;
+      const file = entry.get("file");
+      const old = typeof file === "string" ? this.files.get(file) : undefined;
+      const index = old instanceof Y.Text ? resolveAnchor(this.doc, old, entry.get("anchor")) : null;
+      if (typeof file === "string" && index !== null) anchors.set(id, [file, index]);
+    }
+    Y.applyUpdate(this.doc, migrationUpdate(files));
+    this.doc.transact(() => {
+      for (const path of files.keys()) if (this.files.get(path) instanceof Y.Text) this.files.delete(path);
+      for (const [id, [file, index]] of anchors) {
+        const entry = this.entries.get(id);
+        const text = this.textOf(migratedFileId(file));
+        if (!(entry instanceof Y.Map) || !text) continue;
+        entry.set("file_id", migratedFileId(file));
+        entry.set("anchor", anchorAt(text, index));
+      }
+    });
+    return true;
+  }
+
+  /** A suggestion's file: by its id in schema 2 (renames kept), by path otherwise. */
+  private suggestionFile(entry: Y.Map<unknown>): { path: string; text: Y.Text | undefined } {
+    const id = entry.get("file_id");
+    if (typeof id === "string" && this.schema() === SCHEMA) {
+      const path = this.pathOf(id);
+      return { path: path ?? String(entry.get("file") ?? ""), text: path ? this.textOf(id) : undefined };
+    }
+    const path = String(entry.get("file") ?? "");
+    return { path, text: this.text(path) };
   }
 
   // -- chat ----------------------------------------------------------------------------------
@@ -201,9 +376,8 @@ export class Workspace {
     const out: Suggestion[] = [];
     for (const [id, entry] of this.entries.entries()) {
       if (!(entry instanceof Y.Map)) continue;
-      const path = String(entry.get("file") ?? "");
+      const { path, text: ytext } = this.suggestionFile(entry);
       if (file !== undefined && path !== file) continue;
-      const ytext = this.text(path);
       const text = entry.get("text");
       out.push({
         id,
@@ -228,7 +402,9 @@ export class Workspace {
     if (index < 0 || index > ytext.length) throw new SuggestionError(`index ${index} is outside ${file} (0..${ytext.length})`);
     const id = newId();
     const entry = new Y.Map<unknown>();
+    const fileId = this.fileId(file);
     this.doc.transact(() => {
+      if (fileId !== undefined) entry.set("file_id", fileId);
       entry.set("file", file);
       entry.set("anchor", anchorAt(ytext, index));
       entry.set("text", new Y.Text());
@@ -248,8 +424,7 @@ export class Workspace {
       const entry = this.entry(id);
       const status = entry.get("status");
       if (status !== "ready") throw new SuggestionError(`only a ready suggestion can be accepted; this one is ${String(status)}`);
-      const file = String(entry.get("file") ?? "");
-      const ytext = this.text(file);
+      const { path: file, text: ytext } = this.suggestionFile(entry);
       if (!ytext) throw new SuggestionError(`the file ${file} of this suggestion no longer exists`);
       const index = resolveAnchor(this.doc, ytext, entry.get("anchor"));
       if (index === null) throw new SuggestionError("this suggestion's anchor cannot be resolved in its file");

@@ -22,8 +22,13 @@ export class CurrentFile {
       const current = this.path;
       if (current && changed.has(current)) {
         const text = ws.text(current);
-        if (!text) {
-          say(`${current} was deleted or renamed`);
+        const moved = !text && editor.ytext ? ws.pathOfText(editor.ytext) : undefined;
+        if (moved) {
+          // Schema 2: a rename is the same file under a new name; whoever has it open stays in it.
+          say(`${current} is now ${moved}`);
+          this.retitle(moved);
+        } else if (!text) {
+          say(ws.schema() >= 2 ? `${current} was deleted: it is in the trash, anyone can restore it` : `${current} was deleted or renamed`);
           this.open(null);
         } else if (text !== editor.ytext) {
           this.open(current); // replaced by someone else's file of the same name
@@ -47,6 +52,13 @@ export class CurrentFile {
     this.editor.open(text ? path : null, text ?? null);
     this.heading.textContent = text ? path! : "No file open";
     document.title = text ? `${path} · collab` : "collab session";
+    this.opened.emit();
+  }
+
+  private retitle(path: string): void {
+    this.editor.retitle(path);
+    this.heading.textContent = path;
+    document.title = `${path} · collab`;
     this.opened.emit();
   }
 

@@ -137,6 +137,16 @@ export class FileEditor {
     this.view.setState(this.stateFor(path, ytext));
   }
 
+  /** The open file was renamed or moved: same text, the caret where it was, the new name. */
+  retitle(path: string): void {
+    const { anchor, head } = this.view.state.selection.main;
+    this.path = path;
+    this.awareness.setLocalStateField("file", path);
+    this.view.setState(this.stateFor(path, this.ytext));
+    const end = this.view.state.doc.length;
+    this.view.dispatch({ selection: { anchor: Math.min(anchor, end), head: Math.min(head, end) } });
+  }
+
   /** The hub decided our role (READY, or a "forbidden" NACK): the open file stays open, with its history. */
   setWritable(writable: boolean): void {
     if (writable === this.writable) return;

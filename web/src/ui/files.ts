@@ -5,6 +5,7 @@ import { validatePath } from "../workspace.js";
 import { ask, confirmAction } from "./dialog.js";
 import { clear, h } from "./dom.js";
 import { people } from "./people.js";
+import { TrashList } from "./trash.js";
 
 export interface FilesHost {
   current(): string | null;
@@ -19,14 +20,17 @@ export class FileTree {
   private newBtn = h("button", { type: "button", id: "new-file" }, "New file");
   private renameBtn = h("button", { type: "button", id: "rename-file", class: "secondary" }, "Rename");
   private deleteBtn = h("button", { type: "button", id: "delete-file", class: "secondary" }, "Delete");
+  private trash: TrashList;
 
   constructor(private readonly ws: Workspace, private readonly awareness: Awareness, private readonly host: FilesHost) {
+    this.trash = new TrashList(ws, () => host.canWrite(), (path) => host.open(path));
     this.el = h(
       "section",
       { class: "panel", "aria-labelledby": "files-heading" },
       h("h2", { id: "files-heading" }, "Files"),
       h("div", { class: "row" }, this.newBtn, this.renameBtn, this.deleteBtn),
       this.list,
+      this.trash.el,
     );
     this.newBtn.addEventListener("click", () => void this.create());
     this.renameBtn.addEventListener("click", () => void this.rename());
@@ -62,7 +66,8 @@ export class FileTree {
 
   private async remove(): Promise<void> {
     const path = this.host.current();
-    if (!path || !(await confirmAction(`Delete ${path} for everyone?`, "Delete"))) return;
+    const question = this.ws.schema() >= 2 ? `Move ${path} to the trash? Anyone in the room can restore it, and an edit or a rename someone makes at the same moment keeps it.` : `Delete ${path} for everyone?`;
+    if (!path || !(await confirmAction(question, "Delete"))) return;
     this.ws.delete(path);
   }
 
@@ -73,6 +78,7 @@ export class FileTree {
     this.renameBtn.disabled = !writable || !current;
     this.deleteBtn.disabled = !writable || !current;
     clear(this.list);
+    this.trash.render();
     const paths = this.ws.paths();
     if (!paths.length) this.list.append(h("li", { class: "muted" }, writable ? "No files yet: create one." : "No files yet."));
     const others = people(this.awareness).filter((p) => !p.self);

@@ -106,7 +106,7 @@ class SessionPage {
 
   mount(): void {
     const { link, transport: t, me, local } = this;
-    const ws = new Workspace(t.doc);
+    const ws = new Workspace(t.doc, () => me.name);
     const notice = new Notice();
     const say = notice.say;
     const announcer = new Announcer();
@@ -141,6 +141,8 @@ class SessionPage {
       tree.render();
     });
     t.onChange(() => {
+      // The first page that can write brings a schema-1 room to schema 2, once it has the hub's history.
+      if (t.synced && t.canWrite && ws.schema() < 2) ws.migrate();
       editor.setWritable(t.canWrite); // the hub decided our role (READY, or a "forbidden" NACK)
       assistant.schedule();
       current.openFirst();
