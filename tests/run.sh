@@ -10,6 +10,8 @@ npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 npm ci --prefix web --no-audit --no-fund --loglevel=error
 npm test --prefix web             # the TypeScript E2EE implementation passes tests/vectors/e2ee.json
 npm run check --prefix web        # type-check, and the committed bundle in collab/static matches web/src
+npm ci --prefix editors/vscode --no-audit --no-fund --loglevel=error
+npm run package --prefix editors/vscode --silent  # the VS Code extension: type-check, bundle, dist/collab.vsix
 .venv/bin/ruff check collab tests bench  # undefined names, unused imports
 .venv/bin/mypy                           # strict type check of collab/ (pyproject.toml [tool.mypy]); the package ships py.typed
 .venv/bin/python -m pytest "$@"

@@ -108,8 +108,6 @@ export class CollabSession extends EventEmitter {
       Boolean(result.read_only),
     );
     file.onRevision(() => this.emit("revision", file));
-    const before = this.files.get(result.path);
-    if (before?.buffer) file.attach(before.buffer);
     this.files.set(result.path, file);
     return file;
   }
