@@ -1,6 +1,7 @@
-"""docker-compose.yml cannot run here (no Docker), so check that it agrees with the code it runs:
-the hub command parses with the real `collab serve`, every COLLAB_* variable is a setting, ports,
-health checks and the load balancer's upstreams line up, and Redis is configured durable."""
+"""docker-compose.yml read, without Docker (test_compose_real.py runs it): it agrees with the code
+it runs: the hub command parses with the real `collab serve`, every COLLAB_* variable is a setting,
+ports, health checks and the load balancer's upstreams line up, Redis is configured durable, and
+every image is built from the one base the real test can reproduce."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def test_services_are_redis_two_hubs_and_a_tls_load_balancer(compose: dict[str, 
     services = compose["services"]
     assert {"redis", "caddy"} <= set(services)
     assert len(hubs(compose)) >= 2
-    assert services["caddy"]["ports"] == ["443:443"]
+    assert services["caddy"]["ports"] == ["${COLLAB_PUBLISHED_PORT:-443}:443"]
     assert "tls internal" in (INFRA / "Caddyfile").read_text()
     for volume in ("redis-data", "caddy-data"):
         assert volume in compose["volumes"]
@@ -149,3 +150,19 @@ def test_ollama_is_optional_behind_a_profile_and_where_the_agent_looks(compose: 
     assert "ollama-data:/root/.ollama" in ollama["volumes"] and "ollama-data" in compose["volumes"]
     assert compose["services"]["agent"]["environment"]["OLLAMA_HOST"].endswith("http://ollama:11434}")
     assert "ollama" not in compose["services"]["agent"].get("depends_on", {})  # the default stack runs without it
+
+
+def test_every_image_is_built_from_debian_bookworm_slim_with_the_args_its_dockerfile_takes(compose: dict[str, Any]) -> None:
+    built = {name: svc["build"] for name, svc in compose["services"].items() if "build" in svc}
+    assert set(built) >= {"redis", "hub-a", "hub-b", "caddy"}
+    for name, build in built.items():
+        dockerfile = (ROOT / build["context"] / build["dockerfile"]).read_text()
+        bases = re.findall(r"^FROM (\S+)", dockerfile, re.M)
+        assert bases and all(base == "debian:bookworm-slim" for base in bases), name
+        declared = set(re.findall(r"^ARG (\w+)", dockerfile, re.M))
+        assert set(build.get("args", {})) <= declared, name
+    hub = (INFRA / "Dockerfile").read_text()
+    # The build CA is copied into the build stage only; the final stage takes /opt/collab from it.
+    final = hub.split("\nFROM debian:bookworm-slim\n")[-1]
+    assert "BUILD_CA" not in final and "COPY --from=build /opt/collab /opt/collab" in final
+    assert (INFRA / "build-ca" / "none.pem").read_bytes() == b""
