@@ -233,8 +233,11 @@ class EncryptedProvider(ConnectorState):
         self.conn_id = ready.conn_id
         self._outbox.restart()
         self._wake.set()  # re-send whatever is unacknowledged, in order
-        if self.awareness.get_local_state() is not None:
-            self._queue_awareness()
+        state = self.awareness.get_local_state()
+        if state is not None:
+            # Again under a higher clock (its "local" update queues it): peers that saw our previous
+            # connection LEFT ignore a state whose clock they have seen.
+            self.awareness.set_local_state(state)
         self._asking_again = None
         helpers = [
             asyncio.create_task(self._send_loop(sock)),

@@ -40,6 +40,7 @@ interface Outgoing {
   authorSeq: number;
   edits: number; // local Yjs updates merged into it, for the pending count
   snapshot: boolean;
+  sentOn: WebSocket | null; // the connection it last went out on: sent at most once on each
 }
 
 export class EncryptedTransport implements Transport {
@@ -64,6 +65,7 @@ export class EncryptedTransport implements Transport {
   private saidBlocked = false;
   private snapshotInFlight = false;
   private ready = false;
+  private live = false; // this connection has synced: the old queue has gone out again, new edits may follow
   private registered = false;
   private attempts = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
@@ -185,6 +187,7 @@ export class EncryptedTransport implements Transport {
       if (this.ws !== ws) return;
       this.ws = null;
       this.ready = false;
+      this.live = false;
       this.log.disconnected();
       this.dropPeers();
       this.onClosed(event.code, event.reason);
@@ -271,11 +274,16 @@ export class EncryptedTransport implements Transport {
       case relay.Frame.SYNCED:
         this.log.synced(frame.head);
         this.synced = true;
+        this.live = true;
         this.attempts = 0;
-        this.set("connected");
+        // The old queue goes first, then what was edited meanwhile, and only then the page hears
+        // "connected": a listener that edits (the schema migration) must not get ahead of the
+        // queue, nor have its update sent twice (once by flush, again by resend), which stored it
+        // under two seqs, the second never acknowledged to us: a false "entries missing".
         this.resend();
         this.flush();
-        this.sendAwareness();
+        this.set("connected");
+        this.announce();
         break;
       case relay.Frame.ACK:
         this.acked(frame.clientRef, frame.seq);
@@ -305,7 +313,7 @@ export class EncryptedTransport implements Transport {
       this.peers.set(connId, ids);
       applyPresence(this.awareness, entries, this);
       // A newcomer has not heard us yet: there is no "query awareness" in this protocol.
-      if (!known) this.sendAwareness();
+      if (!known) this.announce();
     } catch (err) {
       if (!(err instanceof ReplayedEnvelope)) this.warn(`dropped presence: ${(err as Error).message}`);
     }
@@ -314,7 +322,11 @@ export class EncryptedTransport implements Transport {
   private dropPeer(connId: bigint): void {
     const ids = this.peers.get(connId);
     this.peers.delete(connId);
-    if (ids?.size) removeAwarenessStates(this.awareness, [...ids], this);
+    if (!ids?.size) return;
+    removeAwarenessStates(this.awareness, [...ids], this);
+    // y-protocols keeps a removed peer's clock and ignores a state that does not exceed it; the
+    // peer (or the hub replaying its last presence) may announce the same state again once back.
+    for (const id of ids) this.awareness.meta.delete(id);
   }
 
   private dropPeers(): void {
@@ -326,7 +338,7 @@ export class EncryptedTransport implements Transport {
   /** Seal what was edited locally and publish it, in order. */
   private flush(): void {
     this.sending = this.sending.then(async () => {
-      if (!this.synced || !this.ready || !this.canWrite || this.unsealed.length === 0) return;
+      if (!this.live || !this.canWrite || this.unsealed.length === 0) return;
       const edits = this.unsealed.length;
       const update = Y.mergeUpdates(this.unsealed);
       this.unsealed = [];
@@ -337,9 +349,9 @@ export class EncryptedTransport implements Transport {
       const authorSeq = ++this.updateSeq;
       const ref = this.nextRef++;
       const envelope = await sealUpdate(this.keys, this.authorId, authorSeq, update);
-      const out: Outgoing = { ref, frame: relay.publish(ref, envelope), update, authorSeq, edits, snapshot: false };
+      const out: Outgoing = { ref, frame: relay.publish(ref, envelope), update, authorSeq, edits, snapshot: false, sentOn: null };
       this.outbox.push(out);
-      this.send(out.frame);
+      this.sendOut(out);
       this.changed.emit();
     });
   }
@@ -347,10 +359,18 @@ export class EncryptedTransport implements Transport {
   /** After a reconnect: everything not acknowledged goes again, byte-for-byte, in order. */
   private resend(): void {
     this.sending = this.sending.then(() => {
-      for (const out of this.outbox) if (!out.snapshot) this.send(out.frame);
       this.outbox = this.outbox.filter((o) => !o.snapshot);
       this.snapshotInFlight = false;
+      for (const out of this.outbox) this.sendOut(out);
     });
+  }
+
+  /** Send a queued frame unless it already went out on this connection (the hub would store it twice). */
+  private sendOut(out: Outgoing): boolean {
+    if (out.sentOn !== null && out.sentOn === this.ws) return true;
+    if (!this.send(out.frame)) return false;
+    out.sentOn = this.ws;
+    return true;
   }
 
   private acked(ref: number, seq: number): void {
@@ -400,7 +420,7 @@ export class EncryptedTransport implements Transport {
   }
 
   private maybeCompact(): void {
-    if (!this.canWrite || !this.synced || this.snapshotInFlight || this.sinceSnapshot < this.compactAfter) return;
+    if (!this.canWrite || !this.live || this.snapshotInFlight || this.sinceSnapshot < this.compactAfter) return;
     if (this.outbox.length || this.unsealed.length) return;
     // The hub deletes what a snapshot covers: never over an entry missing or rejected (issue 21).
     const blocked = this.log.blocked();
@@ -423,13 +443,23 @@ export class EncryptedTransport implements Transport {
       }
       const ref = this.nextRef++;
       const envelope = await sealSnapshot(this.keys, this.authorId, ++this.snapshotSeq, this.log.since, plaintext);
-      const out: Outgoing = { ref, frame: relay.snapshot(ref, envelope), update: null, authorSeq: this.snapshotSeq, edits: 0, snapshot: true };
+      const out: Outgoing = { ref, frame: relay.snapshot(ref, envelope), update: null, authorSeq: this.snapshotSeq, edits: 0, snapshot: true, sentOn: null };
       this.outbox.push(out);
-      if (!this.send(out.frame)) {
+      if (!this.sendOut(out)) {
         this.outbox = this.outbox.filter((o) => o !== out);
         this.snapshotInFlight = false;
       }
     });
+  }
+
+  /**
+   * Our presence again, under a higher clock: a peer that saw this connection's predecessor leave
+   * (LEFT) ignores a state whose clock it has already seen. setLocalState bumps the clock, and its
+   * "local" update event sends it.
+   */
+  private announce(): void {
+    const state = this.awareness.getLocalState();
+    if (state !== null) this.awareness.setLocalState(state);
   }
 
   private sendAwareness(): void {
