@@ -10,11 +10,13 @@ behind its author's gap, a hole in the hub's seqs) or was rejected (``collab.cli
 it would say that what this copy lacks was seen, and the only other copy would go (issue 21).
 That is said once in the log each time it starts holding a due snapshot back.
 
-A snapshot is one frame, and the hub closes a connection whose frame is over its limit (close TOO_BIG)
-(issue 13, finding 5: past ~8 MiB of document the automatic snapshot did that, and the writer
-stopped for good with its edits unsent). So a snapshot over the frame limit is never sent: it is
-skipped (said once in the log) and edits carry on. The limit starts at the hub's default; a TOO_BIG close
-that a snapshot caused lowers it to below that snapshot's size, and is not final.
+The hub closes a connection whose frame is over its limit (close TOO_BIG; issue 13, finding 5:
+past ~8 MiB of document the automatic snapshot did that, and the writer stopped for good with its
+edits unsent). So a snapshot whose SNAPSHOT frame would be over the frame limit goes as
+SNAPSHOT_PART frames of at most the limit each (docs/protocol.md, "Snapshots of any size"). The
+limit starts at the hub's default; a TOO_BIG close that a snapshot caused halves it (parts at most
+half that frame's size from then on), and is not final. Only a snapshot over the hub's
+``--max-snapshot-bytes`` default is skipped (said once in the log): the hub would refuse it.
 """
 
 from __future__ import annotations
@@ -38,13 +40,16 @@ from collab.protocol.snapshot import encode_snapshot
 log = logging.getLogger(__name__)
 
 HUB_FRAME_LIMIT = Settings.max_frame_bytes  # the hub's default --max-frame-bytes
-_FRAME_OVERHEAD = 9 + PREFIX_SIZE + TAG_SIZE + SIGNATURE_SIZE  # SNAPSHOT type and ref, envelope around the plaintext
+HUB_SNAPSHOT_LIMIT = Settings.max_snapshot_bytes  # the hub's default --max-snapshot-bytes (the envelope)
+MIN_FRAME_LIMIT = 64 * 1024  # halving after TOO_BIG stops here: parts smaller than this are no hub's limit
+_ENVELOPE_OVERHEAD = PREFIX_SIZE + TAG_SIZE + SIGNATURE_SIZE  # the envelope around the plaintext
+_FRAME_OVERHEAD = 9  # SNAPSHOT type and ref
 
 
 @dataclass(slots=True)
 class _InFlight:
     ref: int
-    size: int  # bytes of its SNAPSHOT frame
+    size: int  # bytes of its largest frame (the SNAPSHOT, or its first SNAPSHOT_PART)
 
 
 class Compactor:
@@ -68,7 +73,8 @@ class Compactor:
         self.label = label
         self.since = 0  # updates since the last snapshot
         self.made = 0  # snapshots the hub acknowledged
-        self.skipped = 0  # snapshots not sent because they were over the frame limit
+        self.skipped = 0  # snapshots not sent because they were over the hub's snapshot limit
+        self.parted = 0  # snapshots sent as SNAPSHOT_PART frames
         self.outgoing: deque[bytes] = deque()  # sent once, on the current connection only
         self.in_flight: _InFlight | None = None
         self.done: asyncio.Future[int] | None = None  # what compact() waits on
@@ -94,15 +100,19 @@ class Compactor:
     def make(self, ref: int, covers: int) -> bool:
         """Queue a snapshot of the document covering entries up to ``covers``; False when it is too big."""
         plaintext = encode_snapshot(self.doc.get_update(), self.guard.export())
-        size = _FRAME_OVERHEAD + len(plaintext)
-        if size > self.frame_limit:
+        size = _ENVELOPE_OVERHEAD + len(plaintext)
+        if size > HUB_SNAPSHOT_LIMIT:
             self._skip(size)
             return False
         self._seq += 1
         envelope = seal_snapshot(self.keys, self.author_id, self._seq, covers, plaintext)
-        frame = frames.snapshot(ref, envelope)
-        self.in_flight = _InFlight(ref, len(frame))
-        self.outgoing.append(frame)
+        if _FRAME_OVERHEAD + len(envelope) <= self.frame_limit:
+            parts = [frames.snapshot(ref, envelope)]
+        else:
+            parts = frames.snapshot_parts(ref, envelope, self.frame_limit)
+            self.parted += 1
+        self.in_flight = _InFlight(ref, max(len(p) for p in parts))
+        self.outgoing.extend(parts)
         return True
 
     def _skip(self, size: int) -> None:
@@ -111,11 +121,11 @@ class Compactor:
         if not self._said_too_big:
             self._said_too_big = True
             log.warning(
-                "%s: no snapshot: the document sealed is %s bytes, over the hub's frame limit of %s bytes; "
+                "%s: no snapshot: the document sealed is %s bytes, over the hub's snapshot limit of %s bytes; "
                 "edits are still sent, and joiners read the room's log instead",
-                self.label, f"{size:,}", f"{self.frame_limit:,}",
+                self.label, f"{size:,}", f"{HUB_SNAPSHOT_LIMIT:,}",
             )
-        self._settle(exception=ProviderError(f"the snapshot ({size:,} bytes) is over the hub's frame limit"))
+        self._settle(exception=ProviderError(f"the snapshot ({size:,} bytes) is over the hub's snapshot limit"))
 
     def acked(self, ref: int, seq: int) -> bool:
         """True when ``ref`` was our snapshot (now stored)."""
@@ -137,14 +147,19 @@ class Compactor:
     def caused_too_big(self, largest_edit_sent: int) -> bool:
         """After a TOO_BIG close: whether our snapshot in flight was the frame over the hub's limit.
 
-        It was if it is at least as large as every edit sent on that connection (a smaller one the
-        hub had already read). Then the limit is below its size from now on.
+        It was if its largest frame is at least as large as every edit sent on that connection (a
+        smaller one the hub had already read). Then the next snapshot goes in parts of at most half
+        that frame's size (the hub's limit is not known, only that this frame was over it).
         """
         if self.in_flight is None or self.in_flight.size < largest_edit_sent:
             return False
-        self.frame_limit = min(self.frame_limit, self.in_flight.size - 1)
-        self._skip(self.in_flight.size)
+        size = self.in_flight.size
+        self.frame_limit = max(min(self.frame_limit, size // 2), min(MIN_FRAME_LIMIT, size - 1))
         self.in_flight = None
+        self.since = 0  # made again after another ``every`` updates, in smaller parts
+        log.warning("%s: the hub refused a %s-byte snapshot frame; the next one goes in parts of at most %s bytes",
+                    self.label, f"{size:,}", f"{self.frame_limit:,}")
+        self._settle(exception=ProviderError(f"the hub closed the connection: a snapshot frame of {size:,} bytes is over its frame limit"))
         return True
 
     def abandon(self) -> None:

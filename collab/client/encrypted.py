@@ -21,7 +21,7 @@ from typing import Any, Callable
 import pycrdt
 
 from collab.client.closes import ENCRYPTED_FINAL_CLOSES
-from collab.client.compaction import Compactor
+from collab.client.compaction import HUB_SNAPSHOT_LIMIT, Compactor
 from collab.client.connector import ComeBack, Connector, ConnectorState
 from collab.client.docsync import LocalUpdates
 from collab.client.outbox import Outbox
@@ -44,7 +44,9 @@ __all__ = ["EncryptedProvider", "FrameObserver", "Rejection"]
 
 log = logging.getLogger(__name__)
 
-MAX_INCOMING_FRAME = 64 * 1024 * 1024
+# The hub sends a room's snapshot as one ENTRY (type and seq, 9 bytes, then the envelope), however
+# many SNAPSHOT_PART frames it came in: accept one as large as the hub's --max-snapshot-bytes default.
+MAX_INCOMING_FRAME = HUB_SNAPSHOT_LIMIT + 9
 
 FrameObserver = Callable[[str, bytes], None]  # ("in" | "out", raw frame)
 

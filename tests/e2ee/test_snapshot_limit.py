@@ -1,9 +1,11 @@
-"""A snapshot over the hub's frame limit never stops a writer (issue 13, finding 5, client side).
+"""A snapshot over the hub's frame limit never stops a writer, and still compacts the room (issue 13, finding 5, client side).
 
 The hub closes a connection whose frame is over its --max-frame-bytes with 1009. Once a room's
 document was larger than that, the automatic snapshot did it, and the writer took the close as
-final: it stopped with its edits unsent, saying "the largest change waiting is 218 bytes". Here
-the hub's limit is 64 kB and the document grows past it in small edits.
+final: it stopped with its edits unsent, saying "the largest change waiting is 218 bytes". Then
+the writer skipped such snapshots, so the hub's log of a big room was never compacted. Now it sends
+them as SNAPSHOT_PART frames. Here the hub's limit is 64 kB and the document grows past it in
+small edits.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import pycrdt
 import pytest
 
 from collab.client.encrypted import EncryptedProvider
-from collab.client.provider import ProviderError
 from tests.e2ee.support import joined, new_room, room_url
 from tests.support.hub_process import HubProcess
+from tests.support.store_file import log_rows, snapshot
 from tests.support.waiting import eventually
 
 LIMIT = 64 * 1024
@@ -44,8 +46,10 @@ async def write_edits(writer: EncryptedProvider, count: int) -> None:
         code += EDIT  # one envelope each
 
 
-def skipped_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if "no snapshot" in r.getMessage()]
+def stored(hub: HubProcess, room: str) -> tuple[int, int]:
+    """(entries in the hub's log, the seq its snapshot covers or 0), read from its disk."""
+    snap = snapshot(hub.data / "collab.sqlite3", room)
+    return len(log_rows(hub.data / "collab.sqlite3", room)), snap[0] if snap else 0
 
 
 async def test_a_snapshot_the_hub_closes_with_1009_is_not_final(
@@ -62,32 +66,35 @@ async def test_a_snapshot_the_hub_closes_with_1009_is_not_final(
         await writer.flush(timeout=30)
         assert writer.fatal is None and writer.pending == 0
         await eventually(lambda: text(reader) == EDIT * 60, 20, what="every edit at the reader")
-        assert writer.snapshots_made == 0
-    assert hub.log().count("closed with 1009") == 1, hub.log()  # later snapshots are not even sent
-    assert len(skipped_lines(caplog)) == 1, skipped_lines(caplog)  # said once
-    async with joined(hub, keys.read_only()) as late:  # the room's log still holds every edit
+        # The next snapshot went in parts of at most half the refused frame: the hub took it.
+        await eventually(lambda: writer.snapshots_made >= 1, 20, what="a snapshot sent in parts")
+    assert hub.log().count("closed with 1009") == 1, hub.log()
+    entries, covers = stored(hub, keys.room_id)
+    assert covers > 30 and entries <= 60 - covers, (entries, covers)  # what it covers left the log
+    async with joined(hub, keys.read_only()) as late:  # a 200 kB ENTRY: over the limit the hub reads
         await eventually(lambda: text(late) == EDIT * 60, 20, what="every edit at a late joiner")
+        assert late.rejected == []
 
 
-async def test_with_the_limit_known_no_oversized_snapshot_is_sent(
-    small_frames_hub: HubProcess, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_with_the_limit_known_a_big_snapshot_goes_in_parts(small_frames_hub: HubProcess) -> None:
     hub = small_frames_hub
     keys = new_room(hub)
-    async with joined(hub, keys, compact_every=20, max_frame_bytes=LIMIT) as writer:
+    async with joined(hub, keys, compact_every=1000, max_frame_bytes=LIMIT) as writer:
         await write_edits(writer, 10)
         await writer.flush(timeout=30)
-        covers = await writer.compact()  # 40 kB: under the limit, stored as usual
-        assert covers == 10
-        await write_edits(writer, 30)
+        assert await writer.compact() == 10  # 40 kB: one SNAPSHOT frame, stored as usual
+        await write_edits(writer, 40)
         await writer.flush(timeout=30)
-        with pytest.raises(ProviderError, match="over the hub's frame limit"):
-            await writer.compact()  # 160 kB: refused here rather than sent
-        await write_edits(writer, 5)
+        assert stored(hub, keys.room_id) == (40, 10)
+        assert await writer.compact() == 50  # 200 kB: in SNAPSHOT_PART frames (one SNAPSHOT: closed with 1009)
+        assert writer.fatal is None and writer.snapshots_made == 2
+        assert stored(hub, keys.room_id) == (0, 50)  # the hub's log is compacted
+        await write_edits(writer, 2)
         await writer.flush(timeout=30)
-        assert writer.fatal is None and writer.snapshots_made == 1
     assert "closed with 1009" not in hub.log(), hub.log()
-    assert len(skipped_lines(caplog)) == 1, skipped_lines(caplog)
+    async with joined(hub, keys.read_only()) as late:
+        await eventually(lambda: text(late) == EDIT * 52, 20, what="every edit at a late joiner")
+        assert late.rejected == [] and late.head == 52
 
 
 async def test_an_edit_over_the_limit_is_final_and_named_with_its_size(small_frames_hub: HubProcess) -> None:
