@@ -8,6 +8,7 @@ not know what it breaks.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pycrdt
@@ -16,6 +17,8 @@ from collab import workspace_migrate
 from collab.text_diff import apply_text
 from collab.workspace_errors import PathError, WorkspaceError, validate_path
 from collab.workspace_files import SCHEMA, FileTable, PathView, TrashEntry
+
+TRASH_DAYS = "trash_days"  # settings: files in the trash longer than this go for good (unset: never)
 
 
 class FileOps:
@@ -184,6 +187,15 @@ class FileOps:
             if where is None:
                 raise WorkspaceError(f"file {file_id!r} could not be restored")
             return where
+
+    def expire_trash(self, now: float | None = None) -> int:
+        """Empty what has been in the trash longer than the room's ``settings.trash_days``; returns
+        how many went (none while the setting is unset)."""
+        days = self.doc.get("settings", type=pycrdt.Map).get(TRASH_DAYS)
+        if not self._v2() or not isinstance(days, (int, float)) or isinstance(days, bool) or days <= 0:
+            return 0
+        cutoff = (time.time() if now is None else now) - days * 86400
+        return self.empty_trash([e.id for e in self.trash() if e.ts < cutoff])
 
     def empty_trash(self, file_ids: list[str] | None = None) -> int:
         """Delete for good the files in the trash (those of ``file_ids``, or all); returns how many."""

@@ -152,3 +152,20 @@ async def test_a_suggestion_follows_its_file_through_a_rename(hub: HubProcess) -
         suggestions.accept(bob.ws, sid, "bob")
         files, _ = await converged(ada, bob)
         assert files == {"shapes/geo.py": "import math\ndef area(r):\n    # r is the radius\n    return 3.14 * r * r\n"}
+
+
+async def test_the_room_setting_empties_what_has_been_in_the_trash_too_long(hub: HubProcess) -> None:
+    async with clients(f"{hub.url}/s/trash-days", "ada", "bob") as (ada, bob):
+        ada.ws.write("old.txt", "old\n")
+        ada.ws.write("new.txt", "new\n")
+        ada.ws.delete("old.txt")
+        ada.ws.delete("new.txt")
+        await converged(ada, bob)
+        assert bob.ws.expire_trash() == 0  # unset: the trash keeps everything
+        ada.ws.settings["trash_days"] = 1
+        await eventually(lambda: bob.ws.settings.get("trash_days") == 1)
+        new, old = bob.ws.trash()
+        # A day after a moment between the two deletes: only the older one has been there a day.
+        assert bob.ws.expire_trash(now=(old.ts + new.ts) / 2 + 86400) == 1
+        _, trash = await converged(ada, bob)
+        assert [path for _, path in trash] == ["new.txt"]

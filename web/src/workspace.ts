@@ -281,6 +281,15 @@ export class Workspace {
     return where;
   }
 
+  /** Empty what has been in the trash longer than the room's settings.trash_days (none while unset). */
+  expireTrash(nowSeconds = now()): number {
+    const days = this.doc.getMap("settings").get("trash_days");
+    if (this.schema() !== SCHEMA || typeof days !== "number" || !(days > 0)) return 0;
+    const cutoff = nowSeconds - days * 86400;
+    const old = this.trash().filter((e) => e.ts < cutoff);
+    return old.length ? this.emptyTrash(old.map((e) => e.id)) : 0;
+  }
+
   /** Delete files in the trash for good (those of `ids`, or all); returns how many. */
   emptyTrash(ids?: readonly string[]): number {
     const doomed = this.trash().filter((e) => !ids || ids.includes(e.id));

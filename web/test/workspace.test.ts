@@ -99,3 +99,15 @@ test("two pages migrating one schema-1 room make one copy; suggestions keep thei
   assert.deepEqual(migrationUpdate(new Map([["a.py", "x"]])), migrationUpdate(new Map([["a.py", "x"]])));
   assert.equal(a.migrate(), false);
 });
+
+test("the room's trash_days empties what has been in the trash longer", () => {
+  const [a] = pair();
+  a.create("old.txt", "old\n");
+  a.delete("old.txt");
+  assert.equal(a.expireTrash(), 0); // unset: kept
+  a.doc.getMap("settings").set("trash_days", 1);
+  const [entry] = a.trash();
+  assert.equal(a.expireTrash(entry!.ts + 86400 - 1), 0);
+  assert.equal(a.expireTrash(entry!.ts + 86401), 1);
+  assert.deepEqual(a.trash(), []);
+});

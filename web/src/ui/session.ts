@@ -143,6 +143,7 @@ class SessionPage {
     t.onChange(() => {
       // The first page that can write brings a schema-1 room to schema 2, once it has the hub's history.
       if (t.synced && t.canWrite && ws.schema() < 2) ws.migrate();
+      if (t.synced && t.canWrite) ws.expireTrash(); // the room's settings.trash_days, if set
       editor.setWritable(t.canWrite); // the hub decided our role (READY, or a "forbidden" NACK)
       assistant.schedule();
       current.openFirst();
