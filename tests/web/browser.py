@@ -74,7 +74,16 @@ async def start_session(page, name: str, *, plaintext: bool = False) -> str:  # 
     await page.get_by_role("button", name="Start a session").click()
     await page.wait_for_url(re.compile(r"/s/[^/#]+"))
     await wait_connected(page)
-    return str(page.url)
+    return await link_of(page)
+
+
+async def link_of(page) -> str:  # type: ignore[no-untyped-def]
+    """The link this tab opened: the page moves the key from the address bar into the tab's
+    sessionStorage once it has read it (web/src/crypto/fragment.ts), so page.url has none."""
+    return str(await page.evaluate(
+        "() => { const kept = sessionStorage.getItem('collab.link-key ' + location.pathname);"
+        " return kept && !location.hash ? location.href + kept : location.href; }"
+    ))
 
 
 async def join(page, link: str, name: str | None) -> None:  # type: ignore[no-untyped-def]

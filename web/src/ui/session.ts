@@ -1,5 +1,6 @@
 // The session page (/s/<room>): files, editor, people, chat, links and connection status.
 import * as Y from "yjs";
+import { addressWithKey, stripKeyFromAddress } from "../crypto/fragment.js";
 import { LinkError, parseLink, websocketUrl, type ParsedLink } from "../crypto/links.js";
 import { Me, rememberName, storedName } from "../identity.js";
 import { checkSupport, SECURE_CONTEXT_HELP } from "../support.js";
@@ -34,7 +35,9 @@ async function askName(): Promise<string> {
 }
 
 export async function startSession(root: HTMLElement): Promise<void> {
-  const hasKey = /#[kr]=/.test(location.hash);
+  // A reload after the key left the address bar finds it where this tab kept it (crypto/fragment.ts).
+  const href = addressWithKey();
+  const hasKey = /#[kr]=/.test(new URL(href).hash);
   if (hasKey) {
     const support = await checkSupport();
     if (!support.ok) {
@@ -44,12 +47,13 @@ export async function startSession(root: HTMLElement): Promise<void> {
   }
   let link: ParsedLink;
   try {
-    link = await parseLink(location.href);
+    link = await parseLink(href);
   } catch (err) {
     if (!(err instanceof LinkError)) throw err;
-    await showLinkError(root, location.href, err);
+    await showLinkError(root, href, err);
     return;
   }
+  if (link.keys) stripKeyFromAddress(href);
   if (!link.keys && (await hubSaysEncrypted(link))) {
     showMissingKey(root);
     return;
