@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 import subprocess
 
 import httpx
@@ -43,29 +44,34 @@ def test_committed_bundle_matches_its_sources() -> None:
 
 
 @needs_browser
-async def test_the_page_explains_a_missing_secure_context(hub: HubProcess) -> None:
+async def test_the_page_explains_a_missing_secure_context(tmp_path: Path) -> None:
     from playwright.async_api import async_playwright, expect
 
-    # A LAN-style name over plain http is not a secure context, so there is no crypto.subtle.
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP collab-lan.test 127.0.0.1"]
-        )
-        try:
-            page = await new_page(browser, f"http://collab-lan.test:{hub.port}")
-            await page.goto("/")
-            notice = page.locator("#secure-context")
-            await expect(notice).to_contain_text("not in a secure context")
-            await expect(notice).to_contain_text("https://")
-            await expect(notice).to_contain_text("http://localhost")
-            await expect(page.get_by_label("Plaintext room (not end-to-end encrypted)")).to_be_checked()
-            await page.goto("/s/0td5h1UTY0RsR7ZKMfHAfQ#k=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8")
-            await expect(page.get_by_role("alert")).to_contain_text("cannot open an encrypted session here")
-            # A plaintext room still works without WebCrypto.
-            link = await start_session(page, "Lan")
-            assert "#" not in link
-        finally:
-            await browser.close()
+    # A LAN-style name over plain http is not a secure context, so there is no crypto.subtle. A hub
+    # served under a name must be told it (--allowed-hosts, docs/self-hosting.md "Host names").
+    hub = HubProcess(tmp_path / "data", "--allowed-hosts", "collab-lan.test").start()
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(
+                executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP collab-lan.test 127.0.0.1"]
+            )
+            try:
+                page = await new_page(browser, f"http://collab-lan.test:{hub.port}")
+                await page.goto("/")
+                notice = page.locator("#secure-context")
+                await expect(notice).to_contain_text("not in a secure context")
+                await expect(notice).to_contain_text("https://")
+                await expect(notice).to_contain_text("http://localhost")
+                await expect(page.get_by_label("Plaintext room (not end-to-end encrypted)")).to_be_checked()
+                await page.goto("/s/0td5h1UTY0RsR7ZKMfHAfQ#k=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8")
+                await expect(page.get_by_role("alert")).to_contain_text("cannot open an encrypted session here")
+                # A plaintext room still works without WebCrypto.
+                link = await start_session(page, "Lan")
+                assert "#" not in link
+            finally:
+                await browser.close()
+    finally:
+        hub.stop()
 
 
 @needs_browser
