@@ -47,7 +47,8 @@ class Controller implements vscode.Disposable {
       await session.start();
       const joined = await session.join(link, name, config.get<string>("color") || undefined);
       this.wire(session, joined.read_only);
-      this.setStatus(`${joined.room}${joined.read_only ? " (read-only)" : ""}`);
+      // The first status notification may have come with the join's answer, before wire() listened.
+      this.setStatus(`${session.status?.state ?? "connected"}${joined.read_only ? " (read-only)" : ""}`);
       vscode.window.showInformationMessage(`collab: joined ${joined.room} as ${joined.name}${joined.read_only ? " (read-only)" : ""}`);
     } catch (error: any) {
       void vscode.window.showErrorMessage(`collab: ${error.message}`);

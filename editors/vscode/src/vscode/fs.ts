@@ -9,6 +9,7 @@ export class CollabFileSystem implements vscode.FileSystemProvider {
   private readonly emitter = new vscode.EventEmitter<vscode.FileChangeEvent[]>();
   readonly onDidChangeFile = this.emitter.event;
   private known = new Set<string>();
+  private readonly opening = new Map<string, Promise<import("../core/file").SessionFile>>();
 
   constructor(private readonly session: CollabSession, private readonly buffers: Buffers) {
     this.known = new Set(session.paths);
@@ -52,10 +53,23 @@ export class CollabFileSystem implements vscode.FileSystemProvider {
   }
 
   async readFile(uri: vscode.Uri): Promise<Uint8Array> {
+    // VS Code reads a file more than once (opening, quick open, checks): while it is open at the bridge
+    // the same text goes back, with no second `open` (which would start the revisions afresh while a
+    // remote edit is on its way into the document: it landed twice).
+    const open = this.session.files.get(pathOf(uri));
+    if (open) return Buffer.from(open.shadow, "utf8");
+    const path = pathOf(uri);
     try {
-      const file = await this.session.open(pathOf(uri));
-      this.buffers.opened(file);
-      return Buffer.from(file.shadow, "utf8");
+      let opening = this.opening.get(path);
+      if (!opening) {
+        opening = this.session.open(path).then((file) => {
+          this.buffers.opened(file);
+          return file;
+        });
+        this.opening.set(path, opening);
+        void opening.catch(() => undefined).finally(() => this.opening.delete(path));
+      }
+      return Buffer.from((await opening).shadow, "utf8");
     } catch (error: any) {
       throw vscode.FileSystemError.FileNotFound(`${pathOf(uri)}: ${error.message}`);
     }
