@@ -15,6 +15,7 @@ import { json } from "@codemirror/lang-json";
 import { html } from "@codemirror/lang-html";
 import { css } from "@codemirror/lang-css";
 import { yCollab, yUndoManagerKeymap } from "y-codemirror.next";
+import { inlineCompletions } from "./inline_ghost.js";
 
 export function languageFor(path: string): Extension {
   const ext = path.toLowerCase().split(".").pop() ?? "";
@@ -112,6 +113,8 @@ export class FileEditor {
       remoteNames,
       keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...searchKeymap, ...yUndoManagerKeymap, indentWithTab]),
       extra,
+      // Ghost text of our own at the cursor as we pause (the agent's inline completions, for us only).
+      inlineCompletions({ awareness, ytext: () => this.ytext, path: () => this.path, canWrite: () => this.writable }),
     ];
     this.view = new EditorView({ parent, state: this.stateFor(null, null) });
   }
