@@ -27,7 +27,8 @@ INFRA = ROOT / "infra"
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return loaded
 
 
 def hubs(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
