@@ -30,10 +30,11 @@ from typing import Any, AsyncIterator, Callable
 import pycrdt
 
 from collab.ai import fim
-from collab.ai.backend import BackendError, CompletionRequest, Delta, Document, ModelBackend, Usage, estimate_tokens
+from collab.ai.backend import BackendError, CompletionRequest, Delta, Document, ModelBackend, estimate_tokens
 from collab.ai.context import clip
 from collab.ai.inline_client import ROOM_SETTING, InlineAsk, read_ask
 from collab.ai.limits import RateLimiter
+from collab.ai.stream import text_deltas
 from collab.ai.usage import INLINE_FLUSH_S, RequestStats, UsageLedger
 from collab.workspace import Workspace, WorkspaceError
 
@@ -307,30 +308,23 @@ class InlineCompleter:
         raw = ""
         text = ""
         self.model_calls += 1
-        iterator = aiter(self._model_stream(request))
+        deltas = text_deltas(
+            self._model_stream(request),
+            stats,
+            first_token_timeout=self.config.first_token_timeout,
+            idle_timeout=self.config.idle_timeout,
+            clock=self._clock,
+        )
         try:
-            while True:
-                wait = self.config.first_token_timeout if stats.first_token is None else self.config.idle_timeout
-                try:
-                    async with asyncio.timeout(wait):
-                        delta = await anext(iterator)
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    raise BackendError(f"the model sent nothing for {wait:g} s") from None
-                if isinstance(delta, Usage):
-                    stats.usage = delta
-                    continue
-                if stats.first_token is None:
-                    stats.first_token = self._clock()
-                stats.chunks += 1
-                raw += delta
-                text, stopped = fim.strip_stops(raw, stops)
-                text, over = fim.cut(text, one_line=one_line, max_chars=self.config.max_chars,
-                                     max_lines=self.config.max_lines)
-                if over or stopped:
-                    break  # closing the stream below stops the model: what comes next is not shown
-                self._answer(ask, text, done=False)
+            async with contextlib.aclosing(deltas):
+                async for delta in deltas:
+                    raw += delta
+                    text, stopped = fim.strip_stops(raw, stops)
+                    text, over = fim.cut(text, one_line=one_line, max_chars=self.config.max_chars,
+                                         max_lines=self.config.max_lines)
+                    if over or stopped:
+                        break  # closing the stream below stops the model: what comes next is not shown
+                    self._answer(ask, text, done=False)
             stats.outcome = "done"
             self._answer(ask, text.rstrip() if not one_line else text, done=True)
         except asyncio.CancelledError:
@@ -341,9 +335,6 @@ class InlineCompleter:
             stats.outcome = "error"
             self._answer(ask, text, done=True, error=str(exc)[:200])
         finally:
-            stats.finished = self._clock()
-            with contextlib.suppress(Exception):
-                await iterator.aclose()  # type: ignore[attr-defined]
             self.ledger.finish_inline(stats)
             self._schedule_flush()
 

@@ -17,8 +17,9 @@ from typing import AsyncIterator, Callable
 
 import pycrdt
 
-from collab.ai.backend import BackendError, Delta, Usage
+from collab.ai.backend import BackendError, Delta
 from collab.ai.requests import Request
+from collab.ai.stream import text_deltas
 from collab.ai.usage import RequestStats, UsageLedger, usage_fields
 from collab.workspace import Workspace
 
@@ -100,30 +101,13 @@ class RequestRunner:
         self.model_calls += 1
         self.busy += 1
         self._on_busy()
-        iterator = aiter(stream)
+        deltas = text_deltas(
+            stream, stats, first_token_timeout=self.first_token_timeout, idle_timeout=self.idle_timeout, clock=self._clock
+        )
         try:
-            while True:
-                wait = self.first_token_timeout if stats.first_token is None else self.idle_timeout
-                try:
-                    async with asyncio.timeout(wait):
-                        delta = await anext(iterator)
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    what = "no first token" if stats.first_token is None else "the stream stalled"
-                    raise BackendError(f"{what}: the model sent nothing for {wait:g} s") from None
-                if isinstance(delta, Usage):
-                    stats.usage = delta
-                    continue
-                if stats.first_token is None:
-                    stats.first_token = self._clock()
-                stats.chunks += 1
-                self.ws.stream_into(target, delta)
+            async with contextlib.aclosing(deltas):
+                async for delta in deltas:
+                    self.ws.stream_into(target, delta)
         finally:
-            stats.finished = self._clock()
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                with contextlib.suppress(Exception):
-                    await aclose()
             self.busy -= 1
             self._on_busy()
