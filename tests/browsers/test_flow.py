@@ -18,6 +18,8 @@ import pytest
 from tests.browsers import page, report
 from tests.support.engines import ENGINES, Tab, launch, unavailable, wait_for
 from tests.support.hub_process import HubProcess
+from tests.ai_web.support import agent_process
+from tests.support.openai_stub_server import OpenAIStubServer, Reply
 from tests.support.ports import free_port
 
 ARTIFACTS = report.ROOT / "tests" / "artifacts"
@@ -60,6 +62,25 @@ async def _same_text(tabs: list[Tab], *needles: str) -> str:
         if time.monotonic() > deadline:
             raise AssertionError(f"editors did not converge on {needles}: {texts!r}")
         await asyncio.sleep(0.1)
+
+
+async def _ai_suggestion(asker: Tab, accepter: Tab, everyone: list[Tab], link: str) -> None:
+    """The builtin agent (a real `collab agent` on the local OpenAI stub) answers "Complete here";
+    the ghost text shows on every page, and a person of the other engine accepts it."""
+    with OpenAIStubServer() as stub:
+        stub.script(Reply(tokens=["total", " = sum(", "items)"]))
+        async with agent_process([link], stub):
+            await page.wait_text(asker, "#people-list", "stub-model", 30)
+            await asker.click(".cm-content")
+            await asker.press("Control+End")
+            await asker.click("#ai-suggest")
+            for tab in everyone:
+                await wait_for(tab, "() => document.querySelector('.cm-ghost')?.dataset.status === 'ready'"
+                               " && document.querySelector('.cm-ghost-text')?.textContent === 'total = sum(items)'", 30, "the suggestion")
+            await accepter.click(".cm-ghost-btn.accept")
+            await _same_text(everyone, "total = sum(items)")
+            for tab in everyone:
+                await wait_for(tab, "() => !document.querySelector('.cm-ghost')", 15, "the ghost gone")
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -118,6 +139,9 @@ async def test_core_flows(engine: str, tmp_path: Path) -> None:
                     await page.wait_text(tab, "#chat-log", markers[4])
                     await page.wait_text(tab, "#chat-log", "Lin")
 
+            async with flows.step("ai"):
+                await _ai_suggestion(ada, lin, [ada, grace, lin], link)
+
             await ada.screenshot(ARTIFACTS / f"browser-{engine}.png")
 
             async with flows.step("read_only"):
@@ -163,7 +187,7 @@ async def test_core_flows(engine: str, tmp_path: Path) -> None:
             async with flows.step("no_plaintext"):
                 stored = _store(data)
                 assert stored, "the hub stored nothing"
-                for marker in markers:
+                for marker in [*markers, "total = sum(items)"]:  # and the AI's accepted suggestion
                     assert marker.encode() not in stored, f"the hub's store holds {marker} in plaintext"
                     assert marker not in hub.log()
     finally:

@@ -97,7 +97,16 @@ class _PlaywrightTab:
         await self.page.goto(url)
 
     async def call(self, fn: str) -> Any:
-        return await self.page.evaluate(fn)
+        from playwright.async_api import Error
+
+        for attempt in range(3):
+            try:
+                return await self.page.evaluate(fn)
+            except Error as exc:
+                # A poll that lands on a navigation (landing page -> session page): ask the new page.
+                if "context was destroyed" not in str(exc) or attempt == 2:
+                    raise
+                await self.page.wait_for_load_state()
 
     async def click(self, css: str) -> None:
         await self.page.locator(css).first.click()
