@@ -63,6 +63,20 @@ async def _type_offline_and_close(ada, marker: str) -> None:  # type: ignore[no-
     await ada.context.set_offline(False)
 
 
+async def _ada_and_grace(browser, hub: HubProcess, path: str, *, plaintext: bool = False):  # type: ignore[no-untyped-def]
+    """Ada starts a room, creates ``path`` and types a line; Grace, in another profile, sees it."""
+    from playwright.async_api import expect
+
+    ada = await new_page(browser, hub.url)
+    link = await start_session(ada, "Ada", plaintext=plaintext)
+    await create_file(ada, path)
+    await type_in_editor(ada, "online = 1")
+    grace = await new_page(browser, hub.url)
+    await join(grace, link, "Grace")
+    await expect(editor(grace)).to_contain_text("online = 1")
+    return ada, grace, link
+
+
 async def test_encrypted_offline_edits_survive_closing_the_tab_and_stay_sealed(hub: HubProcess) -> None:
     from playwright.async_api import expect
 
@@ -124,14 +138,8 @@ async def test_plaintext_offline_edits_survive_closing_the_tab(hub: HubProcess) 
 
     marker = "plainOfflineXy4"
     async with chromium() as browser:
-        ada = await new_page(browser, hub.url)
-        link = await start_session(ada, "Ada", plaintext=True)
+        ada, grace, link = await _ada_and_grace(browser, hub, "plain.py", plaintext=True)
         assert "#" not in link
-        await create_file(ada, "plain.py")
-        await type_in_editor(ada, "online = 1")
-        grace = await new_page(browser, hub.url)
-        await join(grace, link, "Grace")
-        await expect(editor(grace)).to_contain_text("online = 1")
         profile = ada.context
 
         await _type_offline_and_close(ada, marker)
@@ -192,3 +200,83 @@ async def test_a_read_only_link_never_pushes_what_a_write_link_kept(hub: HubProc
         ada = await page_in(profile)
         await join(ada, link, None)
         await expect(editor(grace)).to_contain_text(f"{marker} = 2")
+
+
+# Until commit ca658b6 a write link's copy was sealed under HKDF(R, "collab v1 local-store"); now it
+# is HKDF(S, "collab v1 local-store writer"). Called with [link, reseal]: with reseal, every write
+# link record is turned into one the page before ca658b6 wrote (same associated data, old key);
+# either way, returns for each write link record whether [the writer's key, the old key] opens it.
+OLD_KEY_RECORDS = """
+async ([link, reseal]) => {
+  const S = Uint8Array.from(atob(new URL(link).hash.slice(3).replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+  const hkdf = async (secret, info) => new Uint8Array(await crypto.subtle.deriveBits(
+    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: new TextEncoder().encode(info) },
+    await crypto.subtle.importKey("raw", secret, "HKDF", false, ["deriveBits"]), 256));
+  const aes = async (raw) => crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+  const writerKey = await aes(await hkdf(S, "collab v1 local-store writer"));
+  const oldKey = await aes(await hkdf(await hkdf(S, "collab v1 read"), "collab v1 local-store"));
+  const wait = (req) => new Promise((ok, fail) => { req.onsuccess = () => ok(req.result); req.onerror = () => fail(req.error); });
+  const db = await wait(indexedDB.open("collab"));
+  try {
+    const store = db.transaction("rooms").objectStore("rooms");
+    const [keys, values] = await Promise.all([wait(store.getAllKeys()), wait(store.getAll())]);
+    const records = keys.map((k, i) => [k, values[i]]).filter(([k]) => k[0] === "w");
+    const aad = (k) => new TextEncoder().encode(`collab local-store v1\\nw\\n${k[1]}\\n${k[2]}`);
+    const open = async (key, k, blob) => {
+      try {
+        return new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: blob.slice(0, 12), additionalData: aad(k) }, key, blob.slice(12)));
+      } catch {
+        return null;
+      }
+    };
+    if (reseal) {
+      const old = [];
+      for (const [k, v] of records) {
+        const iv = crypto.getRandomValues(new Uint8Array(12));
+        const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad(k) }, oldKey, await open(writerKey, k, v.blob)));
+        const blob = new Uint8Array(12 + sealed.length);
+        blob.set(iv);
+        blob.set(sealed, 12);
+        old.push([k, { ...v, blob }]);
+      }
+      const tx = db.transaction("rooms", "readwrite");
+      for (const [k, v] of old) tx.objectStore("rooms").put(v, k);
+      await new Promise((ok, fail) => { tx.oncomplete = ok; tx.onerror = () => fail(tx.error); });
+      return old.map(() => [false, true]);
+    }
+    return Promise.all(records.map(async ([k, v]) => [(await open(writerKey, k, v.blob)) !== null, (await open(oldKey, k, v.blob)) !== null]));
+  } finally {
+    db.close();
+  }
+}
+"""
+
+
+async def test_a_writers_copy_sealed_under_the_old_key_is_sent_and_resealed(hub: HubProcess) -> None:
+    """A write link's copy kept before ca658b6 (old key) still delivers its unsent edits, then is
+    sealed under the writer's key: the upgrade loses no edit."""
+    from playwright.async_api import expect
+
+    marker = "keptBeforeTheUpgradeW3"
+    async with chromium() as browser:
+        ada, grace, link = await _ada_and_grace(browser, hub, "upgrade.py")
+        profile = ada.context
+        await _type_offline_and_close(ada, marker)
+
+        # Rewrite the kept copy as the page before the change sealed it, from a document of the hub's
+        # origin that runs no page code (so nothing re-saves it meanwhile).
+        tool = await page_in(profile)
+        await tool.goto("/static/favicon.svg")
+        assert await tool.evaluate(OLD_KEY_RECORDS, [link, True]), "the write link kept no copy"
+        assert set(map(tuple, await tool.evaluate(OLD_KEY_RECORDS, [link, False]))) == {(False, True)}
+        await tool.close()
+        await expect(editor(grace)).not_to_contain_text(marker)
+
+        # The upgraded page opens it, sends what the hub never got, and keeps it under the writer's key.
+        ada = await page_in(profile)
+        await join(ada, link, None)
+        await expect(editor(ada)).to_contain_text(f"{marker} = 2")
+        await expect(editor(grace)).to_contain_text(f"{marker} = 2")
+        await expect(ada.locator("#connection-status")).to_have_attribute("data-kept", "true")
+        assert set(map(tuple, await ada.evaluate(OLD_KEY_RECORDS, [link, False]))) == {(True, False)}
+        assert ada.errors == [] and grace.errors == []

@@ -10,14 +10,14 @@ import * as Y from "yjs";
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import { createStore, delMany, entries, get, keys as storedKeys, set, type UseStore } from "idb-keyval";
-import { bytes, concat, randomBytes, toHex, utf8, type Bytes } from "../crypto/bytes.js";
-import { localStoreKey, type RoomKeys } from "../crypto/keys.js";
+import { randomBytes, toHex, utf8, type Bytes } from "../crypto/bytes.js";
+import type { RoomKeys } from "../crypto/keys.js";
 import { Listeners } from "../listeners.js";
+import { LocalSeal } from "./local_seal.js";
 
 const DB_NAME = "collab";
 const STORE_NAME = "rooms";
 const FORMAT = 1;
-const NONCE_BYTES = 12;
 // Save at most this often while typing: each save writes the whole (compacted) document.
 const SAVE_EVERY_MS = 250;
 // A copy with nothing left to send is dropped once no page of its room has opened for this long.
@@ -71,14 +71,14 @@ export class LocalCopy {
     private readonly slot: Slot,
     private readonly server: string,
     private readonly room: string,
-    private readonly key: CryptoKey | null,
+    private readonly key: LocalSeal | null,
   ) {}
 
   /** Null when this browser has no IndexedDB (some private modes): the session then runs without a copy. */
   static async open(server: string, room: string, keys: RoomKeys | null): Promise<LocalCopy | null> {
     if (typeof indexedDB === "undefined") return null;
     const slot: Slot = !keys ? "p" : keys.canWrite ? "w" : "r";
-    return new LocalCopy(createStore(DB_NAME, STORE_NAME), slot, server, room, keys ? await localStoreKey(keys) : null);
+    return new LocalCopy(createStore(DB_NAME, STORE_NAME), slot, server, room, keys ? await LocalSeal.of(keys) : null);
   }
 
   onChange(listener: () => void): void {
@@ -93,7 +93,9 @@ export class LocalCopy {
     const unsent: Uint8Array[] = [];
     let any = false;
     for (const [k, payload] of found) {
-      this.absorbed.push(k); // unreadable ones too: they can never be opened, so they go
+      // Unreadable ones too: they can never be opened, so they go. All of them, and those opened under
+      // the key write links used before (re-sealed by this save), are deleted only once our record is written.
+      this.absorbed.push(k);
       if (!payload) continue;
       any = true;
       Y.applyUpdate(merged, payload.state);
@@ -210,10 +212,7 @@ export class LocalCopy {
   }
 
   private async seal(payload: Uint8Array): Promise<Uint8Array> {
-    if (!this.key) return payload;
-    const nonce = randomBytes(NONCE_BYTES);
-    const sealed = await crypto.subtle.encrypt({ name: "AES-GCM", iv: nonce, additionalData: this.aad() }, this.key, bytes(payload));
-    return concat(nonce, bytes(sealed));
+    return this.key ? await this.key.seal(payload, this.aad()) : payload;
   }
 
   private async read(k: RecordKey): Promise<{ state: Uint8Array; unsent: Uint8Array; hadUnsent: boolean } | null> {
@@ -222,12 +221,9 @@ export class LocalCopy {
       if (!record || record.v !== FORMAT) return null;
       let payload = record.blob;
       if (this.key) {
-        const plain = await crypto.subtle.decrypt(
-          { name: "AES-GCM", iv: bytes(payload.subarray(0, NONCE_BYTES)), additionalData: this.aad() },
-          this.key,
-          bytes(payload.subarray(NONCE_BYTES)),
-        );
-        payload = new Uint8Array(plain);
+        const opened = await this.key.open(payload, this.aad());
+        if (opened.legacy) console.info("collab: opened a copy of the room sealed under the old key; it is re-sealed on the next save");
+        payload = opened.payload;
       }
       return { ...decodePayload(payload), hadUnsent: record.unsent };
     } catch (err) {
