@@ -28,7 +28,7 @@ PLAINTEXT_FINAL_CLOSES: Final[Mapping[int, str]] = {
 
 ENCRYPTED_FINAL_CLOSES: Final[Mapping[int, str]] = {
     **FINAL_CLOSES,
-    close_codes.UNAUTHORIZED: "the hub refused us as a writer: this link's write key is not the room's",
+    close_codes.UNAUTHORIZED: "the hub refused this link: its write or reader key is not the room's",
     close_codes.FORBIDDEN: "the hub refused this room kind: it is not an end-to-end encrypted room",
     close_codes.NOT_FOUND: "no such room on this hub (encrypted rooms are created with `collab new`)",
 }

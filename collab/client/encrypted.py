@@ -32,7 +32,7 @@ from collab.client.sealed_presence import SealedPresence
 from collab.client.room_log import RoomLog
 from collab.client.transport import FrameSocket, SocketClosed, Transport, close_message
 from collab.client.ws_transport import WebsocketsTransport
-from collab.crypto.auth import sign_challenge
+from collab.crypto.auth import sign_challenge, sign_reader_challenge
 from collab.crypto.keys import RoomKeys
 from collab.crypto.links import parse_link, websocket_url
 from collab.protocol import close_codes
@@ -226,7 +226,10 @@ class EncryptedProvider(ConnectorState):
         first = await self._recv(sock)
         if not isinstance(first, frames.Challenge):
             raise frames.ProtocolError("the hub did not start with CHALLENGE")
-        signature = sign_challenge(self.keys, first.challenge) if self.can_write else None
+        # Readers sign too (with the key every member derives from the read secret): the hub admits
+        # no stranger who only knows the room id. Rooms from before reader keys ignore the signature.
+        sign = sign_challenge if self.can_write else sign_reader_challenge
+        signature = sign(self.keys, first.challenge)
         role = frames.ROLE_WRITER if self.can_write else frames.ROLE_READER
         await self._send(sock, frames.hello(role, self._log.since, signature))
         ready = await self._recv(sock)

@@ -1,8 +1,9 @@
-"""Write authentication: proving to the hub that a connection holds the write secret.
+"""Hub authentication: proving to the hub that a connection holds the write or the read secret.
 
-The hub sends a fresh random challenge; the writer signs it with the write-auth key. The hub
-stores only the write public key, so it can turn away strangers without being able to write
-(or read) anything itself. The signed message binds a context label and the room id, so a
+The hub sends a fresh random challenge; a writer signs it with the write-auth key, a reader with
+the reader-auth key (derived from the read secret, which every member holds). The hub stores only
+the two public keys, so it can turn away strangers without being able to write (or read) anything
+itself. The signed message binds a context label and the room id, so a
 signature can be neither replayed in another room nor confused with an envelope signature
 (envelopes start with b"CLB", never with this label).
 """
@@ -36,6 +37,13 @@ def sign_challenge(keys: RoomKeys, challenge: bytes) -> bytes:
     if len(challenge) != CHALLENGE_SIZE:
         raise CryptoError(f"challenge must be {CHALLENGE_SIZE} bytes, got {len(challenge)}")
     return keys.require_signing_key().sign(auth_message(keys.room_id_bytes, challenge))
+
+
+def sign_reader_challenge(keys: RoomKeys, challenge: bytes) -> bytes:
+    """Answer a hub's challenge as a reader: any member's keys can, a stranger's cannot."""
+    if len(challenge) != CHALLENGE_SIZE:
+        raise CryptoError(f"challenge must be {CHALLENGE_SIZE} bytes, got {len(challenge)}")
+    return keys.reader_key.sign(auth_message(keys.room_id_bytes, challenge))
 
 
 def verify_challenge(

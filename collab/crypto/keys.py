@@ -1,9 +1,10 @@
 """Room secrets and everything derived from them.
 
 One 32-byte write secret S is the whole capability to a room. From it, HKDF-SHA256 derives the
-write-auth signing key and the read secret R; from R alone derive the room id, the document key
-and the awareness key. So whoever holds R (plus the write public key, to check signatures) can
-read and verify, but cannot derive the signing key: that is what a read-only link hands out.
+write-auth signing key and the read secret R; from R alone derive the room id, the document key,
+the awareness key and the reader-auth key (every member proves to the hub it holds R with it). So
+whoever holds R (plus the write public key, to check signatures) can read and verify, but cannot
+derive the signing key: that is what a read-only link hands out.
 
 Pure: no I/O apart from ``os.urandom`` for fresh secrets.
 """
@@ -36,6 +37,7 @@ INFO_READ = b"collab v1 read"
 INFO_ROOM_ID = b"collab v1 room-id"
 INFO_DOC_KEY = b"collab v1 doc-key"
 INFO_AWARENESS_KEY = b"collab v1 awareness-key"
+INFO_READER_AUTH = b"collab v1 reader-auth"
 
 
 class CryptoError(ValueError):
@@ -72,6 +74,12 @@ def derive_signing_key(write_secret: bytes) -> Ed25519PrivateKey:
     _check_len("write secret", write_secret, WRITE_SECRET_SIZE)
     seed = hkdf_sha256(write_secret, INFO_WRITE_AUTH, 32)
     return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def derive_reader_key(read_secret: bytes) -> Ed25519PrivateKey:
+    """The key a member signs the hub's challenge with to be let in as a reader (collab.crypto.auth)."""
+    _check_len("read secret", read_secret, READ_SECRET_SIZE)
+    return Ed25519PrivateKey.from_private_bytes(hkdf_sha256(read_secret, INFO_READER_AUTH, 32))
 
 
 def public_key_bytes(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
@@ -155,6 +163,16 @@ class RoomKeys:
     def read_capability(self) -> bytes:
         """R || write public key: what a read-only link carries (64 bytes)."""
         return self.read_secret + self.write_public_key
+
+    @property
+    def reader_key(self) -> Ed25519PrivateKey:
+        """Derived on use (~0.1 ms): only the handshake needs it, once per connection."""
+        return derive_reader_key(self.read_secret)
+
+    @property
+    def reader_public_key(self) -> bytes:
+        """What the room is created with next to the write key, so the hub can check readers."""
+        return public_key_bytes(self.reader_key)
 
     def read_only(self) -> RoomKeys:
         """The same room without the power to write, as a read-only link would give it."""

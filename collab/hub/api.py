@@ -52,6 +52,7 @@ async def create_room(request: Request) -> Response:
         return _error(400, "kind must be 'plaintext' or 'encrypted'")
     name = spec.get("room")
     write_key: bytes | None = None
+    read_key: bytes | None = None
     if kind == "encrypted":
         if not isinstance(name, str) or not valid_room_name(name):
             return _error(400, "encrypted rooms need 'room': the id the client derived from its secret")
@@ -61,18 +62,32 @@ async def create_room(request: Request) -> Response:
             write_key = b""
         if len(write_key) != 32:
             return _error(400, "encrypted rooms need 'write_key': a base64url Ed25519 public key (32 bytes)")
+        # Optional, for clients from before reader keys: a room created without one admits any reader.
+        if "read_key" in spec:
+            read_key = _public_key(spec["read_key"])
+            if read_key is None:
+                return _error(400, "'read_key' must be a base64url Ed25519 public key (32 bytes)")
     elif name is None:
         name = b64url_encode(os.urandom(12))
     elif not isinstance(name, str) or not valid_room_name(name):
         return _error(400, ROOM_NAME_RULE)
     try:
-        await hub.store.create_room(RoomInfo(name, kind, write_key, time.time()))
+        await hub.store.create_room(RoomInfo(name, kind, write_key, time.time(), read_key))
     except RoomExists:
         return _error(409, f"room {name!r} already exists")
     except StoreUnavailable as exc:
         return _error(503, f"store unavailable: {exc}")
     base = str(request.base_url).rstrip("/")
     return JSONResponse({"room": name, "kind": kind, "url": f"{base}/s/{name}"}, status_code=201)
+
+
+def _public_key(value: object) -> bytes | None:
+    """A raw 32-byte public key from its base64url text, or None."""
+    try:
+        raw = b64url_decode(value) if isinstance(value, str) else b""
+    except ValueError:
+        return None
+    return raw if len(raw) == 32 else None
 
 
 async def room_info(request: Request) -> Response:
@@ -83,4 +98,6 @@ async def room_info(request: Request) -> Response:
     result: dict[str, object] = {"room": info.name, "kind": info.kind}
     if info.write_key:
         result["write_key"] = b64url_encode(info.write_key)
+    if info.read_key:
+        result["read_key"] = b64url_encode(info.read_key)
     return JSONResponse(result)

@@ -1,6 +1,6 @@
 """Encrypted rooms: the ``collab-e2ee.v1`` websocket subprotocol, served blind.
 
-One coroutine per connection: challenge, HELLO (write auth by signature), history replay, then
+One coroutine per connection: challenge, HELLO (writer or reader auth by signature), history replay, then
 PUBLISH / SNAPSHOT / AWARENESS until the client leaves. The hub never holds a key: it checks the
 envelope's cleartext header and the write signature, stores, numbers and relays. See
 docs/protocol.md for the frames and docs/e2ee.md for the envelope.
@@ -78,7 +78,7 @@ async def serve_encrypted(hub: Hub, ws: WebSocket, name: str, info: RoomInfo | N
     async with Connection.opened(
         ws, send_limit=hub.settings.send_buffer_bytes, metrics=hub.metrics, admission=ws.app.state.admission
     ) as conn:
-        session = EncryptedSession(hub, room, conn, room_id, info.write_key)
+        session = EncryptedSession(hub, room, conn, room_id, info.write_key, info.read_key)
         try:
             await session.run()
         finally:
@@ -90,12 +90,15 @@ async def serve_encrypted(hub: Hub, ws: WebSocket, name: str, info: RoomInfo | N
 class EncryptedSession:
     """The hub's side of one connection to an encrypted room."""
 
-    def __init__(self, hub: Hub, room: EncryptedRoom, conn: Connection, room_id: bytes, write_key: bytes) -> None:
+    def __init__(
+        self, hub: Hub, room: EncryptedRoom, conn: Connection, room_id: bytes, write_key: bytes, read_key: bytes | None
+    ) -> None:
         self.hub = hub
         self.room = room
         self.conn = conn
         self.room_id = room_id
         self.write_key = write_key
+        self.read_key = read_key  # None: a room from before reader keys, open to any reader
         self.challenge = new_challenge()
         self.member: Member | None = None  # set by HELLO
         self._upload: SnapshotUpload | None = None  # a snapshot arriving in parts
@@ -138,13 +141,13 @@ class EncryptedSession:
         return self._hello(hello)
 
     async def _hello(self, hello: frames.Hello) -> None:
-        if hello.role == frames.ROLE_WRITER and not verify_challenge(
-            self.write_key, self.room_id, self.challenge, hello.signature or b""
-        ):
+        writer = hello.role == frames.ROLE_WRITER
+        key = self.write_key if writer else self.read_key
+        if key is not None and not verify_challenge(key, self.room_id, self.challenge, hello.signature or b""):
             code = close_codes.UNAUTHORIZED
-            self.conn.log(log, logging.INFO, "unauthorized", "%r in room %s: write challenge failed, closed with %d",
-                          self.conn, self.room.name, code)
-            await self.conn.close(code, "not a writer of this room")
+            self.conn.log(log, logging.INFO, "unauthorized", "%r in room %s: %s challenge failed, closed with %d",
+                          self.conn, self.room.name, "write" if writer else "reader", code)
+            await self.conn.close(code, "not a writer of this room" if writer else "not a member of this room")
             return
         self.conn.handshake_done()
         member = Member(self.conn, new_conn_id(), hello.role)

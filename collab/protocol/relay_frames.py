@@ -110,7 +110,7 @@ class Left:
 class Hello:
     role: int
     since: int
-    signature: bytes | None  # present exactly for writers
+    signature: bytes | None  # always a writer's; a reader's in rooms with a reader key (optional in the frame)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,8 +197,8 @@ def left(conn_id: int) -> bytes:
 
 def hello(role: int, since: int, signature: bytes | None = None) -> bytes:
     _role(role)
-    if (role == ROLE_WRITER) != (signature is not None):
-        raise ValueError("a writer's HELLO carries the challenge signature; a reader's carries none")
+    if role == ROLE_WRITER and signature is None:
+        raise ValueError("a writer's HELLO carries the challenge signature")
     if signature is not None and len(signature) != SIGNATURE_SIZE:
         raise ValueError(f"signature must be {SIGNATURE_SIZE} bytes, got {len(signature)}")
     return bytes([FrameType.HELLO]) + _U8_U64.pack(role, _u64("since", since)) + (signature or b"")
@@ -304,9 +304,10 @@ def decode(frame: bytes | bytearray | memoryview) -> Frame:
                 raise ProtocolError(f"a writer's HELLO needs a {SIGNATURE_SIZE}-byte signature, got {len(rest)} bytes")
             return Hello(role, since, rest)
         if role == ROLE_READER:
-            if rest:
-                raise ProtocolError(f"a reader's HELLO carries no signature, got {len(rest)} extra bytes")
-            return Hello(role, since, None)
+            # Rooms created before reader keys admit a reader without one, so it stays optional here.
+            if rest and len(rest) != SIGNATURE_SIZE:
+                raise ProtocolError(f"a reader's HELLO carries no signature or a {SIGNATURE_SIZE}-byte one, got {len(rest)} extra bytes")
+            return Hello(role, since, rest or None)
         raise ProtocolError(f"HELLO asks for unknown role {role}")
     if kind is FrameType.PUBLISH:
         _at_least("PUBLISH", body, 9)

@@ -3,7 +3,7 @@
 Keys of room R carry the ``{R}`` hash tag, which puts them all in one Redis Cluster slot, so one
 Lua script may touch them together (scripts are how seq assignment and compaction stay atomic):
 
-  collab:{R}:info    hash    kind, write_key, created_at
+  collab:{R}:info    hash    kind, write_key, created_at, read_key
   collab:{R}:head    string  the last sequence number handed out (INCRBY, never decreases)
   collab:{R}:log     stream  entry ID "<seq>-0", field d = the entry's bytes
   collab:{R}:snap    hash    seq, data: the snapshot that covers entries 1..seq

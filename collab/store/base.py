@@ -32,6 +32,9 @@ class RoomInfo:
     kind: RoomKind
     write_key: bytes | None = None  # Ed25519 public key of encrypted rooms' writers
     created_at: float = 0.0
+    # Ed25519 public key of encrypted rooms' readers (every member): None for rooms created before
+    # reader keys, which admit readers without a signature.
+    read_key: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,10 +43,11 @@ end
 return first
 """
 
-# KEYS: info. ARGV: kind, write_key, created_at. Returns 1 if created.
+# KEYS: info. ARGV: kind, write_key, created_at, read_key. Returns 1 if created. Rooms created
+# before reader keys have no read_key field and stay open to readers.
 CREATE_ROOM = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'kind', ARGV[1], 'write_key', ARGV[2], 'created_at', ARGV[3])
+redis.call('HSET', KEYS[1], 'kind', ARGV[1], 'write_key', ARGV[2], 'created_at', ARGV[3], 'read_key', ARGV[4])
 return 1
 """
 
@@ -150,7 +151,7 @@ class RedisStore(GroupCommitStore):
         created = await self._call(
             self.redis.eval(
                 CREATE_ROOM, 1, room_key(info.name, "info"), info.kind, info.write_key or b"",
-                repr(info.created_at or time.time()),
+                repr(info.created_at or time.time()), info.read_key or b"",
             )
         )
         if not created:
@@ -166,6 +167,7 @@ class RedisStore(GroupCommitStore):
             "encrypted" if kind == "encrypted" else "plaintext",
             fields.get(b"write_key") or None,
             float(fields.get(b"created_at", b"0")),
+            fields.get(b"read_key") or None,
         )
 
     # -- log -------------------------------------------------------------------------------------

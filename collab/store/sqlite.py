@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS rooms (
     name TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
     write_key BLOB,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    read_key BLOB
 );
 CREATE TABLE IF NOT EXISTS log (
     room TEXT NOT NULL,
@@ -123,6 +124,9 @@ class SQLiteStore(GroupCommitStore):
         db.execute(f"PRAGMA synchronous={self.synchronous}")
         db.execute("PRAGMA busy_timeout=5000")
         db.executescript(SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(rooms)")}
+        if "read_key" not in columns:  # a database from before reader keys: its rooms keep none
+            db.execute("ALTER TABLE rooms ADD COLUMN read_key BLOB")
         self._db = db
 
     async def close(self) -> None:
@@ -154,8 +158,8 @@ class SQLiteStore(GroupCommitStore):
         def insert() -> None:
             try:
                 self.db.execute(
-                    "INSERT INTO rooms (name, kind, write_key, created_at) VALUES (?, ?, ?, ?)",
-                    (info.name, info.kind, info.write_key, info.created_at or time.time()),
+                    "INSERT INTO rooms (name, kind, write_key, created_at, read_key) VALUES (?, ?, ?, ?, ?)",
+                    (info.name, info.kind, info.write_key, info.created_at or time.time(), info.read_key),
                 )
             except sqlite3.IntegrityError as exc:
                 raise RoomExists(info.name) from exc
@@ -165,10 +169,10 @@ class SQLiteStore(GroupCommitStore):
     async def room_info(self, name: str) -> RoomInfo | None:
         row = await self._run(
             lambda: self.db.execute(
-                "SELECT name, kind, write_key, created_at FROM rooms WHERE name = ?", (name,)
+                "SELECT name, kind, write_key, created_at, read_key FROM rooms WHERE name = ?", (name,)
             ).fetchone()
         )
-        return RoomInfo(row[0], row[1], row[2], row[3]) if row else None
+        return RoomInfo(row[0], row[1], row[2], row[3], row[4]) if row else None
 
     # -- log -------------------------------------------------------------------------------------
 

@@ -57,7 +57,7 @@ async def test_an_encrypted_room_keeps_completions_out_of_the_store_logs_and_fra
     recorded: list[bytes] = []
     async with raw_client(room_url(hub, keys)) as spy, Session.connect(link, name="ann") as ann, \
             Session.connect(link, name="bob") as bob, agent_in(link, backend) as agent:
-        await spy.hello(None)  # a reader: it gets every frame the hub relays, as anyone could record them
+        await spy.hello(keys.read_only())  # a reader: it gets every frame the hub relays, as anyone could record them
 
         async def record() -> None:
             while True:

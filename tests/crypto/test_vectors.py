@@ -27,6 +27,7 @@ from collab.crypto import (
     websocket_url,
     write_link,
 )
+from collab.crypto.auth import sign_reader_challenge
 from collab.crypto.keys import hkdf_sha256
 from collab.protocol import envelope as envelope_module
 from collab.protocol.envelope import (
@@ -81,6 +82,8 @@ def test_derived_values(keys: RoomKeys) -> None:
     assert keys.read_capability == H(d["read_capability"]) == r + H(d["write_public_key"])
     assert d["write_secret_b64url"] == b64url_encode(s)
     assert d["read_capability_b64url"] == b64url_encode(H(d["read_capability"]))
+    assert hkdf_sha256(r, info["reader_auth_seed"].encode(), 32) == H(d["reader_auth_seed"])
+    assert keys.reader_public_key == keys.read_only().reader_public_key == H(d["reader_public_key"])
 
 
 def test_read_capability_derives_the_same_values(keys: RoomKeys) -> None:
@@ -123,6 +126,11 @@ def test_auth(keys: RoomKeys) -> None:
     assert sign_challenge(keys, challenge) == H(auth["signature"])
     signature = H(auth["signature"])
     assert verify_challenge(keys.write_public_key, keys.room_id_bytes, challenge, signature)
+    # A reader answers the same message with the reader key, which any link derives; it is no writer's.
+    reader_signature = H(auth["reader_signature"])
+    assert sign_reader_challenge(keys.read_only(), challenge) == reader_signature
+    assert verify_challenge(H(VECTORS["derived"]["reader_public_key"]), keys.room_id_bytes, challenge, reader_signature)
+    assert not verify_challenge(keys.write_public_key, keys.room_id_bytes, challenge, reader_signature)
 
 
 @pytest.mark.parametrize("case", VECTORS["auth"]["invalid"], ids=lambda c: c["why"])

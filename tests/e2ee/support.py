@@ -13,6 +13,7 @@ from websockets.typing import Subprotocol
 from collab.client.encrypted import EncryptedProvider
 from collab.commands.new import create_encrypted_room
 from collab.crypto import sign_challenge
+from collab.crypto.auth import sign_reader_challenge
 from collab.crypto.keys import RoomKeys
 from collab.crypto.links import websocket_url
 from collab.protocol import relay_frames as frames
@@ -61,10 +62,14 @@ class RawClient:
                 return got
 
     async def hello(self, keys: RoomKeys | None, since: int = 0) -> list[frames.Frame]:
-        """Answer the challenge (as a writer when ``keys`` can write) and read history to SYNCED."""
+        """Answer the challenge (as a writer when ``keys`` can write, else as a reader signing with
+        the reader key; unsigned for None, as a stranger would) and read history to SYNCED."""
         assert self.challenge is not None
         if keys is not None and keys.can_write:
             await self.ws.send(frames.hello(frames.ROLE_WRITER, since, sign_challenge(keys, self.challenge.challenge)))
+        elif keys is not None:
+            signature = sign_reader_challenge(keys, self.challenge.challenge)
+            await self.ws.send(frames.hello(frames.ROLE_READER, since, signature))
         else:
             await self.ws.send(frames.hello(frames.ROLE_READER, since))
         return await self.recv_until(frames.Synced)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+from typing import Callable
+
+import httpx
 import pycrdt
 import pytest
 from websockets.asyncio.client import connect
@@ -12,7 +15,8 @@ from websockets.exceptions import ConnectionClosed
 
 from collab.client.encrypted import EncryptedProvider
 from collab.client.provider import ProviderError
-from collab.crypto.keys import RoomKeys, generate_write_secret
+from collab.crypto.auth import sign_reader_challenge
+from collab.crypto.keys import RoomKeys, b64url_encode, generate_write_secret
 from collab.protocol import relay_frames as frames
 from collab.protocol.envelope import TamperedEnvelope, open_envelope
 from tests.e2ee.support import joined, new_room, raw_client, room_url
@@ -44,26 +48,65 @@ async def test_a_stranger_cannot_join_as_writer(hub: HubProcess) -> None:
         assert closed.value.rcvd.reason == "not a writer of this room"
 
 
-async def test_a_stranger_reading_gets_only_ciphertext_it_cannot_open(hub: HubProcess) -> None:
-    keys = await _room_with_text(hub)
+async def _refused_reader(
+    hub: HubProcess, keys: RoomKeys, sign: Callable[[bytes], bytes | None]
+) -> list[frames.Frame]:
+    """Connect as a reader answering the challenge with ``sign``; every frame received before the 4401 close."""
+    got: list[frames.Frame] = []
     async with raw_client(room_url(hub, keys)) as raw:
-        history = await raw.hello(None)
+        assert raw.challenge is not None
+        await raw.ws.send(frames.hello(frames.ROLE_READER, 0, sign(raw.challenge.challenge)))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                got.append(await raw.recv())
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    assert closed.value.rcvd.reason == "not a member of this room"
+    return got
+
+
+async def test_a_stranger_who_knows_only_the_room_id_cannot_read(hub: HubProcess) -> None:
+    keys = await _room_with_text(hub)
+    stranger = RoomKeys.from_write_secret(generate_write_secret())
+    forced = dataclasses.replace(stranger, room_id_bytes=keys.room_id_bytes)  # right room id, wrong read secret
+    # No signature, a wrong key's signature, junk, a member's signature replayed from another
+    # connection: refused before any entry or presence is sent.
+    async with raw_client(room_url(hub, keys)) as raw:
+        assert raw.challenge is not None
+        replayed = sign_reader_challenge(keys, raw.challenge.challenge)
+    signers: list[Callable[[bytes], bytes | None]] = [
+        lambda c: None, lambda c: sign_reader_challenge(forced, c), lambda c: bytes(64), lambda c: replayed,
+    ]
+    for sign in signers:
+        assert await _refused_reader(hub, keys, sign) == []
+    # Through a provider: a link whose read secret is not the room's is refused, and says so.
+    provider = EncryptedProvider(forced.read_only(), room_url(hub, keys))
+    with pytest.raises(ProviderError, match="not the room's"):
+        await asyncio.wait_for(provider.start(), 20)
+    # The holder of the read-only link is admitted and reads ciphertext only its keys open.
+    async with raw_client(room_url(hub, keys)) as raw:
+        history = await raw.hello(keys.read_only())
     envelopes = [f.envelope for f in history if isinstance(f, frames.Entry)]
     assert envelopes and all(SECRET.encode() not in e for e in envelopes)
-    # A stranger's own keys open nothing (wrong room, and with the room id forced: wrong key).
-    stranger = RoomKeys.from_write_secret(generate_write_secret())
-    forced = dataclasses.replace(stranger, room_id_bytes=keys.room_id_bytes, write_public_key=keys.write_public_key)
+    open_envelope(keys.read_only(), envelopes[0])  # raises unless the link's keys open it
     for envelope in envelopes:
         with pytest.raises(TamperedEnvelope, match="decryption failed"):
-            open_envelope(forced, envelope)
-    # Through a provider: everything is reported, nothing reaches the document.
-    provider = EncryptedProvider(stranger.read_only(), room_url(hub, keys))
-    await asyncio.wait_for(provider.start(), 20)
-    try:
-        assert str(provider.doc.get("code", type=pycrdt.Text)) == ""
-        assert provider.rejected and {r.error for r in provider.rejected} == {"WrongRoom"}
-    finally:
-        await provider.stop()
+            open_envelope(dataclasses.replace(forced, write_public_key=keys.write_public_key), envelope)
+
+
+async def test_rooms_created_before_reader_keys_stay_open_to_readers(hub: HubProcess) -> None:
+    keys = RoomKeys.from_write_secret(generate_write_secret())
+    # What a client from before reader keys posts: no read_key.
+    created = httpx.post(hub.url + "/api/rooms", json={
+        "kind": "encrypted", "room": keys.room_id, "write_key": b64url_encode(keys.write_public_key)})
+    assert created.status_code == 201
+    async with joined(hub, keys) as writer:
+        writer.doc.get("code", type=pycrdt.Text).insert(0, SECRET)
+        await writer.flush()
+    async with raw_client(room_url(hub, keys)) as raw:
+        history = await raw.hello(None)  # unsigned, as an old client (or anyone with the room id)
+    assert any(isinstance(f, frames.Entry) for f in history)
+    async with joined(hub, keys.read_only()) as reader:  # a new client signs; the hub ignores it here
+        assert str(reader.doc.get("code", type=pycrdt.Text)) == SECRET
 
 
 async def test_unknown_rooms_and_wrong_room_kinds_are_refused(hub: HubProcess) -> None:

@@ -22,6 +22,7 @@ ENV = b"CLB" + bytes(100)
         (f.left(11), f.Left(11)),
         (f.hello(1, 10, b"s" * 64), f.Hello(1, 10, b"s" * 64)),
         (f.hello(0, 0), f.Hello(0, 0, None)),
+        (f.hello(0, 3, b"r" * 64), f.Hello(0, 3, b"r" * 64)),  # a reader signs in rooms with a reader key
         (f.publish(1, ENV), f.Publish(1, ENV)),
         (f.snapshot(2, ENV), f.Snapshot(2, ENV)),
         (f.awareness(ENV), f.Awareness(ENV)),
@@ -52,7 +53,7 @@ def test_layouts_are_big_endian_and_fixed() -> None:
         (b"\x05" + bytes(10) + b"\xff", "not UTF-8"),
         (b"\x07" + bytes(9), "SYNCED frame must carry 8 bytes"),
         (b"\x11\x01" + bytes(8) + bytes(10), "needs a 64-byte signature"),
-        (b"\x11\x00" + bytes(8) + bytes(64), "carries no signature"),
+        (b"\x11\x00" + bytes(8) + bytes(10), "carries no signature or a 64-byte one"),
         (b"\x11\x02" + bytes(8), "unknown role 2"),
         (b"\x12" + bytes(8), "truncated PUBLISH"),
         (b"\x14", "carries no envelope"),
@@ -67,7 +68,7 @@ def test_encoders_refuse_what_cannot_be_framed() -> None:
     with pytest.raises(ValueError):
         f.hello(1, 0)  # a writer without a signature
     with pytest.raises(ValueError):
-        f.hello(0, 0, b"s" * 64)
+        f.hello(0, 0, b"s" * 63)
     with pytest.raises(ValueError):
         f.ack(-1, 0)
     with pytest.raises(ValueError):

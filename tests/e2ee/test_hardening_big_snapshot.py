@@ -73,7 +73,7 @@ async def test_snapshot_parts_over_the_limit_or_from_a_reader_are_refused(tmp_pa
         author = new_author_id()
         async with raw_client(room_url(hub, keys)) as writer, raw_client(room_url(hub, keys)) as reader:
             await writer.hello(keys)
-            await reader.hello(None)
+            await reader.hello(keys.read_only())
             head = await publish(writer, keys, author, 1, b"\x00\x00")
             envelope = seal_snapshot(keys, author, 2, head, encode_snapshot(b"\x00\x00", {}) + b"\x00" * (10 * MiB))
             for part in frames.snapshot_parts(7, envelope, PART):

@@ -41,8 +41,8 @@ async def relayed_from(watcher: RawClient, conn_id: int, quiet: float) -> list[b
 async def test_presence_faster_than_the_rate_is_coalesced(hub: HubProcess) -> None:
     keys = new_room(hub)
     async with raw_client(room_url(hub, keys)) as watcher, raw_client(room_url(hub, keys)) as evil:
-        await watcher.hello(None)
-        await evil.hello(None)
+        await watcher.hello(keys.read_only())
+        await evil.hello(keys.read_only())
         session, sent = new_author_id(), 200
         start = time.monotonic()
         envelopes = [presence(keys.read_only(), session, n) for n in range(1, sent + 1)]
@@ -63,8 +63,8 @@ async def test_presence_over_the_size_limit_is_refused(tmp_path: Path) -> None:
     try:
         keys = new_room(hub)
         async with raw_client(room_url(hub, keys)) as watcher, raw_client(room_url(hub, keys)) as evil:
-            await watcher.hello(None)
-            await evil.hello(None)
+            await watcher.hello(keys.read_only())
+            await evil.hello(keys.read_only())
             session = new_author_id()
             await evil.ws.send(presence(keys.read_only(), session, 1, size=5000))
             nack = await evil.recv(10)

@@ -60,7 +60,7 @@ async def test_hostile_presence_from_a_member_stops_no_ones_sync(hub: HubProcess
             await eventually(lambda: any(s.get("agent", {}).get("name") == "helper" for s in bob.peers().values()), 30,
                              what="the agent in the room")
             async with raw_client(room_url(hub, keys)) as attacker:
-                await attacker.hello(None)  # a read-only member: the read secret is all it takes
+                await attacker.hello(keys.read_only())  # a read-only member: the read secret is all it takes
                 session_id, client_ids = new_author_id(), [random.randrange(1, 2**32) for _ in HOSTILE]
                 for counter, (client_id, state) in enumerate(zip(client_ids, HOSTILE), 1):
                     update = yjs.encode_awareness([yjs.AwarenessEntry(client_id, 1, state)])

@@ -40,7 +40,7 @@ async def test_twenty_thousand_junk_frames_give_a_few_lines_and_a_bounded_list(h
             session_id = new_author_id()
             sent = 0
             async with raw_client(room_url(hub, keys)) as raw:
-                await raw.hello(None)
+                await raw.hello(keys.read_only())
                 try:
                     for counter in range(1, JUNK + 1):
                         await raw.ws.send(frames.awareness(seal_awareness(forged, session_id, counter, b"junk")))

@@ -26,7 +26,7 @@ FRAMES = 3000
 async def test_a_reader_writing_thousands_of_refused_frames_costs_a_line_or_two(hub: HubProcess) -> None:
     keys = new_room(hub)
     async with raw_client(room_url(hub, keys)) as raw:
-        await raw.hello(None)  # a reader: every PUBLISH is refused with NACK 2
+        await raw.hello(keys.read_only())  # a reader: every PUBLISH is refused with NACK 2
         for ref in range(1, FRAMES + 1):
             await raw.ws.send(frames.publish(ref, b"\x00" * 64))
         nacks = 0
@@ -63,5 +63,5 @@ async def test_hello_since_past_the_seq_range_is_a_protocol_error(hub: HubProces
             assert raw.ws.close_code == close_codes.PROTOCOL_ERROR, raw.ws.close_code
             assert "past the largest seq" in (raw.ws.close_reason or "")
     async with raw_client(room_url(hub, keys)) as raw:  # the largest valid one is a plain resume
-        assert isinstance((await raw.hello(None, since=2**63 - 1))[-1], frames.Synced)
+        assert isinstance((await raw.hello(keys.read_only(), since=2**63 - 1))[-1], frames.Synced)
     assert " ERROR " not in hub.log() and "unavailable" not in hub.log(), hub.log()[-3000:]

@@ -56,6 +56,7 @@ def test_room_creation_api(hub: HubProcess) -> None:
         ({"room": "../etc"}, 400),
         ({"kind": "encrypted", "room": "abc"}, 400),
         ({"kind": "encrypted", "room": "abc", "write_key": "AAAA"}, 400),
+        ({"kind": "encrypted", "room": "abc", "write_key": "A" * 43, "read_key": "AAAA"}, 400),
     ]
     for body, status in bad:
         response = httpx.post(f"{hub.url}/api/rooms", json=body)

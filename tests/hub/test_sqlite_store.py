@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 from typing import AsyncIterator
 
 import pytest
 
-from collab.store.base import SnapshotConflict
+from collab.store.base import RoomInfo, SnapshotConflict
 from collab.store.sqlite import SQLiteStore
 
 
@@ -54,3 +55,28 @@ async def test_head_survives_a_restart(tmp_path: Path) -> None:
         assert (log.snapshot_seq, [e.seq for e in log.entries], log.head) == (7, [8], await again.head("compacted"))
     finally:
         await again.close()
+
+
+async def test_a_database_from_before_reader_keys_gains_the_column_and_keeps_its_rooms(tmp_path: Path) -> None:
+    path = tmp_path / "collab.db"
+    old = sqlite3.connect(path)  # the rooms table as released before reader keys
+    old.executescript(
+        "CREATE TABLE rooms (name TEXT PRIMARY KEY, kind TEXT NOT NULL, write_key BLOB, created_at REAL NOT NULL);"
+        "INSERT INTO rooms VALUES ('old', 'encrypted', x'" + "11" * 32 + "', 1.5);"
+    )
+    old.commit()
+    old.close()
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        # An old room has no reader key, so the hub keeps admitting its readers without one.
+        assert await store.room_info("old") == RoomInfo("old", "encrypted", b"\x11" * 32, 1.5, None)
+        await store.create_room(RoomInfo("new", "encrypted", b"\x22" * 32, 2.5, b"\x33" * 32))
+    finally:
+        await store.close()
+    reopened = SQLiteStore(path)
+    await reopened.open()
+    try:
+        assert await reopened.room_info("new") == RoomInfo("new", "encrypted", b"\x22" * 32, 2.5, b"\x33" * 32)
+    finally:
+        await reopened.close()

@@ -51,6 +51,8 @@ async def test_seqs_count_up_per_room_and_rooms_are_registered_once(store: Redis
         await store.create_room(RoomInfo("r", "plaintext"))
     assert await store.room_info("r") == RoomInfo("r", "encrypted", b"k" * 32, 1.5)
     assert await store.room_info("missing") is None
+    await store.create_room(RoomInfo("keyed", "encrypted", b"k" * 32, 2.5, b"r" * 32))
+    assert await store.room_info("keyed") == RoomInfo("keyed", "encrypted", b"k" * 32, 2.5, b"r" * 32)
     seqs = await asyncio.gather(*(store.append("r", b"%d" % i) for i in range(1200)), store.append("other", b"x"))
     assert list(seqs) == [*range(1, 1201), 1]
     assert (await store.head("r"), await store.head("other"), await store.head("missing")) == (1200, 1, 0)

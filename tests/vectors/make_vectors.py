@@ -20,7 +20,8 @@ exactly. Envelope fields are big-endian on the wire.
   write_public_key (raw 32 bytes), read_secret = HKDF(S, "collab v1 read", 32),
   room_id_bytes = HKDF(R, "collab v1 room-id", 16), room_id, doc_key = HKDF(R, "collab v1
   doc-key", 32), awareness_key = HKDF(R, "collab v1 awareness-key", 32), read_capability =
-  R || write_public_key (64 bytes).
+  R || write_public_key (64 bytes), reader_auth_seed = HKDF(R, "collab v1 reader-auth", 32) (the
+  reader key's Ed25519 private seed), reader_public_key (raw 32 bytes: the room's ``read_key``).
 - ``links``: ``server_base``, ``write_link``, ``read_link``, ``plaintext_link`` (room
   "plain-room"), ``websocket_url`` of the encrypted room.
 - ``parse_links``: links that must parse: url, expected server_base, room, kind ("write",
@@ -28,7 +29,9 @@ exactly. Envelope fields are big-endian on the wire.
 - ``invalid_links``: url, error ("LinkError") and why (human text, not compared).
 - ``auth``: context (ASCII), challenge, message (= context || room_id_bytes || challenge) and
   signature (Ed25519 by the write-auth key over message); ``invalid`` lists challenge answers
-  that must NOT verify (write_public_key, room_id_bytes, challenge, signature, why).
+  that must NOT verify (write_public_key, room_id_bytes, challenge, signature, why);
+  ``reader_signature`` is the reader's answer (Ed25519 by the reader-auth key over the same
+  message), which must verify under reader_public_key and not under write_public_key.
 - ``envelopes``: valid envelopes sealed with the keys above. Inputs: type (1 update,
   2 snapshot, 3 awareness), author_id, author_seq, ref, nonce, plaintext. Outputs: header
   (69 bytes, the AES-GCM associated data), ciphertext (tag included), signature (64 bytes, or
@@ -64,10 +67,12 @@ from collab.crypto import (
     websocket_url,
     write_link,
 )
+from collab.crypto.auth import sign_reader_challenge
 from collab.crypto.keys import (
     INFO_AWARENESS_KEY,
     INFO_DOC_KEY,
     INFO_READ,
+    INFO_READER_AUTH,
     INFO_ROOM_ID,
     INFO_WRITE_AUTH,
     hkdf_sha256,
@@ -200,6 +205,8 @@ def build() -> dict[str, Any]:
         "read_capability": keys.read_capability.hex(),
         "write_secret_b64url": b64url_encode(keys.write_secret),
         "read_capability_b64url": b64url_encode(keys.read_capability),
+        "reader_auth_seed": hkdf_sha256(keys.read_secret, INFO_READER_AUTH, 32).hex(),
+        "reader_public_key": keys.reader_public_key.hex(),
     }
 
     room = keys.room_id
@@ -254,6 +261,7 @@ def build() -> dict[str, Any]:
         "challenge": CHALLENGE.hex(),
         "message": auth_message(keys.room_id_bytes, CHALLENGE).hex(),
         "signature": sign_challenge(keys, CHALLENGE).hex(),
+        "reader_signature": sign_reader_challenge(keys.read_only(), CHALLENGE).hex(),
         "invalid": [
             {
                 "why": "signature made for another room",
@@ -377,6 +385,7 @@ def build() -> dict[str, Any]:
                 "room_id_bytes": INFO_ROOM_ID.decode("ascii"),
                 "doc_key": INFO_DOC_KEY.decode("ascii"),
                 "awareness_key": INFO_AWARENESS_KEY.decode("ascii"),
+                "reader_auth_seed": INFO_READER_AUTH.decode("ascii"),
             },
         },
         "write_secret": WRITE_SECRET.hex(),

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { fromHex, toHex } from "../src/crypto/bytes.js";
 import { b64urlDecode, b64urlEncode } from "../src/crypto/b64url.js";
 import { hkdfSha256, RoomKeys } from "../src/crypto/keys.js";
-import { authMessage, signChallenge, verifyChallenge } from "../src/crypto/auth.js";
+import { authMessage, signChallenge, signReaderChallenge, verifyChallenge } from "../src/crypto/auth.js";
 import { openEnvelope, parseEnvelope, sealAwareness, sealSnapshot, sealUpdate, EnvelopeType } from "../src/crypto/envelope.js";
 import { parseLink, readLink, websocketUrl, writeLink, plaintextLink } from "../src/crypto/links.js";
 import { ReplayGuard } from "../src/crypto/replay.js";
@@ -44,6 +44,10 @@ test("HKDF derivation gives every derived value", async () => {
   const reader = await RoomKeys.fromReadCapability(fromHex(d.read_secret), fromHex(d.write_public_key));
   assert.equal(reader.roomId, d.room_id);
   assert.equal(reader.canWrite, false);
+  assert.equal(toHex(await hkdfSha256(keys.readSecret, V.hkdf.info.reader_auth_seed, 32)), d.reader_auth_seed);
+  assert.equal(toHex(reader.raw.readerAuthSeed), d.reader_auth_seed);
+  assert.equal(toHex(reader.readerPublicKey), d.reader_public_key);
+  assert.equal(toHex(keys.readerPublicKey), d.reader_public_key);
   assert.doesNotMatch(String(keys), new RegExp(d.write_secret_b64url));
 });
 
@@ -86,6 +90,10 @@ test("write auth: challenge signatures", async () => {
   }
   const reader = await RoomKeys.fromReadCapability(keys.readSecret, keys.writePublicKey);
   await assert.rejects(signChallenge(reader, challenge), { name: "ReadOnlyKeys" });
+  // Readers answer with the reader key, which every link derives; it verifies as no writer's.
+  assert.equal(toHex(await signReaderChallenge(reader, challenge)), A.reader_signature);
+  assert.ok(await verifyChallenge(fromHex(V.derived.reader_public_key), keys.roomIdBytes, challenge, fromHex(A.reader_signature)));
+  assert.equal(await verifyChallenge(keys.writePublicKey, keys.roomIdBytes, challenge, fromHex(A.reader_signature)), false);
 });
 
 test("envelopes seal byte-for-byte and open with write and read-only keys", async () => {

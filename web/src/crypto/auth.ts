@@ -1,4 +1,5 @@
-// Write authentication: sign the hub's challenge with the write-auth key (docs/e2ee.md).
+// Hub authentication: sign the hub's challenge with the write-auth key, or as a reader with the
+// reader-auth key every member derives from the read secret (docs/e2ee.md).
 import { bytes, concat, utf8, type Bytes } from "./bytes.js";
 import type { RoomKeys } from "./keys.js";
 import { CryptoError } from "./keys.js";
@@ -14,6 +15,12 @@ export async function signChallenge(keys: RoomKeys, challenge: Uint8Array): Prom
   const key = keys.requireSigningKey();
   if (challenge.length !== CHALLENGE_SIZE) throw new CryptoError(`challenge must be ${CHALLENGE_SIZE} bytes, got ${challenge.length}`);
   return bytes(await crypto.subtle.sign({ name: "Ed25519" }, key, authMessage(keys.roomIdBytes, challenge)));
+}
+
+/** The answer of a reader: any member's keys give it, a stranger who knows only the room id cannot. */
+export async function signReaderChallenge(keys: RoomKeys, challenge: Uint8Array): Promise<Bytes> {
+  if (challenge.length !== CHALLENGE_SIZE) throw new CryptoError(`challenge must be ${CHALLENGE_SIZE} bytes, got ${challenge.length}`);
+  return bytes(await crypto.subtle.sign({ name: "Ed25519" }, keys.readerKey, authMessage(keys.roomIdBytes, challenge)));
 }
 
 /** True only for a valid answer; never throws on malformed input. */

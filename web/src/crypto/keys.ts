@@ -15,6 +15,7 @@ export const INFO = {
   roomId: "collab v1 room-id",
   docKey: "collab v1 doc-key",
   awarenessKey: "collab v1 awareness-key",
+  readerAuth: "collab v1 reader-auth",
 } as const;
 
 // Browser only (no Python twin): the key of the room's copy in IndexedDB (web/src/storage/local.ts).
@@ -61,23 +62,17 @@ export class RoomKeys {
     readonly verifyKey: CryptoKey,
     readonly writeSecret: Bytes | null,
     readonly signingKey: CryptoKey | null,
+    // Every member signs the hub's challenge with it to be let in as a reader (docs/e2ee.md).
+    readonly readerKey: CryptoKey,
+    readonly readerPublicKey: Bytes,
     // Raw key bytes, only for the test vectors; the CryptoKeys above are what the code uses.
-    readonly raw: { docKey: Bytes; awarenessKey: Bytes; writeAuthSeed: Bytes | null },
+    readonly raw: { docKey: Bytes; awarenessKey: Bytes; writeAuthSeed: Bytes | null; readerAuthSeed: Bytes },
   ) {}
 
   static async fromWriteSecret(writeSecret: Bytes): Promise<RoomKeys> {
     checkLen("write secret", writeSecret, WRITE_SECRET_SIZE);
     const seed = await hkdfSha256(writeSecret, INFO.writeAuth, 32);
-    const signingKey = await crypto.subtle.importKey(
-      "pkcs8",
-      concat(ED25519_PKCS8_PREFIX, seed),
-      { name: "Ed25519" },
-      true,
-      ["sign"],
-    );
-    // The private JWK carries the public half ("x"): the only portable way to get it in WebCrypto.
-    const jwk = await crypto.subtle.exportKey("jwk", signingKey);
-    const publicKey = bytes(Uint8Array.from(atob(jwk.x!.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0)));
+    const [signingKey, publicKey] = await ed25519FromSeed(seed);
     const readSecret = await hkdfSha256(writeSecret, INFO.read, READ_SECRET_SIZE);
     return RoomKeys.fromReadSecret(readSecret, publicKey, writeSecret, signingKey, seed);
   }
@@ -98,6 +93,8 @@ export class RoomKeys {
     const roomIdBytes = await hkdfSha256(readSecret, INFO.roomId, ROOM_ID_SIZE);
     const docKeyRaw = await hkdfSha256(readSecret, INFO.docKey, 32);
     const awarenessKeyRaw = await hkdfSha256(readSecret, INFO.awarenessKey, 32);
+    const readerSeed = await hkdfSha256(readSecret, INFO.readerAuth, 32);
+    const [readerKey, readerPublicKey] = await ed25519FromSeed(readerSeed);
     const aes = (raw: Bytes) => crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
     let verifyKey: CryptoKey;
     try {
@@ -115,7 +112,9 @@ export class RoomKeys {
       verifyKey,
       writeSecret,
       signingKey,
-      { docKey: docKeyRaw, awarenessKey: awarenessKeyRaw, writeAuthSeed: seed },
+      readerKey,
+      readerPublicKey,
+      { docKey: docKeyRaw, awarenessKey: awarenessKeyRaw, writeAuthSeed: seed, readerAuthSeed: readerSeed },
     );
   }
 
@@ -149,6 +148,14 @@ export async function localStoreKey(keys: RoomKeys): Promise<CryptoKey> {
     ? await hkdfSha256(keys.writeSecret, LOCAL_STORE_WRITER_INFO, 32)
     : await hkdfSha256(keys.readSecret, LOCAL_STORE_INFO, 32);
   return crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+}
+
+/** An Ed25519 signing key from its 32-byte seed, and its raw public key. */
+async function ed25519FromSeed(seed: Bytes): Promise<[CryptoKey, Bytes]> {
+  const key = await crypto.subtle.importKey("pkcs8", concat(ED25519_PKCS8_PREFIX, seed), { name: "Ed25519" }, true, ["sign"]);
+  // The private JWK carries the public half ("x"): the only portable way to get it in WebCrypto.
+  const jwk = await crypto.subtle.exportKey("jwk", key);
+  return [key, bytes(Uint8Array.from(atob(jwk.x!.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0)))];
 }
 
 function checkLen(what: string, value: Uint8Array, size: number): void {

@@ -2,7 +2,7 @@
 // Yjs update is sealed here and every envelope from the hub is verified and replay-checked.
 import * as Y from "yjs";
 import { Awareness, encodeAwarenessUpdate, removeAwarenessStates } from "y-protocols/awareness";
-import { signChallenge } from "../crypto/auth.js";
+import { signChallenge, signReaderChallenge } from "../crypto/auth.js";
 import { b64urlEncode } from "../crypto/b64url.js";
 import type { Bytes } from "../crypto/bytes.js";
 import { EnvelopeType, ReplayedEnvelope, newAuthorId, openEnvelope, sealAwareness, sealSnapshot, sealUpdate } from "../crypto/envelope.js";
@@ -205,7 +205,7 @@ export class EncryptedTransport implements Transport {
     if (code === 4401 || code === 4403 || code === 4404) {
       this.failure =
         code === 4401
-          ? "the hub says this link cannot write to the room (4401)"
+          ? "the hub refused this link's keys for the room (4401)"
           : code === 4404
             ? "the hub does not know this room (4404): it may have been deleted, or the link is for another server"
             : `the hub refused the connection (4403): ${reason}`;
@@ -233,7 +233,12 @@ export class EncryptedTransport implements Transport {
       await fetch(this.options.roomsApi, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ kind: "encrypted", room: this.keys.roomId, write_key: b64urlEncode(this.keys.writePublicKey) }),
+        body: JSON.stringify({
+          kind: "encrypted",
+          room: this.keys.roomId,
+          write_key: b64urlEncode(this.keys.writePublicKey),
+          read_key: b64urlEncode(this.keys.readerPublicKey),
+        }),
       });
     } catch {
       // The reconnect reports what is wrong.
@@ -260,7 +265,9 @@ export class EncryptedTransport implements Transport {
     switch (frame.type) {
       case relay.Frame.CHALLENGE: {
         const role = this.keys.canWrite ? relay.Role.WRITER : relay.Role.READER;
-        const signature = this.keys.canWrite ? await signChallenge(this.keys, frame.challenge) : null;
+        // Readers sign too: the hub admits no stranger who knows only the room id (docs/e2ee.md).
+        const sign = this.keys.canWrite ? signChallenge : signReaderChallenge;
+        const signature = await sign(this.keys, frame.challenge);
         ws.send(relay.hello(role, this.log.since, signature));
         break;
       }

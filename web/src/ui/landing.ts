@@ -70,7 +70,12 @@ export async function startLanding(root: HTMLElement): Promise<void> {
         location.assign(`${serverBase()}/s/${room}`);
       } else {
         const keys = await RoomKeys.fromWriteSecret(generateWriteSecret());
-        await createRoom({ kind: "encrypted", room: keys.roomId, write_key: b64urlEncode(keys.writePublicKey) });
+        await createRoom({
+          kind: "encrypted",
+          room: keys.roomId,
+          write_key: b64urlEncode(keys.writePublicKey),
+          read_key: b64urlEncode(keys.readerPublicKey),
+        });
         location.assign(writeLink(serverBase(), keys));
       }
     } catch (err) {
