@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Run the whole test suite from a fresh checkout: Python venv, the Node packages the tests drive
 # (stock Yjs clients, the web client and its WebCrypto test vectors), then pytest.
-# Needs Python 3.11+, Node 20 + npm, redis-server, caddy and Chromium (README lists the apt packages).
+# System packages (redis, Node, browsers, Neovim, Docker, ...) come from tests/system-setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash tests/system-setup.sh
+if [ -z "${CODE_SERVER:-}" ] && [ -x "$HOME/.cache/collab-code-server/node_modules/.bin/code-server" ]; then
+  export CODE_SERVER="$HOME/.cache/collab-code-server/node_modules/.bin/code-server"  # tests/editors/test_vscode_real.py
+fi
 python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
