@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/system-setup.sh
-if [ -z "${CODE_SERVER:-}" ] && [ -x "$HOME/.cache/collab-code-server/node_modules/.bin/code-server" ]; then
+if [ -z "${CODE_SERVER:-}" ] && [ -f "$HOME/.cache/collab-code-server/.built" ]; then
   export CODE_SERVER="$HOME/.cache/collab-code-server/node_modules/.bin/code-server"  # tests/editors/test_vscode_real.py
 fi
 python3 -m venv .venv

@@ -43,8 +43,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # code-server (VS Code 1.100 on Node 20) for the real-VS Code test, built once into the user cache.
-code_server="${CODE_SERVER:-$HOME/.cache/collab-code-server/node_modules/.bin/code-server}"
-if [ ! -x "$code_server" ] && have rg && have g++; then
+if [ -z "${CODE_SERVER:-}" ] && [ ! -f "$HOME/.cache/collab-code-server/.built" ] && have rg && have g++; then
   echo "building code-server 4.100.3 into ~/.cache/collab-code-server (once)"
   bash editors/vscode/scripts/install-code-server.sh "$HOME/.cache/collab-code-server" >/dev/null \
     || echo "tests/system-setup.sh: code-server did not build; tests/editors/test_vscode_real.py will say so" >&2

@@ -33,4 +33,5 @@ ln -sfn node_modules node_modules.asar
 (cd bin/remote-cli && ln -sf code-linux.sh code-server)
 (cd bin/helpers && ln -sf browser-linux.sh browser.sh)
 (cd extensions && npm install --omit=dev --no-audit --no-fund --loglevel=error)
+touch "$dest/.built"  # the last step: a cut or failed build is built again next time
 echo "CODE_SERVER=$dest/node_modules/.bin/code-server"
