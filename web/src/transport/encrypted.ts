@@ -13,6 +13,7 @@ import { encodeSnapshot } from "../protocol/snapshot.js";
 import { Listeners } from "../listeners.js";
 import { applyPresence, readPresenceUpdate } from "../presence/update.js";
 import { RoomLog } from "./roomlog.js";
+import { PART_FRAME_LIMIT, snapshotParts } from "./snapshot_parts.js";
 import { watchNetwork, type ConnState, type Transport } from "./types.js";
 
 export interface EncryptedOptions {
@@ -31,11 +32,14 @@ export interface EncryptedOptions {
 
 // Keep one envelope well under the hub's default 8 MiB frame limit.
 const MAX_UPDATE_BYTES = 4 * 1024 * 1024;
+// A snapshot's SNAPSHOT frame over PART_FRAME_LIMIT goes as SNAPSHOT_PART frames instead; the hub
+// refuses one over its --max-snapshot-bytes (256 MiB by default).
+const MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024;
 const MAX_AWARENESS_BYTES = 60 * 1024;
 
 interface Outgoing {
   ref: number;
-  frame: Bytes; // resent byte-for-byte after a reconnect (docs/e2ee.md: never skip a seq)
+  frames: Bytes[]; // resent byte-for-byte after a reconnect (docs/e2ee.md: never skip a seq); a snapshot's may be parts
   update: Uint8Array | null; // the Yjs update it carries (null for a snapshot), kept until acknowledged
   authorSeq: number;
   edits: number; // local Yjs updates merged into it, for the pending count
@@ -356,7 +360,7 @@ export class EncryptedTransport implements Transport {
       const authorSeq = ++this.updateSeq;
       const ref = this.nextRef++;
       const envelope = await sealUpdate(this.keys, this.authorId, authorSeq, update);
-      const out: Outgoing = { ref, frame: relay.publish(ref, envelope), update, authorSeq, edits, snapshot: false, sentOn: null };
+      const out: Outgoing = { ref, frames: [relay.publish(ref, envelope)], update, authorSeq, edits, snapshot: false, sentOn: null };
       this.outbox.push(out);
       this.sendOut(out);
       this.changed.emit();
@@ -375,7 +379,7 @@ export class EncryptedTransport implements Transport {
   /** Send a queued frame unless it already went out on this connection (the hub would store it twice). */
   private sendOut(out: Outgoing): boolean {
     if (out.sentOn !== null && out.sentOn === this.ws) return true;
-    if (!this.send(out.frame)) return false;
+    if (!out.frames.every((frame) => this.send(frame))) return false;
     out.sentOn = this.ws;
     return true;
   }
@@ -444,13 +448,15 @@ export class EncryptedTransport implements Transport {
         return;
       }
       const plaintext = encodeSnapshot({ heads: this.guard.export(), state: Y.encodeStateAsUpdate(this.doc) });
-      if (plaintext.length > MAX_UPDATE_BYTES) {
+      if (plaintext.length + 1024 > MAX_SNAPSHOT_BYTES) { // the envelope adds 153 bytes
         this.snapshotInFlight = false;
         return;
       }
       const ref = this.nextRef++;
       const envelope = await sealSnapshot(this.keys, this.authorId, ++this.snapshotSeq, this.log.since, plaintext);
-      const out: Outgoing = { ref, frame: relay.snapshot(ref, envelope), update: null, authorSeq: this.snapshotSeq, edits: 0, snapshot: true, sentOn: null };
+      const whole = relay.snapshot(ref, envelope);
+      const frames = whole.length > PART_FRAME_LIMIT ? snapshotParts(ref, envelope) : [whole];
+      const out: Outgoing = { ref, frames, update: null, authorSeq: this.snapshotSeq, edits: 0, snapshot: true, sentOn: null };
       this.outbox.push(out);
       if (!this.sendOut(out)) {
         this.outbox = this.outbox.filter((o) => o !== out);
