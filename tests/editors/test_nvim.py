@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 from collab.crypto.links import read_link, write_link
 from tests.e2ee.support import new_room
@@ -98,8 +99,29 @@ def test_two_neovims_and_a_python_participant_converge_in_an_encrypted_room(hub:
 
 
 def test_builtin_ai_suggestion_streams_in_as_virtual_text_and_accept_inserts_it(hub: HubProcess) -> None:
-    from collab.ai.agent import Agent, AgentConfig
     from collab.ai.backend import load_backend
+
+    suggested = _suggest_and_accept(hub, load_backend("builtin"), "sum")
+    assert "sum" in suggested
+
+
+def test_openai_suggestion_streams_in_as_virtual_text_and_accept_inserts_it(hub: HubProcess) -> None:
+    """The openai SDK against the local streaming server: the virtual text grows token by token."""
+    from collab.ai.openai_backend import OpenAIBackend
+    from tests.support.openai_stub_server import OpenAIStubServer, Reply
+
+    tokens = ("sum", "(items)", " * ", "2", "  # twice")
+    with OpenAIStubServer(Reply(tokens=tokens, delay=0.4)) as stub:
+        backend = OpenAIBackend.openai("stub-model", base_url=stub.base_url, api_key="sk-test-not-a-real-key")
+        suggested = _suggest_and_accept(hub, backend, "sum(items)", partial="sum(items)", whole="".join(tokens))
+    assert suggested == "".join(tokens)
+
+
+def _suggest_and_accept(hub: HubProcess, backend: Any, piece: str, *, partial: str | None = None,
+                        whole: str | None = None) -> str:
+    """:CollabSuggest at the end of ``return ``: the suggestion shows as virtual text containing ``piece``
+    (first only ``partial`` of ``whole``, when given: it streams), :CollabAccept inserts it."""
+    from collab.ai.agent import Agent, AgentConfig
 
     keys = new_room(hub)
     link = write_link(hub.url, keys)
@@ -107,23 +129,33 @@ def test_builtin_ai_suggestion_streams_in_as_virtual_text_and_accept_inserts_it(
     with participant() as ai_side, editor() as ed:
         ai = ai_side.join(link, "ai")
         ai_side.call(lambda: ai.workspace.write("calc.py", source))
-        ai_side.enter(Agent(ai.doc, ai.awareness, load_backend("builtin"), AgentConfig(name="ai")))
+        ai_side.enter(Agent(ai.doc, ai.awareness, backend, AgentConfig(name="ai")))
         ed.join(link, "ed")
         buf = ed.open("calc.py")
         ed.lua("vim.api.nvim_win_set_cursor(0, {5, 11})")
         ed.nvim.command("CollabSuggest")
-        marks = wait_for(lambda: [m for m in ed.extmarks("suggestions", buf) if "sum" in m[3]["virt_text"][0][0]], 30,
+
+        def shown() -> str:
+            marks = ed.extmarks("suggestions", buf)
+            return "".join(chunk[0] for m in marks for chunk in m[3].get("virt_text", [])) if marks else ""
+
+        if partial is not None and whole is not None:
+            seen = wait_for(lambda: (t := shown()) and partial in t and t.strip() != whole.strip() and t, 30,
+                            "part of the suggestion while it streams")
+            assert whole.startswith(seen.strip()) or seen.strip() in whole
+        marks = wait_for(lambda: [m for m in ed.extmarks("suggestions", buf) if piece in m[3]["virt_text"][0][0]], 30,
                          "the suggestion's text as virtual text")
         _, row, col, _ = marks[0]
         assert (row, col) == (4, 11)
         sid = ed.state("last_suggestion")
         wait_for(lambda: ed.lua("return require('collab').state.suggestions[...].status", sid) == "ready", 30, "ready")
-        suggested = ed.lua("return require('collab').state.suggestions[...].text", sid)
+        suggested: str = ed.lua("return require('collab').state.suggestions[...].text", sid)
         ed.nvim.command("CollabAccept")
         want = source + suggested
         wait_for(lambda: ed.text(buf) == want, 15, "the accepted text in the buffer")
         wait_for(lambda: ai_side.call(lambda: ai.workspace.read("calc.py")) == want, 15, "and in the session")
         wait_for(lambda: not ed.extmarks("suggestions", buf), 15, "the virtual text goes once accepted")
+        return suggested
 
 
 def test_read_only_link_makes_buffers_nomodifiable(hub: HubProcess) -> None:
