@@ -26,8 +26,11 @@ async def test_page_invites_the_agent_service_and_the_hub_sees_no_secret(tmp_pat
 
     hub = HubProcess(tmp_path / "hub", "--log-level", "debug").start()
     stub.script(Reply(tokens=ANSWER, delay=0.1, pause_after=4))
+    # Inline completions off: the scripted answer is for the chat request, and a completion asked
+    # while Ada types would take it first (tests/ai_web/test_inline_ghost.py covers those).
+    serve = ["--serve", "--hub", hub.url, "--name", "pair", "--data", str(tmp_path / "agent"), "--inline", "off"]
     try:
-        async with agent_process(["--serve", "--hub", hub.url, "--name", "pair", "--data", str(tmp_path / "agent")], stub) as agent, \
+        async with agent_process(serve, stub) as agent, \
                 chromium() as browser:
             ada = await new_page(browser, hub.url)
             link = await start_session(ada, "Ada")
