@@ -34,7 +34,7 @@ async def test_both_pages_watch_a_suggestion_grow_and_the_other_accepts_it(hub: 
     async with chromium() as browser:
         ada = await new_page(browser, hub.url)
         link = await start_session(ada, "Ada")
-        async with Session.connect(link, name="checker") as checker, agent_process([link], stub) as agent:
+        async with Session.connect(link, name="checker") as checker, agent_process([link, "--inline", "off"], stub) as agent:
             checker.workspace.write("calc.py", SOURCE)
             grace = await new_page(browser, hub.url)
             await join(grace, link, "Grace")
@@ -82,7 +82,7 @@ async def test_reject_removes_it_for_everyone_and_an_edit_in_its_line_makes_it_s
     async with chromium() as browser:
         ada = await new_page(browser, hub.url)
         link = await start_session(ada, "Ada")
-        async with Session.connect(link, name="checker") as checker, agent_process([link], stub):
+        async with Session.connect(link, name="checker") as checker, agent_process([link, "--inline", "off"], stub):
             checker.workspace.write("calc.py", SOURCE)
             grace = await new_page(browser, hub.url)
             await join(grace, link, "Grace")

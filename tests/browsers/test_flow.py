@@ -69,7 +69,7 @@ async def _ai_suggestion(asker: Tab, accepter: Tab, everyone: list[Tab], link: s
     the ghost text shows on every page, and a person of the other engine accepts it."""
     with OpenAIStubServer() as stub:
         stub.script(Reply(tokens=["total", " = sum(", "items)"]))
-        async with agent_process([link], stub):
+        async with agent_process([link, "--inline", "off"], stub):
             await page.wait_text(asker, "#people-list", "stub-model", 30)
             await asker.click(".cm-content")
             await asker.press("Control+End")
