@@ -50,6 +50,7 @@ class Session:
         self.color = color
         self._file: str | None = None
         self._cursor: tuple[dict[str, Any], dict[str, Any]] | None = None
+        self._fields: dict[str, Any] = {}  # more presence fields (an inline request) that cursor moves keep
         self._publish()
 
     @classmethod
@@ -119,6 +120,15 @@ class Session:
         self._cursor = (cursor_json(ytext, anchor), cursor_json(ytext, anchor if head is None else head))
         self._publish()
 
+    def set_field(self, key: str, value: Any) -> None:
+        """Publish one more presence field (None removes it); set_file/set_cursor keep it."""
+        if value is None:
+            if self._fields.pop(key, None) is None:
+                return
+        else:
+            self._fields[key] = value
+        self._publish()
+
     def peers(self) -> dict[int, dict[str, Any]]:
         """Everyone else's presence, by Yjs client id (states without a user are skipped)."""
         return {
@@ -128,4 +138,5 @@ class Session:
         }
 
     def _publish(self) -> None:
-        self.awareness.set_local_state(presence(self.name, self.color, file=self._file, cursor=self._cursor))
+        self.awareness.set_local_state({**presence(self.name, self.color, file=self._file, cursor=self._cursor),
+                                        **self._fields})
