@@ -15,7 +15,11 @@ import { json } from "@codemirror/lang-json";
 import { html } from "@codemirror/lang-html";
 import { css } from "@codemirror/lang-css";
 import { yCollab, yUndoManagerKeymap } from "y-codemirror.next";
+import { Listeners } from "../listeners.js";
 import { inlineCompletions } from "./inline_ghost.js";
+
+// What counts as acting on one's own in the editor: it ends following someone (follow.ts).
+const OWN = ["input", "delete", "select", "move", "undo", "redo"];
 
 export function languageFor(path: string): Extension {
   const ext = path.toLowerCase().split(".").pop() ?? "";
@@ -89,6 +93,8 @@ export class FileEditor {
   readonly view: EditorView;
   path: string | null = null;
   ytext: Y.Text | null = null;
+  /** The person clicked, moved the caret or edited (not a remote change, not a scroll we made). */
+  readonly acted = new Listeners<[]>();
   private readonly access = new Compartment();
   private readonly shared: Extension;
   private writable: boolean;
@@ -111,6 +117,9 @@ export class FileEditor {
       highlightSelectionMatches(),
       syntaxHighlighting(highlight),
       remoteNames,
+      EditorView.updateListener.of((u) => {
+        if (u.transactions.some((tr) => OWN.some((e) => tr.isUserEvent(e)))) this.acted.emit();
+      }),
       keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...searchKeymap, ...yUndoManagerKeymap, indentWithTab]),
       extra,
       // Ghost text of our own at the cursor as we pause (the agent's inline completions, for us only).

@@ -30,7 +30,7 @@ export function people(awareness: Awareness): Person[] {
 }
 
 /** What the people list needs of following: who is followed, and a way to start or stop. */
-export type FollowControl = Pick<Follow, "following" | "toggle" | "onChange">;
+export type FollowControl = Pick<Follow, "following" | "toggle" | "onChange" | "jumpTo">;
 
 export class PeoplePanel {
   readonly el: HTMLElement;
@@ -79,7 +79,9 @@ export class PeoplePanel {
         const pressed = this.follow.following === p.clientId;
         const follow = h("button", { type: "button", class: "secondary small", "aria-pressed": String(pressed), "aria-label": `Follow ${p.name}` }, pressed ? "Following" : "Follow");
         follow.addEventListener("click", () => this.follow.toggle(p.clientId));
-        item.append(follow);
+        const jump = h("button", { type: "button", class: "secondary small", "aria-label": `Jump to ${p.name}`, title: "Go to where they are, once" }, "Jump to");
+        jump.addEventListener("click", () => this.follow.jumpTo(p.clientId));
+        item.append(follow, jump);
       }
       this.list.append(item);
     }

@@ -126,6 +126,7 @@ class SessionPage {
     const editor: FileEditor = new FileEditor(editorHost, t.awareness, t.canWrite, assistant.extension());
     const current = new CurrentFile(ws, editor, say, () => t.synced || this.restored);
     const follow = new Follow(t.awareness, current, editor);
+    editor.acted.add(() => follow.stop());
     const tree = new FileTree(ws, t.awareness, {
       current: () => current.path,
       open: (path) => {
@@ -166,6 +167,7 @@ class SessionPage {
           { class: "work", "aria-labelledby": "editor-heading" },
           current.heading,
           assistant.toolbar,
+          follow.banner,
           editorHost,
           h("p", { id: "editor-help", class: "muted small" }, "In the editor, Tab indents. Press Esc, then Tab, to move on."),
           notice.el,

@@ -1,0 +1,105 @@
+"""The session page as a pair uses it (issue 17): follow mode, remote carets, status that does not
+go stale, files, chat, and the small things. Real hub, real Chromium, two people."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browsers.page import EDITOR_TEXT
+from tests.support.hub_process import HubProcess
+from tests.support.waiting import eventually
+from tests.web.browser import (
+    browser_unavailable,
+    chromium,
+    create_file,
+    editor,
+    file_button,
+    join,
+    new_page,
+    start_session,
+    type_in_editor,
+)
+
+pytestmark = pytest.mark.skipif(browser_unavailable() is not None, reason=str(browser_unavailable()))
+
+
+async def text_has(page, needle: str) -> None:  # type: ignore[no-untyped-def]
+    """The editor's text (without widgets drawn into it) comes to contain ``needle``."""
+    last = [""]
+
+    async def check() -> bool:
+        last[0] = str(await page.evaluate(EDITOR_TEXT))
+        return needle in last[0]
+
+    try:
+        await eventually(check, 10)
+    except AssertionError:
+        raise AssertionError(f"{needle!r} not in the editor: {last[0]!r}") from None
+
+
+def console_errors(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """Everything the page logs as an error (CodeMirror reports a crashed plugin this way)."""
+    seen: list[str] = []
+    page.on("console", lambda msg: seen.append(msg.text) if msg.type == "error" else None)
+    return seen
+
+
+async def test_follow_ends_when_you_act_and_presence_survives(hub: HubProcess) -> None:
+    from playwright.async_api import expect
+
+    async with chromium() as browser:
+        ada = await new_page(browser, hub.url)
+        link = await start_session(ada, "Ada")
+        await create_file(ada, "a.py")
+        await type_in_editor(ada, "one = 1\ntwo = 2\nthree = 3\n")
+        await create_file(ada, "b.py")
+        grace = await new_page(browser, hub.url)
+        errors = console_errors(grace)
+        await join(grace, link, "Grace")
+        await grace.get_by_role("button", name="Follow Ada").click()
+        banner = grace.locator("#follow-banner")
+        await expect(banner).to_be_visible()
+        await expect(banner).to_contain_text("Following Ada")
+        # Ada moves and types: Grace's editor goes with her.
+        await file_button(ada, "a.py").click()
+        await type_in_editor(ada, "four = 4")
+        await expect(grace.locator("#editor-heading")).to_have_text("a.py")
+        await expect(editor(grace)).to_contain_text("four = 4")
+
+        # Grace clicks into the editor: she acts on her own, so following ends, without a crash.
+        await grace.locator(".cm-line", has_text="two = 2").click()
+        await expect(grace.get_by_role("button", name="Follow Ada")).to_have_attribute("aria-pressed", "false")
+        await expect(banner).to_be_hidden()
+        await grace.keyboard.press("Home")
+        await grace.keyboard.type("# grace ")
+        await text_has(ada, "# grace two = 2")
+        # Ada still sees Grace's caret, and it moves with her.
+        await expect(ada.locator(".cm-ySelectionInfo", has_text="Grace")).to_be_visible()
+        await grace.keyboard.press("Control+Home")
+        await grace.keyboard.type("#top\n")
+        await text_has(ada, "#top")
+        await expect(ada.locator(".cm-line", has_text="one = 1").locator(".cm-ySelectionInfo", has_text="Grace")).to_have_count(1)
+        assert not [e for e in errors if "crashed" in e or "update is in progress" in e], errors
+
+        # Typing while following ends it too; so does the banner's Stop.
+        await grace.get_by_role("button", name="Follow Ada").click()
+        await expect(banner).to_be_visible()
+        await editor(grace).focus()
+        await grace.keyboard.type("x")
+        await expect(grace.get_by_role("button", name="Follow Ada")).to_have_attribute("aria-pressed", "false")
+        await grace.get_by_role("button", name="Follow Ada").click()
+        await banner.get_by_role("button", name="Stop following").click()
+        await expect(banner).to_be_hidden()
+        await expect(grace.get_by_role("button", name="Follow Ada")).to_have_attribute("aria-pressed", "false")
+
+        # "Jump to" goes where Ada is once, without following her.
+        await file_button(grace, "b.py").click()
+        await grace.get_by_role("button", name="Jump to Ada").click()
+        await expect(grace.locator("#editor-heading")).to_have_text("a.py")
+        await expect(grace.get_by_role("button", name="Follow Ada")).to_have_attribute("aria-pressed", "false")
+        await file_button(ada, "b.py").click()
+        await expect(ada.locator("#editor-heading")).to_have_text("b.py")
+        await grace.wait_for_timeout(300)
+        await expect(grace.locator("#editor-heading")).to_have_text("a.py")
+        assert not [e for e in errors if "crashed" in e or "update is in progress" in e], errors
+        assert grace.errors == []  # type: ignore[attr-defined]
