@@ -18,6 +18,7 @@ from collab.client.session import Session
 from collab.commands import link_arg
 from collab.crypto import LinkError
 from collab.editor.documents import Documents
+from collab.editor.inline import InlineCompletions
 from collab.editor.lines import Lines, PositionError
 from collab.editor.room import RoomEvents
 from collab.editor.rpc import Endpoint, bad_params, refused
@@ -44,13 +45,16 @@ class Bridge:
         self.session: Session | None = None
         self.documents: Documents | None = None
         self.room: RoomEvents | None = None
+        self.inline: InlineCompletions | None = None
         self._stack: contextlib.AsyncExitStack | None = None
         self._status_task: asyncio.Task[None] | None = None
         self._refresh_due = False
         self._subs: list[tuple[Any, Any]] = []
         self.left = asyncio.Event()
         for method in ("initialize", "join", "open", "close", "edit", "cursor", "files", "create", "rename",
-                       "delete", "chat", "suggest", "accept", "reject", "follow", "unfollow", "leave", "shutdown"):
+                       "delete", "trash", "restore", "empty_trash", "chat", "suggest", "accept", "reject", "follow",
+                       "unfollow", "inline_enable", "inline_request", "inline_accept", "inline_dismiss", "leave",
+                       "shutdown"):
             endpoint.handlers[method] = getattr(self, f"on_{method}")
 
     def notify(self, method: str, params: dict[str, Any]) -> None:
@@ -90,12 +94,22 @@ class Bridge:
             await stack.aclose()
             raise refused(f"cannot join: {exc or type(exc).__name__}") from None
         session.workspace.user = session.name
+        if session.writable:
+            # As the page does: a writer brings a schema-1 room to schema 2 (a trash, renames that keep
+            # edits), once, and empties what the room's trash_days setting says is old.
+            try:
+                session.workspace.migrate()
+                session.workspace.expire_trash()
+            except WorkspaceError as exc:
+                await stack.aclose()
+                raise refused(f"cannot join: {exc}") from None
         self._stack, self.session = stack, session
-        self.documents = Documents(session.workspace, self.notify)
+        inline = self.inline = InlineCompletions(session, self.notify)
+        self.documents = Documents(session.workspace, self.notify, on_remote=inline.remote, on_close=inline.closed)
         self.room = RoomEvents(session, self.documents, self.notify)
         self._subs = [
             (session.doc, session.doc.observe(lambda _event: self._schedule())),
-            (session.awareness, session.awareness.observe(lambda _topic, _change: self._schedule())),
+            (session.awareness, session.awareness.observe(lambda _topic, _change: self._presence())),
         ]
         self._status_task = asyncio.create_task(self._watch_status(session))
         self.room.refresh()
@@ -107,6 +121,14 @@ class Bridge:
         if not self._refresh_due:
             self._refresh_due = True
             asyncio.get_running_loop().call_soon(self._refresh)
+
+    def _presence(self) -> None:
+        if self.inline is not None:
+            try:
+                self.inline.presence()  # at once: the first ghost character is what a typist waits for
+            except Exception:
+                log.exception("inline completion update failed")
+        self._schedule()
 
     def _refresh(self) -> None:
         self._refresh_due = False
@@ -147,10 +169,13 @@ class Bridge:
         for target, sub in self._subs:
             target.unobserve(sub)
         self._subs = []
+        if self.inline is not None:
+            self.inline.close()
         if self.documents is not None:
             self.documents.close()
         session, stack = self.session, self._stack
         self.session = self.documents = self.room = None
+        self.inline = None
         self._stack = None
         if session is not None and stack is not None:
             with contextlib.suppress(asyncio.TimeoutError, ProviderError):
@@ -198,6 +223,9 @@ class Bridge:
         editor = opened.edit(session.workspace, revision, params.get("changes"))
         if rebased:
             room.resend_cursors(opened.path)
+        if self.inline is not None:
+            # ``typing: false``: an edit that should not start a completion (Neovim: outside Insert mode)
+            self.inline.edited(opened, opened.last_edit, params.get("typing") is not False)
         return {"editor_revision": editor}
 
     async def on_cursor(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -206,6 +234,8 @@ class Bridge:
         if found is not None:
             opened, anchor, head = found
             session.set_cursor(opened.path, anchor, head)
+            if self.inline is not None:
+                self.inline.cursor(opened, anchor, head)
         return {}
 
     async def on_create(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -233,6 +263,27 @@ class Bridge:
         if not session.workspace.delete(path):
             raise refused(f"no file {path!r} in the workspace")
         return {}
+
+    async def on_trash(self, params: dict[str, Any]) -> dict[str, Any]:
+        session = self._joined()[0]
+        return {"entries": [{"id": e.id, "path": e.path, "by": e.by, "ts": e.ts} for e in session.workspace.trash()]}
+
+    async def on_restore(self, params: dict[str, Any]) -> dict[str, Any]:
+        session = self._writable()
+        target = params.get("path")
+        if target is not None and not isinstance(target, str):
+            raise bad_params("path must be a string")
+        try:
+            return {"path": session.workspace.restore(_str(params, "id"), target or None)}
+        except WorkspaceError as exc:
+            raise refused(str(exc)) from None
+
+    async def on_empty_trash(self, params: dict[str, Any]) -> dict[str, Any]:
+        session = self._writable()
+        ids = params.get("ids")
+        if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
+            raise bad_params("ids must be a list of trash entry ids")
+        return {"deleted": session.workspace.empty_trash(ids)}
 
     # -- chat and the AI ----------------------------------------------------------------------------
 
@@ -273,6 +324,45 @@ class Bridge:
         except WorkspaceError as exc:
             raise refused(str(exc)) from None
         return {}
+
+    # -- inline completions (collab/editor/inline.py) ------------------------------------------------
+
+    def _inline(self) -> InlineCompletions:
+        self._joined()
+        assert self.inline is not None
+        return self.inline
+
+    async def on_inline_enable(self, params: dict[str, Any]) -> dict[str, Any]:
+        inline = self._inline()
+        enabled = params.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise bad_params("enabled must be true or false")
+        debounce = params.get("debounce_ms")
+        if debounce is not None:
+            if not isinstance(debounce, (int, float)) or isinstance(debounce, bool) or not 0 <= debounce <= 10_000:
+                raise bad_params("debounce_ms must be a number of milliseconds (0..10000)")
+            inline.debounce.fixed = debounce / 1000
+        inline.enabled = enabled
+        if not enabled:
+            inline.dismiss("off")
+        agent = inline.agent()
+        return {"enabled": enabled, "available": inline.available(),
+                "agent": None if agent is None else {"name": str(agent.get("name", "")), "model": str(agent.get("model", ""))}}
+
+    async def on_inline_request(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._writable()
+        return {"id": self._inline().ask()}
+
+    async def on_inline_accept(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._writable()
+        request_id = params.get("id")
+        try:
+            return self._inline().accept(request_id if isinstance(request_id, str) else None)
+        except LookupError as exc:
+            raise refused(str(exc)) from None
+
+    async def on_inline_dismiss(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"dismissed": self._inline().dismiss("dismissed")}
 
     async def on_follow(self, params: dict[str, Any]) -> dict[str, Any]:
         room = self._joined()[2]

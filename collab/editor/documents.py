@@ -23,6 +23,7 @@ from collab.workspace import Workspace, WorkspaceError, event_delta
 log = logging.getLogger(__name__)
 
 Notify = Callable[[str, dict[str, Any]], None]
+Watch = Callable[["OpenFile", d.Delta], None]
 
 
 def apply_to_text(ytext: pycrdt.Text, current: str, change: d.Delta) -> None:
@@ -44,17 +45,23 @@ def apply_to_text(ytext: pycrdt.Text, current: str, change: d.Delta) -> None:
 
 
 class OpenFile:
-    def __init__(self, path: str, ytext: pycrdt.Text, file_id: str | None, notify: Notify) -> None:
+    def __init__(self, path: str, ytext: pycrdt.Text, file_id: str | None, notify: Notify,
+                 on_remote: Watch | None = None) -> None:
         self.path = path
         self.ytext = ytext
         self.file_id = file_id
         self.sync = FileSync(str(ytext))
         self._notify = notify
+        self._on_remote = on_remote
         self._writing = False
+        self.closed = False
+        self.last_edit: d.Delta = []  # the editor's latest edit as applied to the shared text
         self._sub = ytext.observe(self._changed)
 
     def close(self) -> None:
-        self.ytext.unobserve(self._sub)
+        if not self.closed:
+            self.closed = True
+            self.ytext.unobserve(self._sub)
 
     def send(self, out: Outgoing | None) -> None:
         if out is not None:
@@ -75,6 +82,8 @@ class OpenFile:
         except ValueError:
             change = d.diff(old, new)
         self.send(self.sync.remote(change))
+        if self._on_remote is not None:
+            self._on_remote(self, change)
 
     def edit(self, ws: Workspace, revision: int, changes: Any) -> int:
         current = str(self.ytext)
@@ -90,6 +99,7 @@ class OpenFile:
                 apply_to_text(self.ytext, current, for_doc)
         finally:
             self._writing = False
+        self.last_edit = for_doc
         self.send(again)
         if str(self.ytext) != self.sync.text:
             self.send(self.sync.resync(str(self.ytext)))
@@ -109,10 +119,18 @@ class OpenFile:
 
 
 class Documents:
-    def __init__(self, ws: Workspace, notify: Notify) -> None:
+    def __init__(self, ws: Workspace, notify: Notify, *, on_remote: Watch | None = None,
+                 on_close: Callable[[OpenFile], None] | None = None) -> None:
         self.ws = ws
         self._notify = notify
+        self._on_remote = on_remote
+        self._on_close = on_close
         self.open: dict[str, OpenFile] = {}
+
+    def _closed(self, opened: OpenFile) -> None:
+        opened.close()
+        if self._on_close is not None:
+            self._on_close(opened)
 
     def get(self, path: Any) -> OpenFile:
         if not isinstance(path, str):
@@ -126,7 +144,7 @@ class Documents:
         if not isinstance(path, str):
             raise bad_params("path must be a string")
         if path in self.open:
-            self.open.pop(path).close()
+            self._closed(self.open.pop(path))
         if create and path not in self.ws:
             try:
                 self.ws.create(path)
@@ -136,13 +154,13 @@ class Documents:
             ytext = self.ws.text(path)
         except WorkspaceError as exc:
             raise refused(str(exc)) from None
-        opened = self.open[path] = OpenFile(path, ytext, self.ws.file_id(path), self._notify)
+        opened = self.open[path] = OpenFile(path, ytext, self.ws.file_id(path), self._notify, self._on_remote)
         return opened
 
     def close_file(self, path: Any) -> None:
         opened = self.open.pop(path, None) if isinstance(path, str) else None
         if opened is not None:
-            opened.close()
+            self._closed(opened)
 
     def cursor_offsets(self, params: dict[str, Any]) -> tuple[OpenFile, int, int] | None:
         """The first range of a cursor request in the shared text: (file, anchor, head); None when
@@ -178,12 +196,12 @@ class Documents:
                 self.open[now] = opened
                 self._notify("renamed", {"old": path, "new": now})
             else:
-                opened.close()
+                self._closed(opened)
                 self._notify("closed", {"path": path, "reason": "the file was deleted"})
 
     def close(self) -> None:
         for opened in self.open.values():
-            opened.close()
+            self._closed(opened)
         self.open.clear()
 
 

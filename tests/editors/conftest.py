@@ -6,6 +6,7 @@ from typing import Iterator
 import pytest
 
 from tests.support.hub_process import HubProcess
+from tests.support.openai_stub_server import OpenAIStubServer
 
 
 @pytest.fixture
@@ -15,3 +16,10 @@ def hub(tmp_path: Path) -> Iterator[HubProcess]:
         yield proc
     finally:
         proc.stop()
+
+
+@pytest.fixture
+def stub() -> Iterator[OpenAIStubServer]:
+    """The local OpenAI-compatible streaming server (the real SDK talks to it)."""
+    with OpenAIStubServer() as server:
+        yield server
