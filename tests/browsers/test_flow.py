@@ -131,7 +131,7 @@ async def test_core_flows(engine: str, tmp_path: Path) -> None:
                         await page.wait_text(tab, f"#people-list li[data-name={name}]", "in main.py")
                 await page.type_at(ada, "\n")  # Ada's caret moves, so everyone draws it afresh
                 for tab in (grace, lin):
-                    await wait_for(tab, "() => Array.from(document.querySelectorAll('.cm-ySelectionInfo')).some((e) => e.textContent === 'Ada')", 20, "Ada's named caret")
+                    await wait_for(tab, "() => Array.from(document.querySelectorAll('.cm-ySelectionInfo')).some((e) => e.dataset.name === 'Ada')", 20, "Ada's named caret")
 
             async with flows.step("chat"):
                 await page.send_chat(lin, f"hello {markers[4]}")

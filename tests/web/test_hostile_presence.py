@@ -79,7 +79,7 @@ async def assert_page_is_its_own(page: Page) -> None:
     await expect(caret).to_have_css("background-color", FALLBACK)  # ...in the fallback colour
     await expect(caret).to_have_css("position", "relative")
     await expect(page.locator(".cm-ySelection").first).to_have_css("background-color", "rgba(85, 85, 85, 0.2)")
-    await expect(page.locator(".cm-ySelectionInfo")).to_have_text(HOSTILE_NAME)  # the name, as text
+    await expect(page.locator(".cm-ySelectionInfo")).to_have_attribute("data-name", HOSTILE_NAME)  # the name, as an attribute CSS draws
     person = page.locator("#people-list li", has_text="Mallory")
     await expect(person).to_contain_text(HOSTILE_NAME)
     await expect(person.locator(".dot")).to_have_css("background-color", FALLBACK)

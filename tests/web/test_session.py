@@ -46,9 +46,9 @@ async def test_two_browsers_share_edits_cursors_files_and_chat(hub: HubProcess) 
         await expect(editor(ada)).to_contain_text("# grace was here")
 
         # Remote cursors carry names, and the presence list says who is in which file.
-        await expect(ada.locator(".cm-ySelectionInfo", has_text="Grace")).to_be_visible()
+        await expect(ada.locator(".cm-ySelectionInfo[data-name=Grace]")).to_be_visible()
         await type_in_editor(ada, "\nx = 1")
-        await expect(grace.locator(".cm-ySelectionInfo", has_text="Ada")).to_be_visible()
+        await expect(grace.locator(".cm-ySelectionInfo[data-name=Ada]")).to_be_visible()
         await expect(ada.locator("#people-list li[data-name=Grace]")).to_contain_text("in main.py")
         await expect(grace.locator("#people-list li[data-name=Ada]")).to_contain_text("in main.py")
 

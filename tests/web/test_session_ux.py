@@ -74,11 +74,11 @@ async def test_follow_ends_when_you_act_and_presence_survives(hub: HubProcess) -
         await grace.keyboard.type("# grace ")
         await text_has(ada, "# grace two = 2")
         # Ada still sees Grace's caret, and it moves with her.
-        await expect(ada.locator(".cm-ySelectionInfo", has_text="Grace")).to_be_visible()
+        await expect(ada.locator(".cm-ySelectionInfo[data-name=Grace]")).to_be_visible()
         await grace.keyboard.press("Control+Home")
         await grace.keyboard.type("#top\n")
         await text_has(ada, "#top")
-        await expect(ada.locator(".cm-line", has_text="one = 1").locator(".cm-ySelectionInfo", has_text="Grace")).to_have_count(1)
+        await expect(ada.locator(".cm-line", has_text="one = 1").locator(".cm-ySelectionInfo[data-name=Grace]")).to_have_count(1)
         assert not [e for e in errors if "crashed" in e or "update is in progress" in e], errors
 
         # Typing while following ends it too; so does the banner's Stop.
@@ -103,3 +103,57 @@ async def test_follow_ends_when_you_act_and_presence_survives(hub: HubProcess) -
         await expect(grace.locator("#editor-heading")).to_have_text("a.py")
         assert not [e for e in errors if "crashed" in e or "update is in progress" in e], errors
         assert grace.errors == []  # type: ignore[attr-defined]
+
+
+# What Chrome's native editing once did to a remote caret next to a replaced selection: it carried
+# the caret widget's children out of the widget into the line, where CodeMirror read them as text.
+MOVE_CARET_INTO_LINE = """() => {
+  const caret = document.querySelector('.cm-ySelectionCaret');
+  const line = caret.closest('.cm-line');
+  for (const node of Array.from(caret.childNodes)) line.append(node);
+  return line.textContent;
+}"""
+
+
+async def test_a_remote_caret_name_never_becomes_document_text(hub: HubProcess) -> None:
+    from playwright.async_api import expect
+
+    from collab.client.session import Session
+
+    source = "def area(r):\n    return 3.14 * r * r\n"
+    async with chromium() as browser:
+        ada = await new_page(browser, hub.url)
+        link = await start_session(ada, "Ada")
+        await create_file(ada, "area.py")
+        await type_in_editor(ada, source)
+        bob = await new_page(browser, hub.url)
+        await join(bob, link, "Bob")
+        await type_in_editor(bob, "")  # Bob's caret at the end of the last line
+        caret = ada.locator(".cm-ySelectionCaret")
+        await expect(caret).to_have_count(1)
+        # The name is shown, but as an attribute drawn by CSS: no text node to carry away, and
+        # screen readers reading the code do not hear it.
+        await expect(caret.locator(".cm-ySelectionInfo")).to_have_attribute("data-name", "Bob")
+        await expect(caret).to_have_attribute("aria-hidden", "true")
+        label = await caret.locator(".cm-ySelectionInfo").evaluate("e => getComputedStyle(e, '::after').content")
+        assert label == '"Bob"'
+        assert await caret.evaluate("e => e.textContent") == ""
+        before = str(await ada.evaluate(EDITOR_TEXT))
+        # Select all, replace, undo, with Bob's caret at the end: the text is back, exactly.
+        for _ in range(3):
+            await editor(ada).click()
+            await ada.keyboard.press("Control+a")
+            await ada.keyboard.type("replaced")
+            await ada.keyboard.press("Control+z")
+            await text_has(ada, "return 3.14")
+            await type_in_editor(bob, "")
+        # Even the widget's insides moved into the line by the browser add nothing to the file.
+        await caret.wait_for()
+        await ada.evaluate(MOVE_CARET_INTO_LINE)
+        await type_in_editor(ada, "# end")
+        async with Session.connect(link, name="checker") as checker:
+            await eventually(lambda: "# end" in (checker.workspace.read("area.py") or ""), 15)
+            text = checker.workspace.read("area.py") or ""
+        assert "Bob" not in text and "\u2060" not in text, repr(text)
+        assert text == before + "# end", repr(text)
+        assert ada.errors == [] and bob.errors == []  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ import { html } from "@codemirror/lang-html";
 import { css } from "@codemirror/lang-css";
 import { yCollab, yUndoManagerKeymap } from "y-codemirror.next";
 import { Listeners } from "../listeners.js";
+import { remoteCarets } from "../presence/carets.js";
 import { inlineCompletions } from "./inline_ghost.js";
 
 // What counts as acting on one's own in the editor: it ends following someone (follow.ts).
@@ -136,7 +137,8 @@ export class FileEditor {
         languageFor(path ?? ""),
         this.access.of(access(this.writable && !!path)),
         EditorView.contentAttributes.of({ "aria-label": path ? `Contents of ${path}` : "No file open", "aria-describedby": "editor-help" }),
-        ytext ? yCollab(ytext, this.awareness, { undoManager: new Y.UndoManager(ytext) }) : [],
+        // Sync and undo from y-codemirror.next; carets our own (presence/carets.ts: no name as text).
+        ytext ? [yCollab(ytext, null, { undoManager: new Y.UndoManager(ytext) }), remoteCarets(ytext, this.awareness)] : [],
       ],
     });
   }
