@@ -1,6 +1,9 @@
 """One websocket connection: a bounded outgoing queue that coalesces document updates.
 
-Under load a receiver may be several updates behind; instead of one frame per update we merge the
+A frame for a receiver that is keeping up (nothing queued, its socket buffer below the high-water
+mark) is written straight to its transport, in the bytes encoded once for the whole fan-out
+(collab.hub.direct_write): no task, no per-receiver framing. Otherwise it is queued, and under
+load a receiver may be several updates behind; instead of one frame per update we merge the
 queued updates into one (``pycrdt.merge_updates`` of a few small updates costs microseconds), so a
 busy room costs frames per receiver per wake-up, not per update. A client that stops reading is
 dropped once its queue passes the byte limit, so it cannot grow the hub's memory.
@@ -18,11 +21,14 @@ import pycrdt
 from starlette.websockets import WebSocket, WebSocketState
 
 from collab.hub.abort import ABORT_SCOPE_KEY, RAW_SEND_SCOPE_KEY, forget_handshake
+from collab.hub.direct_write import binary_frame, direct_protocol, write_direct
 from collab.hub.log_limit import LogLimit
 from collab.hub.metrics import HubMetrics
 from collab.protocol import close_codes, yjs
 
 if TYPE_CHECKING:
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
     from collab.hub.admission import Admission
 
 log = logging.getLogger(__name__)
@@ -58,6 +64,9 @@ class Connection:
         self._queued_bytes = 0
         self._started = False
         self._sender: asyncio.Task[None] | None = None
+        # The server's protocol, where frames may be written to its transport directly (set once
+        # the websocket is accepted); None: every frame goes through the ASGI send.
+        self._direct: WebSocketsSansIOProtocol | None = None
 
     def __repr__(self) -> str:
         client = self.websocket.client
@@ -86,17 +95,27 @@ class Connection:
 
     # -- queueing (synchronous, called from room fan-out) ---------------------------------------
 
-    def send_frame(self, frame: bytes) -> None:
-        self._enqueue(_FRAME, frame, frame)
+    def send_frame(self, frame: bytes, wire: bytes | None = None) -> None:
+        """Send a message; ``wire``, if given, is it as a websocket frame (``binary_frame(frame)``),
+        encoded once for every receiver of a fan-out."""
+        self._enqueue(_FRAME, frame, frame, wire)
 
-    def send_update(self, update: bytes, frame: bytes) -> None:
-        """Queue a document update; ``frame`` is its sync-update message, encoded once per fan-out
-        and sent as is unless several updates are waiting and get merged."""
-        self._enqueue(_UPDATE, update, frame)
+    def send_update(self, update: bytes, frame: bytes, wire: bytes | None = None) -> None:
+        """Send a document update; ``frame`` is its sync-update message and ``wire`` that as a
+        websocket frame, both encoded once per fan-out and sent as they are unless the update has
+        to wait in the queue behind others, where it may get merged with them."""
+        self._enqueue(_UPDATE, update, frame, wire)
 
-    def _enqueue(self, kind: int, data: bytes, frame: bytes = b"") -> None:
+    def _enqueue(self, kind: int, data: bytes, frame: bytes, wire: bytes | None = None) -> None:
         if self.closed:
             return
+        direct = self._direct
+        # Straight to the socket only while nothing waits in the queue or in the sender, so frames
+        # keep their order; write_direct refuses when the socket's buffer is over its high-water mark.
+        if direct is not None and self._sender is None and not self._queue and self._started:
+            if write_direct(direct, binary_frame(frame) if wire is None else wire):
+                self.metrics.sent.inc(len(frame))
+                return
         self._queued_bytes += len(data)
         if self._queued_bytes > self.send_limit:
             self.drop_slow(self._queued_bytes)
@@ -209,6 +228,7 @@ class Connection:
         raw_send = self.websocket.scope.get(RAW_SEND_SCOPE_KEY)
         if raw_send is not None:
             forget_handshake(raw_send)
+            self._direct = direct_protocol(raw_send)
         self.metrics.connections.inc()
         self.admission.watch(self)
         return self

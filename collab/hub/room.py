@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Awaitable
 import pycrdt
 
 from collab.hub.connection import Connection
+from collab.hub.direct_write import binary_frame
+from collab.hub.fanout import FanOut
 from collab.hub.presence import Presence
 from collab.hub.replay import replay
 from collab.hub.store_failure import write_failed
@@ -35,6 +37,7 @@ class Room:
         self.name = name
         self.doc: pycrdt.Doc[Any] = pycrdt.Doc()
         self.connections: set[Connection] = set()
+        self._fanout = FanOut(self.connections)
         settings = hub.settings
         self.presence = Presence(
             name, self._relay_presence, max_bytes=settings.max_presence_bytes,
@@ -160,10 +163,7 @@ class Room:
         seq = fut.result()
         self._apply(update, seq)
         self.hub.broker.publish(self.name, relay.encode_relay(relay.UPDATE, self.hub.id, seq, update))
-        frame = yjs.sync_update(update)
-        for conn in self.connections:
-            if conn is not origin:
-                conn.send_update(update, frame)
+        self._fanout.add(update, origin)
 
     def _apply(self, update: bytes, seq: int) -> None:
         self.doc.apply_update(update)
@@ -199,9 +199,10 @@ class Room:
 
     def _relay_presence(self, update: bytes, origin: Connection | None, publish: bool) -> None:
         frame = yjs.awareness_message(update)
+        wire = binary_frame(frame)
         for other in self.connections:
             if other is not origin:
-                other.send_frame(frame)
+                other.send_frame(frame, wire)
         if publish:
             self.hub.broker.publish(self.name, relay.encode_relay(relay.AWARENESS, self.hub.id, 0, update))
 
@@ -216,9 +217,7 @@ class Room:
     def _apply_relay(self, message: relay.RelayMessage) -> None:
         if message.kind == relay.UPDATE:
             self._apply(message.payload, message.seq)
-            frame = yjs.sync_update(message.payload)
-            for conn in self.connections:
-                conn.send_update(message.payload, frame)
+            self._fanout.add(message.payload, None)
         elif message.kind == relay.AWARENESS:
             self.presence.on_remote(message.hub_id, message.payload)
 
