@@ -155,6 +155,10 @@ class InlineCompletions:
             ghost.typed += new[0]  # an auto-paired opener: the closer waits after the cursor
             ghost.at += 1
             ghost.closers = new[1] + ghost.closers
+        elif ghost.typed and PAIRS.get(ghost.typed[-1]) == new:
+            # The closer an auto-pairing plugin inserts right after the opener it let through: it
+            # stays after the cursor (which the plugin moves back before it).
+            ghost.closers = new + ghost.closers
         else:
             return False
         if ghost.done and not ghost.rest:
@@ -179,6 +183,14 @@ class InlineCompletions:
             return
         if ghost.opened is opened and anchor == head:
             if head == ghost.at:
+                return
+            typed = ghost.typed
+            if head == ghost.at - 1 and len(typed) >= 2 and PAIRS.get(typed[-2]) == typed[-1]:
+                # An opener and its closer both matched the completion, then the auto-pairing editor
+                # put the cursor between them: the closer is one it will type over.
+                ghost.typed, ghost.at = typed[:-1], head
+                ghost.closers = typed[-1] + ghost.closers
+                self._show(ghost)
                 return
             skipped = head - ghost.at
             text = opened.sync.text

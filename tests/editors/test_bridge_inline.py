@@ -38,7 +38,7 @@ async def room_with_agent(hub: HubProcess, stub: OpenAIStubServer) -> AsyncItera
 
 async def opened_at_end(b: BridgeClient, link: str) -> dict[str, Any]:
     await b.result("join", link=link, name="ed")
-    opened = await b.result("open", path="calc.py")
+    opened: dict[str, Any] = await b.result("open", path="calc.py")
     assert opened["text"] == SOURCE
     enabled = await b.result("inline_enable", enabled=True, debounce_ms=50)
     assert enabled["available"] and enabled["agent"]["name"] == "ai"

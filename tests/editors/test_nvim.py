@@ -140,7 +140,7 @@ def _suggest_and_accept(hub: HubProcess, backend: Any, piece: str, *, partial: s
             return "".join(chunk[0] for m in marks for chunk in m[3].get("virt_text", [])) if marks else ""
 
         if partial is not None and whole is not None:
-            seen = wait_for(lambda: (t := shown()) and partial in t and t.strip() != whole.strip() and t, 30,
+            seen = wait_for(lambda: t if (t := shown()) and partial in t and t.strip() != whole.strip() else "", 30,
                             "part of the suggestion while it streams")
             assert whole.startswith(seen.strip()) or seen.strip() in whole
         marks = wait_for(lambda: [m for m in ed.extmarks("suggestions", buf) if piece in m[3]["virt_text"][0][0]], 30,

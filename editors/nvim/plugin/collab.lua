@@ -15,6 +15,13 @@ command("CollabUnfollow", function() collab().unfollow() end, { nargs = 0 })
 command("CollabSuggest", function() collab().suggest() end, { nargs = 0 })
 command("CollabAccept", function(o) collab().accept(o.args) end, { nargs = "?" })
 command("CollabReject", function(o) collab().reject(o.args) end, { nargs = "?" })
+command("CollabAcceptInline", function() collab().accept_inline() end, { nargs = 0 })
+command("CollabDismissInline", function() collab().dismiss_inline() end, { nargs = 0 })
+command("CollabInline", function(o) collab().set_inline(o.args) end,
+  { nargs = "?", complete = function() return { "on", "off" } end })
+command("CollabTrash", function() collab().trash() end, { nargs = 0 })
+command("CollabRestore", function(o) collab().restore(o.fargs[1], o.fargs[2]) end,
+  { nargs = "+", complete = function(lead) return collab().complete_trash(lead) end })
 command("CollabChat", function(o) collab().chat(o.args) end, { nargs = "*" })
 command("CollabLeave", function() collab().leave() end, { nargs = 0 })
 

@@ -2,13 +2,18 @@
 local rpc = require("collab.rpc")
 local buffers = require("collab.buffers")
 local ui = require("collab.ui")
+local inline = require("collab.inline")
 
 local api = vim.api
 local M = {}
 
-M.config = { cmd = { "collab", "editor" }, name = nil }
+M.config = { cmd = { "collab", "editor" }, name = nil,
+             inline = true,           -- ghost text as you type, when the room has an AI that completes
+             inline_key = "<Tab>",    -- accepts it in Insert mode (false: no mapping; :CollabAcceptInline)
+             inline_debounce_ms = nil -- the pause before asking (nil: adaptive, 200-600 ms)
+}
 M.state = { status = nil, read_only = false, people = {}, files = {}, chat = {}, suggestions = {},
-            last_suggestion = nil, following = nil, room = nil, log = {} }
+            last_suggestion = nil, following = nil, room = nil, log = {}, trash = {} }
 
 local client = nil
 local opening = {}
@@ -23,7 +28,10 @@ function M.setup(opts)
 end
 
 local function send_edit(st, change)
-  client:request("edit", { path = st.path, revision = st.revision, changes = { change } }, function(err)
+  -- Only typing in Insert (or Replace) mode may start an inline completion after the pause.
+  local mode = api.nvim_get_mode().mode:sub(1, 1)
+  local typing = mode == "i" or mode == "R"
+  client:request("edit", { path = st.path, revision = st.revision, changes = { change }, typing = typing }, function(err)
     if err then
       say("edit refused (" .. tostring(err.message) .. "); reloading " .. st.path, vim.log.levels.WARN)
       M.reload(st.path)
@@ -123,6 +131,8 @@ function handlers.closed(p)
 end
 
 function handlers.log(p) say(p.message, vim.log.levels.WARN) end
+function handlers.inline(p) inline.show(p) end
+function handlers.inline_clear(p) inline.cleared(p) end
 
 local function on_notification(method, params)
   local handler = handlers[method]
@@ -170,6 +180,7 @@ function M.join(link, name)
     M.state.room, M.state.name, M.state.read_only = result.room, result.name, result.read_only
     M.state.files = result.paths
     say("joined " .. result.room .. " as " .. result.name .. (result.read_only and " (read-only)" or ""))
+    client:request("inline_enable", { enabled = M.config.inline ~= false, debounce_ms = M.config.inline_debounce_ms })
   end)
 end
 
@@ -209,6 +220,17 @@ function M.open(path)
   api.nvim_create_autocmd({ "CursorMoved", "CursorMovedI" }, { group = group, buffer = buf, callback = function()
     M.send_cursor(buf)
   end })
+  api.nvim_create_autocmd("InsertLeave", { group = group, buffer = buf, callback = function()
+    inline.dismiss(client)
+  end })
+  if M.config.inline_key then
+    local key = M.config.inline_key
+    vim.keymap.set("i", key, function()
+      if not (inline.showing(buf) and inline.accept(client)) then
+        api.nvim_feedkeys(api.nvim_replace_termcodes(key, true, false, true), "n", false)
+      end
+    end, { buffer = buf, desc = "collab: accept the inline completion" })
+  end
   api.nvim_create_autocmd("BufWipeout", { group = group, buffer = buf, callback = function()
     local st = buffers.by_buf[buf]
     buffers.by_buf[buf] = nil
@@ -295,6 +317,85 @@ end
 function M.accept(id) decide("accept", id) end
 function M.reject(id) decide("reject", id) end
 
+function M.accept_inline()
+  if not need_client() then return end
+  if not inline.accept(client) then say("no inline completion to accept", vim.log.levels.WARN) end
+end
+
+function M.dismiss_inline()
+  if client then inline.dismiss(client) end
+end
+
+-- :CollabInline on|off (nothing: say whether it is on and who completes)
+function M.set_inline(arg)
+  if not need_client() then return end
+  local params = {}
+  if arg == "on" or arg == "off" then
+    M.config.inline = arg == "on"
+    params.enabled = M.config.inline
+  else
+    params.enabled = M.config.inline ~= false
+  end
+  local err, result = client:request_sync("inline_enable", params)
+  if err then return say(err.message, vim.log.levels.ERROR) end
+  if not result.enabled then
+    inline.reset()
+    say("inline completions are off")
+  elseif result.agent then
+    say("inline completions by " .. result.agent.name .. (result.agent.model ~= "" and (" (" .. result.agent.model .. ")") or "")
+      .. (result.available and "" or ": not available here (a read-only link, or off for this room)"))
+  else
+    say("inline completions are on, but no AI in this session completes inline")
+  end
+  return result
+end
+
+-- The trash: deleted files anyone can restore.
+function M.trash()
+  if not need_client() then return end
+  local err, result = client:request_sync("trash", {})
+  if err then return say(err.message, vim.log.levels.ERROR) end
+  M.state.trash = result.entries
+  if #result.entries == 0 then
+    api.nvim_echo({ { "the trash is empty" } }, false, {})
+  else
+    local lines = {}
+    for _, e in ipairs(result.entries) do
+      table.insert(lines, string.format("%s  (deleted by %s, %s)", e.path, e.by ~= "" and e.by or "someone",
+        os.date("%Y-%m-%d %H:%M", math.floor(e.ts))))
+    end
+    api.nvim_echo({ { table.concat(lines, "\n") } }, false, {})
+  end
+  return result.entries
+end
+
+-- :CollabRestore {path} [{new path}]: the newest deleted file of that path (or trash entry id).
+function M.restore(which, target)
+  if not need_client() then return end
+  local err, result = client:request_sync("trash", {})
+  if err then return say(err.message, vim.log.levels.ERROR) end
+  M.state.trash = result.entries
+  local entry = nil
+  for _, e in ipairs(result.entries) do
+    if e.path == which or e.id == which then entry = e break end
+  end
+  if not entry then return say("nothing in the trash is " .. tostring(which), vim.log.levels.ERROR) end
+  local params = { id = entry.id }
+  if target and target ~= "" then params.path = target end
+  local e2, restored = client:request_sync("restore", params)
+  if e2 then return say(e2.message, vim.log.levels.ERROR) end
+  say("restored " .. restored.path)
+  return restored.path
+end
+
+function M.complete_trash(lead)
+  local out = {}
+  for _, e in ipairs(M.state.trash or {}) do
+    if e.path:sub(1, #lead) == lead then table.insert(out, e.path) end
+  end
+  return out
+end
+
 function M.chat(text)
   if not need_client() then return end
   if not text or text == "" then
@@ -315,6 +416,7 @@ function M.leave()
   c:request_sync("shutdown", {}, 10000)
   c:stop()
   client = nil
+  inline.reset()
   for buf in pairs(buffers.by_buf) do
     pcall(api.nvim_buf_set_option, buf, "modifiable", false)
     ui.clear(buf)

@@ -81,7 +81,9 @@ function Client:request(method, params, callback)
   end
   self.next_id = self.next_id + 1
   self.callbacks[self.next_id] = callback or function() end
-  vim.fn.chansend(self.job, frame({ jsonrpc = "2.0", id = self.next_id, method = method, params = params or vim.empty_dict() }))
+  -- An empty Lua table encodes as a JSON array; params must be an object.
+  if params == nil or next(params) == nil then params = vim.empty_dict() end
+  vim.fn.chansend(self.job, frame({ jsonrpc = "2.0", id = self.next_id, method = method, params = params }))
 end
 
 -- The same, waiting for the answer (for commands that need it at once).

@@ -5,6 +5,7 @@ local M = {}
 M.cursors = api.nvim_create_namespace("collab_cursors")
 M.selections = api.nvim_create_namespace("collab_selections")
 M.suggestions = api.nvim_create_namespace("collab_suggestions")
+M.inline = api.nvim_create_namespace("collab_inline")
 
 local OPEN = { requested = true, streaming = true, ready = true }
 
@@ -101,7 +102,7 @@ function M.latest_open(suggestions, last)
 end
 
 function M.clear(buf)
-  for _, ns in ipairs({ M.cursors, M.selections, M.suggestions }) do
+  for _, ns in ipairs({ M.cursors, M.selections, M.suggestions, M.inline }) do
     pcall(api.nvim_buf_clear_namespace, buf, ns, 0, -1)
   end
 end
