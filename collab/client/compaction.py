@@ -31,7 +31,7 @@ import pycrdt
 
 from collab.client.provider import ProviderError
 from collab.config import Settings
-from collab.crypto.keys import RoomKeys
+from collab.crypto.epochs import Keyring
 from collab.protocol import relay_frames as frames
 from collab.protocol.envelope import PREFIX_SIZE, SIGNATURE_SIZE, TAG_SIZE, seal_snapshot
 from collab.protocol.replay_guard import ReplayGuard
@@ -55,7 +55,7 @@ class _InFlight:
 class Compactor:
     def __init__(
         self,
-        keys: RoomKeys,
+        keyring: Keyring,
         author_id: bytes,
         doc: pycrdt.Doc[Any],
         guard: ReplayGuard,
@@ -64,7 +64,7 @@ class Compactor:
         frame_limit: int | None,
         label: str,
     ) -> None:
-        self.keys = keys
+        self.keyring = keyring  # snapshots are sealed under the current epoch's keys
         self.author_id = author_id
         self.doc = doc
         self.guard = guard
@@ -105,7 +105,7 @@ class Compactor:
             self._skip(size)
             return False
         self._seq += 1
-        envelope = seal_snapshot(self.keys, self.author_id, self._seq, covers, plaintext)
+        envelope = seal_snapshot(self.keyring.current, self.author_id, self._seq, covers, plaintext)
         if _FRAME_OVERHEAD + len(envelope) <= self.frame_limit:
             parts = [frames.snapshot(ref, envelope)]
         else:

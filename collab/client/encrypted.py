@@ -19,6 +19,7 @@ import logging
 from typing import Any, Callable
 
 import pycrdt
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from collab.client.closes import ENCRYPTED_FINAL_CLOSES
 from collab.client.compaction import HUB_SNAPSHOT_LIMIT, Compactor
@@ -30,15 +31,19 @@ from collab.client.provider import ProviderError, Status
 from collab.client.rejections import Rejection, Rejections
 from collab.client.sealed_presence import SealedPresence
 from collab.client.room_log import RoomLog
+from collab.client.rotator import PendingRotation, prepare_rotation
+from collab.client import roster
 from collab.client.transport import FrameSocket, SocketClosed, Transport, close_message
 from collab.client.ws_transport import WebsocketsTransport
 from collab.crypto.auth import sign_challenge, sign_reader_challenge
+from collab.crypto.epochs import Keyring, x25519_public
 from collab.crypto.keys import RoomKeys
 from collab.crypto.links import parse_link, websocket_url
 from collab.protocol import close_codes
 from collab.protocol import relay_frames as frames
 from collab.protocol.envelope import EnvelopeType, Opened, new_author_id, seal_update
 from collab.protocol.replay_guard import ReplayGuard
+from collab.protocol.rotation import Removed, RotationError, open_rotation, parse_rotation
 
 __all__ = ["EncryptedProvider", "FrameObserver", "Rejection"]
 
@@ -67,8 +72,13 @@ class EncryptedProvider(ConnectorState):
         backoff_initial: float = 0.1,
         backoff_max: float = 10.0,
         gap_wait: float = 2.0,
+        device_key: X25519PrivateKey | None = None,
+        device_name: str | None = None,
     ) -> None:
-        self.keys = keys
+        self.keyring = Keyring(keys)
+        # This device's X25519 key: a rotation seals the room's next keys to it (collab.client.roster).
+        self.device_key = device_key
+        self.device_name = device_name  # enrolled in the roster under this name once synced (writers)
         self.ws_url = ws_url
         self.doc = doc if doc is not None else pycrdt.Doc()
         self.awareness = awareness if awareness is not None else pycrdt.Awareness(self.doc)
@@ -94,20 +104,27 @@ class EncryptedProvider(ConnectorState):
         self._update_seq = 0
         self._guard = ReplayGuard()
         self._outbox = Outbox(label)
-        self._presence = SealedPresence(keys, self.awareness, self._guard, self._reject)
+        self._presence = SealedPresence(self.keyring, self.awareness, self._guard, self._reject)
         self._compactor = Compactor(
-            keys, self._author_id, self.doc, self._guard, every=compact_every, frame_limit=max_frame_bytes, label=label
+            self.keyring, self._author_id, self.doc, self._guard, every=compact_every, frame_limit=max_frame_bytes, label=label
         )
         self._local = LocalUpdates(self.doc, self._on_local_update)
         # Entries held or missing for ``gap_wait`` s after a sync: ask the hub again (issue 21).
         self._log = RoomLog(
-            keys, self._guard, self._local.apply_remote, self._reject_entry,
+            self.keyring, self._guard, self._local.apply_remote, self._reject_entry,
             on_update=self._count_for_snapshot, counter=self._compactor, ask_wait=gap_wait,
         )
         self._asking_again: str | None = None
         self._warned_read_only = False
         self._wake = asyncio.Event()
         self._awareness_sub: str | None = None
+        self._rotation: PendingRotation | None = None  # ours, sent and not yet in
+        self.rotations = 0  # key epochs this provider moved to
+
+    @property
+    def keys(self) -> RoomKeys:
+        """The room's keys as of now: the current epoch's (``keyring`` has the earlier ones)."""
+        return self.keyring.current
 
     @classmethod
     def from_link(cls, link: str, doc: pycrdt.Doc[Any] | None = None, awareness: pycrdt.Awareness | None = None,
@@ -233,6 +250,10 @@ class EncryptedProvider(ConnectorState):
         role = frames.ROLE_WRITER if self.can_write else frames.ROLE_READER
         await self._send(sock, frames.hello(role, self._log.since, signature))
         ready = await self._recv(sock)
+        if isinstance(ready, frames.Rotated):
+            # Our keys are an older epoch's: the room's rotation has the new ones for this device.
+            self._on_rotated(ready.envelope)
+            raise ComeBack("the room's keys were rotated")
         if not isinstance(ready, frames.Ready):
             raise frames.ProtocolError("the hub did not answer HELLO with READY")
         self.conn_id = ready.conn_id
@@ -298,11 +319,14 @@ class EncryptedProvider(ConnectorState):
         elif isinstance(frame, frames.Synced):
             self.head = frame.head
             self._log.synced(frame.head)
+            self._enroll()
             self.connector.connection_synced()
             self._wake.set()
             self._maybe_compact()
         elif isinstance(frame, frames.Left):
             self._presence.left(frame.conn_id)
+        elif isinstance(frame, frames.Rotated):
+            self._on_rotated(frame.envelope)
         else:
             raise frames.ProtocolError(f"unexpected {type(frame).__name__.upper()} frame from the hub")
 
@@ -317,6 +341,9 @@ class EncryptedProvider(ConnectorState):
     def _on_ack(self, ref: int, seq: int) -> None:
         if self._compactor.acked(ref, seq):
             return
+        if self._rotation is not None and ref == self._rotation.ref:
+            self._adopt(self._rotation.envelope)
+            return
         self._outbox.ack(ref)
         self._log.acked(seq)
         self._count_for_snapshot()
@@ -326,6 +353,11 @@ class EncryptedProvider(ConnectorState):
 
     def _on_nack(self, nack: frames.Nack) -> None:
         if self._compactor.nacked(nack.client_ref, nack.reason):
+            return
+        if self._rotation is not None and nack.client_ref == self._rotation.ref:
+            pending, self._rotation = self._rotation, None
+            if not pending.done.done():
+                pending.done.set_exception(ProviderError(f"rotation refused: {nack.reason}"))
             return
         if nack.client_ref == 0:
             log.warning("room %s: presence refused: %s", self.keys.room_id, nack.reason)
@@ -361,7 +393,7 @@ class EncryptedProvider(ConnectorState):
         # Our own updates can come back in history after a resume: the guard must know them.
         self._guard.check(Opened(EnvelopeType.UPDATE, self._author_id, self._update_seq, 0, b""))
         ref = self._outbox.new_ref()
-        self._outbox.add(ref, frames.publish(ref, envelope))
+        self._outbox.add(ref, frames.publish(ref, envelope), update, self._update_seq)
         self._wake.set()
         self.connector.changed.set()
 
@@ -402,3 +434,80 @@ class EncryptedProvider(ConnectorState):
         self._compactor.done = asyncio.get_running_loop().create_future()
         self._send_snapshot()
         return await asyncio.wait_for(self._compactor.done, timeout)
+
+    # -- key epochs (docs/e2ee.md, "Rotation") ----------------------------------------------------
+
+    def _enroll(self) -> None:
+        """List this device in the roster, so a rotation keeps it (writers only: readers cannot write)."""
+        if self.device_key is None or self.device_name is None or not self.can_write:
+            return
+        roster.enroll(self.doc, x25519_public(self.device_key), self.device_name)
+
+    def _on_rotated(self, envelope: bytes) -> None:
+        """The room's rotation: a later epoch (move to it, or we were removed), or the current one's
+        (a joiner of a rotated link learns the earlier epochs' keys from it)."""
+        pending = self._rotation
+        if pending is not None and envelope == pending.envelope:
+            self._adopt(envelope)
+            raise ComeBack(f"the room's keys were rotated to epoch {self.keys.epoch}")
+        try:
+            opened = open_rotation(envelope, self.keys, device_key=self.device_key)
+        except Removed as exc:
+            raise ProviderError(f"removed from this session: {exc}; ask for a new link") from None
+        except RotationError as exc:
+            self._reject(Rejection(None, "rotation", type(exc).__name__, str(exc)), "the hub")
+            return
+        if opened.keys.epoch == self.keys.epoch:
+            self.keyring.learn(opened.chain, opened.starts)
+            return
+        self._advance(opened.keys, opened.chain, opened.starts)
+        raise ComeBack(f"the room's keys were rotated to epoch {self.keys.epoch}: reconnecting with the new ones")
+
+    def _adopt(self, envelope: bytes) -> None:
+        """Our own rotation is in: move to the keys we made."""
+        pending, self._rotation = self._rotation, None
+        if pending is None or self.keys.epoch >= pending.keys.epoch:
+            return
+        rot = parse_rotation(envelope)
+        self._advance(pending.keys, dict(self.keyring.past), {**self.keyring.starts, rot.epoch: rot.ref})
+        roster.drop(self.doc, pending.removed)
+        if not pending.done.done():
+            pending.done.set_result(self.keys)
+
+    def _advance(self, keys: RoomKeys, chain: dict[int, RoomKeys], starts: dict[int, int]) -> None:
+        self.keyring.advance(keys, chain, starts)
+        self.rotations += 1
+        log.info("room %s: now at key epoch %d", keys.room_id, keys.epoch)
+        if keys.can_write:
+            author = self._author_id
+            self._outbox.reseal(lambda ref, seq, update: frames.publish(ref, seal_update(self.keys, author, seq, update)))
+        self.connector.changed.set()
+
+    async def rotate(self, remove: tuple[str, ...] = (), timeout: float = 30.0) -> RoomKeys:
+        """Move the room to its next key epoch, keeping every device in the roster except those
+        named in ``remove``; returns the new keys (their links are the new links)."""
+        if not self.can_write:
+            raise ProviderError("only a write link can rotate the room's keys")
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            await self.flush(max(0.1, deadline - asyncio.get_running_loop().time()))
+            blocked = self._log.blocked()
+            sock = self.connector.socket
+            if blocked is None and sock is not None and self._log.live and self._rotation is None:
+                break
+            if asyncio.get_running_loop().time() > deadline:
+                raise ProviderError(f"cannot rotate now: {blocked or 'not connected'}")
+            await asyncio.sleep(0.05)
+        devices = [d for d in roster.roster(self.doc) if d.name not in remove]
+        own = x25519_public(self.device_key) if self.device_key is not None else None
+        pending = prepare_rotation(
+            self.keyring, devices, remove, ref=self._outbox.new_ref(), covers=self._log.since, own_device=own,
+            loop=asyncio.get_running_loop(),
+        )
+        self._rotation = pending
+        await sock.send(frames.rotate(pending.ref, pending.envelope))
+        try:
+            return await asyncio.wait_for(asyncio.shield(pending.done), max(0.1, deadline - asyncio.get_running_loop().time()))
+        finally:
+            if self._rotation is pending and pending.done.done():
+                self._rotation = None

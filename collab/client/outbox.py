@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections import deque
 from dataclasses import dataclass
+from typing import Callable
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 class _Pending:
     ref: int
     frame: bytes  # the PUBLISH frame, re-sent byte for byte after a reconnect
+    update: bytes = b""  # what it seals, to seal again after a key rotation
+    seq: int = 0  # its author seq
 
 
 class Outbox:
@@ -39,8 +42,15 @@ class Outbox:
         self._next_ref += 1
         return ref
 
-    def add(self, ref: int, frame: bytes) -> None:
-        self._queue.append(_Pending(ref, frame))
+    def add(self, ref: int, frame: bytes, update: bytes = b"", seq: int = 0) -> None:
+        self._queue.append(_Pending(ref, frame, update, seq))
+
+    def reseal(self, seal: Callable[[int, int, bytes], bytes]) -> None:
+        """The room's keys were rotated: each waiting update becomes ``seal(ref, seq, update)`` (a
+        PUBLISH under the new epoch, same author seq), since the hub refuses the old epoch now."""
+        for pending in self._queue:
+            if pending.seq:
+                pending.frame = seal(pending.ref, pending.seq, pending.update)
 
     def restart(self) -> None:
         """A new connection: everything queued goes out again, in order."""

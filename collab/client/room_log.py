@@ -20,8 +20,17 @@ from typing import Callable, Protocol
 
 import pycrdt
 
+from collab.crypto.epochs import Keyring
 from collab.crypto.keys import RoomKeys
-from collab.protocol.envelope import Envelope, EnvelopeError, EnvelopeType, ReplayedEnvelope, open_envelope, parse_envelope
+from collab.protocol.envelope import (
+    Envelope,
+    EnvelopeError,
+    EnvelopeType,
+    ReplayedEnvelope,
+    WrongEpoch,
+    open_envelope,
+    parse_envelope,
+)
 from collab.protocol.replay_guard import Held, ReplayGuard
 from collab.protocol.snapshot import decode_snapshot
 from collab.watermark import Watermark
@@ -39,7 +48,7 @@ class Counter(Protocol):
 class RoomLog:
     def __init__(
         self,
-        keys: RoomKeys,
+        keyring: Keyring | RoomKeys,
         guard: ReplayGuard,
         apply: Apply,
         reject: RejectEntry,
@@ -48,7 +57,7 @@ class RoomLog:
         counter: Counter,
         ask_wait: float,
     ) -> None:
-        self.keys = keys
+        self.keyring = keyring if isinstance(keyring, Keyring) else Keyring(keyring)
         self.guard = guard
         self.apply = apply
         self.reject = reject
@@ -149,7 +158,7 @@ class RoomLog:
             self._refuse(seq, kind, EnvelopeError(f"a {kind} envelope has no place in the room log"))
             return
         try:
-            opened = open_envelope(self.keys, env)
+            opened = open_envelope(self._keys_for(seq, env), env)
             pycrdt.get_state(opened.plaintext)  # a signed but undecodable update must not half-apply
             ready = self.guard.admit(seq, opened)
         except ReplayedEnvelope as exc:
@@ -183,7 +192,7 @@ class RoomLog:
         if seq <= self.since:
             return  # the document holds everything it covers
         try:
-            opened = open_envelope(self.keys, env)
+            opened = open_envelope(self._keys_for(seq, env), env)
             if opened.ref != seq:
                 raise EnvelopeError(f"the hub labelled a snapshot covering {opened.ref} as seq {seq}")
             state, heads = decode_snapshot(opened.plaintext)
@@ -204,6 +213,18 @@ class RoomLog:
         for item in covered:
             self.seen.saw(item.seq)  # the snapshot's heads say it is in the state just applied
         self._apply_all(ready)
+
+    def _keys_for(self, seq: int, env: Envelope) -> RoomKeys:
+        keys = self.keyring.for_entry(seq, env.epoch)
+        if keys is None:
+            current = self.keyring.epoch
+            if env.epoch < current:
+                why = "after the rotation that ended it (a removed member's, or replayed)"
+                if env.epoch not in self.keyring.past:
+                    why = "and this client does not have that epoch's keys"
+                raise WrongEpoch(f"entry {seq} is of key epoch {env.epoch}, {why}")
+            raise WrongEpoch(f"entry {seq} is of key epoch {env.epoch}; this client is at epoch {current}")
+        return keys
 
     def _refuse(self, seq: int, kind: str, exc: Exception) -> None:
         self.seen.saw(seq)

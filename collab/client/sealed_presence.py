@@ -14,7 +14,7 @@ import pycrdt
 
 from collab.client.presence import Refused, RemotePresence
 from collab.client.rejections import Rejection
-from collab.crypto.keys import RoomKeys
+from collab.crypto.epochs import Keyring
 from collab.protocol import relay_frames as frames
 from collab.protocol import yjs
 from collab.protocol.envelope import (
@@ -30,8 +30,8 @@ Reject = Callable[[Rejection, str], None]  # (what was dropped, from which peer)
 
 
 class SealedPresence:
-    def __init__(self, keys: RoomKeys, awareness: pycrdt.Awareness, guard: ReplayGuard, reject: Reject) -> None:
-        self.keys = keys
+    def __init__(self, keyring: Keyring, awareness: pycrdt.Awareness, guard: ReplayGuard, reject: Reject) -> None:
+        self.keyring = keyring  # sealed under the current epoch's awareness key
         self.awareness = awareness
         self.guard = guard
         self.reject = reject
@@ -44,7 +44,7 @@ class SealedPresence:
         """Seal our current state as the next AWARENESS frame to send."""
         self._counter += 1
         update = self.awareness.encode_awareness_update([self.awareness.client_id])
-        self.outgoing = frames.awareness(seal_awareness(self.keys, self._session_id, self._counter, update))
+        self.outgoing = frames.awareness(seal_awareness(self.keyring.current, self._session_id, self._counter, update))
 
     def take(self) -> bytes | None:
         frame, self.outgoing = self.outgoing, None
@@ -53,7 +53,7 @@ class SealedPresence:
     def received(self, conn_id: int, envelope: bytes) -> None:
         """A peer's presence relayed by the hub from its connection ``conn_id``."""
         try:
-            opened = open_envelope(self.keys, envelope)
+            opened = open_envelope(self.keyring.current, envelope)
             if opened.type is not EnvelopeType.AWARENESS:
                 raise EnvelopeError(f"a {opened.type.name.lower()} envelope relayed as presence")
             self.guard.check(opened)

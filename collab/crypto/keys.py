@@ -38,6 +38,15 @@ INFO_ROOM_ID = b"collab v1 room-id"
 INFO_DOC_KEY = b"collab v1 doc-key"
 INFO_AWARENESS_KEY = b"collab v1 awareness-key"
 INFO_READER_AUTH = b"collab v1 reader-auth"
+MAX_EPOCH = 2**32 - 1  # the envelope header's u32
+
+
+def epoch_info(epoch: int, name: str) -> bytes:
+    """The HKDF label of ``name`` in epoch ``epoch`` >= 1 (epoch 0 keeps the labels above, so rooms
+    made before rotation existed read as they always did): ``collab v1 e<epoch> <name>``."""
+    if not 1 <= epoch <= MAX_EPOCH:
+        raise CryptoError(f"epoch must be between 1 and {MAX_EPOCH}, got {epoch}")
+    return f"collab v1 e{epoch} {name}".encode()
 
 
 class CryptoError(ValueError):
@@ -58,6 +67,12 @@ def hkdf_sha256(secret: bytes, info: bytes, length: int) -> bytes:
     keeps the construction trivially reproducible in WebCrypto.
     """
     return HKDF(algorithm=hashes.SHA256(), length=length, salt=b"", info=info).derive(secret)
+
+
+def hkdf_salted(secret: bytes, salt: bytes, info: bytes, length: int) -> bytes:
+    """HKDF-SHA256 with a salt: epochs >= 1 salt with the room id (and the write public key), so a
+    secret opens only the room, and only under the write key, it was made for."""
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(secret)
 
 
 def generate_write_secret() -> bytes:
@@ -110,6 +125,7 @@ class RoomKeys:
     awareness_key: bytes
     write_public_key: bytes
     write_secret: bytes | None = None
+    epoch: int = 0  # 0: the room's first keys; each rotation (collab/crypto/epochs.py) adds one
     # Derived from write_secret, so equality on write_secret already covers it.
     signing_key: Ed25519PrivateKey | None = field(default=None, compare=False)
 
@@ -155,6 +171,54 @@ class RoomKeys:
             signing_key=signing_key,
         )
 
+    @classmethod
+    def for_epoch(
+        cls,
+        room_id_bytes: bytes,
+        epoch: int,
+        *,
+        write_secret: bytes | None = None,
+        read_secret: bytes | None = None,
+        write_public_key: bytes | None = None,
+    ) -> RoomKeys:
+        """The keys of epoch ``epoch`` >= 1 of a room, from its write secret or its read capability.
+
+        The room id no longer comes from the secret (it stays the room's first one): it salts every
+        derivation instead, and the write public key salts the read side's, so a read capability
+        with another write key, or for another room, derives keys that open nothing (docs/e2ee.md).
+        """
+        _check_len("room id", room_id_bytes, ROOM_ID_SIZE)
+        room_id_bytes = bytes(room_id_bytes)
+        signing_key: Ed25519PrivateKey | None = None
+        if write_secret is not None:
+            _check_len("write secret", write_secret, WRITE_SECRET_SIZE)
+            write_secret = bytes(write_secret)
+            seed = hkdf_salted(write_secret, room_id_bytes, epoch_info(epoch, "write-auth"), 32)
+            signing_key = Ed25519PrivateKey.from_private_bytes(seed)
+            write_public_key = public_key_bytes(signing_key)
+            read_secret = hkdf_salted(write_secret, room_id_bytes, epoch_info(epoch, "read"), READ_SECRET_SIZE)
+        elif read_secret is None or write_public_key is None:
+            raise CryptoError("an epoch's keys come from its write secret, or its read secret and write public key")
+        _check_len("read secret", read_secret, READ_SECRET_SIZE)
+        _check_len("write public key", write_public_key, PUBLIC_KEY_SIZE)
+        try:
+            Ed25519PublicKey.from_public_bytes(bytes(write_public_key))
+        except ValueError as exc:
+            raise CryptoError("write public key is not a valid Ed25519 public key") from exc
+        read_secret, write_public_key = bytes(read_secret), bytes(write_public_key)
+        salt = room_id_bytes + write_public_key
+        return cls(
+            room_id=b64url_encode(room_id_bytes),
+            room_id_bytes=room_id_bytes,
+            read_secret=read_secret,
+            doc_key=hkdf_salted(read_secret, salt, epoch_info(epoch, "doc-key"), SYMMETRIC_KEY_SIZE),
+            awareness_key=hkdf_salted(read_secret, salt, epoch_info(epoch, "awareness-key"), SYMMETRIC_KEY_SIZE),
+            write_public_key=write_public_key,
+            write_secret=write_secret,
+            epoch=epoch,
+            signing_key=signing_key,
+        )
+
     @property
     def can_write(self) -> bool:
         return self.signing_key is not None
@@ -167,7 +231,12 @@ class RoomKeys:
     @property
     def reader_key(self) -> Ed25519PrivateKey:
         """Derived on use (~0.1 ms): only the handshake needs it, once per connection."""
-        return derive_reader_key(self.read_secret)
+        if self.epoch == 0:
+            return derive_reader_key(self.read_secret)
+        seed = hkdf_salted(
+            self.read_secret, self.room_id_bytes + self.write_public_key, epoch_info(self.epoch, "reader-auth"), 32
+        )
+        return Ed25519PrivateKey.from_private_bytes(seed)
 
     @property
     def reader_public_key(self) -> bytes:
@@ -176,6 +245,10 @@ class RoomKeys:
 
     def read_only(self) -> RoomKeys:
         """The same room without the power to write, as a read-only link would give it."""
+        if self.epoch:
+            return RoomKeys.for_epoch(
+                self.room_id_bytes, self.epoch, read_secret=self.read_secret, write_public_key=self.write_public_key
+            )
         return RoomKeys.from_read_capability(self.read_secret, self.write_public_key)
 
     def require_signing_key(self) -> Ed25519PrivateKey:
@@ -186,4 +259,5 @@ class RoomKeys:
         return self.signing_key
 
     def __repr__(self) -> str:
-        return f"RoomKeys(room_id={self.room_id!r}, can_write={self.can_write})"
+        epoch = f", epoch={self.epoch}" if self.epoch else ""
+        return f"RoomKeys(room_id={self.room_id!r}, can_write={self.can_write}{epoch})"

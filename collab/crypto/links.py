@@ -18,9 +18,11 @@ from urllib.parse import SplitResult, urlsplit
 
 from collab.crypto.encoding import b64url_decode, b64url_encode
 from collab.crypto.keys import (
+    MAX_EPOCH,
     PUBLIC_KEY_SIZE,
     READ_CAPABILITY_SIZE,
     READ_SECRET_SIZE,
+    ROOM_ID_SIZE,
     WRITE_SECRET_SIZE,
     CryptoError,
     ReadOnlyKeys,
@@ -103,12 +105,17 @@ def write_link(server_base: str, keys: RoomKeys) -> str:
     if keys.write_secret is None:
         raise ReadOnlyKeys(f"room {keys.room_id}: read-only keys cannot make a write link")
     base = normalize_server_base(server_base)
-    return f"{base}/s/{keys.room_id}#k={b64url_encode(keys.write_secret)}"
+    return f"{base}/s/{keys.room_id}#k={b64url_encode(keys.write_secret)}{_epoch_part(keys)}"
 
 
 def read_link(server_base: str, keys: RoomKeys) -> str:
     base = normalize_server_base(server_base)
-    return f"{base}/s/{keys.room_id}#r={b64url_encode(keys.read_capability)}"
+    return f"{base}/s/{keys.room_id}#r={b64url_encode(keys.read_capability)}{_epoch_part(keys)}"
+
+
+def _epoch_part(keys: RoomKeys) -> str:
+    """A rotated room's links name their epoch (``&e=N``); epoch 0's look as they always did."""
+    return f"&e={keys.epoch}" if keys.epoch else ""
 
 
 def link_secrets(keys: RoomKeys) -> tuple[str, ...]:
@@ -148,6 +155,9 @@ def parse_link(url: str) -> ParsedLink:
     fragment = parts.fragment
     if not fragment:
         return ParsedLink(server_base=base, room=room, keys=None)
+    fragment, amp, epoch_text = fragment.partition("&e=")
+    if amp:
+        return ParsedLink(server_base=base, room=room, keys=_epoch_keys(room, fragment, epoch_text))
     name, eq, value = fragment.partition("=")
     if not eq or name not in ("k", "r"):
         raise LinkError(
@@ -171,6 +181,34 @@ def parse_link(url: str) -> ParsedLink:
             f"({keys.room_id}): the link was truncated or edited"
         )
     return ParsedLink(server_base=base, room=room, keys=keys)
+
+
+def _epoch_keys(room: str, fragment: str, epoch_text: str) -> RoomKeys:
+    """``#k=<secret>&e=N`` or ``#r=<capability>&e=N``: keys of epoch N >= 1 (after a rotation).
+
+    The room id is not derived from these secrets but salts every key, so a link whose path names
+    another room derives keys the hub refuses (4401) and that open none of the room's entries.
+    """
+    if not epoch_text.isdigit() or epoch_text.startswith("0") or int(epoch_text) > MAX_EPOCH:
+        raise LinkError("the link's key epoch (&e=) must be a whole number from 1")
+    epoch = int(epoch_text)
+    name, eq, value = fragment.partition("=")
+    try:
+        room_id = b64url_decode(room)
+    except ValueError:
+        room_id = b""
+    if len(room_id) != ROOM_ID_SIZE:
+        raise LinkError("a link with a key epoch names an encrypted room id (22 characters) in its path")
+    if eq and name == "k":
+        secret = _decode_key(value, "write secret (#k=)", WRITE_SECRET_SIZE)
+        return RoomKeys.for_epoch(room_id, epoch, write_secret=secret)
+    if eq and name == "r":
+        cap = _decode_key(value, "read-only capability (#r=)", READ_CAPABILITY_SIZE)
+        try:
+            return RoomKeys.for_epoch(room_id, epoch, read_secret=cap[:READ_SECRET_SIZE], write_public_key=cap[READ_SECRET_SIZE:])
+        except CryptoError as exc:
+            raise LinkError(f"the read-only capability in the link is unusable: {exc}") from exc
+    raise LinkError("unrecognised key in the link fragment: expected #k=<write secret> or #r=<read-only capability>")
 
 
 def _decode_key(text: str, what: str, size: int) -> bytes:

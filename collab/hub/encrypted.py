@@ -25,14 +25,14 @@ from collab.hub.store_failure import close_unavailable, write_failed
 from collab.protocol import close_codes
 from collab.protocol import relay_frames as frames
 from collab.protocol.envelope import (
-    EPOCH,
     EnvelopeType,
     MalformedEnvelope,
     SIGNED_TYPES,
     parse_envelope,
     verify_signature,
 )
-from collab.store.base import RoomInfo, SnapshotConflict
+from collab.protocol.rotation import RotationError, check_rotation, parse_rotation
+from collab.store.base import EpochKeys, RoomInfo, SnapshotConflict
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,7 @@ class EncryptedSession:
         self.room = room
         self.conn = conn
         self.room_id = room_id
-        self.write_key = write_key
-        self.read_key = read_key  # None: a room from before reader keys, open to any reader
+        self.created = (write_key, read_key)  # epoch 0's keys; read None: open to any reader
         self.challenge = new_challenge()
         self.member: Member | None = None  # set by HELLO
         self._upload: SnapshotUpload | None = None  # a snapshot arriving in parts
@@ -131,6 +130,8 @@ class EncryptedSession:
             self._on_awareness(member, frame)
         elif isinstance(frame, frames.SnapshotPart):
             return self._on_snapshot_part(member, frame)
+        elif isinstance(frame, frames.Rotate):
+            return self._on_rotate(member, frame)
         else:
             raise frames.ProtocolError(f"unexpected {type(frame).__name__.upper()} frame from a client")
         return None
@@ -140,10 +141,32 @@ class EncryptedSession:
             raise frames.ProtocolError(f"HELLO since {hello.since} is past the largest seq ({MAX_SINCE})")
         return self._hello(hello)
 
+    @property
+    def write_key(self) -> bytes:
+        """The current epoch's write key: what every envelope written now must verify under."""
+        return self.room.keys(self.created)[0][1]
+
+    def _epoch_of(self, hello: frames.Hello) -> int | None:
+        """The key epoch whose write (or reader) key the HELLO's signature verifies under, newest
+        first; None: none of the room's."""
+        writer = hello.role == frames.ROLE_WRITER
+        for epoch, write, read in self.room.keys(self.created):
+            key = write if writer else read
+            if key is None or verify_challenge(key, self.room_id, self.challenge, hello.signature or b""):
+                return epoch
+        return None
+
     async def _hello(self, hello: frames.Hello) -> None:
         writer = hello.role == frames.ROLE_WRITER
-        key = self.write_key if writer else self.read_key
-        if key is not None and not verify_challenge(key, self.room_id, self.challenge, hello.signature or b""):
+        epoch = self._epoch_of(hello)
+        if epoch is not None and epoch < self.room.epoch and self.room.epoch_keys is not None:
+            # A member of an older epoch: the rotation holds its new keys (in a box sealed to its
+            # device), unless it was removed; either way it cannot use this connection.
+            self.conn.handshake_done()
+            await self.conn.websocket.send_bytes(frames.rotated(self.room.epoch_keys.rotation))
+            await self.conn.close(close_codes.KEYS_ROTATED, "this link's keys were rotated")
+            return
+        if epoch is None:
             code = close_codes.UNAUTHORIZED
             self.conn.log(log, logging.INFO, "unauthorized", "%r in room %s: %s challenge failed, closed with %d",
                           self.conn, self.room.name, "write" if writer else "reader", code)
@@ -176,6 +199,8 @@ class EncryptedSession:
             await close_unavailable(self.conn, self.room.name, exc)
             return False
         sent = since
+        if self.room.epoch_keys is not None:  # the back-link to earlier epochs, before their entries
+            await ws.send_bytes(frames.rotated(self.room.epoch_keys.rotation))
         if room_log.snapshot is not None:
             await ws.send_bytes(frames.entry(room_log.snapshot_seq, room_log.snapshot))
             sent = room_log.snapshot_seq
@@ -209,8 +234,8 @@ class EncryptedSession:
             return f"expected a {expected.name.lower()} envelope, got {env.type.name.lower()}"
         if env.room_id_bytes != self.room_id:
             return "the envelope belongs to another room"
-        if env.epoch != EPOCH:
-            return f"unknown key epoch {env.epoch}"
+        if env.epoch != self.room.epoch:
+            return f"the envelope is of key epoch {env.epoch}; the room is at epoch {self.room.epoch}"
         if expected in SIGNED_TYPES and not verify_signature(self.write_key, env):
             return "the signature does not verify under the room's write key"
         if expected is EnvelopeType.SNAPSHOT and env.ref == 0:
@@ -237,10 +262,18 @@ class EncryptedSession:
     def _on_publish(self, member: Member, frame: frames.Publish) -> None:
         if self._write_refused(member, frame, EnvelopeType.UPDATE):
             return
+        if self.room.rotating:
+            # Retried on the next connection: under the new epoch's keys, or as it is if the
+            # rotation fails. Stored now, it could land after the rotation and be refused by all.
+            self._refuse(frame.client_ref, Nack.STORE_UNAVAILABLE, "the room's keys are being rotated: retry")
+            return
         envelope = frame.envelope
+        room = self.room
+        room.append_started()
         fut = self.hub.store.append(self.room.name, envelope)
 
         def durable(f: "asyncio.Future[int]") -> None:
+            room.append_done()
             exc = f.exception()
             if exc is not None:
                 write_failed(self.hub.metrics, self.room.name, exc)
@@ -299,6 +332,49 @@ class EncryptedSession:
         if upload.data is None:
             return None
         return self._on_snapshot(member, frames.Snapshot(part.client_ref, bytes(upload.data)))
+
+    async def _on_rotate(self, member: Member, frame: frames.Rotate) -> None:
+        """A writer moves the room to its next key epoch (docs/e2ee.md, "Rotation")."""
+        if member.role != frames.ROLE_WRITER:
+            self._refuse(frame.client_ref, Nack.FORBIDDEN, READ_ONLY)
+            return
+        limit = self.hub.settings.max_frame_bytes
+        try:
+            if len(frame.envelope) > limit:
+                raise RotationError(f"rotation of {len(frame.envelope)} bytes is over the {limit}-byte limit")
+            rot = parse_rotation(frame.envelope)
+        except RotationError as exc:
+            self._refuse(frame.client_ref, Nack.INVALID_ENVELOPE, str(exc))
+            return
+        room = self.room
+        problem = check_rotation(rot, self.room_id, room.epoch, self.write_key)
+        if problem is not None:
+            self._refuse(frame.client_ref, Nack.INVALID_ENVELOPE, problem)
+            return
+        if room.rotating:
+            self._refuse(frame.client_ref, Nack.SNAPSHOT_CONFLICT, "another rotation is being stored")
+            return
+        past = room.keys(self.created)
+        keys = EpochKeys(
+            rot.epoch, rot.write_key, rot.read_key, frame.envelope,
+            tuple((w, r) for _, w, r in sorted(past, key=lambda k: k[0])),
+        )
+        room.rotating = True
+        try:
+            await room.settled()
+            await self.hub.store.rotate(room.name, keys, expect_head=rot.ref)
+        except SnapshotConflict as exc:
+            self._refuse(frame.client_ref, Nack.SNAPSHOT_CONFLICT, f"rotation conflict: {exc}")
+            return
+        except Exception as exc:
+            write_failed(self.hub.metrics, room.name, exc)
+            self._refuse(frame.client_ref, Nack.STORE_UNAVAILABLE, "store unavailable: retry later")
+            return
+        finally:
+            room.rotating = False
+        log.info("room %s: keys rotated to epoch %d after seq %d", room.name, rot.epoch, rot.ref)
+        self.conn.send_frame(frames.ack(frame.client_ref, rot.ref))
+        room.rotated(keys)
 
     def _on_awareness(self, member: Member, frame: frames.Awareness) -> None:
         problem = self._check(frame.envelope, EnvelopeType.AWARENESS, self.hub.settings.max_presence_bytes)

@@ -9,15 +9,22 @@ live connection is kept in memory so newcomers see who is there; it never reache
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Coroutine
 
 from collab.hub.connection import Connection
 from collab.hub.pacing import Pacer
-from collab.protocol import relay
+from collab.protocol import close_codes, relay
 from collab.protocol import relay_frames as frames
+from collab.protocol.rotation import RotationError, parse_rotation
+from collab.store.base import EpochKeys
+
+log = logging.getLogger(__name__)
+ROTATED_REASON = "the room's keys were rotated: reconnect with the new ones"
 
 if TYPE_CHECKING:
     from collab.hub.hub import Hub
@@ -62,10 +69,82 @@ class EncryptedRoom:
         self.remote_presence: dict[int, bytes] = {}  # conn id on another hub -> its last presence
         self.remote_conns: dict[bytes, set[int]] = {}  # hub id -> its conn ids with presence here
         self.head = 0
+        # Keys since the last rotation (None: never rotated, the room's created keys are epoch 0's).
+        self.epoch_keys: EpochKeys | None = None
+        self.rotating = False  # a rotation is being stored: no append may slip in before it
+        self.appending = 0  # PUBLISHes handed to the store and not durable yet
+        self._settled = asyncio.Event()
+        self._settled.set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def load(self) -> None:
-        # Only the head: clients replay the log themselves, from the seq they already have.
+        # Only the head and the keys: clients replay the log themselves, from the seq they have.
         self.head = max(self.head, await self.hub.store.head(self.name))
+        self.epoch_keys = await self.hub.store.epoch_keys(self.name)
+
+    # -- key epochs --------------------------------------------------------------------------------
+
+    @property
+    def epoch(self) -> int:
+        return 0 if self.epoch_keys is None else self.epoch_keys.epoch
+
+    def keys(self, created: tuple[bytes, bytes | None]) -> list[tuple[int, bytes, bytes | None]]:
+        """(epoch, write key, reader key) of every epoch, the current one first; ``created`` is the
+        room's keys as registered (epoch 0's)."""
+        if self.epoch_keys is None:
+            return [(0, *created)]
+        ek = self.epoch_keys
+        return [(ek.epoch, ek.write_key, ek.read_key)] + [(e, w, r) for e, (w, r) in reversed(list(enumerate(ek.past)))]
+
+    def append_started(self) -> None:
+        self.appending += 1
+        self._settled.clear()
+
+    def append_done(self) -> None:
+        self.appending -= 1
+        if self.appending <= 0:
+            self.appending = 0
+            self._settled.set()
+
+    async def settled(self) -> None:
+        """Every append handed to the store is durable (a rotation's head check comes after them)."""
+        await self._settled.wait()
+
+    def rotated(self, keys: EpochKeys) -> None:
+        """The store holds ``keys``: every member of an older epoch goes (it comes back with the new
+        keys, or learns it was removed); other hubs hear of it."""
+        self.epoch_keys = keys
+        self._evict_all()
+        self.hub.broker.publish(self.name, relay.encode_relay(relay.ROTATED, self.hub.id, keys.epoch, keys.rotation))
+
+    def _remote_rotation(self, envelope: bytes) -> None:
+        try:
+            rot = parse_rotation(envelope)
+        except RotationError:
+            return
+        if rot.epoch <= self.epoch:
+            return
+        # Another hub stored it after its own checks; past keys come from the store on the next load.
+        self._spawn(self._reload_keys())
+
+    async def _reload_keys(self) -> None:
+        try:
+            keys = await self.hub.store.epoch_keys(self.name)
+        except Exception as exc:
+            log.warning("room %s: could not read its rotated keys: %s", self.name, exc)
+            return
+        if keys is not None and keys.epoch > self.epoch:
+            self.epoch_keys = keys
+            self._evict_all()
+
+    def _evict_all(self) -> None:
+        for member in list(self.members.values()):
+            self._spawn(member.conn.close(close_codes.KEYS_ROTATED, ROTATED_REASON))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
         """Nothing to keep: every entry is in the store, and presence is never stored."""
@@ -137,6 +216,8 @@ class EncryptedRoom:
             frame = frames.awareness_relay(message.seq, message.payload)
             for member in self.members.values():
                 member.deliver(frame)
+        elif message.kind == relay.ROTATED:
+            self._remote_rotation(message.payload)
         elif message.kind == relay.LEFT:
             conns = self.remote_conns.get(message.hub_id)
             if conns is not None:

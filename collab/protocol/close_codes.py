@@ -21,11 +21,15 @@ UNAUTHORIZED: Final = 4401
 FORBIDDEN: Final = 4403
 NOT_FOUND: Final = 4404
 SLOW_CONSUMER: Final = 4408
+# An encrypted room moved to a new key epoch: reconnect with the new keys (a ROTATED frame carried
+# them, sealed to each kept device), or learn that this device was removed.
+KEYS_ROTATED: Final = 4410
 # Nothing came in time: no HELLO within the handshake timeout, or no frame within the idle timeout.
 TIMED_OUT: Final = 4000
 # Over a quota: bytes written per second by this connection or into this room, or rooms created
 # by first connect from this address.
 RATE_LIMITED: Final = 4429
 
-# Closes after which a client reconnects: the hub is restarting or its storage is briefly away.
-RETRYABLE: Final = frozenset({RESTARTING, TRY_AGAIN})
+# Closes after which a client reconnects: the hub is restarting, its storage is briefly away, or
+# an encrypted room's keys changed (the next connection learns the new ones, or that it was removed).
+RETRYABLE: Final = frozenset({RESTARTING, TRY_AGAIN, KEYS_ROTATED})

@@ -31,7 +31,7 @@ from collab.crypto.keys import PUBLIC_KEY_SIZE, ROOM_ID_SIZE, RoomKeys
 
 MAGIC = b"CLB"
 VERSION = 1
-EPOCH = 0  # reserved for key rotation; every key in this version is epoch 0
+EPOCH = 0  # a room's first epoch; each rotation adds one (RoomKeys.epoch, collab/protocol/rotation.py)
 AUTHOR_ID_SIZE = 16
 NONCE_SIZE = 12
 TAG_SIZE = 16
@@ -207,7 +207,7 @@ def _seal(
         VERSION,
         etype,
         keys.room_id_bytes,
-        EPOCH,
+        keys.epoch,
         bytes(author_id),
         author_seq,
         ref,
@@ -308,8 +308,8 @@ def open_envelope(keys: RoomKeys, data: bytes | bytearray | memoryview | Envelop
     env = data if isinstance(data, Envelope) else parse_envelope(data)
     if env.room_id_bytes != keys.room_id_bytes:
         raise WrongRoom(f"envelope belongs to room {env.room_id}, not to room {keys.room_id}")
-    if env.epoch != EPOCH:
-        raise WrongEpoch(f"envelope uses key epoch {env.epoch}; these keys are epoch {EPOCH}")
+    if env.epoch != keys.epoch:
+        raise WrongEpoch(f"envelope uses key epoch {env.epoch}; these keys are epoch {keys.epoch}")
     kind = env.type.name.lower()
     if env.type in SIGNED_TYPES and not verify_signature(keys.write_public_key, env):
         raise TamperedEnvelope(

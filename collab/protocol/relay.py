@@ -14,6 +14,7 @@ from typing import Final
 UPDATE: Final = 1  # a durable entry of the room's log (a Yjs update, or an encrypted envelope)
 AWARENESS: Final = 2  # presence of one connection
 LEFT: Final = 3  # a connection of an encrypted room left: its presence goes
+ROTATED: Final = 4  # an encrypted room moved to a new key epoch; the payload is the rotation envelope
 
 _HEADER = struct.Struct(">B16sQ")
 HEADER_SIZE: Final = _HEADER.size

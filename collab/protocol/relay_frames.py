@@ -35,12 +35,14 @@ class FrameType(IntEnum):
     AWARENESS_RELAY = 0x06
     SYNCED = 0x07
     LEFT = 0x08
+    ROTATED = 0x09  # the room's latest rotation envelope (collab.protocol.rotation)
     # client -> hub
     HELLO = 0x11
     PUBLISH = 0x12
     SNAPSHOT = 0x13
     AWARENESS = 0x14
     SNAPSHOT_PART = 0x15
+    ROTATE = 0x16  # a writer moves the room to its next key epoch
 
 
 class NackCode(IntEnum):
@@ -107,6 +109,17 @@ class Left:
 
 
 @dataclass(frozen=True, slots=True)
+class Rotated:
+    envelope: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Rotate:
+    client_ref: int
+    envelope: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Hello:
     role: int
     since: int
@@ -139,8 +152,8 @@ class SnapshotPart:
     chunk: bytes
 
 
-HubFrame = Union[Challenge, Ready, Entry, Ack, Nack, AwarenessRelay, Synced, Left]
-ClientFrame = Union[Hello, Publish, Snapshot, Awareness, SnapshotPart]
+HubFrame = Union[Challenge, Ready, Entry, Ack, Nack, AwarenessRelay, Synced, Left, Rotated]
+ClientFrame = Union[Hello, Publish, Snapshot, Awareness, SnapshotPart, Rotate]
 Frame = Union[HubFrame, ClientFrame]
 
 
@@ -193,6 +206,14 @@ def synced(head: int) -> bytes:
 
 def left(conn_id: int) -> bytes:
     return bytes([FrameType.LEFT]) + _U64.pack(_u64("conn_id", conn_id))
+
+
+def rotated(envelope: bytes) -> bytes:
+    return bytes([FrameType.ROTATED]) + envelope
+
+
+def rotate(client_ref: int, envelope: bytes) -> bytes:
+    return bytes([FrameType.ROTATE]) + _U64.pack(_u64("client_ref", client_ref)) + envelope
 
 
 def hello(role: int, since: int, signature: bytes | None = None) -> bytes:
@@ -295,6 +316,11 @@ def decode(frame: bytes | bytearray | memoryview) -> Frame:
     if kind is FrameType.LEFT:
         _exact("LEFT", body, 8)
         return Left(_U64.unpack(body)[0])
+    if kind is FrameType.ROTATED:
+        return Rotated(_nonempty_envelope("ROTATED", body))
+    if kind is FrameType.ROTATE:
+        _at_least("ROTATE", body, 9)
+        return Rotate(_U64.unpack_from(body)[0], body[8:])
     if kind is FrameType.HELLO:
         _at_least("HELLO", body, _U8_U64.size)
         role, since = _U8_U64.unpack_from(body)

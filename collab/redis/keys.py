@@ -7,6 +7,7 @@ Lua script may touch them together (scripts are how seq assignment and compactio
   collab:{R}:head    string  the last sequence number handed out (INCRBY, never decreases)
   collab:{R}:log     stream  entry ID "<seq>-0", field d = the entry's bytes
   collab:{R}:snap    hash    seq, data: the snapshot that covers entries 1..seq
+  collab:{R}:epoch   hash    epoch, write_key, read_key, rotation, past: keys since the last rotation
   collab:{R}:lease   string  token of the hub compacting the room right now (expires by itself)
   collab:{R}:relay   channel what hubs tell each other about the room (collab.protocol.relay)
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-RoomPart = Literal["info", "head", "log", "snap", "lease", "relay"]
+RoomPart = Literal["info", "head", "log", "snap", "lease", "relay", "epoch"]
 
 AGENTS: Final = "collab:agents"
 

@@ -38,6 +38,29 @@ class RoomInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class EpochKeys:
+    """An encrypted room's keys after a rotation (docs/e2ee.md, "Rotation"): public keys only.
+
+    A room never rotated has none: its RoomInfo keys are epoch 0's."""
+
+    epoch: int
+    write_key: bytes
+    read_key: bytes
+    rotation: bytes  # the rotation envelope that started this epoch (sent to members on join)
+    past: tuple[tuple[bytes, bytes | None], ...]  # (write key, reader key) of epochs 0 .. epoch-1
+
+
+def pack_past(past: tuple[tuple[bytes, bytes | None], ...]) -> bytes:
+    """Earlier epochs' public keys as 64-byte records (a missing reader key as 32 zero bytes)."""
+    return b"".join(write + (read or bytes(32)) for write, read in past)
+
+
+def unpack_past(data: bytes) -> tuple[tuple[bytes, bytes | None], ...]:
+    records = [data[i : i + 64] for i in range(0, len(data), 64)]
+    return tuple((r[:32], None if r[32:] == bytes(32) else r[32:]) for r in records)
+
+
+@dataclass(frozen=True, slots=True)
 class LogEntry:
     seq: int
     data: bytes
@@ -96,6 +119,15 @@ class Store(Protocol):
         """Store ``snapshot`` as covering entries 1..upto and drop those entries.
         With ``expect_head`` the snapshot is accepted only if ``upto`` equals it and it is still the
         room's head (SnapshotConflict otherwise): how encrypted rooms accept client snapshots."""
+        ...
+
+    async def epoch_keys(self, room: str) -> EpochKeys | None:
+        """The room's keys since its last rotation; None for a room never rotated."""
+        ...
+
+    async def rotate(self, room: str, keys: EpochKeys, *, expect_head: int) -> None:
+        """Swap in ``keys`` (epoch: the current one + 1) only if the head is still ``expect_head``
+        and no other rotation came first (SnapshotConflict otherwise); atomic with appends."""
         ...
 
     async def entry_count(self, room: str) -> int:

@@ -23,7 +23,18 @@ from redis.asyncio import RedisCluster
 from collab.redis.connection import FAILED, OP_TIMEOUT, UNREACHABLE, Client, connect
 from collab.redis.keys import room_key
 from collab.redis.log import read_log
-from collab.store.base import LogEntry, Merge, RoomExists, RoomInfo, RoomLog, SnapshotConflict, StoreUnavailable
+from collab.store.base import (
+    EpochKeys,
+    LogEntry,
+    Merge,
+    RoomExists,
+    RoomInfo,
+    RoomLog,
+    SnapshotConflict,
+    StoreUnavailable,
+    pack_past,
+    unpack_past,
+)
 from collab.store.group_commit import GroupCommitStore, GroupCommitter, Pending
 
 log = logging.getLogger(__name__)
@@ -72,6 +83,16 @@ if cur >= upto then return {0, head} end
 redis.call('HSET', KEYS[2], 'seq', ARGV[1], 'data', ARGV[3])
 redis.call('XTRIM', KEYS[3], 'MINID', string.format('%d-0', upto + 1))
 return {1, head}
+"""
+
+# KEYS: head, epoch. ARGV: expect_head, epoch, write_key, read_key, rotation, past. A rotation is
+# accepted only at the head it names and as the next epoch. Returns {status, head, current epoch}.
+ROTATE = """
+local head = tonumber(redis.call('GET', KEYS[1])) or 0
+local cur = tonumber(redis.call('HGET', KEYS[2], 'epoch')) or 0
+if head ~= tonumber(ARGV[1]) or tonumber(ARGV[2]) ~= cur + 1 then return {-1, head, cur} end
+redis.call('HSET', KEYS[2], 'epoch', ARGV[2], 'write_key', ARGV[3], 'read_key', ARGV[4], 'rotation', ARGV[5], 'past', ARGV[6])
+return {1, head, cur}
 """
 
 # KEYS: lease. ARGV: token. Deletes the lease only if we still hold it.
@@ -273,3 +294,26 @@ class RedisStore(GroupCommitStore):
     async def head(self, room: str) -> int:
         """The last seq handed out for ``room`` (0 for a new room)."""
         return int(await self._call(self.redis.get(room_key(room, "head"))) or 0)
+
+    # -- key epochs (encrypted rooms after a rotation) -------------------------------------------
+
+    async def epoch_keys(self, room: str) -> EpochKeys | None:
+        fields: dict[bytes, bytes] = await self._call(self.redis.hgetall(room_key(room, "epoch")))
+        if not fields:
+            return None
+        return EpochKeys(
+            int(fields[b"epoch"]), fields[b"write_key"], fields[b"read_key"], fields[b"rotation"],
+            unpack_past(fields.get(b"past", b"")),
+        )
+
+    async def rotate(self, room: str, keys: EpochKeys, *, expect_head: int) -> None:
+        status, head, current = await self._call(
+            self.redis.eval(
+                ROTATE, 2, room_key(room, "head"), room_key(room, "epoch"), expect_head, keys.epoch,
+                keys.write_key, keys.read_key, keys.rotation, pack_past(keys.past),
+            )
+        )
+        if int(status) < 0:
+            raise SnapshotConflict(
+                f"rotation to epoch {keys.epoch} after {expect_head}: the room is at epoch {int(current)}, head {int(head)}"
+            )

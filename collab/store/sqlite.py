@@ -21,7 +21,17 @@ from typing import Callable, TypeVar
 if sys.platform != "win32":
     import fcntl
 
-from collab.store.base import LogEntry, RoomExists, RoomInfo, RoomLog, SnapshotConflict, StoreUnavailable
+from collab.store.base import (
+    EpochKeys,
+    LogEntry,
+    RoomExists,
+    RoomInfo,
+    RoomLog,
+    SnapshotConflict,
+    StoreUnavailable,
+    pack_past,
+    unpack_past,
+)
 from collab.store.group_commit import GroupCommitStore, GroupCommitter, Pending
 
 log = logging.getLogger(__name__)
@@ -44,6 +54,14 @@ CREATE TABLE IF NOT EXISTS snapshots (
     room TEXT PRIMARY KEY,
     seq INTEGER NOT NULL,
     data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS epochs (
+    room TEXT PRIMARY KEY,
+    epoch INTEGER NOT NULL,
+    write_key BLOB NOT NULL,
+    read_key BLOB NOT NULL,
+    rotation BLOB NOT NULL,
+    past BLOB NOT NULL
 );
 """
 
@@ -278,3 +296,36 @@ class SQLiteStore(GroupCommitStore):
     async def entry_count(self, room: str) -> int:
         row = await self._run(lambda: self.db.execute("SELECT COUNT(*) FROM log WHERE room = ?", (room,)).fetchone())
         return int(row[0])
+
+    # -- key epochs (encrypted rooms after a rotation) -------------------------------------------
+
+    async def epoch_keys(self, room: str) -> EpochKeys | None:
+        row = await self._run(
+            lambda: self.db.execute(
+                "SELECT epoch, write_key, read_key, rotation, past FROM epochs WHERE room = ?", (room,)
+            ).fetchone()
+        )
+        return None if row is None else EpochKeys(row[0], row[1], row[2], row[3], unpack_past(row[4]))
+
+    async def rotate(self, room: str, keys: EpochKeys, *, expect_head: int) -> None:
+        def write() -> None:
+            db = self.db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute("SELECT epoch FROM epochs WHERE room = ?", (room,)).fetchone()
+                current = row[0] if row else 0
+                head = self._head(room)  # on the writer thread: no append can land in between
+                if keys.epoch != current + 1 or head != expect_head:
+                    raise SnapshotConflict(f"rotation to epoch {keys.epoch} after {expect_head}: the room is at epoch {current}, head {head}")
+                db.execute(
+                    "INSERT OR REPLACE INTO epochs (room, epoch, write_key, read_key, rotation, past) VALUES (?, ?, ?, ?, ?, ?)",
+                    (room, keys.epoch, keys.write_key, keys.read_key, keys.rotation, pack_past(keys.past)),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+        await self._run(write)
+
