@@ -14,7 +14,6 @@ import sqlite3
 import stat
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -33,6 +32,7 @@ from collab.store.base import (
     unpack_past,
 )
 from collab.store.group_commit import GroupCommitStore, GroupCommitter, Pending
+from collab.store.worker_thread import WorkerThread
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class SQLiteStore(GroupCommitStore):
     def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
         self.path = path
         self.synchronous = synchronous
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collab-sqlite")
+        self._thread = WorkerThread("collab-sqlite")  # every call on the database, in order
         self._db: sqlite3.Connection | None = None
         self._appends = GroupCommitter(self._commit, "collab-sqlite-writer")
         self._heads: dict[str, int] = {}  # only touched on the writer thread
@@ -152,11 +152,11 @@ class SQLiteStore(GroupCommitStore):
         if self._db is not None:
             await self._run(self._db.close)
             self._db = None
-        self._executor.shutdown(wait=True)
+        self._thread.stop()
         self._unlock()
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        return await self._thread.run(fn, *args)
 
     @property
     def db(self) -> sqlite3.Connection:

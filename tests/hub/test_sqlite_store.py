@@ -1,4 +1,4 @@
-"""The SQLite store's head: what an encrypted room learns on load without reading its log."""
+"""The SQLite store: its head (what an encrypted room learns on load without reading its log), its one thread."""
 
 from __future__ import annotations
 
@@ -80,3 +80,20 @@ async def test_a_database_from_before_reader_keys_gains_the_column_and_keeps_its
         assert await reopened.room_info("new") == RoomInfo("new", "encrypted", b"\x22" * 32, 2.5, b"\x33" * 32)
     finally:
         await reopened.close()
+
+
+async def test_every_call_gets_its_outcome_in_order_and_none_after_close(tmp_path: Path) -> None:
+    """The store's one thread (collab.store.worker_thread): appends from many rooms each resolve to
+    their seq, a failing database call fails only its caller, and after close a call fails at once
+    rather than hanging."""
+    store = SQLiteStore(tmp_path / "hub.db")
+    await store.open()
+    appends = [store.append(f"room-{i % 7}", b"\x00\x00") for i in range(500)]
+    seqs = await asyncio.gather(*appends)
+    assert [seqs[i] for i in range(0, 500, 7)] == list(range(1, 73))
+    with pytest.raises(sqlite3.OperationalError):
+        await store._run(store.db.execute, "SELECT * FROM no_such_table")
+    assert await store.head("room-0") == 72
+    await store.close()
+    with pytest.raises(RuntimeError):
+        await store._run(lambda: None)
