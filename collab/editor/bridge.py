@@ -357,7 +357,8 @@ class Bridge:
         self._writable()
         request_id = params.get("id")
         try:
-            return self._inline().accept(request_id if isinstance(request_id, str) else None)
+            return self._inline().accept(request_id if isinstance(request_id, str) else None,
+                                         inserted=params.get("inserted") is True)
         except LookupError as exc:
             raise refused(str(exc)) from None
 

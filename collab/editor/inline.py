@@ -79,6 +79,7 @@ class Ghost:
     closers: str = ""  # auto-paired closing characters right after ``at`` (the completion types over them)
     first: float | None = None  # when its first character went to the editor
     sent: Any = None  # the last ``inline`` notification's content (to send nothing twice)
+    chunk: tuple[int, str] | None = None  # the editor's last insertion that typed it: (where, what)
 
     @property
     def rest(self) -> str:
@@ -106,6 +107,7 @@ class InlineCompletions:
         self.stats = Stats()
         self._cursor: tuple[OpenFile, int] | None = None  # where the editor's (empty) cursor is, if anywhere
         self._timer: asyncio.TimerHandle | None = None
+        self._typed_out: Ghost | None = None  # the last completion the editor typed to its end
 
     # -- what decides whether to ask -------------------------------------------------------------
 
@@ -146,9 +148,19 @@ class InlineCompletions:
             return False
         start, end, new = spans[0]
         rest = ghost.rest
-        if start != end or start != ghost.at or not new:
+        if start != ghost.at or not new:
             return False
-        if rest.startswith(new):
+        if start != end:
+            # Only the auto-paired closers after the cursor may be typed over (VS Code's Tab
+            # replaces them with the completion, which has them).
+            if end - start > len(ghost.closers) or not rest.startswith(new):
+                return False
+            ghost.closers = ghost.closers[end - start:]
+            ghost.chunk = (ghost.at, new)
+            ghost.typed += new
+            ghost.at += len(new)
+        elif rest.startswith(new):
+            ghost.chunk = (ghost.at, new)
             ghost.typed += new
             ghost.at += len(new)
         elif len(new) == 2 and PAIRS.get(new[0]) == new[1] and rest.startswith(new[0]):
@@ -162,6 +174,7 @@ class InlineCompletions:
         else:
             return False
         if ghost.done and not ghost.rest:
+            self._typed_out = ghost  # an editor that inserts a completion itself says so next (inserted)
             return False  # typed it all: nothing left to show
         self._show(ghost)
         return True
@@ -298,9 +311,12 @@ class InlineCompletions:
         self._notify("inline_clear", params)
         return True
 
-    def accept(self, request_id: str | None) -> dict[str, Any]:
+    def accept(self, request_id: str | None, *, inserted: bool = False) -> dict[str, Any]:
         """Insert the rest of the completion at the ghost (the editor gets it as an ``edit``), record
-        it as AI-assisted; where the cursor goes after it."""
+        it as AI-assisted; where the cursor goes after it. ``inserted``: the editor already inserted
+        it itself (VS Code's Tab), as its latest edit: only record that."""
+        if inserted:
+            return self._accepted_by_editor(request_id)
         ghost = self.ghost
         if ghost is None or (request_id and request_id != ghost.id) or not ghost.rest:
             raise LookupError("no inline completion is showing")
@@ -314,13 +330,32 @@ class InlineCompletions:
         current = str(opened.ytext)
         with self.ws.transaction():
             apply_to_text(opened.ytext, current, d.replace(at, at + over, rest))
-            self.ws.doc.get(PROVENANCE, type=pycrdt.Map)[ghost.id] = {
-                "file": opened.path, "by": self.session.name, "model": ghost.model, "ts": time.time(),
-                "start": cursor_json(opened.ytext, at), "length": utf16_len(rest),
-            }
+            self._record(ghost, at, rest)
         end = at + len(rest)
         self._cursor = (opened, end)
         return {"id": ghost.id, "path": opened.path, "position": opened.position(end), "text": rest,
+                **opened.stamp()}
+
+    def _record(self, ghost: Ghost, at: int, text: str) -> None:
+        """Provenance, as the page writes it: which model's text, taken by whom, where (docs/protocol.md)."""
+        self.ws.doc.get(PROVENANCE, type=pycrdt.Map)[ghost.id] = {
+            "file": ghost.opened.path, "by": self.session.name, "model": ghost.model, "ts": time.time(),
+            "start": cursor_json(ghost.opened.ytext, at), "length": utf16_len(text),
+        }
+
+    def _accepted_by_editor(self, request_id: str | None) -> dict[str, Any]:
+        ghost = self.ghost if self.ghost is not None and self.ghost.id == request_id else self._typed_out
+        if ghost is None or ghost.id != request_id or ghost.chunk is None or ghost.opened.closed:
+            raise LookupError("no inline completion was inserted")
+        at, text = ghost.chunk
+        self._typed_out = None
+        if ghost is self.ghost:
+            self.dismiss("accepted")
+        self.stats.accepted += 1
+        with self.ws.transaction():
+            self._record(ghost, at, text)
+        opened = ghost.opened
+        return {"id": ghost.id, "path": opened.path, "position": opened.position(at + len(text)), "text": text,
                 **opened.stamp()}
 
     def close(self) -> None:

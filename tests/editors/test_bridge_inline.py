@@ -151,3 +151,30 @@ async def test_the_trash_lists_and_restores_through_the_bridge(hub: HubProcess) 
         assert (await b.result("trash"))["entries"] == []
         missing = await b.call("restore", id="nope")
         assert "trash" in missing["error"]["message"]
+
+
+async def test_an_editor_that_inserts_the_completion_itself_records_it_as_ai_assisted(
+    hub: HubProcess, stub: OpenAIStubServer
+) -> None:
+    """VS Code's Tab inserts the completion (over the auto-closed bracket), then says so: inserted."""
+    stub.script(Reply(tokens=["(items)", " * 2"]))
+    async with room_with_agent(hub, stub) as (link, ann, agent), bridge() as b:
+        await opened_at_end(b, link)
+        typist = Typist(b, SOURCE)
+        await typist.type("sum")
+        await eventually(lambda: b.of("inline", lambda p: p["done"]), 20, what="the completion")
+        await typist.type("()", cursor_back=1)
+        shown = await eventually(lambda: b.of("inline", lambda p: p["done"] and p["text"] == "items) * 2"), 20)
+        at = shown[-1]["position"]
+        typist.sync()
+        await b.result("edit", path="calc.py", revision=typist.revision,
+                       changes=[change(at["line"], at["character"], "items) * 2", end=(at["line"], at["character"] + 1))])
+        accepted = await b.result("inline_accept", id=shown[-1]["id"], inserted=True)
+        want = SOURCE + "sum(items) * 2"
+        assert accepted["position"] == end_of(want)
+        await eventually(lambda: ann.workspace.read("calc.py") == want, 15)
+        await eventually(lambda: shown[-1]["id"] in ann.doc.get("ai_assisted", type=pycrdt.Map), 15)
+        record = ann.doc.get("ai_assisted", type=pycrdt.Map)[shown[-1]["id"]]
+        assert record["length"] == len("items) * 2") and record["by"] == "ed"
+        again = await b.call("inline_accept", id=shown[-1]["id"], inserted=True)
+        assert "no inline completion" in again["error"]["message"]
