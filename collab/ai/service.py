@@ -328,7 +328,7 @@ class AgentService:
                         self.name, keys.room_id)
             return
         try:
-            async with Session.connect(link, name=self.name, color=self.config.agent.color) as session:
+            async with Session.connect(link, name=self.name, color=self.config.agent.color, device_key=self.key) as session:
                 ws = Workspace(session.doc)
                 if ws.agent_removed(self.name):
                     # An old invite replayed after a removal: a fresh invite clears the flag first.

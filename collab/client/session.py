@@ -17,6 +17,7 @@ import random
 from typing import Any, AsyncIterator
 
 import pycrdt
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from collab.client.encrypted import EncryptedProvider
 from collab.client.plaintext import PlaintextProvider
@@ -30,13 +31,16 @@ COLORS = ("#30bced", "#6eeb83", "#ffbc42", "#ecd444", "#ee6352", "#9ac2c9", "#8a
 
 
 def make_provider(
-    link: ParsedLink, doc: pycrdt.Doc[Any], awareness: pycrdt.Awareness, transport: Transport | None = None
+    link: ParsedLink, doc: pycrdt.Doc[Any], awareness: pycrdt.Awareness, transport: Transport | None = None,
+    *, device_key: X25519PrivateKey | None = None, device_name: str | None = None,
 ) -> Provider:
-    """The provider a link asks for (over real websockets unless ``transport`` says otherwise)."""
+    """The provider a link asks for (over real websockets unless ``transport`` says otherwise).
+    ``device_key``: an encrypted room's rotations keep this device (enrolled as ``device_name``)."""
     url = websocket_url(link.server_base, link.room)
     if link.keys is None:
         return PlaintextProvider(url, doc, awareness, transport=transport)
-    return EncryptedProvider(link.keys, url, doc, awareness, transport=transport)
+    return EncryptedProvider(link.keys, url, doc, awareness, transport=transport, device_key=device_key,
+                             device_name=device_name)
 
 
 class Session:
@@ -64,12 +68,13 @@ class Session:
         timeout: float | None = 30.0,
         doc: pycrdt.Doc[Any] | None = None,
         transport: Transport | None = None,
+        device_key: X25519PrivateKey | None = None,
     ) -> AsyncIterator["Session"]:
         """Join the room, wait for the first sync (or raise ProviderError), leave cleanly on exit."""
         parsed = parse_link(link) if isinstance(link, str) else link
         doc = doc or pycrdt.Doc()
         awareness = pycrdt.Awareness(doc)
-        provider = make_provider(parsed, doc, awareness, transport)
+        provider = make_provider(parsed, doc, awareness, transport, device_key=device_key, device_name=name)
         session = cls(parsed, provider, name, color or random.choice(COLORS))
         try:
             # Both providers end start() at the first failure before any sync (refused, bad

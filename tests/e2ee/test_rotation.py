@@ -135,3 +135,40 @@ def _insert_update(doc: pycrdt.Doc[Any], chars: str) -> bytes:
     t = copy.get("code", type=pycrdt.Text)
     t += chars
     return copy.get_update(before)
+
+
+async def test_collab_rotate_prints_new_links_and_keeps_the_roster(hub: HubProcess) -> None:
+    import os
+    import sys
+
+    keys = new_room(hub)
+    async with member(hub, keys, "ada") as ada, member(hub, keys, "cy") as cy:
+        type_into(ada, "hello ")
+        await until(lambda: text(cy) == "hello " and len(roster(ada.doc)) == 2)
+        await ada.flush()
+        await cy.flush()
+        env = {**os.environ, "COLLAB_LINK": write_link(hub.url, keys)}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "collab", "rotate", "--remove", "cy", "--remove", "nobody",
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 1 and b"not in the room's roster: nobody (listed: ada, cy)" in err
+        assert keys.write_secret is not None and keys.write_secret.hex() not in (out + err).decode()
+
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "collab", "rotate", "--remove", "cy",
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, err.decode()
+        write, read = out.decode().split()
+        assert b"key epoch 1; kept without a new link: ada" in err
+        new = parse_link(write).keys
+        assert new is not None and new.epoch == 1 and "#r=" in read and read.endswith("&e=1")
+        await until(lambda: ada.keys.epoch == 1 and cy.fatal is not None)
+        assert ada.keys.write_public_key == new.write_public_key
+        type_into(ada, "after")
+        async with member(hub, new, None) as joiner:
+            await until(lambda: text(joiner) == "hello after")
+        assert text(cy) == "hello "
