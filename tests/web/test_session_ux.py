@@ -157,3 +157,114 @@ async def test_a_remote_caret_name_never_becomes_document_text(hub: HubProcess) 
         assert "Bob" not in text and "\u2060" not in text, repr(text)
         assert text == before + "# end", repr(text)
         assert ada.errors == [] and bob.errors == []  # type: ignore[attr-defined]
+
+
+async def _register_agent(base: str, name: str) -> None:
+    """What `collab agent --serve` does first: announce itself in the hub's agent directory."""
+    import asyncio
+    import json
+    import urllib.request
+
+    from collab.crypto.encoding import b64url_encode
+
+    body = json.dumps({"name": name, "public_key": b64url_encode(bytes(range(32))), "model": "stub-model", "backend": "openai"}).encode()
+    request = urllib.request.Request(f"{base}/api/agents", data=body, headers={"content-type": "application/json"}, method="POST")
+    await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=10).read())
+
+
+async def test_status_on_the_page_does_not_go_stale(hub: HubProcess) -> None:
+    from playwright.async_api import expect
+
+    from collab.client.session import Session
+
+    async with chromium() as browser:
+        ada = await new_page(browser, hub.url)
+        link = await start_session(ada, "Ada")
+        # A notice is news: it goes after some seconds.
+        await ada.get_by_role("button", name="Copy invite link").click()
+        notice = ada.locator("#notice")
+        await expect(notice).to_contain_text("Invite link")
+        await expect(notice).to_have_text("", timeout=15_000)
+
+        # The agents panel notices an agent service registered after the page opened.
+        agents = ada.locator("#agents-list")
+        await expect(agents).to_contain_text("No agent service is running")
+        await _register_agent(hub.url, "helper")
+        await expect(agents.locator("li[data-agent=helper]")).to_be_visible(timeout=15_000)
+        await expect(agents).not_to_contain_text("No agent service is running")
+
+        # Offline, the top bar stays one row.
+        bar = ada.locator("header.topbar")
+        online = (await bar.bounding_box())["height"]  # type: ignore[index]
+        await ada.context.set_offline(True)
+        await expect(ada.locator("#connection-status")).to_contain_text("Offline")
+        offline = (await bar.bounding_box())["height"]  # type: ignore[index]
+        assert offline <= online + 1, (online, offline)
+        await ada.context.set_offline(False)
+        await expect(ada.locator("#connection-status")).to_have_text("Connected")
+
+        # A wide suggestion's buttons are far to the right; once it is dealt with, the editor
+        # is back at the start of the lines.
+        async with Session.connect(link, name="bot") as bot:
+            bot.workspace.write("wide.py", "x = 1\ny = 2\n")
+            await ada.locator(".cm-line", has_text="x = 1").click()
+            await ada.keyboard.press("End")
+            bot.workspace.create_suggestion("wide.py", 5, model="m", requested_by="Ada", status="ready", text=" + " + "a" * 400)
+            reject = ada.get_by_role("button", name="Reject suggestion from m")
+            await reject.click()  # scrolls the editor to the button
+            await expect(ada.locator(".cm-ghost")).to_have_count(0)
+            await eventually(lambda: ada.evaluate("document.querySelector('.cm-scroller').scrollLeft === 0"), 5)
+        assert ada.errors == []  # type: ignore[attr-defined]
+
+
+async def test_folders_quick_open_and_landing_where_you_were(hub: HubProcess) -> None:
+    from playwright.async_api import expect
+
+    async with chromium() as browser:
+        ada = await new_page(browser, hub.url)
+        link = await start_session(ada, "Ada")
+        for path in (".gitignore", "src/app.py", "src/util.py", "README.md"):
+            await create_file(ada, path)
+        # Folders: src/ holds its files and collapses.
+        folder = ada.locator('#file-list button.folder[data-folder="src"]')
+        await expect(folder).to_have_attribute("aria-expanded", "true")
+        await expect(file_button(ada, "src/app.py")).to_have_text("app.py")
+        await folder.click()
+        await expect(folder).to_have_attribute("aria-expanded", "false")
+        await expect(file_button(ada, "src/app.py")).to_have_count(0)
+        await folder.click()
+        await expect(file_button(ada, "src/app.py")).to_be_visible()
+        # A new file in a folder, and the caret is in it at once.
+        await ada.get_by_role("button", name="Add a file to src/").click()
+        await expect(ada.locator("#dialog-input")).to_have_value("src/")
+        await ada.keyboard.type("new.py")
+        await ada.keyboard.press("Enter")
+        await expect(ada.locator("#editor-heading")).to_have_text("src/new.py")
+        await ada.keyboard.type("fresh = 1")
+        await text_has(ada, "fresh = 1")
+
+        # Quick open: Ctrl+P, part of the name, Enter.
+        await ada.keyboard.press("Control+p")
+        await expect(ada.get_by_role("dialog")).to_be_visible()
+        await ada.keyboard.type("utl")
+        await expect(ada.locator("#quick-open-list [role=option]").first).to_have_text("src/util.py")
+        await ada.keyboard.press("Enter")
+        await expect(ada.locator("#editor-heading")).to_have_text("src/util.py")
+        await expect(ada.get_by_role("dialog")).to_have_count(0)
+
+        # A reload lands in the file you were in; someone new starts at the README, not .gitignore.
+        await expect(ada.locator("#connection-status")).to_have_attribute("data-pending", "0")
+        await ada.reload()
+        await expect(ada.locator("#editor-heading")).to_have_text("src/util.py")
+        grace = await new_page(browser, hub.url)
+        await join(grace, link, "Grace")
+        await expect(grace.locator("#editor-heading")).to_have_text("README.md")
+
+        # Ctrl+F's search panel is laid out as CodeMirror means it: one compact row or two.
+        await editor(grace).click()
+        await grace.keyboard.press("Control+f")
+        panel = grace.locator(".cm-search")
+        await expect(panel).to_be_visible()
+        box = await panel.bounding_box()
+        assert box is not None and box["height"] < 90, box
+        assert ada.errors == [] and grace.errors == []  # type: ignore[attr-defined]

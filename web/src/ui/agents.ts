@@ -19,6 +19,9 @@ import { confirmKeyChange } from "./keychange.js";
 // How long an agent may be present under an invite of ours without its invite-ack before the page
 // warns: the real service writes the ack before it publishes presence, so this only covers delivery.
 const ACK_GRACE_MS = 8000;
+// The hub's listing changes when an agent service starts or stops: read it again this often while
+// the tab is visible, and at once when an AI shows up in presence that the listing does not have.
+const RELIST_MS = 10000;
 
 /** An invite this tab sealed: the ephemeral's ack key lives only here (a reload forgets it). */
 interface Pending {
@@ -79,19 +82,36 @@ export class AgentsPanel {
     awareness.on("change", () => {
       this.render();
       void this.checkAcks();
+      if (agentsPresent(awareness).some((a) => !this.listed.some((l) => l.name === a.name))) this.loadSoon();
     });
     void this.load();
+    setInterval(() => {
+      if (document.visibilityState === "visible") void this.load();
+    }, RELIST_MS);
+  }
+
+  private loading = false;
+  private lastLoad = 0;
+
+  /** At most one listing every two seconds, however many presence changes ask. */
+  private loadSoon(): void {
+    if (!this.loading && Date.now() - this.lastLoad > 2000) void this.load();
   }
 
   async load(): Promise<void> {
+    this.loading = true;
+    this.lastLoad = Date.now();
     try {
       const response = await fetch(`${this.serverBase}/api/agents`, { headers: { accept: "application/json" } });
       if (!response.ok) throw new Error(`the hub answered ${response.status}`);
       const data = (await response.json()) as { agents?: Listed[] };
       this.listed = (data.agents ?? []).filter((a) => typeof a?.name === "string" && typeof a.public_key === "string");
+      if (this.status.textContent?.startsWith("Cannot list agents")) this.status.textContent = "";
     } catch (err) {
       this.listed = [];
       this.status.textContent = `Cannot list agents: ${(err as Error).message}`;
+    } finally {
+      this.loading = false;
     }
     this.render();
   }
@@ -99,7 +119,13 @@ export class AgentsPanel {
   render(): void {
     clear(this.list);
     const present = agentsPresent(this.awareness);
-    if (!this.listed.length) this.list.append(h("li", { class: "muted small" }, "No agent service is running on this hub. Start one with collab agent --serve, or run collab agent LINK."));
+    if (!this.listed.length) {
+      // An agent brought in by its link is here without any service the hub lists.
+      const here = present.map((a) => a.name).join(", ");
+      this.list.append(h("li", { class: "muted small" }, here
+        ? `${here} ${present.length === 1 ? "is" : "are"} in this session. No agent service is listed on this hub to invite more (collab agent --serve).`
+        : "No agent service is running on this hub. Start one with collab agent --serve, or run collab agent LINK."));
+    }
     for (const agent of this.listed) {
       const here = present.some((p) => p.name === agent.name);
       const invited = this.ws.roomAgent(agent.name)?.status === "invited";

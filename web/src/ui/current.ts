@@ -17,6 +17,8 @@ export class CurrentFile {
     private readonly say: Say,
     /** Whether the document is worth showing yet: the hub's history is in, or a copy this browser kept. */
     private readonly ready: () => boolean,
+    /** Where the file last open in this room is remembered (the room's id). */
+    private readonly room = "",
   ) {
     ws.observeFiles((changed) => {
       const current = this.path;
@@ -52,6 +54,7 @@ export class CurrentFile {
     this.editor.open(text ? path : null, text ?? null);
     this.heading.textContent = text ? path! : "No file open";
     document.title = text ? `${path} · collab` : "collab session";
+    if (text) this.remember(path!);
     this.opened.emit();
   }
 
@@ -59,7 +62,36 @@ export class CurrentFile {
     this.editor.retitle(path);
     this.heading.textContent = path;
     document.title = `${path} · collab`;
+    this.remember(path);
     this.opened.emit();
+  }
+
+  // This tab's last file (sessionStorage: a reload lands there), and this browser's (localStorage:
+  // a new tab starts there). Only the path, kept on this device, like the name.
+  private remember(path: string): void {
+    try {
+      sessionStorage.setItem(`collab.file ${this.room}`, path);
+      localStorage.setItem(`collab.file ${this.room}`, path);
+    } catch {
+      // Storage blocked: a reload starts at the first file.
+    }
+  }
+
+  private remembered(): string[] {
+    try {
+      return [sessionStorage.getItem(`collab.file ${this.room}`), localStorage.getItem(`collab.file ${this.room}`)].filter((p): p is string => !!p);
+    } catch {
+      return [];
+    }
+  }
+
+  /** The file to start in: the one you were in, else a README, else the first that is not a dotfile. */
+  private firstFile(): string | undefined {
+    const paths = this.ws.paths();
+    const last = this.remembered().find((p) => this.ws.text(p));
+    if (last) return last;
+    const readme = paths.filter((p) => /^readme(\.[a-z]+)?$/i.test(p.split("/").pop() ?? "")).sort((a, b) => a.split("/").length - b.split("/").length)[0];
+    return readme ?? paths.find((p) => !p.split("/").some((part) => part.startsWith("."))) ?? paths[0];
   }
 
   /** Open `path` unless it is open already or does not exist (a followed participant's file). */
@@ -71,7 +103,7 @@ export class CurrentFile {
     // A copy kept in this browser is worth showing before the hub answers.
     if (this.openedFirst || !this.ready()) return;
     if (this.path && this.ws.text(this.path)) return;
-    const first = this.ws.paths()[0];
+    const first = this.firstFile();
     if (!first) return;
     this.openedFirst = true;
     this.open(first);

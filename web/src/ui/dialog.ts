@@ -1,7 +1,8 @@
 // One accessible prompt built on <dialog>: focus moves in, Esc cancels, the label names the field.
 import { h } from "./dom.js";
 
-export function ask(options: { title: string; label: string; value?: string; submit: string; validate?: (v: string) => string | null }): Promise<string | null> {
+/** `keep`: the value is a start to type on (a folder for a new file), so the caret goes after it. */
+export function ask(options: { title: string; label: string; value?: string; submit: string; validate?: (v: string) => string | null; keep?: boolean }): Promise<string | null> {
   return new Promise((resolve) => {
     const input = h("input", { id: "dialog-input", name: "value", type: "text", required: true, autocomplete: "off", value: options.value ?? "" });
     const error = h("p", { class: "error", role: "alert", id: "dialog-error" });
@@ -40,7 +41,8 @@ export function ask(options: { title: string; label: string; value?: string; sub
     });
     document.body.append(dialog);
     dialog.showModal();
-    input.select();
+    if (options.keep) input.setSelectionRange(input.value.length, input.value.length);
+    else input.select();
   });
 }
 

@@ -1,10 +1,11 @@
-// The file tree: every path in the workspace, with who is in which file; create, rename, delete.
+// The file tree: every path in the workspace as folders and files, with who is in which file;
+// folders collapse, a file can be created in a folder; create, rename, delete.
 import type { Awareness } from "y-protocols/awareness";
 import type { Workspace } from "../workspace.js";
 import { validatePath } from "../workspace.js";
 import { ask, confirmAction } from "./dialog.js";
 import { clear, h } from "./dom.js";
-import { people } from "./people.js";
+import { people, type Person } from "./people.js";
 import { TrashList } from "./trash.js";
 
 export interface FilesHost {
@@ -12,6 +13,31 @@ export interface FilesHost {
   /** The person picked a file: open it (and stop following whoever they followed). */
   open(path: string): void;
   canWrite(): boolean;
+  /** After creating a file: the caret goes into it, ready to type. */
+  focusEditor?(): void;
+  /** Ctrl+P's file picker. */
+  quickOpen?(): void;
+}
+
+interface Folder {
+  folders: Map<string, Folder>;
+  files: string[];
+}
+
+/** Paths into nested folders, in the order given. */
+export function folderTree(paths: readonly string[]): Folder {
+  const root: Folder = { folders: new Map(), files: [] };
+  for (const path of paths) {
+    const parts = path.split("/");
+    let at = root;
+    for (const part of parts.slice(0, -1)) {
+      let next = at.folders.get(part);
+      if (!next) at.folders.set(part, (next = { folders: new Map(), files: [] }));
+      at = next;
+    }
+    at.files.push(path);
+  }
+  return root;
 }
 
 export class FileTree {
@@ -21,6 +47,8 @@ export class FileTree {
   private renameBtn = h("button", { type: "button", id: "rename-file", class: "secondary" }, "Rename");
   private deleteBtn = h("button", { type: "button", id: "delete-file", class: "secondary" }, "Delete");
   private trash: TrashList;
+  /** Folders the person closed, by path; everything else is open. */
+  private readonly collapsed = new Set<string>();
 
   constructor(private readonly ws: Workspace, private readonly awareness: Awareness, private readonly host: FilesHost) {
     this.trash = new TrashList(ws, () => host.canWrite(), (path) => host.open(path));
@@ -29,6 +57,7 @@ export class FileTree {
       { class: "panel", "aria-labelledby": "files-heading" },
       h("h2", { id: "files-heading" }, "Files"),
       h("div", { class: "row" }, this.newBtn, this.renameBtn, this.deleteBtn),
+      host.quickOpen ? h("button", { type: "button", id: "quick-open", class: "secondary small", title: "Open a file by typing part of its name", onclick: () => host.quickOpen?.() }, "Go to file… (Ctrl+P)") : null,
       this.list,
       this.trash.el,
     );
@@ -48,11 +77,19 @@ export class FileTree {
     return value !== exclude && this.ws.has(value) ? `${value} already exists` : null;
   }
 
-  private async create(): Promise<void> {
-    const path = await ask({ title: "New file", label: "File path (for example src/app.py)", submit: "Create", validate: (v) => this.check(v) });
+  private async create(folder = ""): Promise<void> {
+    const path = await ask({
+      title: folder ? `New file in ${folder}/` : "New file",
+      label: "File path (for example src/app.py)",
+      submit: "Create",
+      value: folder ? `${folder}/` : "",
+      keep: !!folder,
+      validate: (v) => this.check(v),
+    });
     if (!path) return;
     this.ws.create(path);
     this.host.open(path);
+    this.host.focusEditor?.();
   }
 
   private async rename(): Promise<void> {
@@ -82,13 +119,41 @@ export class FileTree {
     const paths = this.ws.paths();
     if (!paths.length) this.list.append(h("li", { class: "muted" }, writable ? "No files yet: create one." : "No files yet."));
     const others = people(this.awareness).filter((p) => !p.self);
-    for (const path of paths) {
+    this.fill(this.list, folderTree(paths), "", others, current, writable);
+  }
+
+  private fill(list: HTMLElement, folder: Folder, prefix: string, others: Person[], current: string | null, writable: boolean): void {
+    for (const [name, sub] of [...folder.folders].sort(([a], [b]) => a.localeCompare(b))) {
+      const path = prefix + name;
+      const open = !this.collapsed.has(path);
+      const toggle = h("button", { type: "button", class: "folder", "aria-expanded": String(open), "data-folder": path }, h("span", { class: "twisty", "aria-hidden": "true" }, open ? "▾" : "▸"), h("span", { class: "path" }, `${name}/`));
+      toggle.addEventListener("click", () => {
+        if (open) this.collapsed.add(path);
+        else this.collapsed.delete(path);
+        this.render();
+        (this.list.querySelector(`button.folder[data-folder="${CSS.escape(path)}"]`) as HTMLElement | null)?.focus();
+      });
+      const row = h("div", { class: "folder-row" }, toggle);
+      if (writable) {
+        const add = h("button", { type: "button", class: "secondary small new-in", "aria-label": `Add a file to ${path}/`, title: `Add a file to ${path}/` }, "+");
+        add.addEventListener("click", () => void this.create(path));
+        row.append(add);
+      }
+      const item = h("li", { class: "folder-item" }, row);
+      if (open) {
+        const inner = h("ul", { class: "files nested", "aria-label": `${path}/` });
+        this.fill(inner, sub, `${path}/`, others, current, writable);
+        item.append(inner);
+      }
+      list.append(item);
+    }
+    for (const path of folder.files) {
       const here = others.filter((p) => p.file === path);
       const label = here.length ? `${path}, open by ${here.map((p) => p.name).join(", ")}` : path;
       const button = h(
         "button",
-        { type: "button", class: "file", "aria-current": path === current ? "true" : undefined, "aria-label": label, "data-path": path },
-        h("span", { class: "path" }, path),
+        { type: "button", class: "file", "aria-current": path === current ? "true" : undefined, "aria-label": label, title: path, "data-path": path },
+        h("span", { class: "path" }, path.slice(prefix.length)),
         ...here.map((p) => {
           const dot = h("span", { class: "dot", title: p.name, "aria-hidden": "true" });
           dot.style.background = p.color;
@@ -96,7 +161,7 @@ export class FileTree {
         }),
       );
       button.addEventListener("click", () => this.host.open(path));
-      this.list.append(h("li", {}, button));
+      list.append(h("li", {}, button));
     }
   }
 }

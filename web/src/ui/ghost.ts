@@ -148,8 +148,29 @@ export function ghostText(actions: GhostActions): Extension {
     // Not inside CodeMirror's update cycle: writing the Y doc dispatches back into the editor.
     if (touched.length) setTimeout(() => actions.stale(touched), 0);
   });
-  return [field, keys, watchEdits, ghostTheme];
+  return [field, keys, watchEdits, unscroll, ghostTheme];
 }
+
+// A wide ghost widens the line; reaching its buttons scrolls the editor sideways. Once the ghosts
+// change (accepted, rejected, gone), scroll back to the start of the lines if the caret fits there,
+// rather than staying scrolled and cutting the start of every line.
+const unscroll = EditorView.updateListener.of((update: ViewUpdate) => {
+  if (!update.transactions.some((tr) => tr.effects.some((e) => e.is(setGhosts)))) return;
+  const view = update.view;
+  view.requestMeasure({
+    read: () => {
+      const scroller = view.scrollDOM;
+      if (scroller.scrollLeft === 0) return false;
+      const caret = view.coordsAtPos(view.state.selection.main.head);
+      const box = scroller.getBoundingClientRect();
+      // Where the caret is from the scroller's left edge (gutter included) with no sideways scroll.
+      return !!caret && caret.left - box.left + scroller.scrollLeft < scroller.clientWidth - 24;
+    },
+    write: (fits) => {
+      if (fits) view.scrollDOM.scrollLeft = 0;
+    },
+  });
+});
 
 const ghostTheme = EditorView.theme({
   ".cm-ghost": { color: "#4b5563", whiteSpace: "pre-wrap", borderLeft: "2px solid #7c3aed", paddingLeft: "2px", marginLeft: "1px" },

@@ -22,6 +22,7 @@ import { Follow } from "./follow.js";
 import { hubSaysEncrypted, showLinkError, showMissingKey } from "./linkkey.js";
 import { Notice } from "./notice.js";
 import { PeoplePanel } from "./people.js";
+import { quickOpen } from "./quickopen.js";
 import { showProblem } from "./problem.js";
 import { topBar } from "./topbar.js";
 
@@ -124,16 +125,26 @@ class SessionPage {
       say,
     });
     const editor: FileEditor = new FileEditor(editorHost, t.awareness, t.canWrite, assistant.extension());
-    const current = new CurrentFile(ws, editor, say, () => t.synced || this.restored);
+    const current = new CurrentFile(ws, editor, say, () => t.synced || this.restored, link.room);
     const follow = new Follow(t.awareness, current, editor);
     editor.acted.add(() => follow.stop());
+    const openFile = (path: string) => {
+      follow.stop();
+      current.open(path);
+    };
     const tree = new FileTree(ws, t.awareness, {
       current: () => current.path,
-      open: (path) => {
-        follow.stop();
-        current.open(path);
-      },
+      open: openFile,
       canWrite: () => t.canWrite,
+      focusEditor: () => editor.view.focus(),
+      quickOpen: () => quickOpen(ws.paths(), (path) => (openFile(path), editor.view.focus())),
+    });
+    // Ctrl+P (Cmd+P) anywhere on the page: quick open, not the browser's print dialog.
+    document.addEventListener("keydown", (e) => {
+      if ((e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && e.key.toLowerCase() === "p") {
+        e.preventDefault();
+        quickOpen(ws.paths(), (path) => (openFile(path), editor.view.focus()));
+      }
     });
     const peoplePanel = new PeoplePanel(t.awareness, ws, announcer, follow);
     const chat = new ChatPanel(ws, () => me.name, t.canWrite, (code) => {

@@ -37,7 +37,10 @@ export class StatusLine {
     const kept = this.local?.upToDate ?? false;
     const text = statusText(this.transport, kept);
     this.el.dataset.kept = String(kept);
-    if (this.el.textContent !== text) this.el.textContent = text;
+    if (this.el.textContent !== text) {
+      this.el.textContent = text;
+      this.el.title = text; // the top bar may cut it short with an ellipsis
+    }
     this.el.dataset.state = this.transport.state;
     this.el.dataset.pending = String(this.transport.pending);
   }
