@@ -13,6 +13,7 @@ from tests.editors.nvim_support import participant, wait_for
 from tests.editors.test_nvim import PIECES
 from tests.editors.vscode_support import compile_extension, needs_node_packages, vscode_session
 from tests.support.hub_process import HubProcess
+from tests.support.openai_stub_server import OpenAIStubServer, Reply
 
 pytestmark = needs_node_packages
 
@@ -127,3 +128,44 @@ def test_a_suggestion_is_received_and_accepted(hub: HubProcess) -> None:
         wait_for(lambda: code("text", path="calc.py") == want, 15, "the accepted text in the buffer")
         wait_for(lambda: ai_side.call(lambda: ai.workspace.read("calc.py")) == want, 15, "and in the session")
         wait_for(lambda: code("suggestion", sid=sid)["status"] == "accepted", 15, "the suggestion accepted")
+
+
+def test_an_inline_completion_streams_in_and_is_accepted(hub: HubProcess, stub: OpenAIStubServer) -> None:
+    from collab.ai.agent import Agent, AgentConfig
+    from collab.ai.openai_backend import OpenAIBackend
+
+    stub.script(Reply(tokens=["um", "(items)", " * 2"], delay=0.05))
+    link = write_link(hub.url, new_room(hub))
+    source = "def total(items):\n    return sum(items)\n\ndef 中文(items):\n    return "
+    backend = OpenAIBackend.openai("stub-model", base_url=stub.base_url, api_key="sk-test-not-a-real-key")
+    with participant() as ai_side, vscode_session() as code:
+        ai = ai_side.join(link, "ai")
+        ai_side.call(lambda: ai.workspace.write("calc.py", source))
+        ai_side.enter(Agent(ai.doc, ai.awareness, backend, AgentConfig(name="ai")))
+        code("join", link=link, name="code")
+        code("open", path="calc.py")
+        assert code("inline_enable", enabled=True, debounce_ms=50)["available"]
+        end = utf16(source)
+        code("edit", path="calc.py", **{"from": end, "to": end, "text": "s"})
+        code("cursor", path="calc.py", offset=end + 1)
+        shown = wait_for(lambda: (g := code("inline", path="calc.py")) and g["done"] and g, 20, "the inline completion")
+        assert shown["text"] == "um(items) * 2" and shown["offset"] == end + 1 and shown["model"] == "stub-model"
+        code("inline_accept", iid=shown["id"])
+        want = source + "sum(items) * 2"
+        wait_for(lambda: code("text", path="calc.py") == want, 15, "the completion in the buffer")
+        wait_for(lambda: ai_side.call(lambda: ai.workspace.read("calc.py")) == want, 15, "and in the session")
+        assert code("inline", path="calc.py") is None and len(stub.requests) == 1
+
+
+def test_the_trash_lists_and_restores(hub: HubProcess) -> None:
+    link = write_link(hub.url, new_room(hub))
+    with participant() as ann_side, vscode_session() as code:
+        ann = ann_side.join(link, "ann")
+        ann_side.call(lambda: ann.workspace.write("old.md", "still here\n"))
+        code("join", link=link, name="code")
+        ann_side.call(lambda: ann.workspace.delete("old.md"))
+        entries = wait_for(lambda: code("trash"), 15, "the deleted file in the trash")
+        assert [e["path"] for e in entries] == ["old.md"]
+        assert code("restore", tid=entries[0]["id"]) == "old.md"
+        wait_for(lambda: ann_side.call(lambda: "old.md" in ann.workspace), 15, "restored for everyone")
+        assert ann_side.call(lambda: ann.workspace.read("old.md")) == "still here\n" and code("trash") == []

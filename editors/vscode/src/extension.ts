@@ -7,7 +7,7 @@ import { Buffers } from "./vscode/buffers";
 import { fromVsPosition, pathOf, SCHEME, toVsPosition, uriOf } from "./vscode/convert";
 import { Cursors } from "./vscode/cursors";
 import { CollabFileSystem } from "./vscode/fs";
-import { Suggestions } from "./vscode/inline";
+import { InlineGhost, Suggestions } from "./vscode/inline";
 import { SessionView } from "./vscode/views";
 
 class Controller implements vscode.Disposable {
@@ -47,6 +47,7 @@ class Controller implements vscode.Disposable {
       await session.start();
       const joined = await session.join(link, name, config.get<string>("color") || undefined);
       this.wire(session, joined.read_only);
+      await this.inlineSetting(session);
       // The first status notification may have come with the join's answer, before wire() listened.
       this.setStatus(`${session.status?.state ?? "connected"}${joined.read_only ? " (read-only)" : ""}`);
       vscode.window.showInformationMessage(`collab: joined ${joined.room} as ${joined.name}${joined.read_only ? " (read-only)" : ""}`);
@@ -64,6 +65,10 @@ class Controller implements vscode.Disposable {
       cursors,
       vscode.workspace.registerFileSystemProvider(SCHEME, new CollabFileSystem(session, buffers), { isCaseSensitive: true, isReadonly: readOnly }),
       vscode.languages.registerInlineCompletionItemProvider({ scheme: SCHEME }, new Suggestions(session)),
+      vscode.languages.registerInlineCompletionItemProvider({ scheme: SCHEME }, new InlineGhost(session)),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration("collab.inlineCompletions")) void this.inlineSetting(session);
+      }),
       vscode.window.onDidChangeTextEditorSelection((e) => {
         if (e.textEditor.document.uri.scheme !== SCHEME) return;
         const file = session.files.get(pathOf(e.textEditor.document.uri));
@@ -84,6 +89,48 @@ class Controller implements vscode.Disposable {
     session.on("log", (message) => this.output.appendLine(String(message?.message ?? message)));
     session.on("closed", (p) => void vscode.window.showWarningMessage(`collab: ${p.path}: ${p.reason}`));
     session.on("follow", (p) => void this.followed(p));
+  }
+
+  private async inlineSetting(session: CollabSession): Promise<void> {
+    const on = vscode.workspace.getConfiguration("collab").get<boolean>("inlineCompletions") ?? true;
+    await session.inlineEnable(on).catch((e) => this.output.appendLine(`inline completions: ${e.message}`));
+  }
+
+  async inlineAccepted(id: string): Promise<void> {
+    await this.session?.inlineAccept(id, true).catch((e) => this.output.appendLine(`inline completion: ${e.message}`));
+  }
+
+  async dismissInline(): Promise<void> {
+    await vscode.commands.executeCommand("editor.action.inlineSuggest.hide");
+    await this.session?.inlineDismiss().catch(() => undefined);
+  }
+
+  async restoreFromTrash(): Promise<void> {
+    const session = this.need();
+    if (!session) return;
+    let entries;
+    try {
+      entries = await session.trash();
+    } catch (e: any) {
+      void vscode.window.showErrorMessage(`collab: ${e.message}`);
+      return;
+    }
+    if (!entries.length) {
+      void vscode.window.showInformationMessage("collab: the trash is empty");
+      return;
+    }
+    const picked = await vscode.window.showQuickPick(
+      entries.map((e) => ({ label: e.path, description: `deleted by ${e.by || "someone"}, ${new Date(e.ts * 1000).toLocaleString()}`, entry: e })),
+      { placeHolder: "Restore which file?" },
+    );
+    if (!picked) return;
+    try {
+      const path = await session.restore(picked.entry.id);
+      vscode.window.showInformationMessage(`collab: restored ${path}`);
+      await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uriOf(path)), { preview: false });
+    } catch (e: any) {
+      void vscode.window.showErrorMessage(`collab: ${e.message}`);
+    }
   }
 
   private async followed(p: { name: string; path: string; position?: { line: number; character: number }; revision?: number; editor_revision?: number }): Promise<void> {
@@ -185,6 +232,9 @@ export function activate(context: vscode.ExtensionContext): Controller {
   command("askAI", () => controller.askAI());
   command("accept", (id?: string) => controller.decide("accept", id));
   command("reject", (id?: string) => controller.decide("reject", id));
+  command("inlineAccepted", (id: string) => controller.inlineAccepted(id));
+  command("dismissInline", () => controller.dismissInline());
+  command("restoreFromTrash", () => controller.restoreFromTrash());
   context.subscriptions.push(vscode.window.registerTreeDataProvider("collab.session", controller.view), controller);
   return controller;
 }

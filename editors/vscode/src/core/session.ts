@@ -39,6 +39,26 @@ export interface Suggestion {
   revision?: number;
   editor_revision?: number;
 }
+/** The inline completion the bridge shows this editor (docs/editor-protocol.md, "Inline completions"). */
+export interface InlineCompletion {
+  id: string;
+  path: string;
+  /** What is left of it to insert at `position` (what was typed of it is already in the buffer). */
+  text: string;
+  done: boolean;
+  model: string;
+  position: Position;
+  /** Characters after `position` (auto-closed brackets) that the completion types over. */
+  replace: number;
+  revision: number;
+  editor_revision: number;
+}
+export interface TrashEntry {
+  id: string;
+  path: string;
+  by: string;
+  ts: number;
+}
 export interface Status {
   state: string;
   read_only: boolean;
@@ -58,7 +78,8 @@ export const OPEN_SUGGESTION = new Set(["requested", "streaming", "ready"]);
 
 /**
  * Events: "status", "people", "files", "chat", "suggestion", "cursor", "follow", "renamed",
- * "closed", "log", "revision" (a file's stamps moved: its decorations may be current now), "exit".
+ * "closed", "log", "revision" (a file's stamps moved: its decorations may be current now), "inline",
+ * "inline_clear", "exit".
  */
 export class CollabSession extends EventEmitter {
   readonly bridge: BridgeProcess;
@@ -73,6 +94,8 @@ export class CollabSession extends EventEmitter {
   readonly files = new Map<string, SessionFile>();
   following: string | null = null;
   lastSuggestion: string | null = null;
+  /** The inline completion showing for this editor, if any (only ours: the bridge asks for us). */
+  inline: InlineCompletion | null = null;
 
   constructor(options: BridgeOptions) {
     super();
@@ -165,6 +188,28 @@ export class CollabSession extends EventEmitter {
     return this.bridge.request("delete", { path });
   }
 
+  /** Inline completions on or off for this editor (and a fixed pause before asking, for tests). */
+  inlineEnable(enabled: boolean, debounceMs?: number): Promise<{ enabled: boolean; available: boolean; agent: { name: string; model: string } | null }> {
+    const params: Record<string, unknown> = { enabled };
+    if (debounceMs !== undefined) params.debounce_ms = debounceMs;
+    return this.bridge.request("inline_enable", params);
+  }
+  /** Insert the inline completion through the bridge, or (`inserted`) say the editor inserted it itself. */
+  inlineAccept(id: string, inserted = false): Promise<{ path: string; position: Position; revision: number; editor_revision: number }> {
+    if (this.inline?.id === id && !inserted) this.inline = null;
+    return this.bridge.request("inline_accept", inserted ? { id, inserted } : { id });
+  }
+  inlineDismiss(): Promise<unknown> {
+    this.inline = null;
+    return this.bridge.request("inline_dismiss", {});
+  }
+  async trash(): Promise<TrashEntry[]> {
+    return (await this.bridge.request<{ entries: TrashEntry[] }>("trash", {})).entries;
+  }
+  async restore(id: string, path?: string): Promise<string> {
+    return (await this.bridge.request<{ path: string }>("restore", path ? { id, path } : { id })).path;
+  }
+
   /** Leave (pending edits are sent first, a bounded wait) and end the bridge. */
   async stop(): Promise<void> {
     await this.bridge.stop();
@@ -210,6 +255,12 @@ export class CollabSession extends EventEmitter {
         break;
       case "status":
         this.status = p;
+        break;
+      case "inline":
+        this.inline = p;
+        break;
+      case "inline_clear":
+        if (this.inline?.id === p.id) this.inline = null;
         break;
       case "renamed": {
         const file = this.files.get(p.old);

@@ -24,7 +24,7 @@ function buffer(path: string): MemoryBuffer {
 const ops: Record<string, (a: any) => unknown> = {
   async start(a) {
     session = new CollabSession({ command: a.command });
-    for (const name of ["status", "people", "files", "chat", "suggestion", "follow", "log", "exit"]) {
+    for (const name of ["status", "people", "files", "chat", "suggestion", "follow", "log", "inline", "inline_clear", "exit"]) {
       session.on(name, (p) => events.push([name, p]));
     }
     await session.start();
@@ -92,6 +92,18 @@ const ops: Record<string, (a: any) => unknown> = {
   accept: (a) => need().accept(a.sid),
   reject: (a) => need().reject(a.sid),
   chat: (a) => need().sendChat(a.text),
+  inline_enable: (a) => need().inlineEnable(a.enabled, a.debounce_ms),
+  /** The inline completion showing, if it refers to the buffer as it is now, with its offset in it. */
+  inline(a) {
+    const s = need();
+    const g = s.inline;
+    const file = s.files.get(a.path);
+    if (!g || !file || g.path !== a.path || !file.current(g)) return null;
+    return { ...g, offset: offsetAt(buffer(a.path).text(), g.position) };
+  },
+  inline_accept: (a) => need().inlineAccept(a.iid, Boolean(a.inserted)),
+  trash: () => need().trash(),
+  restore: (a) => need().restore(a.tid, a.path),
   follow: (a) => need().follow(a.name),
   state() {
     const s = need();

@@ -30,3 +30,48 @@ export class Suggestions implements vscode.InlineCompletionItemProvider {
     return items;
   }
 }
+
+/**
+ * Inline completions as you type (the bridge asks after a pause and keeps or withdraws the request,
+ * docs/editor-protocol.md): each `inline` notification for the active file asks VS Code to show the
+ * completion again. Tab is VS Code's own accept: it inserts the text as an edit of the buffer (so it
+ * goes to everyone like typing), then `collab.inlineAccepted` tells the bridge to record it as
+ * AI-assisted. Esc dismisses it (collab.dismissInline), and the agent stops the model.
+ */
+export class InlineGhost implements vscode.InlineCompletionItemProvider {
+  constructor(private readonly session: CollabSession) {
+    const retrigger = (command: string) => (p: { path: string }) => {
+      const active = vscode.window.activeTextEditor;
+      if (active && active.document.uri.scheme === SCHEME && pathOf(active.document.uri) === p.path) {
+        void vscode.commands.executeCommand(command);
+      }
+    };
+    session.on("inline", retrigger("editor.action.inlineSuggest.trigger"));
+    session.on("inline_clear", (p: { path: string; reason: string }) => {
+      if (p.reason !== "accepted") retrigger("editor.action.inlineSuggest.hide")(p);
+    });
+  }
+
+  provideInlineCompletionItems(document: vscode.TextDocument, position: vscode.Position): vscode.InlineCompletionItem[] {
+    const g = this.session.inline;
+    const file = this.session.files.get(pathOf(document.uri));
+    if (!g || !file || g.path !== file.path || !g.text) return [];
+    // The completion starts at `position` as the bridge saw the buffer; characters typed since then
+    // (on their way to the bridge) must be its beginning.
+    const anchor = toVsPosition(g.position);
+    if (anchor.line !== position.line || anchor.character > position.character) return [];
+    const typed = document.getText(new vscode.Range(anchor, position));
+    if (!g.text.startsWith(typed)) return [];
+    let end = position;
+    const line = document.lineAt(position.line).text;
+    if (g.replace > 0 && position.character + g.replace <= line.length) {
+      end = position.translate(0, g.replace); // the auto-closed bracket the completion already has
+    }
+    const item = new vscode.InlineCompletionItem(g.text, new vscode.Range(anchor, end), {
+      command: "collab.inlineAccepted",
+      title: "Record the accepted completion",
+      arguments: [g.id],
+    });
+    return [item];
+  }
+}
