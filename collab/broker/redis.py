@@ -3,9 +3,14 @@
 - One channel per room (``collab:{room}:relay``), subscribed only while the room is loaded here.
   Against a Redis Cluster the channels are sharded (SSUBSCRIBE/SPUBLISH on the node that owns the
   room's slot), so traffic of a room stays on one node instead of being broadcast cluster-wide.
-- ``publish`` never waits: messages go to a bounded queue that a background task pipelines out.
-  When the queue is full a message is dropped; other hubs notice the missing seq and read it back
-  from the stream, so dropping costs latency, not data.
+- ``publish`` never waits: messages go to a bounded queue that a background task pipelines out,
+  a room's several queued messages as one bundle (collab.redis.bundle). When the queue is full a
+  message is dropped; other hubs notice the missing seq and read it back from the stream, so
+  dropping costs latency, not data.
+- With a RedisStore on the same Redis (``appends``), log entries are not published here: the
+  store's append script publishes them itself, one round trip per group commit for both, each
+  commit's entries of a room as one bundle. Only presence and the encrypted rooms' notices come
+  through this queue.
 - Pub/sub is fire-and-forget, so every room keeps a watermark: the highest seq up to which this hub
   has seen every entry. A seq that skips ahead, a head in Redis beyond the watermark that does not
   move for one tick, or a pub/sub connection that came back after a drop: each makes the broker read
@@ -19,7 +24,7 @@ import asyncio
 import logging
 import weakref
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol
 
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.client import PubSub
@@ -29,6 +34,7 @@ from redis.exceptions import RedisError
 from collab.broker.base import Handler, HubLost
 from collab.broker.heartbeat import Heartbeats
 from collab.protocol import relay
+from collab.redis.bundle import bundles, unbundle
 from collab.redis.connection import OP_TIMEOUT, Client, connect, node_url, server_client
 from collab.redis.keys import channel, room_key
 from collab.redis.log import read_log
@@ -37,6 +43,12 @@ from collab.watermark import Watermark
 log = logging.getLogger(__name__)
 
 CATCH_UP_ID = bytes(16)  # hub id of relay messages the broker read back from the stream
+
+
+class PublishingAppends(Protocol):
+    """A store whose appends can publish themselves (collab.store.redis.RedisStore)."""
+
+    def publish_appends(self, hub_id: bytes) -> None: ...
 
 
 @dataclass
@@ -83,7 +95,8 @@ class Link:
         assert self._pubsub is not None
         try:
             while True:
-                message = await self._pubsub.get_message(timeout=1.0)
+                # Blocking: no timer per message (a timeout only woke the loop to find nothing).
+                message = await self._pubsub.get_message(timeout=None)
                 if message is None:
                     continue
                 kind = message["type"]
@@ -114,8 +127,11 @@ class Link:
 
 
 class RedisBroker:
-    def __init__(self, url: str, *, queue_limit: int = 10_000, tick: float = 1.0, hub_ttl_ms: int = 3000) -> None:
+    def __init__(self, url: str, *, queue_limit: int = 10_000, tick: float = 1.0, hub_ttl_ms: int = 3000,
+                 appends: PublishingAppends | None = None) -> None:
         self.url = url
+        self._appends = appends
+        self._store_publishes = False  # log entries are published by the store's append script
         self.queue_limit = queue_limit
         self.tick = tick
         self.heartbeats = Heartbeats(hub_ttl_ms)
@@ -171,6 +187,9 @@ class RedisBroker:
         """Heartbeat as ``own_id``; call ``on_lost(hub_id)`` when another hub stops heartbeating."""
         self.heartbeats.own_id = own_id
         self.heartbeats.on_lost = on_lost
+        if self._appends is not None:
+            self._appends.publish_appends(own_id)
+            self._store_publishes = True
 
     # -- subscriptions ---------------------------------------------------------------------------
 
@@ -289,6 +308,13 @@ class RedisBroker:
         if sub is None:
             return
         try:
+            for one in unbundle(data):
+                self._deliver_one(sub, one)
+        except ValueError as exc:
+            log.warning("room %s: dropping the rest of a malformed relay bundle: %s", room, exc)
+
+    def _deliver_one(self, sub: Subscription, data: bytes) -> None:
+        try:
             message = relay.decode_relay(data)
         except ValueError:
             return
@@ -336,8 +362,11 @@ class RedisBroker:
             if self.heartbeats.own_id is None:
                 self.heartbeats.own_id = decoded.hub_id
             sub = self._rooms.get(room)
-            if sub is not None and decoded.kind == relay.UPDATE:
-                sub.mark.saw(decoded.seq)
+            if decoded.kind == relay.UPDATE:
+                if sub is not None:
+                    sub.mark.saw(decoded.seq)
+                if self._store_publishes:
+                    return  # the append's script published it already
         try:
             self._queue.put_nowait((room, message))
         except asyncio.QueueFull:
@@ -349,12 +378,16 @@ class RedisBroker:
             batch = [await self._queue.get()]
             while not self._queue.empty() and len(batch) < 512:
                 batch.append(self._queue.get_nowait())
-            pipe = self.redis.pipeline(transaction=False)
+            by_room: dict[str, list[bytes]] = {}
             for room, message in batch:
-                if self.sharded:
-                    pipe.execute_command("SPUBLISH", channel(room), message)
-                else:
-                    pipe.publish(channel(room), message)
+                by_room.setdefault(room, []).append(message)
+            pipe = self.redis.pipeline(transaction=False)
+            for room, messages in by_room.items():
+                for message in bundles(messages):
+                    if self.sharded:
+                        pipe.execute_command("SPUBLISH", channel(room), message)
+                    else:
+                        pipe.publish(channel(room), message)
             try:
                 await asyncio.wait_for(pipe.execute(), OP_TIMEOUT)
                 delay = 0.05

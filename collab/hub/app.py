@@ -39,11 +39,14 @@ def default_store(settings: Settings) -> Store:
     return SQLiteStore(settings.sqlite_path, synchronous=settings.sqlite_synchronous.upper())
 
 
-def default_broker(settings: Settings) -> Broker:
+def default_broker(settings: Settings, store: Store | None = None) -> Broker:
     if settings.redis_url:
         from collab.broker.redis import RedisBroker
+        from collab.store.redis import RedisStore
 
-        return RedisBroker(settings.redis_url)
+        # The store's appends on the same Redis publish themselves: one round trip for both.
+        appends = store if isinstance(store, RedisStore) and store.url == settings.redis_url else None
+        return RedisBroker(settings.redis_url, appends=appends)
     return MemoryBroker()
 
 
@@ -65,7 +68,8 @@ def session_handlers() -> dict[str, SessionHandler]:
 
 
 def create_app(settings: Settings, *, store: Store | None = None, broker: Broker | None = None) -> Starlette:
-    hub = Hub(settings, store or default_store(settings), broker or default_broker(settings))
+    store = store or default_store(settings)
+    hub = Hub(settings, store, broker or default_broker(settings, store))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -21,7 +21,8 @@ from typing import Any
 from redis.asyncio import RedisCluster
 
 from collab.redis.connection import FAILED, OP_TIMEOUT, UNREACHABLE, Client, connect
-from collab.redis.keys import room_key
+from collab.redis.bundle import MAX_BYTES
+from collab.redis.keys import channel, room_key
 from collab.redis.log import read_log
 from collab.store.base import (
     EpochKeys,
@@ -40,16 +41,30 @@ from collab.store.group_commit import GroupCommitStore, GroupCommitter, Pending
 log = logging.getLogger(__name__)
 
 MAX_BATCH_ENTRIES = 500  # entries per append script call (Lua argument lists stay small)
+MAX_BATCH_BYTES = MAX_BYTES  # bytes per append script call: what it publishes is one bundle
 
 
 # -- scripts ---------------------------------------------------------------------------------------
 
-# KEYS: head, log. ARGV: entries. Returns the first seq.
+# KEYS: head, log, relay channel. ARGV: hub id, publish command, entries. Returns the first seq.
+# With a publish command (PUBLISH, or SPUBLISH on a cluster) the entries also go to the other hubs
+# as relay UPDATE messages from that hub id (collab.protocol.relay), several as one bundle
+# (collab.redis.bundle): append and publish are one round trip, and published only once durable
+# as far as Redis makes them (the script's reply and the message leave after the same AOF write).
 APPEND = """
-local n = #ARGV
+local n = #ARGV - 2
 local first = redis.call('INCRBY', KEYS[1], n) - n + 1
+local parts = {}
 for i = 1, n do
-  redis.call('XADD', KEYS[2], string.format('%d-0', first + i - 1), 'd', ARGV[i])
+  local seq = first + i - 1
+  redis.call('XADD', KEYS[2], string.format('%d-0', seq), 'd', ARGV[i + 2])
+  if ARGV[2] ~= '' then
+    local m = '\\1' .. ARGV[1] .. struct.pack('>I4I4', math.floor(seq / 4294967296), seq % 4294967296) .. ARGV[i + 2]
+    if n == 1 then parts[1] = m else parts[i] = struct.pack('>I4', #m) .. m end
+  end
+end
+if ARGV[2] ~= '' then
+  if n == 1 then redis.call(ARGV[2], KEYS[3], parts[1]) else redis.call(ARGV[2], KEYS[3], '\\0' .. table.concat(parts)) end
 end
 return first
 """
@@ -102,6 +117,19 @@ return 0
 """
 
 
+def _chunks(items: list[tuple[bytes, Any]]) -> list[list[tuple[bytes, Any]]]:
+    """Consecutive runs of at most MAX_BATCH_ENTRIES entries and about MAX_BATCH_BYTES."""
+    chunks: list[list[tuple[bytes, Any]]] = [[]]
+    size = 0
+    for item in items:
+        if chunks[-1] and (len(chunks[-1]) >= MAX_BATCH_ENTRIES or size + len(item[0]) > MAX_BATCH_BYTES):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(item)
+        size += len(item[0])
+    return chunks if chunks[0] else []
+
+
 def merge_snapshot(merge: Merge, base: RoomLog, snapshot: bytes) -> bytes:
     """One state that covers the stored snapshot, every stored entry and the hub's snapshot.
 
@@ -128,6 +156,12 @@ class RedisStore(GroupCommitStore):
         self._down: str | None = None
         self._retry_at = 0.0
         self._backoff = 0.0
+        self._relay: tuple[bytes, str] = (b"", "")  # hub id and publish command: see publish_appends
+
+    def publish_appends(self, hub_id: bytes) -> None:
+        """From now on every append also reaches the other hubs, as a relay UPDATE from ``hub_id``
+        published by the append's own script (the broker then leaves those to the store)."""
+        self._relay = (hub_id, "SPUBLISH" if isinstance(self.redis, RedisCluster) else "PUBLISH")
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -206,10 +240,11 @@ class RedisStore(GroupCommitStore):
             by_room[room].append((data, fut))
         calls: list[list[tuple[bytes, asyncio.Future[int]]]] = []
         pipe = self.redis.pipeline(transaction=False)
+        hub_id, publish = self._relay
         for room, items in by_room.items():
-            for i in range(0, len(items), MAX_BATCH_ENTRIES):
-                chunk = items[i : i + MAX_BATCH_ENTRIES]
-                pipe.eval(APPEND, 2, room_key(room, "head"), room_key(room, "log"), *(d for d, _ in chunk))
+            keys = (room_key(room, "head"), room_key(room, "log"), channel(room))
+            for chunk in _chunks(items):
+                pipe.eval(APPEND, 3, *keys, hub_id, publish, *(d for d, _ in chunk))
                 calls.append(chunk)
         results: list[Any]
         try:

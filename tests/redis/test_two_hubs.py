@@ -7,8 +7,14 @@ import asyncio
 import contextlib
 
 import pycrdt
+import redis.asyncio
+import websockets.asyncio.client
 
+from collab.protocol import relay, yjs
+from collab.redis.bundle import unbundle
+from collab.redis.keys import channel
 from tests.support.hub_process import HubProcess
+from tests.support.redis_server import RedisServer
 from tests.support.yclient import pycrdt_client, pycrdt_session
 from tests.support.waiting import eventually
 
@@ -52,3 +58,47 @@ async def test_presence_crosses_hubs_and_goes_when_a_hub_dies(two_hubs: tuple[Hu
             b.kill()
             # No goodbye from a killed hub: its heartbeat expires and hub a drops bea's presence.
             await eventually(lambda: peer not in watcher.awareness.states, timeout=15)
+
+
+async def test_a_burst_reaches_the_other_hub_once_per_entry_in_bundles(
+    two_hubs: tuple[HubProcess, HubProcess], redis_server: RedisServer,
+) -> None:
+    """Entries go to other hubs from the store's append script, each commit's entries of a room
+    as one pub/sub message (collab.redis.bundle): every seq exactly once, in order, and the
+    reader on the other hub gets the whole text."""
+    a, b = two_hubs
+    room = "burst"
+    listener = redis.asyncio.Redis.from_url(redis_server.url)
+    pubsub = listener.pubsub()
+    await pubsub.subscribe(channel(room))
+    heard: list[bytes] = []
+
+    async def listen() -> None:
+        async for message in pubsub.listen():
+            if message["type"] == "message":
+                heard.append(message["data"])
+
+    listening = asyncio.create_task(listen())
+    doc: pycrdt.Doc[pycrdt.Text] = pycrdt.Doc()
+    text = doc.get("code", type=pycrdt.Text)
+    updates = []
+    for i in range(300):
+        before = doc.get_state()
+        text += f"<{i}>"
+        updates.append(doc.get_update(before))
+    try:
+        async with pycrdt_client(f"{b.ws_url}/ws/{room}") as reader, \
+                websockets.asyncio.client.connect(f"{a.ws_url}/ws/{room}") as writer:
+            read = reader.get("code", type=pycrdt.Text)
+            for update in updates:
+                await writer.send(yjs.sync_update(update))
+            await eventually(lambda: str(read) == str(text), timeout=30)
+        await eventually(lambda: len([m for data in heard for m in unbundle(data)]) >= 300, timeout=10)
+        entries = [relay.decode_relay(m) for data in heard for m in unbundle(data)]
+        seqs = [e.seq for e in entries if e.kind == relay.UPDATE]
+        assert seqs == list(range(1, 301))
+        assert len(heard) < 300, "no commit of several entries went out as one bundle"
+    finally:
+        listening.cancel()
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await listener.aclose()
