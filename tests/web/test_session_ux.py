@@ -268,3 +268,72 @@ async def test_folders_quick_open_and_landing_where_you_were(hub: HubProcess) ->
         box = await panel.bounding_box()
         assert box is not None and box["height"] < 90, box
         assert ada.errors == [] and grace.errors == []  # type: ignore[attr-defined]
+
+
+async def test_chat_renders_markdown_safely_links_files_and_marks_unread(hub: HubProcess) -> None:
+    from playwright.async_api import expect
+
+    from collab.client.session import Session
+
+    async with chromium() as browser:
+        ada = await new_page(browser, hub.url)
+        link = await start_session(ada, "Ada")
+        await create_file(ada, "notes.md")
+        async with Session.connect(link, name="Grace") as grace:
+            grace.workspace.write("src/app.py", "".join(f"line_{i} = {i}\n" for i in range(1, 60)))
+            grace.workspace.post_chat(
+                "Grace",
+                "**bold** and `code` and [docs](https://example.com/x) <img src=x onerror=alert(1)>"
+                " [bad](javascript:alert(1)) see src/app.py:42 and nope.py:3\n- one\n- two",
+            )
+            log = ada.locator("#chat-log")
+            await expect(log.locator("strong")).to_have_text("bold")
+            await expect(log.locator("p code")).to_have_text("code")
+            await expect(log.locator("a[href='https://example.com/x']")).to_have_text("docs")
+            await expect(log.locator("ul.md-list li")).to_have_count(2)
+            assert await log.locator("img").count() == 0
+            await expect(log).to_contain_text("<img src=x onerror=alert(1)>")
+            assert await log.locator("a[href^='javascript']").count() == 0
+            assert await log.locator("button.file-ref").count() == 1  # nope.py is no file here
+            # A file:line mention opens the file at that line.
+            await log.get_by_role("button", name="src/app.py:42").click()
+            await expect(ada.locator("#editor-heading")).to_have_text("src/app.py")
+            await expect(ada.locator(".cm-activeLine")).to_have_text("line_42 = 42")
+
+            # An AI answer with a wide code block: it scrolls (not cut) and takes the focus.
+            asked = grace.workspace.chat_entry(grace.workspace.post_chat("Grace", "@ai show me"))
+            assert asked is not None
+            wide = "x = [" + ", ".join(str(i) for i in range(120)) + "]"
+            reply = grace.workspace.reply_to_chat(asked, claimed_by="ai#1", author="ai", text="Here:\n```python\n", model="m", status="streaming")
+            answer = log.locator("li.msg.ai")
+            await expect(answer).to_have_attribute("aria-busy", "true")
+            before = await log.locator("li").count()
+            ids = await log.locator("li").evaluate_all("els => els.map(e => e.dataset.id)")
+            grace.workspace.append_chat(str(reply["id"]), wide + "\n```\n*done*")
+            grace.workspace.finish_reply(reply, "done")
+            await expect(answer).not_to_have_attribute("aria-busy", "true")
+            pre = answer.locator("pre.code")
+            await expect(pre).to_have_attribute("tabindex", "0")
+            assert await pre.evaluate("e => e.scrollWidth > e.clientWidth && getComputedStyle(e).overflowX === 'auto'")
+            panel = await ada.locator("section.chat").bounding_box()
+            box = await pre.bounding_box()
+            assert panel and box and box["x"] + box["width"] <= panel["x"] + panel["width"] + 1
+            await expect(answer.locator("em")).to_have_text("done")
+            await expect(ada.locator("#announcer")).to_contain_text("ai answered")
+            # The list was changed in place: the same items, none rebuilt.
+            assert await log.locator("li").count() == before
+            assert await log.locator("li").evaluate_all("els => els.map(e => e.dataset.id)") == ids
+
+            # Scrolled up, new messages are marked and counted.
+            for i in range(25):
+                grace.workspace.post_chat("Grace", f"filler {i}")
+            await expect(log).to_contain_text("filler 24")
+            await log.evaluate("e => { e.scrollTop = 0; }")
+            await ada.wait_for_timeout(200)
+            grace.workspace.post_chat("Grace", "are you there?")
+            unread = ada.locator("#chat-unread")
+            await expect(unread).to_have_text("1 new message ↓")
+            await expect(log.locator("li.unread-first")).to_contain_text("are you there?")
+            await unread.click()
+            await expect(unread).to_be_hidden()
+        assert ada.errors == []  # type: ignore[attr-defined]

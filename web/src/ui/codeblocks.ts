@@ -1,11 +1,13 @@
-// AI answers in the chat: fenced code blocks (```lang) rendered as highlighted <pre> with an
-// "Insert at cursor" action; everything else stays plain text. Highlighting builds spans with
-// text nodes (classHighlighter's tok-* classes), never HTML from the message.
+// Chat messages: fenced code blocks (```lang) rendered as highlighted <pre> with an "Insert at
+// cursor" action; the prose between them as markdown (markdown.ts). Highlighting builds spans
+// with text nodes (classHighlighter's tok-* classes), never HTML from the message. A code block
+// scrolls sideways rather than being cut, and takes the keyboard focus so it can be scrolled.
 import { LanguageSupport } from "@codemirror/language";
 import { classHighlighter, highlightCode } from "@lezer/highlight";
 import { StyleModule } from "style-mod";
 import { languageFor } from "./editor.js";
 import { h } from "./dom.js";
+import { blocks, type MarkdownHost } from "./markdown.js";
 
 const FENCE = /```([\w+#.-]*)[^\n]*\n([\s\S]*?)(?:```|$)/g;
 const ALIASES: Record<string, string> = { python: "py", javascript: "js", typescript: "ts", markdown: "md", shell: "", bash: "", sh: "" };
@@ -43,24 +45,25 @@ function highlighted(code: string, lang: string): HTMLElement {
   return out;
 }
 
-export function renderAnswer(text: string, insert: ((code: string) => void) | null): Node[] {
-  return splitFences(text).map((part) => {
-    if (part.kind === "text") return h("p", { class: "text" }, part.text.trim() ? part.text.replace(/^\n+|\n+$/g, "") : "");
-    const block = h("div", { class: "codeblock" }, h("pre", { class: "code" }, highlighted(part.code, part.lang)));
+export function renderMessage(text: string, insert: ((code: string) => void) | null, host: MarkdownHost | null = null): Node[] {
+  return splitFences(text).flatMap((part): Node[] => {
+    if (part.kind === "text") return blocks(part.text.replace(/^\n+|\n+$/g, ""), host);
+    const label = part.lang ? `Code (${part.lang})` : "Code";
+    const block = h("div", { class: "codeblock" }, h("pre", { class: "code", tabindex: 0, role: "region", "aria-label": label }, highlighted(part.code, part.lang)));
     if (insert) {
-      const button = h("button", { type: "button", class: "secondary small insert-code", title: "Insert this code at your cursor in the open file" }, "Insert at cursor");
+      const button = h("button", { type: "button", class: "secondary small insert-code", title: "Insert this code at your cursor in the open file (it replaces the selection, if any)" }, "Insert at cursor");
       button.addEventListener("mousedown", (e) => e.preventDefault()); // the editor keeps its selection
       button.addEventListener("click", () => insert(part.code));
       block.append(button);
     }
-    return block;
+    return [block];
   });
 }
 
 // Colours with AA contrast on the light code background.
 export const codeStyles = new StyleModule({
-  ".codeblock": { margin: "4px 0" },
-  ".codeblock pre.code": { background: "#f6f8fa", border: "1px solid #d0d7de", borderRadius: "4px", padding: "6px", overflowX: "auto", margin: "0", fontSize: "0.85em", whiteSpace: "pre" },
+  ".codeblock": { margin: "4px 0", maxWidth: "100%", minWidth: "0" },
+  ".codeblock pre.code": { background: "#f6f8fa", color: "#1a1a1a", border: "1px solid #d0d7de", borderRadius: "4px", padding: "6px", overflow: "auto", maxHeight: "24em", margin: "0", fontSize: "0.85em", whiteSpace: "pre", maxWidth: "100%" },
   ".tok-keyword": { color: "#7a1fa2" },
   ".tok-string, .tok-string2": { color: "#2a6e1a" },
   ".tok-comment": { color: "#5c6370", fontStyle: "italic" },

@@ -176,6 +176,14 @@ export class FileEditor {
     return true;
   }
 
+  /** The caret at the start of `line` (1-based, clamped), in view, the editor focused. */
+  goToLine(line: number): void {
+    const doc = this.view.state.doc;
+    const at = doc.line(Math.min(Math.max(1, Math.floor(line)), doc.lines)).from;
+    this.view.dispatch({ selection: { anchor: at }, effects: EditorView.scrollIntoView(at, { y: "center" }) });
+    this.view.focus();
+  }
+
   /** Scroll to where a followed participant's cursor is. */
   reveal(cursor: { head?: unknown } | null | undefined): void {
     if (!cursor?.head || !this.ytext?.doc) return;

@@ -147,9 +147,22 @@ class SessionPage {
       }
     });
     const peoplePanel = new PeoplePanel(t.awareness, ws, announcer, follow);
-    const chat = new ChatPanel(ws, () => me.name, t.canWrite, (code) => {
-      if (!editor.insertAtCursor(code)) say("Open a file you can edit to insert code.");
-    });
+    const chat = new ChatPanel(
+      ws,
+      () => me.name,
+      t.canWrite,
+      (code) => {
+        if (!editor.insertAtCursor(code)) say("Open a file you can edit to insert code.");
+      },
+      {
+        isFile: (path) => ws.has(path),
+        openAt: (path, line) => {
+          openFile(path);
+          if (current.path === path) editor.goToLine(line);
+        },
+      },
+      announcer,
+    );
     const agentsPanel = new AgentsPanel(link.serverBase, link.keys, ws, t.awareness, () => me.name, () => t.canWrite);
 
     current.onOpen(() => {
