@@ -25,7 +25,7 @@ import asyncio
 import logging
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import pycrdt
 
@@ -63,6 +63,7 @@ class Compactor:
         every: int,
         frame_limit: int | None,
         label: str,
+        log_hash: Callable[[int], bytes | None] = lambda seq: None,
     ) -> None:
         self.keyring = keyring  # snapshots are sealed under the current epoch's keys
         self.author_id = author_id
@@ -71,6 +72,7 @@ class Compactor:
         self.every = every
         self.frame_limit = frame_limit if frame_limit is not None else HUB_FRAME_LIMIT
         self.label = label
+        self.log_hash = log_hash  # our running hash of the log at a seq (fork detection)
         self.since = 0  # updates since the last snapshot
         self.made = 0  # snapshots the hub acknowledged
         self.skipped = 0  # snapshots not sent because they were over the hub's snapshot limit
@@ -99,7 +101,7 @@ class Compactor:
 
     def make(self, ref: int, covers: int) -> bool:
         """Queue a snapshot of the document covering entries up to ``covers``; False when it is too big."""
-        plaintext = encode_snapshot(self.doc.get_update(), self.guard.export())
+        plaintext = encode_snapshot(self.doc.get_update(), self.guard.export(), self.log_hash(covers))
         size = _ENVELOPE_OVERHEAD + len(plaintext)
         if size > HUB_SNAPSHOT_LIMIT:
             self._skip(size)

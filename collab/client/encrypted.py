@@ -106,14 +106,18 @@ class EncryptedProvider(ConnectorState):
         self._outbox = Outbox(label)
         self._presence = SealedPresence(self.keyring, self.awareness, self._guard, self._reject)
         self._compactor = Compactor(
-            self.keyring, self._author_id, self.doc, self._guard, every=compact_every, frame_limit=max_frame_bytes, label=label
+            self.keyring, self._author_id, self.doc, self._guard, every=compact_every, frame_limit=max_frame_bytes,
+            label=label, log_hash=lambda seq: self._log.hash.at(seq),
         )
         self._local = LocalUpdates(self.doc, self._on_local_update)
         # Entries held or missing for ``gap_wait`` s after a sync: ask the hub again (issue 21).
         self._log = RoomLog(
             self.keyring, self._guard, self._local.apply_remote, self._reject_entry,
-            on_update=self._count_for_snapshot, counter=self._compactor, ask_wait=gap_wait,
+            on_update=self._count_for_snapshot, counter=self._compactor, ask_wait=gap_wait, on_fork=self._on_fork,
         )
+        self.forks: list[str] = []  # what did not match between this client's log and others' (newest last)
+        self._fork_seen: set[tuple[int, int]] = set()  # (peer client id, seq) already compared and said
+        self._ahead: dict[int, tuple[int, float]] = {}  # peer -> (a seq it had and we lack, since when)
         self._asking_again: str | None = None
         self._warned_read_only = False
         self._wake = asyncio.Event()
@@ -269,6 +273,7 @@ class EncryptedProvider(ConnectorState):
             asyncio.create_task(self._send_loop(sock)),
             asyncio.create_task(keep_alive(self.awareness)),
             asyncio.create_task(self._ask_again_when_stuck(sock)),
+            asyncio.create_task(self._gossip()),
         ]
         try:
             while True:
@@ -344,8 +349,8 @@ class EncryptedProvider(ConnectorState):
         if self._rotation is not None and ref == self._rotation.ref:
             self._adopt(self._rotation.envelope)
             return
-        self._outbox.ack(ref)
-        self._log.acked(seq)
+        frame = self._outbox.ack(ref)
+        self._log.acked(seq, frame[9:] if frame is not None else None)  # PUBLISH: type, ref, envelope
         self._count_for_snapshot()
         if not len(self._outbox) and self.synced.is_set():
             self.connector.set_status(Status.CONNECTED)
@@ -457,6 +462,8 @@ class EncryptedProvider(ConnectorState):
         except RotationError as exc:
             self._reject(Rejection(None, "rotation", type(exc).__name__, str(exc)), "the hub")
             return
+        if opened.log_hash is not None:
+            self._log.check_hash(opened.ref, opened.log_hash, "the rotation")
         if opened.keys.epoch == self.keys.epoch:
             self.keyring.learn(opened.chain, opened.starts)
             return
@@ -502,7 +509,7 @@ class EncryptedProvider(ConnectorState):
         own = x25519_public(self.device_key) if self.device_key is not None else None
         pending = prepare_rotation(
             self.keyring, devices, remove, ref=self._outbox.new_ref(), covers=self._log.since, own_device=own,
-            loop=asyncio.get_running_loop(),
+            loop=asyncio.get_running_loop(), log_hash=self._log.hash.at(self._log.since),
         )
         self._rotation = pending
         await sock.send(frames.rotate(pending.ref, pending.envelope))
@@ -511,3 +518,67 @@ class EncryptedProvider(ConnectorState):
         finally:
             if self._rotation is pending and pending.done.done():
                 self._rotation = None
+
+    # -- fork detection (collab.protocol.log_hash) -------------------------------------------------
+
+    @property
+    def log_code(self) -> str:
+        """The short code of the log this client holds (seq:hash), for people to compare out of band."""
+        return self._log.hash.code
+
+    def _on_fork(self, message: str) -> None:
+        self.forks.append(message)
+        del self.forks[:-100]
+        log.warning("%s: %s", self.connector.label, message)
+
+    async def _gossip(self, every: float = 1.0) -> None:
+        """Put (epoch, seq, hash) of our log into our presence, and compare the peers' with ours."""
+        while True:
+            await asyncio.sleep(every)
+            self.check_peers()
+            state = self.awareness.get_local_state()
+            if state is None or not self._log.hash.anchored:
+                continue
+            mine = {"e": self.keys.epoch, "s": self._log.hash.seq, "h": self._log.hash.digest[:16].hex()}
+            if state.get("log") != mine:
+                self.awareness.set_local_state({**state, "log": mine})
+
+    def check_peers(self) -> None:
+        """Compare every peer's gossiped log hash with ours at the same seq (each pair once)."""
+        for client_id, state in self.awareness.states.items():
+            gossip = state.get("log") if isinstance(state, dict) and client_id != self.awareness.client_id else None
+            if not isinstance(gossip, dict) or gossip.get("e") != self.keys.epoch:
+                continue
+            seq, digest = gossip.get("s"), gossip.get("h")
+            if type(seq) is not int or not isinstance(digest, str) or (client_id, seq) in self._fork_seen:
+                continue
+            try:
+                raw = bytes.fromhex(digest)
+            except ValueError:
+                continue
+            if seq > self._log.hash.seq:
+                self._peer_ahead(client_id, seq)
+                continue
+            if self._log.hash.at(seq) is None:
+                continue
+            if len(self._fork_seen) > 10_000:
+                self._fork_seen.clear()
+            self._fork_seen.add((client_id, seq))
+            self._log.check_hash(seq, raw, f"participant {client_id}")
+
+    def _peer_ahead(self, client_id: int, seq: int, patience: float = 3.0) -> None:
+        """A peer has seen entries we lack: normal for a moment; for ``patience`` s while the hub says
+        we have everything, the hub is withholding them from us (or served us an old snapshot)."""
+        now = asyncio.get_running_loop().time()
+        target, since = self._ahead.setdefault(client_id, (seq, now))
+        if self._log.hash.seq >= target:
+            self._ahead[client_id] = (seq, now)
+            return
+        if now - since < patience or not self._log.live or self._log.missing() is not None:
+            return
+        self._ahead[client_id] = (seq, float("inf"))  # said once for this spell
+        self._on_fork(
+            f"participant {client_id} has seen the room's log up to seq {target}, but the hub says this "
+            f"client has everything at seq {self._log.hash.seq}: the hub may be withholding entries "
+            "(or serving an old snapshot)"
+        )

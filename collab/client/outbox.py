@@ -71,14 +71,18 @@ class Outbox:
         """The largest frame sent on this connection and not yet acknowledged (0: none)."""
         return max((len(self._queue[i].frame) for i in range(min(self._sent, len(self._queue)))), default=0)
 
-    def ack(self, ref: int) -> None:
+    def ack(self, ref: int) -> bytes | None:
+        """Drop everything up to ``ref``; the acknowledged PUBLISH frame (None: not queued)."""
+        acked = None
         while self._queue:
             pending = self._queue.popleft()
             self._sent = max(0, self._sent - 1)
             if pending.ref == ref:
+                acked = pending.frame
                 break
             log.warning("%s: ACK %d skipped unacknowledged ref %d", self.label, ref, pending.ref)
         self._acked.set()
+        return acked
 
     def drop(self, ref: int) -> None:
         for i, pending in enumerate(self._queue):

@@ -31,14 +31,16 @@ from collab.protocol.envelope import (
     open_envelope,
     parse_envelope,
 )
+from collab.protocol.log_hash import LogHash
 from collab.protocol.replay_guard import Held, ReplayGuard
-from collab.protocol.snapshot import decode_snapshot
+from collab.protocol.snapshot import decode_snapshot, snapshot_log_hash
 from collab.watermark import Watermark
 
 MAX_ASK_WAIT = 60.0  # a hub that never sends what is missing is asked again at most once a minute
 
 Apply = Callable[[bytes], None]  # a Yjs update into the document
 RejectEntry = Callable[[int, str, Exception], None]  # (hub seq, kind, why)
+Fork = Callable[[str], None]  # what does not match, in words
 
 
 class Counter(Protocol):
@@ -56,6 +58,7 @@ class RoomLog:
         on_update: Callable[[], None],
         counter: Counter,
         ask_wait: float,
+        on_fork: Fork | None = None,
     ) -> None:
         self.keyring = keyring if isinstance(keyring, Keyring) else Keyring(keyring)
         self.guard = guard
@@ -68,6 +71,8 @@ class RoomLog:
         self.head = 0  # the hub's head as of the last SYNCED
         self.live = False  # synced on the current connection
         self.ask_wait = ask_wait
+        self.hash = LogHash()  # fork detection (collab.protocol.log_hash)
+        self.on_fork = on_fork
         self._wait = ask_wait
         self._asked_for: object = None  # what was missing when we last asked
 
@@ -136,9 +141,11 @@ class RoomLog:
     def disconnected(self) -> None:
         self.live = False
 
-    def acked(self, seq: int) -> None:
+    def acked(self, seq: int, envelope: bytes | None = None) -> None:
         """Our own update is stored as entry ``seq`` (the document has it: we made it)."""
         self.seen.saw(seq)
+        if envelope is not None:
+            self.hash.entry(seq, envelope)
 
     # -- entries ----------------------------------------------------------------------------------
 
@@ -146,11 +153,13 @@ class RoomLog:
         try:
             env = parse_envelope(data)
         except EnvelopeError as exc:
+            self.hash.entry(seq, data)
             self._refuse(seq, "unknown", exc)
             return
         if env.type is EnvelopeType.SNAPSHOT:
             self._snapshot(seq, env)
             return
+        self.hash.entry(seq, data)
         if self.seen.has(seq):
             return  # the same hub entry again (history overlapping a resume): not a replay
         kind = env.type.name.lower()
@@ -188,8 +197,20 @@ class RoomLog:
         for _ in range(applied):
             self.on_update()
 
+    def check_hash(self, seq: int, digest: bytes, what: str) -> bool:
+        """Compare a hash someone committed to at ``seq`` with ours; False (and said) when they differ."""
+        mine = self.hash.at(seq)
+        if mine is None or mine[: len(digest)] == digest:
+            return True
+        if self.on_fork is not None:
+            self.on_fork(f"{what} at seq {seq} was shown another log than this client (log code here "
+                         f"{self.hash.code}): the hub may be showing members different histories")
+        return False
+
     def _snapshot(self, seq: int, env: Envelope) -> None:
         if seq <= self.since:
+            if seq <= self.hash.seq:
+                self._check_snapshot_hash(seq, env)
             return  # the document holds everything it covers
         try:
             opened = open_envelope(self._keys_for(seq, env), env)
@@ -208,6 +229,10 @@ class RoomLog:
             return
         self.seen.advance(seq)
         self.rejected = {s for s in self.rejected if s > seq}
+        committed = snapshot_log_hash(opened.plaintext)
+        if committed is not None:
+            self.check_hash(seq, committed, "a snapshot")
+        self.hash.start_at(seq, committed)
         self.counter.since = 0
         ready, covered = self.guard.release()
         for item in covered:
@@ -225,6 +250,15 @@ class RoomLog:
                 raise WrongEpoch(f"entry {seq} is of key epoch {env.epoch}, {why}")
             raise WrongEpoch(f"entry {seq} is of key epoch {env.epoch}; this client is at epoch {current}")
         return keys
+
+    def _check_snapshot_hash(self, seq: int, env: Envelope) -> None:
+        try:
+            keys = self._keys_for(seq, env)
+            committed = snapshot_log_hash(open_envelope(keys, env).plaintext)
+        except EnvelopeError:
+            return
+        if committed is not None:
+            self.check_hash(seq, committed, "a snapshot")
 
     def _refuse(self, seq: int, kind: str, exc: Exception) -> None:
         self.seen.saw(seq)

@@ -5,7 +5,8 @@ forwarded as it is; each websocket to ``/ws/{room}`` gets its own connection to 
 (``tests/support/hub_process.py``), frames copied both ways. A malicious hub can do no more than
 this with an encrypted room's ENTRY frames: it holds no key, so it can only choose what each
 client gets and when. The ``Tamper`` a test gives decides, per client connection, for each ENTRY
-the hub sends: forward it now, hold it back until a later one has gone out, or drop it.
+the hub sends: forward it now, hold it back until a later one has gone out, or drop it; it may also
+tell the client other seqs than the hub's (``Relabel``: a fork) or a lower head (``Stale``).
 
 Everything the clients sent (HELLO ``since``, snapshots whole or in parts) is recorded per connection, so a
 test can see when a client asked again and what it compacted.
@@ -46,6 +47,8 @@ class Link:
     snapshots: list[tuple[float, int]] = field(default_factory=list)  # (monotonic time, ref covered)
     delivered: list[tuple[float, int]] = field(default_factory=list)  # (monotonic time, ENTRY seq)
     held: dict[int, bytes] = field(default_factory=dict)  # ENTRY seq -> frame, withheld for now
+    relabel: dict[int, int] = field(default_factory=dict)  # ENTRY seq -> the seq the client is told
+    head_cap: int | None = None  # SYNCED says at most this head (a hub hiding the rest of the log)
 
 
 class Tamper(Protocol):
@@ -89,6 +92,35 @@ class Withhold:
         if link.index < self.connections and entry.seq in self.seqs:
             return []
         return [entry.seq]
+
+
+@dataclass
+class Relabel:
+    """Tell the client other seqs for some ENTRYs (``{3: 4, 4: 3}`` swaps two): the hub's numbering
+    is not signed, so this is a different history under the same envelopes (a fork)."""
+
+    seqs: dict[int, int]
+    connections: int = 1
+
+    def __call__(self, link: Link, entry: frames.Entry) -> list[int]:
+        if link.index < self.connections:
+            link.relabel = self.seqs
+        return [entry.seq]
+
+
+@dataclass
+class Stale:
+    """Show the client only the log up to ``upto`` (an old snapshot and its prefix) and say that is
+    the head, on the first ``connections``: a hub serving a stale view."""
+
+    upto: int
+    connections: int = 1
+
+    def __call__(self, link: Link, entry: frames.Entry) -> list[int]:
+        if link.index >= self.connections:
+            return [entry.seq]
+        link.head_cap = self.upto
+        return [entry.seq] if entry.seq <= self.upto else []
 
 
 class HostileHub:
@@ -159,6 +191,10 @@ class HostileHub:
         with contextlib.suppress(WebSocketDisconnect, ConnectionClosed, RuntimeError):
             async for data in hub:
                 assert isinstance(data, bytes)
+                if data[:1] == bytes([frames.FrameType.SYNCED]) and link.head_cap is not None:
+                    synced = frames.decode(data)
+                    assert isinstance(synced, frames.Synced)
+                    data = frames.synced(min(synced.head, link.head_cap))
                 if data[:1] != bytes([frames.FrameType.ENTRY]):
                     await ws.send_bytes(data)
                     continue
@@ -168,6 +204,8 @@ class HostileHub:
                 for seq in self.tamper(link, entry):
                     frame = link.held.pop(seq)
                     link.delivered.append((time.monotonic(), seq))
+                    if seq in link.relabel:
+                        frame = frames.entry(link.relabel[seq], frame[9:])
                     await ws.send_bytes(frame)
 
     async def __aenter__(self) -> "HostileHub":
