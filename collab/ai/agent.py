@@ -178,6 +178,9 @@ class Agent:
             "description": self.backend.description,
             "busy": self.runner.busy,
             "inline": self.config.inline.enabled,
+            # What the page may offer before anyone clicks (web/src/ui/assistant.ts): a backend
+            # that cannot answer questions (builtin) says so, and Explain/Fix/Ask are explained.
+            "answers": getattr(self.backend, "answers_questions", True),
         }
         if self.inline.replies:
             state[REPLIES] = {str(client): reply for client, reply in self.inline.replies.items()}

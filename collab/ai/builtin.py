@@ -123,6 +123,7 @@ class BuiltinBackend:
     model = "builtin-ngram"
     local = True
     description = "built-in n-gram completer over the workspace text (no language model, offline)"
+    answers_questions = False  # published in presence: the page does not offer Explain/Fix/Ask
 
     async def aclose(self) -> None:
         return None
