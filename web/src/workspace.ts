@@ -251,16 +251,18 @@ export class Workspace {
     });
   }
 
-  /** Schema 2: to the trash, restorable by anyone. Schema 1: gone. */
-  delete(path: string): void {
+  /** Schema 2: to the trash, restorable by anyone (`restore(id)` with the id returned undoes it). Schema 1: gone. */
+  delete(path: string): string | undefined {
     if (!this.v2()) {
       this.files.delete(path);
-      return;
+      return undefined;
     }
     const id = this.table().get(path);
     const entry = id === undefined ? undefined : this.fs.get(id);
     const parts = fileParts(entry);
-    if (parts) (entry as Y.Map<unknown>).set("trashed", trashFields(this.user(), parts));
+    if (!parts) return undefined;
+    (entry as Y.Map<unknown>).set("trashed", trashFields(this.user(), parts));
+    return id;
   }
 
   trash(): TrashEntry[] {

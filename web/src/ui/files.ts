@@ -105,7 +105,8 @@ export class FileTree {
     const path = this.host.current();
     const question = this.ws.schema() >= 2 ? `Move ${path} to the trash? Anyone in the room can restore it, and an edit or a rename someone makes at the same moment keeps it.` : `Delete ${path} for everyone?`;
     if (!path || !(await confirmAction(question, "Delete"))) return;
-    this.ws.delete(path);
+    const id = this.ws.delete(path);
+    if (id !== undefined) this.trash.deleted(id, path); // "Deleted x. Undo", and Ctrl+Z, for the one who deleted it
   }
 
   render(): void {
