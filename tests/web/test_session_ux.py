@@ -3,6 +3,8 @@ go stale, files, chat, and the small things. Real hub, real Chromium, two people
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.browsers.page import EDITOR_TEXT
@@ -336,4 +338,47 @@ async def test_chat_renders_markdown_safely_links_files_and_marks_unread(hub: Hu
             await expect(log.locator("li.unread-first")).to_contain_text("are you there?")
             await unread.click()
             await expect(unread).to_be_hidden()
+        assert ada.errors == []  # type: ignore[attr-defined]
+
+
+async def test_ai_buttons_say_what_the_agent_can_do_and_accept_merges_closers(hub: HubProcess) -> None:
+    import asyncio
+    import subprocess
+    import sys
+
+    from playwright.async_api import expect
+
+    from collab.client.session import Session
+
+    async with chromium() as browser:
+        ada = await new_page(browser, hub.url)
+        link = await start_session(ada, "Ada")
+        await expect(ada.locator("#ai-can")).to_contain_text("No AI in this session yet")
+        await create_file(ada, "circle.py")
+        await type_in_editor(ada, "print(")  # the editor closes the bracket: print(|)
+        await text_has(ada, "print()")
+        async with Session.connect(link, name="model") as bot:
+            # What a model answers at print(|): the rest of the line, its closing bracket included.
+            bot.workspace.create_suggestion("circle.py", 6, model="m", requested_by="Ada", status="ready", text="circumference(r))")
+            await expect(ada.locator(".cm-ghost")).to_have_attribute("data-status", "ready")
+            await ada.keyboard.press("Tab")
+            await expect(ada.locator(".cm-ghost")).to_have_count(0)
+            await eventually(lambda: bot.workspace.read("circle.py") == "print(circumference(r))", 10)
+            await text_has(ada, "print(circumference(r))")
+            assert "r)))" not in str(await ada.evaluate(EDITOR_TEXT))
+
+        # The builtin agent completes code but cannot answer questions: the page says so up front.
+        agent = subprocess.Popen([sys.executable, "-m", "collab.cli", "agent", link, "--model", "builtin", "--inline", "off"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            await expect(ada.locator("#people-list")).to_contain_text("builtin-ngram", timeout=30_000)
+            await expect(ada.locator("#ai-can")).to_contain_text("completes code only")
+            for name in ("Explain", "Fix", "Ask…"):
+                button = ada.get_by_role("button", name=name, exact=True)
+                await expect(button).to_be_disabled()
+                await expect(button).to_have_attribute("title", re.compile("cannot answer questions"))
+            await expect(ada.get_by_role("button", name="Complete here")).to_be_enabled()
+        finally:
+            agent.terminate()
+            await asyncio.to_thread(agent.wait, 15)
         assert ada.errors == []  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ import { activityOf, agentsPresent, describe } from "../ai/activity.js";
 import { SuggestionError, type Suggestion, type Workspace } from "../workspace.js";
 import { ask } from "./dialog.js";
 import { h, perFrame } from "./dom.js";
+import { closerOverlap } from "./closers.js";
 import { ghostText, setGhosts, type Ghost } from "./ghost.js";
 
 export interface AssistantHost {
@@ -17,10 +18,22 @@ export interface AssistantHost {
   name(): string;
   canWrite(): boolean;
   say(message: string): void;
+  /** For screen readers: "suggestion ready" (the announcer, throttled). */
+  announce?(message: string): void;
+}
+
+/** Whether an agent in presence answers questions (presence `agent.answers`; builtin does not). */
+function answers(awareness: Awareness, clientId: number): boolean {
+  const agent = (awareness.getStates().get(clientId) as { agent?: { answers?: unknown } } | undefined)?.agent;
+  return agent?.answers !== false;
 }
 
 export class Assistant {
   readonly toolbar: HTMLElement;
+  /** What the AI here can do, said before anyone clicks. */
+  private readonly can = h("span", { id: "ai-can", class: "muted small" });
+  private readonly askButtons: HTMLButtonElement[];
+  private readonly statuses = new Map<string, string>();
   /** Streaming changes the ghost text on every token: redraw once per frame. */
   readonly schedule = perFrame(() => this.refresh());
 
@@ -32,14 +45,19 @@ export class Assistant {
       b.addEventListener("click", act);
       return b;
     };
-    this.toolbar = h(
-      "div",
-      { class: "row ai-toolbar", role: "toolbar", "aria-label": "Ask AI" },
-      h("span", { class: "muted small" }, "Ask AI:"),
-      button("ai-suggest", "Complete here", "Ask the AI for a suggestion at the cursor (Alt+/)", () => this.suggestHere()),
+    this.askButtons = [
       button("ai-explain", "Explain", "Ask the AI in the chat to explain the selection or the code at the cursor", () => void this.askChat("explain")),
       button("ai-fix", "Fix", "Ask the AI in the chat to fix the selection or the code at the cursor", () => void this.askChat("fix")),
       button("ai-ask", "Ask…", "Ask the AI anything about the selection or the code at the cursor", () => void this.askFree()),
+    ];
+    for (const b of this.askButtons) b.dataset.title = b.title;
+    this.toolbar = h(
+      "div",
+      { class: "row ai-toolbar", role: "toolbar", "aria-label": "Ask AI", "aria-describedby": "ai-can" },
+      h("span", { class: "muted small" }, "Ask AI:"),
+      button("ai-suggest", "Complete here", "Ask the AI for a suggestion at the cursor (Alt+/)", () => this.suggestHere()),
+      ...this.askButtons,
+      this.can,
     );
     ws.observeSuggestions(this.schedule);
     ws.observeChat(this.schedule);
@@ -50,7 +68,7 @@ export class Assistant {
   extension(): Extension {
     return [
       ghostText({
-        accept: (id) => this.decide(() => this.ws.acceptSuggestion(id, this.host.name())),
+        accept: (id) => this.decide(() => this.accept(id)),
         reject: (id) => this.decide(() => this.ws.rejectSuggestion(id, this.host.name())),
         stale: (ids) => this.ws.markStale(ids),
         canDecide: () => this.host.canWrite(),
@@ -99,6 +117,37 @@ export class Assistant {
     if (!agentsPresent(this.awareness).length) this.host.say("Asked in the chat, but no AI is in this session yet: invite one below the people list.");
   }
 
+  /** Accept, merging closers the editor auto-inserted after the anchor that the text brings too: one change. */
+  private accept(id: string): void {
+    const path = this.host.path();
+    const text = (path ? this.ws.suggestions(path).find((s) => s.id === id)?.text : undefined) ?? "";
+    const ytext = this.host.ytext();
+    this.ws.doc.transact(() => {
+      const at = this.ws.acceptSuggestion(id, this.host.name());
+      if (!ytext || at < 0 || !text) return;
+      const end = at + text.length;
+      const rest = ytext.toString().slice(end, end + 64).split("\n")[0]!;
+      const merged = closerOverlap(text, rest);
+      if (merged) ytext.delete(end, merged);
+    });
+  }
+
+  /** Say what the agents here can do: Explain/Fix/Ask need one that answers questions. */
+  private capabilities(agents: ReturnType<typeof agentsPresent>): void {
+    const answering = agents.filter((a) => answers(this.awareness, a.clientId));
+    let why = "";
+    if (!agents.length) this.can.textContent = "No AI in this session yet: invite one under AI agents.";
+    else if (!answering.length) {
+      const names = agents.map((a) => a.model || a.name).join(", ");
+      why = `${names} completes code at the cursor but cannot answer questions: run an agent with a language model (collab agent --model openai:… or ollama:…) to explain, fix or ask.`;
+      this.can.textContent = `${names}: completes code only, no questions.`;
+    } else this.can.textContent = `${answering.map((a) => a.model || a.name).join(", ")} can complete code and answer in the chat.`;
+    for (const b of this.askButtons) {
+      b.disabled = !!why;
+      b.title = why || b.dataset.title!;
+    }
+  }
+
   private decide(act: () => unknown): void {
     try {
       act();
@@ -114,8 +163,12 @@ export class Assistant {
     const agents = agentsPresent(this.awareness);
     const ghosts: Ghost[] = [];
     const decidable = this.host.canWrite();
+    this.capabilities(agents);
     if (path) {
       for (const s of this.ws.suggestions(path)) {
+        const before = this.statuses.get(s.id);
+        this.statuses.set(s.id, s.status);
+        if (s.status === "ready" && before !== undefined && before !== "ready") this.host.announce?.(`Suggestion ready from ${s.model || "the AI"} in ${path}: Tab accepts at the suggestion`);
         if (s.index === null) continue;
         ghosts.push({ id: s.id, pos: Math.min(s.index, view.state.doc.length), text: s.text, status: s.status, model: s.model, note: this.note(s, agents), decidable });
       }

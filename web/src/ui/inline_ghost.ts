@@ -10,6 +10,7 @@ import { Annotation, Prec, StateEffect, StateField, type Extension } from "@code
 import { Decoration, EditorView, keymap, showPanel, ViewPlugin, WidgetType, type DecorationSet, type Panel, type ViewUpdate } from "@codemirror/view";
 import { ySyncAnnotation } from "y-codemirror.next";
 import { AdaptiveDebounce, inlineAgent, PROVENANCE, replyTo, REQUEST, requestFor, ROOM_SETTING, setUserWantsInline, userWantsInline, type InlineRequest } from "../ai/inline.js";
+import { closerOverlap } from "./closers.js";
 import { h } from "./dom.js";
 
 export interface InlineHost {
@@ -185,7 +186,9 @@ class Controller {
     const { id } = this.request;
     const insert = shown.text;
     this.dismiss();
-    this.view.dispatch({ changes: { from: shown.pos, insert }, selection: { anchor: shown.pos + insert.length }, annotations: accepting.of(true), userEvent: "input.complete", scrollIntoView: true });
+    // Closers the editor auto-inserted after the caret that the completion brings too are merged.
+    const merged = closerOverlap(insert, this.view.state.sliceDoc(shown.pos, this.view.state.doc.lineAt(shown.pos).to));
+    this.view.dispatch({ changes: { from: shown.pos, to: shown.pos + merged, insert }, selection: { anchor: shown.pos + insert.length }, annotations: accepting.of(true), userEvent: "input.complete", scrollIntoView: true });
     // Provenance: which model wrote which insertion, by whose hand (docs/ai.md, "Inline completions").
     const by = (this.host.awareness.getLocalState() as { user?: { name?: string } } | null)?.user?.name ?? "";
     const start = Y.relativePositionToJSON(Y.createRelativePositionFromTypeIndex(ytext, shown.pos));

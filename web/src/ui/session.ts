@@ -123,6 +123,7 @@ class SessionPage {
       name: () => me.name,
       canWrite: () => t.canWrite,
       say,
+      announce: (message) => announcer.say(message),
     });
     const editor: FileEditor = new FileEditor(editorHost, t.awareness, t.canWrite, assistant.extension());
     const current = new CurrentFile(ws, editor, say, () => t.synced || this.restored, link.room);
