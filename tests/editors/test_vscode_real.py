@@ -25,6 +25,7 @@ from tests.e2ee.support import new_room
 from tests.editors.nvim_support import participant, wait_for
 from tests.editors.vscode_support import VSCODE, needs_node_packages
 from tests.support.hub_process import HubProcess
+from tests.support.openai_stub_server import OpenAIStubServer, Reply
 from tests.support.ports import free_port
 from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, browser_unavailable
 
@@ -54,6 +55,9 @@ def code_server(tmp: Path) -> Iterator[str]:
         "extensions.autoCheckUpdates": False,
         "editor.autoClosingBrackets": "never",
         "editor.autoIndent": "none",
+        # The word-completion list would open as "s" is typed; VS Code then shows an inline completion
+        # only as far as it agrees with the list's selection (editors/vscode/README.md).
+        "editor.quickSuggestions": {"other": False, "comments": False, "strings": False},
     }))
     (tmp / "work").mkdir()
     port = free_port()
@@ -142,6 +146,60 @@ def test_join_from_a_real_vs_code_and_see_a_remote_edit(hub: HubProcess, tmp_pat
             page.keyboard.type("typed in code")
             want = "hello from ann\nremote 😀 中文 line\ntyped in code"
             wait_for(lambda: ann_side.call(lambda: ann.workspace.read("a.txt")) == want, 30, "VS Code's typing reaches ann")
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failed.png"))
+            raise
+        finally:
+            browser.close()
+
+
+def test_an_inline_completion_shows_as_ghost_text_in_vs_code_and_tab_accepts_it(
+    hub: HubProcess, stub: OpenAIStubServer, tmp_path: Path
+) -> None:
+    """The room's agent (openai backend, the real SDK, the local streaming server) completes as the
+    person types in VS Code; VS Code shows it as its own ghost text; Tab inserts it for everyone and
+    the bridge records it as AI-assisted."""
+    import pycrdt
+    from playwright.sync_api import sync_playwright
+
+    from collab.ai.agent import Agent, AgentConfig
+    from collab.ai.openai_backend import OpenAIBackend
+
+    stub.script(Reply(tokens=["um", "(items)", " * 2"], delay=0.05))
+    backend = OpenAIBackend.openai("stub-model", base_url=stub.base_url, api_key="sk-test-not-a-real-key")
+    link = write_link(hub.url, new_room(hub))
+    source = "def total(items):\n    return sum(items)\n\ndef twice(items):\n    return "
+    with participant() as ai_side, code_server(tmp_path) as url, sync_playwright() as pw:
+        ai = ai_side.join(link, "ai")
+        ai_side.call(lambda: ai.workspace.write("calc.py", source))
+        ai_side.enter(Agent(ai.doc, ai.awareness, backend, AgentConfig(name="ai")))
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(30_000)
+            page.goto(url)
+            page.locator(".monaco-workbench").wait_for()
+            run_command(page, "Collab: Join a session")
+            answer(page, link)
+            answer(page, "vs")
+            page.locator(".statusbar", has_text="collab: connected").wait_for()
+            run_command(page, "Collab: Open a session file")
+            answer(page, "calc.py")
+            wait_for(lambda: "def twice" in editor_text(page), 30, "the session file in the editor")
+            page.locator(".monaco-editor .view-lines").first.click()
+            page.keyboard.press("Control+End")
+            page.keyboard.type("s")
+            ghost = page.locator(".monaco-editor .ghost-text-decoration")  # one span per highlighted token
+            wait_for(lambda: "".join(ghost.all_inner_texts()).replace("\u00a0", " ") == "um(items) * 2", 30,
+                     "the completion as VS Code's ghost text")
+            assert ai_side.call(lambda: ai.workspace.read("calc.py")) == source + "s"  # shown, not in the text
+            page.keyboard.press("Tab")
+            want = source + "sum(items) * 2"
+            wait_for(lambda: ai_side.call(lambda: ai.workspace.read("calc.py")) == want, 30, "Tab inserts it for everyone")
+            records = wait_for(lambda: ai_side.call(lambda: ai.doc.get("ai_assisted", type=pycrdt.Map).to_py()), 15,
+                               "the insertion recorded as AI-assisted")
+            assert [(r["by"], r["model"], r["length"]) for r in records.values()] == [("vs", "stub-model", len("um(items) * 2"))]
+            assert len(stub.requests) == 1
         except Exception:
             page.screenshot(path=str(tmp_path / "failed.png"))
             raise

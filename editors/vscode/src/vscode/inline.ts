@@ -39,17 +39,40 @@ export class Suggestions implements vscode.InlineCompletionItemProvider {
  * AI-assisted. Esc dismisses it (collab.dismissInline), and the agent stops the model.
  */
 export class InlineGhost implements vscode.InlineCompletionItemProvider {
+  private refreshing = false;
+  private again = false;
+
   constructor(private readonly session: CollabSession) {
-    const retrigger = (command: string) => (p: { path: string }) => {
+    const here = (p: { path: string }) => {
       const active = vscode.window.activeTextEditor;
-      if (active && active.document.uri.scheme === SCHEME && pathOf(active.document.uri) === p.path) {
-        void vscode.commands.executeCommand(command);
-      }
+      return !!active && active.document.uri.scheme === SCHEME && pathOf(active.document.uri) === p.path;
     };
-    session.on("inline", retrigger("editor.action.inlineSuggest.trigger"));
-    session.on("inline_clear", (p: { path: string; reason: string }) => {
-      if (p.reason !== "accepted") retrigger("editor.action.inlineSuggest.hide")(p);
+    session.on("inline", (p) => {
+      if (here(p)) void this.refresh();
     });
+    session.on("inline_clear", (p: { path: string; reason: string }) => {
+      if (p.reason !== "accepted" && here(p)) void vscode.commands.executeCommand("editor.action.inlineSuggest.hide");
+    });
+  }
+
+  /** Show the completion as it is now. VS Code asks a provider again at one place and document version
+   *  only after its inline suggestion was hidden (an explicit trigger is otherwise satisfied by the last
+   *  one), so a growing completion is hidden and triggered again; several updates meanwhile make one. */
+  private async refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.again = true;
+      return;
+    }
+    this.refreshing = true;
+    try {
+      do {
+        this.again = false;
+        await vscode.commands.executeCommand("editor.action.inlineSuggest.hide");
+        await vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+      } while (this.again && this.session.inline);
+    } finally {
+      this.refreshing = false;
+    }
   }
 
   provideInlineCompletionItems(document: vscode.TextDocument, position: vscode.Position): vscode.InlineCompletionItem[] {
