@@ -122,7 +122,7 @@ async function seal(
   header[3] = VERSION;
   header[4] = type;
   header.set(keys.roomIdBytes, 5);
-  view.setUint32(21, EPOCH);
+  view.setUint32(21, keys.epoch);
   header.set(authorId, 25);
   writeU64(view, 41, authorSeq);
   writeU64(view, 49, ref);
@@ -205,7 +205,7 @@ export async function openEnvelope(keys: RoomKeys, input: Uint8Array | Envelope)
   if (!equal(env.roomIdBytes, keys.roomIdBytes)) {
     throw new WrongRoom(`envelope belongs to room ${b64urlEncode(env.roomIdBytes)}, not to room ${keys.roomId}`);
   }
-  if (env.epoch !== EPOCH) throw new WrongEpoch(`envelope uses key epoch ${env.epoch}; these keys are epoch ${EPOCH}`);
+  if (env.epoch !== keys.epoch) throw new WrongEpoch(`envelope uses key epoch ${env.epoch}; these keys are epoch ${keys.epoch}`);
   const kind = TYPE_NAMES[env.type]!;
   const who = `${kind} envelope from author ${toHex(env.authorId)} seq ${env.authorSeq}`;
   if (signed(env.type) && !(await verifySignature(keys, env))) {

@@ -36,14 +36,18 @@ export class ReadOnlyKeys extends CryptoError {
 // PKCS#8 wrapping of a raw Ed25519 seed (RFC 8410): WebCrypto cannot import a bare seed.
 const ED25519_PKCS8_PREFIX = fromHex("302e020100300506032b657004220420");
 
-export async function hkdfSha256(secret: Bytes, info: string, length: number): Promise<Bytes> {
+export async function hkdfSha256(secret: Bytes, info: string, length: number, salt: Bytes = new Uint8Array(0)): Promise<Bytes> {
   const key = await crypto.subtle.importKey("raw", secret, "HKDF", false, ["deriveBits"]);
-  const bits = await crypto.subtle.deriveBits(
-    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: utf8(info) },
-    key,
-    length * 8,
-  );
+  const bits = await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt, info: utf8(info) }, key, length * 8);
   return bytes(bits);
+}
+
+export const MAX_EPOCH = 2 ** 32 - 1;
+
+/** The HKDF label of `name` in epoch >= 1 (epoch 0 keeps INFO, so rooms made before rotation read as they did). */
+export function epochInfo(epoch: number, name: string): string {
+  if (!Number.isInteger(epoch) || epoch < 1 || epoch > MAX_EPOCH) throw new CryptoError(`epoch must be between 1 and ${MAX_EPOCH}, got ${epoch}`);
+  return `collab v1 e${epoch} ${name}`;
 }
 
 export function generateWriteSecret(): Bytes {
@@ -67,7 +71,51 @@ export class RoomKeys {
     readonly readerPublicKey: Bytes,
     // Raw key bytes, only for the test vectors; the CryptoKeys above are what the code uses.
     readonly raw: { docKey: Bytes; awarenessKey: Bytes; writeAuthSeed: Bytes | null; readerAuthSeed: Bytes },
+    // 0: the room's first keys; each rotation adds one (web/src/crypto/epochs.ts, docs/e2ee.md "Rotation").
+    readonly epoch: number = 0,
   ) {}
+
+  /**
+   * The keys of epoch >= 1 (collab/crypto/keys.py RoomKeys.for_epoch): the room id salts every
+   * derivation and the write public key the read side's, so a read capability with another write
+   * key, or for another room, derives keys that open nothing.
+   */
+  static async forEpoch(
+    roomIdBytes: Bytes,
+    epoch: number,
+    from: { writeSecret: Bytes } | { readSecret: Bytes; writePublicKey: Bytes },
+  ): Promise<RoomKeys> {
+    checkLen("room id", roomIdBytes, ROOM_ID_SIZE);
+    let writeSecret: Bytes | null = null;
+    let signingKey: CryptoKey | null = null;
+    let seed: Bytes | null = null;
+    let readSecret: Bytes;
+    let writePublicKey: Bytes;
+    if ("writeSecret" in from) {
+      checkLen("write secret", from.writeSecret, WRITE_SECRET_SIZE);
+      writeSecret = from.writeSecret;
+      seed = await hkdfSha256(writeSecret, epochInfo(epoch, "write-auth"), 32, roomIdBytes);
+      [signingKey, writePublicKey] = await ed25519FromSeed(seed);
+      readSecret = await hkdfSha256(writeSecret, epochInfo(epoch, "read"), READ_SECRET_SIZE, roomIdBytes);
+    } else {
+      checkLen("read secret", from.readSecret, READ_SECRET_SIZE);
+      checkLen("write public key", from.writePublicKey, PUBLIC_KEY_SIZE);
+      readSecret = from.readSecret;
+      writePublicKey = from.writePublicKey;
+    }
+    const salt = concat(roomIdBytes, writePublicKey);
+    const docKeyRaw = await hkdfSha256(readSecret, epochInfo(epoch, "doc-key"), 32, salt);
+    const awarenessKeyRaw = await hkdfSha256(readSecret, epochInfo(epoch, "awareness-key"), 32, salt);
+    const readerSeed = await hkdfSha256(readSecret, epochInfo(epoch, "reader-auth"), 32, salt);
+    return RoomKeys.assemble(roomIdBytes, readSecret, writePublicKey, writeSecret, signingKey, seed, docKeyRaw, awarenessKeyRaw, readerSeed, epoch);
+  }
+
+  /** The same epoch's keys without the power to write. */
+  async readOnly(): Promise<RoomKeys> {
+    return this.epoch
+      ? RoomKeys.forEpoch(this.roomIdBytes, this.epoch, { readSecret: this.readSecret, writePublicKey: this.writePublicKey })
+      : RoomKeys.fromReadCapability(this.readSecret, this.writePublicKey);
+  }
 
   static async fromWriteSecret(writeSecret: Bytes): Promise<RoomKeys> {
     checkLen("write secret", writeSecret, WRITE_SECRET_SIZE);
@@ -94,6 +142,21 @@ export class RoomKeys {
     const docKeyRaw = await hkdfSha256(readSecret, INFO.docKey, 32);
     const awarenessKeyRaw = await hkdfSha256(readSecret, INFO.awarenessKey, 32);
     const readerSeed = await hkdfSha256(readSecret, INFO.readerAuth, 32);
+    return RoomKeys.assemble(roomIdBytes, readSecret, writePublicKey, writeSecret, signingKey, seed, docKeyRaw, awarenessKeyRaw, readerSeed, 0);
+  }
+
+  private static async assemble(
+    roomIdBytes: Bytes,
+    readSecret: Bytes,
+    writePublicKey: Bytes,
+    writeSecret: Bytes | null,
+    signingKey: CryptoKey | null,
+    seed: Bytes | null,
+    docKeyRaw: Bytes,
+    awarenessKeyRaw: Bytes,
+    readerSeed: Bytes,
+    epoch: number,
+  ): Promise<RoomKeys> {
     const [readerKey, readerPublicKey] = await ed25519FromSeed(readerSeed);
     const aes = (raw: Bytes) => crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
     let verifyKey: CryptoKey;
@@ -115,6 +178,7 @@ export class RoomKeys {
       readerKey,
       readerPublicKey,
       { docKey: docKeyRaw, awarenessKey: awarenessKeyRaw, writeAuthSeed: seed, readerAuthSeed: readerSeed },
+      epoch,
     );
   }
 
@@ -133,7 +197,7 @@ export class RoomKeys {
   }
 
   toString(): string {
-    return `RoomKeys(${this.roomId}, canWrite=${this.canWrite})`;
+    return `RoomKeys(${this.roomId}, canWrite=${this.canWrite}${this.epoch ? `, epoch=${this.epoch}` : ""})`;
   }
 
   toJSON(): string {

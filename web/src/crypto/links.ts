@@ -1,7 +1,7 @@
 // Share links (docs/e2ee.md "Links"); the rules of collab/crypto/links.py. Keys live in the
 // fragment, which browsers never send. Error messages never quote the fragment.
 import { b64urlDecode, b64urlEncode } from "./b64url.js";
-import { CryptoError, READ_CAPABILITY_SIZE, READ_SECRET_SIZE, RoomKeys, WRITE_SECRET_SIZE, ReadOnlyKeys } from "./keys.js";
+import { CryptoError, MAX_EPOCH, READ_CAPABILITY_SIZE, READ_SECRET_SIZE, ROOM_ID_SIZE, RoomKeys, WRITE_SECRET_SIZE, ReadOnlyKeys } from "./keys.js";
 import type { Bytes } from "./bytes.js";
 
 export class LinkError extends CryptoError {
@@ -38,11 +38,16 @@ export function normalizeServerBase(serverBase: string): string {
 
 export function writeLink(serverBase: string, keys: RoomKeys): string {
   if (!keys.writeSecret) throw new ReadOnlyKeys(`room ${keys.roomId}: read-only keys cannot make a write link`);
-  return `${normalizeServerBase(serverBase)}/s/${keys.roomId}#k=${b64urlEncode(keys.writeSecret)}`;
+  return `${normalizeServerBase(serverBase)}/s/${keys.roomId}#k=${b64urlEncode(keys.writeSecret)}${epochPart(keys)}`;
+}
+
+/** A rotated room's links name their epoch (`&e=N`); epoch 0's look as they always did. */
+function epochPart(keys: RoomKeys): string {
+  return keys.epoch ? `&e=${keys.epoch}` : "";
 }
 
 export function readLink(serverBase: string, keys: RoomKeys): string {
-  return `${normalizeServerBase(serverBase)}/s/${keys.roomId}#r=${b64urlEncode(keys.readCapability)}`;
+  return `${normalizeServerBase(serverBase)}/s/${keys.roomId}#r=${b64urlEncode(keys.readCapability)}${epochPart(keys)}`;
 }
 
 export function plaintextLink(serverBase: string, room: string): string {
@@ -66,8 +71,14 @@ export async function parseLink(url: string): Promise<ParsedLink> {
   if (!path) throw new LinkError(`not a collab room link: the path ${JSON.stringify(m[3])} has no /s/<room> part`);
   const room = validateRoomName(path[2]!);
   const serverBase = `${scheme}://${m[2]}${path[1]}`;
-  const fragment = m[5];
+  let fragment = m[5];
   if (!fragment) return { serverBase, room, keys: null };
+  const amp = fragment.indexOf("&e=");
+  if (amp >= 0) {
+    const epochText = fragment.slice(amp + 3);
+    fragment = fragment.slice(0, amp);
+    return { serverBase, room, keys: await epochKeys(room, fragment, epochText) };
+  }
   const eq = fragment.indexOf("=");
   const name = eq < 0 ? fragment : fragment.slice(0, eq);
   if (eq < 0 || (name !== "k" && name !== "r")) {
@@ -90,6 +101,30 @@ export async function parseLink(url: string): Promise<ParsedLink> {
     );
   }
   return { serverBase, room, keys };
+}
+
+/** `#k=<secret>&e=N` or `#r=<capability>&e=N`: keys of epoch N >= 1 (after a rotation); the room id
+ * salts every key, so a link whose path names another room derives keys the hub refuses. */
+async function epochKeys(room: string, fragment: string, epochText: string): Promise<RoomKeys> {
+  if (!/^[1-9][0-9]*$/.test(epochText) || Number(epochText) > MAX_EPOCH) throw new LinkError("the link's key epoch (&e=) must be a whole number from 1");
+  const epoch = Number(epochText);
+  let roomId: Bytes;
+  try {
+    roomId = b64urlDecode(room);
+  } catch {
+    roomId = new Uint8Array(0);
+  }
+  if (roomId.length !== ROOM_ID_SIZE) throw new LinkError("a link with a key epoch names an encrypted room id (22 characters) in its path");
+  if (fragment.startsWith("k=")) return RoomKeys.forEpoch(roomId, epoch, { writeSecret: decodeKey(fragment.slice(2), "write secret (#k=)", WRITE_SECRET_SIZE) });
+  if (fragment.startsWith("r=")) {
+    const cap = decodeKey(fragment.slice(2), "read-only capability (#r=)", READ_CAPABILITY_SIZE);
+    try {
+      return await RoomKeys.forEpoch(roomId, epoch, { readSecret: cap.slice(0, READ_SECRET_SIZE), writePublicKey: cap.slice(READ_SECRET_SIZE) });
+    } catch (err) {
+      throw new LinkError(`the read-only capability in the link is unusable: ${(err as Error).message}`);
+    }
+  }
+  throw new LinkError("unrecognised key in the link fragment: expected #k=<write secret> or #r=<read-only capability>");
 }
 
 function decodeKey(text: string, what: string, size: number): Bytes {
