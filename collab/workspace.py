@@ -109,6 +109,17 @@ class Workspace(FileOps):
         self.ai_usage: pycrdt.Map[Any] = doc.get(AI_USAGE, type=pycrdt.Map)
         self.agents: pycrdt.Map[Any] = doc.get(AGENTS, type=pycrdt.Map)
 
+    def close(self) -> None:
+        """Stop observing the document (the file table's observers): call it when done with the
+        workspace while the document lives on (``Session`` does on leaving). Idempotent."""
+        self.table.close()
+
+    def __enter__(self) -> "Workspace":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- chat --------------------------------------------------------------------------------------
 
     def post_chat(

@@ -120,19 +120,20 @@ class FileOps:
             self.table.legacy[path] = pycrdt.Text(content)
             return path
 
-    def delete(self, path: str) -> bool:
-        """Schema 2: move the file to the trash (``restore`` brings it back). Schema 1: delete it."""
+    def delete(self, path: str) -> str | None:
+        """Schema 2: move the file to the trash and return its id (``restore(id)`` undoes it).
+        Schema 1: delete it, returning the path. None when there is no such file."""
         with self.transaction():
             if self._v2():
                 file_id = self.table.paths().get(path)
                 if file_id is None:
-                    return False
+                    return None
                 self.table.move_to_trash(file_id, by=self.user)
-                return True
+                return file_id
             if path in self.table.legacy:
                 del self.table.legacy[path]
-                return True
-        return False
+                return path
+        return None
 
     def rename(self, old: str, new: str) -> None:
         """Schema 2: one write of the file's path; its text, edits in flight included, stays.

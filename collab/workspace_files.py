@@ -129,6 +129,7 @@ class FileTable:
         self._paths: dict[str, str] | None = None  # visible path -> id; None: to compute
         self._published: dict[str, str] = {}  # what the listeners were last told
         self._listeners: list[PathListener] = []
+        self._closed = False
         self._subs = [
             (self.fs, self.fs.observe_deep(self._on_fs)),
             (self.meta, self.meta.observe(self._on_meta)),
@@ -142,6 +143,8 @@ class FileTable:
     # -- reading -----------------------------------------------------------------------------------
 
     def paths(self) -> dict[str, str]:
+        if self._closed:
+            return resolve(self.fs)
         if self._paths is None:
             self._paths = resolve(self.fs)
         return self._paths
@@ -219,9 +222,14 @@ class FileTable:
             self._listeners.remove(listener)
 
     def close(self) -> None:
+        """Unobserve the document (idempotent). Reading stays right after it: with nothing to say
+        when the cache is stale, the paths are computed on every read."""
         for root, sub in self._subs:
             root.unobserve(sub)
         self._subs = []
+        self._listeners = []
+        self._closed = True
+        self._paths = None
 
     def _changed(self) -> None:
         self._paths = None

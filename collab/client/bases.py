@@ -210,6 +210,15 @@ class BaseBook(Mapping[str, str]):
     def agree(self, path: str, text: str, need: int) -> None:
         self.settle_base(path, text, need, self.expect(path, text, need))
 
+    def move(self, old: str, new: str, need: int) -> None:
+        """``old``'s base becomes ``new``'s (a rename, on disk or in the session): journaled for
+        ``new`` first, so a kill in between leaves a base under both names, never under none."""
+        chain = self._chains.get(old)
+        if chain is None:
+            return
+        self.agree(new, chain[-1][0], need)
+        self.drop(old)
+
     def drop(self, path: str) -> None:
         """Forget ``path`` (journaled after the fact: a kill before it keeps the old base, which is
         what tells the next join that a file gone from the session was deleted there)."""

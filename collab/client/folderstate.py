@@ -110,6 +110,56 @@ class BaseStore:
                 self._stored.add(digest)
 
 
+EXCLUDE_LINE = f"{STATE_DIR}/"
+EXCLUDE_NOTE = "# collab join / collab share: the folder mirror's own state (its lock, bases, set-aside copies)"
+
+
+def git_exclude_file(root: Path) -> Path | None:
+    """The ``info/exclude`` of the git repository ``root`` is in (its own or an enclosing one's;
+    a worktree's ``.git`` file leads to the common one), or None when it is in none."""
+    for folder in (root, *root.parents):
+        dotgit = folder / ".git"
+        if dotgit.is_dir():
+            return dotgit / "info" / "exclude"
+        if dotgit.is_file():
+            try:
+                first = dotgit.read_text(encoding="utf-8").splitlines()[0]
+            except (OSError, UnicodeDecodeError, IndexError):
+                return None
+            if not first.startswith("gitdir:"):
+                return None
+            gitdir = (folder / first[len("gitdir:"):].strip()).resolve()
+            try:
+                common = (gitdir / (gitdir / "commondir").read_text(encoding="utf-8").strip()).resolve()
+            except OSError:
+                common = gitdir
+            return common / "info" / "exclude"
+    return None
+
+
+def exclude_from_git(root: Path) -> Path | None:
+    """Keep ``.collab/`` out of ``git status`` without touching the project's ``.gitignore``: one
+    line in the repository's ``.git/info/exclude`` (this clone's own ignore list, never committed).
+    Returns the file when the line was added now; None when ``root`` is in no repository, the line
+    is there already, or the file cannot be written (then ``.collab/`` simply shows)."""
+    exclude = git_exclude_file(root.resolve())
+    if exclude is None:
+        return None
+    try:
+        current = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
+    except (OSError, UnicodeDecodeError):
+        return None
+    if any(line.strip() in (EXCLUDE_LINE, STATE_DIR, "/" + STATE_DIR, "/" + EXCLUDE_LINE) for line in current.splitlines()):
+        return None
+    try:
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        with open(exclude, "a", encoding="utf-8") as f:
+            f.write(("" if not current or current.endswith("\n") else "\n") + f"{EXCLUDE_NOTE}\n{EXCLUDE_LINE}\n")
+    except OSError:
+        return None
+    return exclude
+
+
 def conflict_path(root: Path, rel: str) -> Path:
     """A fresh place for a local copy set aside now: ``.collab/conflicts/<UTC time>[-n]/<rel>``."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())

@@ -7,6 +7,7 @@ moves or deletes a path passes ``inside`` first: the rule of ``safe_paths``, the
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from dataclasses import dataclass
@@ -122,7 +123,27 @@ def remove(root: Path, rel: str, *, allow_tool_config: bool = False) -> None:
     target = inside(root, rel, allow_tool_config=allow_tool_config)
     with contextlib.suppress(OSError):
         target.unlink()
-    folder = target.parent
+    _prune(root, target.parent)
+
+
+def move(root: Path, old: str, new: str, *, allow_tool_config: bool = False) -> None:
+    """Rename the file ``old`` to ``new`` (one ``os.replace``: same inode, nothing rewritten), making
+    the folders ``new`` needs and removing those ``old`` leaves empty. Both paths pass ``inside``;
+    FileExistsError when something is at ``new`` already (it is never replaced)."""
+    src = inside(root, old, allow_tool_config=allow_tool_config)
+    dst = inside(root, new, allow_tool_config=allow_tool_config)
+    if not src.is_file() or src.is_symlink():
+        raise FileNotFoundError(errno.ENOENT, "no file to move", str(src))
+    if dst.exists() or dst.is_symlink():
+        raise FileExistsError(errno.EEXIST, "something is there already", str(dst))
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    inside(root, new, allow_tool_config=allow_tool_config)  # again, now that its folders exist
+    os.replace(src, dst)
+    _prune(root, src.parent)
+
+
+def _prune(root: Path, folder: Path) -> None:
+    """Remove ``folder`` and the folders above it while they are empty (never root itself)."""
     real_root = root.resolve()
     while folder.resolve() != real_root:
         try:

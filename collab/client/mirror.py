@@ -42,7 +42,9 @@ from collab.client.folderstate import FolderLock, MirrorError
 from collab.client.ignore import IgnoreRules
 from collab.client.localfs import DEFAULT_MAX_BYTES, Skipped
 from collab.client.mirror_io import MirrorIO
-from collab.client.reconcile import Action, DeleteInSession, Send, on_local, on_remote, reconcile
+from collab.client.reconcile import (
+    Action, DeleteInSession, Note, Send, Write, on_local, on_remote, reconcile, renames,
+)
 from collab.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -98,6 +100,7 @@ class Mirror:
         room: str | None = None,
         allow_tool_config: bool = False,
         delivered: Callable[[], bool] | None = None,
+        new_room: bool = False,
     ) -> None:
         self.workspace = workspace
         self.root = root
@@ -126,6 +129,10 @@ class Mirror:
         self._recorded_room: str | None = room
         self._halt = asyncio.Event()  # stops the watcher early when the folder is gone
         self._failure: BaseException | None = None  # why a background part stopped
+        self._ids: dict[str, str] = {}  # path -> file id, as the folder holds the files (schema 2)
+        # ``room`` was made just now from this folder (collab share): what .collab/ remembers of
+        # another room is history, not a reason to refuse.
+        self._new_room = new_room
 
     @property
     def base(self) -> Mapping[str, str]:
@@ -145,6 +152,9 @@ class Mirror:
         session lacks are uploaded. Progress goes to ``report``."""
         self.root.mkdir(parents=True, exist_ok=True)
         self._folder_lock.acquire()
+        excluded = folderstate.exclude_from_git(self.root)
+        if excluded is not None:
+            self.report(f"{folderstate.STATE_DIR}/ (the mirror's state) is kept out of git status by a line in {excluded}")
         try:
             await self._reconcile()
         except BaseException:
@@ -156,6 +166,8 @@ class Mirror:
 
     async def _reconcile(self) -> None:
         previous = bases.load(self.root)
+        if self._new_room and previous.room != self.room:
+            previous = bases.FolderState(None, {}, previous.seq)  # a fresh room: every file is uploaded
         if self.room and previous.room and previous.room != self.room:
             raise MirrorError(
                 f"{self.root} mirrors room {previous.room}, not {self.room}: join into an empty folder, "
@@ -191,6 +203,7 @@ class Mirror:
             not_sent=self.io.not_sent,
         )
         await self._carry_out(steps, remote.keys(), total)
+        self._ids = self._file_ids()
         self._known = {}
         self.io.known = {}
         self.save_state()
@@ -365,6 +378,7 @@ class Mirror:
         """Bring the session in line with what these paths (files or folders) hold on disk now."""
         async with self._lock:
             missing: set[str] = set()
+            present: list[str] = []
             for rel in sorted(rels):
                 if rel.rsplit("/", 1)[-1] == ".gitignore":
                     folder = rel.rsplit("/", 1)[0] if "/" in rel else ""
@@ -372,13 +386,15 @@ class Mirror:
                 path = self.root / rel
                 if path.is_dir() and not path.is_symlink():
                     # A folder appeared (mkdir -p, mv dir in, git checkout): take what is in it.
-                    for inner in localfs.walk(self.root, self.rules, rel):
-                        self._local_changed(inner)
+                    present.extend(localfs.walk(self.root, self.rules, rel))
                 elif path.is_file():
-                    self._local_changed(rel)
+                    present.append(rel)
                 else:
                     missing.add(rel)
                     missing.update(p for p in self.base if p.startswith(rel + "/"))
+            self._renamed_here(present)
+            for rel in present:
+                self._local_changed(rel)
             missing = {m for m in missing if m in self.base}
         if missing:
             mass = self._mass(len(missing))
@@ -390,9 +406,45 @@ class Mirror:
                 self._check_folder()
                 for rel in sorted(missing):
                     if not (self.root / rel).exists() and rel in self.base:
+                        session = self.io.session_text(rel)
+                        if session is not None and session != self.base[rel]:
+                            # Edited in the session since disk last had it: the edit wins over the delete.
+                            self.io.apply(Note(rel, f"{rel} was deleted here but edited in the session meanwhile: "
+                                                    "it is back, with that edit", once=False))
+                            self.io.apply(Write(rel, session))
+                            continue
                         self.io.apply(DeleteInSession(rel))
                     elif (self.root / rel).is_file():
                         self._local_changed(rel)
+
+    def _renamed_here(self, present: list[str]) -> None:
+        """Files new to the session that are files gone from disk under a new name (``mv``, a folder
+        moved, an editor's rename) become renames in the session, not a delete and a create: the file
+        keeps its id, and an edit someone makes to it at the same time (or made offline) stays in it.
+        Told apart by their text, as it is now: the new file holds what the gone one last agreed on."""
+        new = [rel for rel in present if rel not in self.base and self.io.session_text(rel) is None]
+        if not new:
+            return
+        gone = {
+            rel: text for rel, text in self.base.items()
+            if not os.path.lexists(self.root / rel) and self.io.session_text(rel) is not None
+        }
+        if not gone:
+            return
+        appeared: dict[str, str] = {}
+        for rel in new:
+            text = self.io.disk(rel) if self.io.not_sent(rel) is None else None
+            if isinstance(text, str):
+                appeared[rel] = text
+        pairs = renames(appeared, gone)
+        if not pairs:
+            return
+        with self.io.local_edit():  # a folder moved is one transaction, as rename_folder makes it
+            for old, rel in pairs:
+                if self.io.rename_in_session(old, rel):
+                    if old in self._ids:
+                        self._ids[rel] = self._ids.pop(old)
+                    self._mark_dirty(rel)  # a remote edit not yet written here goes to its new place
 
     def _mass(self, gone: int) -> bool:
         """Most files vanishing at once: an rm -rf of the folder may still be running."""
@@ -441,10 +493,30 @@ class Mirror:
                 return  # never re-create a deleted folder; settle_local stops the mirror
             self._dirty_event.clear()
             dirty, self._dirty = self._dirty, set()
+            # Taken with the dirty set: the ids as disk holds them vs. as the session has them now.
+            before, self._ids = self._ids, self._file_ids()
+            for old, new in self._moved(dirty, before):
+                if self.io.move_local(old, new):
+                    dirty.add(new)
             for i, rel in enumerate(sorted(dirty)):
                 self._write_out(rel)
                 if i % 50 == 49:
                     await asyncio.sleep(0)
+
+    def _file_ids(self) -> dict[str, str]:
+        """The session's visible path -> file id (schema 2; schema 1 has no ids, hence no renames)."""
+        return dict(self.workspace.table.paths()) if self.workspace.schema >= 2 else {}
+
+    def _moved(self, dirty: set[str], before: Mapping[str, str]) -> list[tuple[str, str]]:
+        """(old, new) for each file written here whose id the session holds under another path now."""
+        where = {file_id: path for path, file_id in self._ids.items()}
+        moves = []
+        for old in sorted(dirty):
+            file_id = before.get(old)
+            new = where.get(file_id) if file_id else None
+            if new is not None and new != old and old in self.base:
+                moves.append((old, new))
+        return moves
 
     def _write_out(self, rel: str) -> None:
         refused = self.io.not_written(rel) if rel in self.workspace.files else None

@@ -22,15 +22,17 @@ from collab.client.reconcile import (
     DeleteInSession,
     Forget,
     LocalText,
+    MoveLocal,
     Note,
     Refresh,
     RemoveLocal,
+    RenameInSession,
     Send,
     SetAside,
     Skip,
     Write,
 )
-from collab.workspace import Workspace
+from collab.workspace import Workspace, WorkspaceError
 
 import pycrdt
 
@@ -227,6 +229,10 @@ class MirrorIO:
                     self.workspace.delete(action.path)
             self.base.drop(action.path)
             self._removed()
+        elif isinstance(action, RenameInSession):
+            self.rename_in_session(action.old, action.path)
+        elif isinstance(action, MoveLocal):
+            self.move_local(action.old, action.path)
         elif isinstance(action, Forget):
             self.base.drop(action.path)
         elif isinstance(action, Skip):
@@ -245,6 +251,51 @@ class MirrorIO:
             else:
                 self.report(action.message)
         return 0
+
+    def rename_in_session(self, old: str, new: str) -> bool:
+        """The file ``old`` is at ``new`` on disk now: one write of its path in the session (its
+        text, and edits to it in flight, stay); False when the session cannot take it (``old``
+        gone there, ``new`` taken), and the caller sends it as a new file instead."""
+        if self.session_text(old) is None or self.session_text(new) is not None or old not in self.base:
+            return False
+        with self.local_edit():
+            if self._txn_need is None:
+                self._txn_need = self.clock() + 1
+            try:
+                self.workspace.rename(old, new)
+            except WorkspaceError:
+                return False
+            self._own.pop(old, None)
+            self._own[new] = self._txn_need
+            # Journaled inside the transaction, as a Send's base is: before the rename can be sent.
+            self.base.move(old, new, self._txn_need)
+        return True
+
+    def move_local(self, old: str, new: str) -> bool:
+        """The session renamed ``old`` to ``new``: rename the local file (an edit made to it here and
+        not yet seen goes with it, and is merged when ``new`` is written). False when it cannot be
+        moved as it is (``new`` is not written here, something is there already, ``old`` is no
+        text file): the caller writes ``new`` and removes ``old`` instead."""
+        if old not in self.base or new in self.base or self.not_written(new) is not None:
+            return False
+        if not isinstance(self.disk(old), str) or localfs.blocker(self.root, new) is not None:
+            return False
+        need = self._own.get(old, 0)
+        text = self.base[old]
+        digest = self.base.expect(new, text, need)  # journaled before the disk holds it
+        try:
+            localfs.move(self.root, old, new, allow_tool_config=self.allow_tool_config)
+        except OSError as exc:
+            if not isinstance(exc, safe_paths.UnsafePath) and exc.errno not in PER_PATH_ERRNOS | {errno.ENOENT}:
+                raise
+            return False
+        self.base.settle_base(new, text, need, digest)
+        self.base.drop(old)
+        if need:
+            self._own[new] = self._own.pop(old)
+        self.disk_writes += 1
+        self._removed()
+        return True
 
     def _write(self, rel: str, content: str) -> None:
         if rel in self._held:

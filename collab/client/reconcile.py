@@ -70,6 +70,22 @@ class Send(_WithText):
 
 
 @dataclass(frozen=True, slots=True)
+class RenameInSession(_OnPath):
+    """The local file ``old`` was renamed (or moved) to ``path`` on disk: rename it in the session,
+    so its id, its text and every edit in flight to it stay one file; its base moves with it."""
+
+    old: str
+
+
+@dataclass(frozen=True, slots=True)
+class MoveLocal(_OnPath):
+    """The session renamed the file at ``old`` to ``path``: move the local file (one rename on disk,
+    so it keeps its inode and any edit not yet sent); its base moves with it."""
+
+    old: str
+
+
+@dataclass(frozen=True, slots=True)
 class RemoveLocal(_OnPath):
     """The session no longer has the path: forget its base and remove the local file (untouched here)."""
 
@@ -93,7 +109,10 @@ class Note(_OnPath):
     key: str | None = None
 
 
-Action = Adopt | Write | SetAside | Send | RemoveLocal | DeleteInSession | Forget | Skip | Refresh | Note
+Action = (
+    Adopt | Write | SetAside | Send | RemoveLocal | DeleteInSession | RenameInSession | MoveLocal | Forget | Skip
+    | Refresh | Note
+)
 
 
 def reconcile(
@@ -190,6 +209,11 @@ def on_remote(path: str, *, session: str | None, disk: LocalText, base: str | No
         return _removed_in_session(path, disk, base)
     if isinstance(disk, Skipped):
         return [Skip(path, disk)]
+    if disk is None and base is not None:
+        # Gone from disk since we last agreed, and the watcher has not said so yet: a rename or a
+        # delete here that the local side settles (a rename takes this edit along; a delete of a
+        # file edited meanwhile writes it back, edits win), so it is not written back here now.
+        return []
     actions: list[Action] = []
     if isinstance(disk, str) and base is not None and disk != base:
         # A save we have not seen yet: merge it in first, as if it had arrived a moment earlier.
@@ -226,3 +250,39 @@ def on_local(path: str, *, text: str, base: str | None, session: str | None) -> 
     if new != text:
         actions.append(Refresh(path))  # merged with a remote edit: the disk needs the merged text
     return actions
+
+
+def renames(appeared: Mapping[str, str], gone: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Which files that ``appeared`` on disk (path -> text; paths new to the session) are files that
+    are ``gone`` from disk (path -> base; still in the session) under a new name: a ``mv`` of a file
+    or a folder, or an editor's rename. A pair holds the same text; among several files with that
+    text (empty ``__init__.py`` files in a moved folder) the one whose path ends the same way wins
+    (``src/a/__init__.py`` -> ``lib/a/__init__.py`` rather than ``lib/b/__init__.py``), then the
+    first by name. Returns (old, new) pairs; each path is in one pair at most."""
+    by_text: dict[str, list[str]] = {}
+    for old in sorted(gone):
+        by_text.setdefault(gone[old], []).append(old)
+    pairs: list[tuple[str, str]] = []
+    taken: set[str] = set()
+    # The new paths with the longest match first, so a folder move pairs each file with its own.
+    def best(new: str) -> int:
+        return max((_same_end(new, o) for o in by_text.get(appeared[new], [])), default=0)
+
+    wanted = sorted(appeared, key=lambda new: (-best(new), new))
+    for new in wanted:
+        olds = [o for o in by_text.get(appeared[new], []) if o not in taken]
+        if not olds:
+            continue
+        old = min(olds, key=lambda o: (-_same_end(new, o), o))
+        taken.add(old)
+        pairs.append((old, new))
+    return pairs
+
+
+def _same_end(a: str, b: str) -> int:
+    """How many trailing path segments ``a`` and ``b`` share."""
+    x, y = a.split("/")[::-1], b.split("/")[::-1]
+    n = 0
+    while n < min(len(x), len(y)) and x[n] == y[n]:
+        n += 1
+    return n

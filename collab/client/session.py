@@ -24,7 +24,7 @@ from collab.client.plaintext import PlaintextProvider
 from collab.client.provider import Provider, ProviderError, Status
 from collab.client.transport import Transport
 from collab.crypto import ParsedLink, parse_link, websocket_url
-from collab.workspace import Workspace, cursor_json, presence
+from collab.workspace import SCHEMA, Workspace, cursor_json, presence
 
 # y-codemirror.next's demo palette: distinct on light and dark backgrounds.
 COLORS = ("#30bced", "#6eeb83", "#ffbc42", "#ecd444", "#ee6352", "#9ac2c9", "#8acb88", "#1be7ff")
@@ -82,11 +82,23 @@ class Session:
             await provider.start(timeout=timeout)
         except BaseException:
             await provider.stop()
+            session.workspace.close()
             raise
         try:
+            session.migrate()
             yield session
         finally:
             await provider.stop()
+            session.workspace.close()
+
+    def migrate(self) -> bool:
+        """A schema-1 room (every release before schema 2) opened with write access is migrated in
+        place now that its history is here, as the page does (docs/workspace.md): once, since a
+        migrated room says so, and alike from every client that does it at the same moment. False
+        when there was nothing to do (schema 2 already, or a read-only link)."""
+        if not self.writable or self.workspace.schema >= SCHEMA:
+            return False
+        return self.workspace.migrate()
 
     # -- status ------------------------------------------------------------------------------------
 

@@ -92,10 +92,7 @@ async def join(args: argparse.Namespace) -> int:
     async with Session.connect(args.link, name=name, color=args.color) as session:
         # Ctrl-C before this point cancels the connect (asyncio.run's own handler); from here on it
         # stops the mirror cleanly.
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         mirror = Mirror(
             session.workspace,
             args.dir,
@@ -111,21 +108,37 @@ async def join(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-        watcher = asyncio.create_task(report_status(session, stop, "collab join"))
-        try:
-            await mirror.run(stop)
-        finally:
-            stop.set()
-            await watcher  # its last look reports a reconnect that happened just before the stop
-        if session.fatal is not None:
-            return _ended_by_hub(session, args.dir)
-        try:
-            await asyncio.wait_for(session.wait_idle(), 5)
-        except (asyncio.TimeoutError, ProviderError):
-            if _has_ended(session):  # it may have ended while we waited (a property, not narrowed)
-                return _ended_by_hub(session, args.dir)
-            print(f"collab join: {session.pending} local edits not sent; they will be sent next time", file=sys.stderr)
-    print("collab join: stopped; the folder is consistent", file=sys.stderr, flush=True)
+        return await mirror_until_stopped(session, mirror, stop, "collab join", args.dir)
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event that Ctrl-C (SIGINT) or SIGTERM sets, instead of raising KeyboardInterrupt."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def mirror_until_stopped(session: Session, mirror: Mirror, stop: asyncio.Event, command: str, folder: Path) -> int:
+    """Run a started mirror until ``stop`` (``stop_on_signals``) or the hub ends the session, then
+    send what is left; the exit status and the last line are what ``collab join`` and a live
+    ``collab share`` say."""
+    watcher = asyncio.create_task(report_status(session, stop, command))
+    try:
+        await mirror.run(stop)
+    finally:
+        stop.set()
+        await watcher  # its last look reports a reconnect that happened just before the stop
+    if session.fatal is not None:
+        return _ended_by_hub(session, folder, command)
+    try:
+        await asyncio.wait_for(session.wait_idle(), 5)
+    except (asyncio.TimeoutError, ProviderError):
+        if _has_ended(session):  # it may have ended while we waited (a property, not narrowed)
+            return _ended_by_hub(session, folder, command)
+        print(f"{command}: {session.pending} local edits not sent; they will be sent next time", file=sys.stderr)
+    print(f"{command}: stopped; the folder is consistent", file=sys.stderr, flush=True)
     return 0
 
 
@@ -133,10 +146,10 @@ def _has_ended(session: Session) -> bool:
     return session.fatal is not None
 
 
-def _ended_by_hub(session: Session, folder: Path) -> int:
+def _ended_by_hub(session: Session, folder: Path, command: str = "collab join") -> int:
     unsent = session.pending
     kept = f"{unsent} local edits were not sent; they" if unsent else "your files"
-    print(f"collab join: stopped; {kept} are kept in {folder}", file=sys.stderr, flush=True)
+    print(f"{command}: stopped; {kept} are kept in {folder}", file=sys.stderr, flush=True)
     return 1
 
 

@@ -1,4 +1,5 @@
-"""`collab share PATH`: create a room from a folder, upload its files, print the link, exit."""
+"""`collab share PATH`: create a room from a folder, upload its files, print the links, and keep the
+folder live (a mirror, as `collab join` runs one) until Ctrl-C; `--once` exits after the upload."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from pathlib import Path
 
 from collab.client.localfs import DEFAULT_MAX_BYTES
 from collab.client.mirror import Mirror
-from collab.client.provider import ProviderError
+from collab.client.provider import ProviderError, Status
 from collab.client.session import Session
-from collab.commands.join import report_status
-from collab.crypto import LinkError, plaintext_link, write_link
+from collab.commands.join import mirror_until_stopped, report_status, stop_on_signals
+from collab.crypto import LinkError, plaintext_link, read_link, write_link
 from collab.crypto.links import normalize_server_base
 
-HELP = "create a session from a folder: upload its files and print the link"
+HELP = "share a folder: create a session from it, print its links and keep the folder live (--once: upload and exit)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,6 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_server_argument(p)
     p.add_argument("--plaintext", action="store_true", help="a plaintext room (the hub can read it) instead of E2EE")
     p.add_argument("--name", default=None, help="your name in presence (default: your login)")
+    p.add_argument("--once", action="store_true",
+                   help="upload, print the link and exit, instead of keeping the folder live until Ctrl-C")
+    p.add_argument("--poll", action="store_true", help="poll the folder instead of OS change events (network drives)")
     p.add_argument(
         "--max-file-bytes",
         type=int,
@@ -48,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
     except (LinkError, ProviderError, ShareError) as exc:
         print(f"collab share: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # the folder became unusable while kept live (permissions, disk full)
+        print(f"collab share: cannot write into {args.path}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"collab share: interrupted; {progress.describe()}", file=sys.stderr)
         return 130
@@ -62,9 +69,12 @@ class Progress:
 
     def __init__(self) -> None:
         self.session: Session | None = None
+        self.shared = False  # every file is on the hub and the link was printed
 
     def describe(self) -> str:
         session = self.session
+        if self.shared:
+            return "the room has every file; its link works"
         if session is None:
             return "no room was filled (nothing uploaded)"
         files = len(session.workspace.paths())
@@ -110,7 +120,15 @@ async def share(args: argparse.Namespace, progress: Progress) -> int:
             report_status(session, done, "collab share", on_fatal=False, while_lost="the upload resumes when it is back")
         )
         try:
-            mirror = Mirror(session.workspace, args.path, max_bytes=args.max_file_bytes)
+            mirror = Mirror(
+                session.workspace,
+                args.path,
+                max_bytes=args.max_file_bytes,
+                poll=args.poll,
+                room=session.link.room,
+                new_room=True,
+                delivered=lambda: session.status is Status.CONNECTED and session.pending == 0,
+            )
             await mirror.initial_sync()
             count = len(session.workspace.paths())
             await session.wait_idle()  # raises the hub's reason when it ends the session (too big, refused)
@@ -122,6 +140,19 @@ async def share(args: argparse.Namespace, progress: Progress) -> int:
         refused = session.provider.refused
         if refused:
             raise ShareError(f"the hub refused {len(refused)} changes ({refused[0]}); the room is incomplete")
-    print(f"shared {count} files", file=sys.stderr)
-    print(link, flush=True)
-    return 0
+        stop = None if args.once else stop_on_signals()  # from here on Ctrl-C stops the live folder cleanly
+        print(f"shared {count} files", file=sys.stderr)
+        print(link, flush=True)  # stdout holds the write link alone: `collab share DIR | collab join - ...`
+        keys = session.link.keys
+        if keys is not None:
+            print(f"read-only link: {read_link(session.link.server_base, keys)}", file=sys.stderr, flush=True)
+        progress.shared = True
+        if stop is None:
+            return 0
+        print(
+            f"collab share: keeping {args.path} live in room {session.link.room}: edits here reach the session and "
+            "the session's reach this folder (Ctrl-C to stop)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return await mirror_until_stopped(session, mirror, stop, "collab share", args.path)

@@ -31,7 +31,7 @@ def test_new_and_share_honour_collab_server(hub: HubProcess, tmp_path: Path) -> 
     folder = tmp_path / "src"
     folder.mkdir()
     (folder / "a.py").write_text("a = 1\n")
-    share = collab("share", str(folder), "--plaintext", env=env)
+    share = collab("share", str(folder), "--plaintext", "--once", env=env)
     assert share.returncode == 0, share.stderr
     assert share.stdout.strip().startswith(hub.url + "/s/")
 
@@ -108,7 +108,7 @@ async def test_share_says_when_the_hub_is_lost_and_finishes_when_it_is_back(tmp_
         (folder / f"pkg{i % 30}/m{i}.py").write_text(f"value_{i} = {i}\n" * 20)
     hub = HubProcess(tmp_path / "data").start()
     try:
-        cmd = [sys.executable, "-m", "collab", "share", str(folder), "--server", hub.url]
+        cmd = [sys.executable, "-m", "collab", "share", str(folder), "--server", hub.url, "--once"]
         proc = await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert proc.stderr is not None
         first = await asyncio.wait_for(proc.stderr.readline(), 60)

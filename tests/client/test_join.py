@@ -144,7 +144,7 @@ async def test_encrypted_share_and_join(hub: HubProcess, tmp_path: Path) -> None
     src = tmp_path / "src"
     src.mkdir()
     (src / "secret.py").write_text("API_TOKEN = 'hub must not see this'\n")
-    share = subprocess.run([sys.executable, "-m", "collab.cli", "share", str(src), "--server", hub.url],
+    share = subprocess.run([sys.executable, "-m", "collab.cli", "share", str(src), "--server", hub.url, "--once"],
                            capture_output=True, text=True, timeout=60)
     assert share.returncode == 0, share.stderr
     link = share.stdout.strip()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pycrdt
 
 from tests.client.join_process import JoinProcess
+from tests.client.support import SchemaFiles
 from tests.support.hub_process import HubProcess
 from tests.support.waiting import eventually
 from tests.support.yclient import pycrdt_client
@@ -22,7 +23,7 @@ def read(path: Path) -> str | None:
         return None
 
 
-def text(files: "pycrdt.Map[object]", key: str) -> str | None:
+def text(files: SchemaFiles, key: str) -> str | None:
     value = files.get(key)
     return str(value) if isinstance(value, pycrdt.Text) else None
 
@@ -31,21 +32,21 @@ async def test_a_pushed_gitignore_of_everything_does_not_stop_a_teammates_sync(h
     room = "ignore-all-room"
     folder = tmp_path / "V"
     async with pycrdt_client(f"{hub.ws_url}/ws/{room}") as doc:
-        files = doc.get("files", type=pycrdt.Map)
+        files = SchemaFiles(doc)
         with doc.transaction():
-            files["src/app.py"] = pycrdt.Text("x = 1\n")
-            files["notes.txt"] = pycrdt.Text("notes\n")
+            files["src/app.py"] = "x = 1\n"
+            files["notes.txt"] = "notes\n"
         join = JoinProcess(f"{hub.url}/s/{room}", folder, "victim").start()
         try:
             await eventually(lambda: read(folder / "notes.txt") == "notes\n")
-            files[".gitignore"] = pycrdt.Text("*\n")
+            files[".gitignore"] = "*\n"
             await eventually(lambda: read(folder / ".gitignore") == "*\n")
 
             # Remote edits of shared files, and new session files, still arrive.
             app = files["src/app.py"]
             assert isinstance(app, pycrdt.Text)
             app += "y = 2\n"
-            files["docs/new.md"] = pycrdt.Text("from the session\n")
+            files["docs/new.md"] = "from the session\n"
             await eventually(lambda: read(folder / "src/app.py") == "x = 1\ny = 2\n", what="a remote edit")
             await eventually(lambda: read(folder / "docs/new.md") == "from the session\n", what="a new session file")
 
@@ -75,8 +76,8 @@ async def test_a_private_file_of_ones_own_gitignore_is_neither_overwritten_nor_s
     (folder / ".gitignore").write_text(".env\n")
     (folder / ".env").write_text("SECRET=mine\n")
     async with pycrdt_client(f"{hub.ws_url}/ws/{room}") as doc:
-        files = doc.get("files", type=pycrdt.Map)
-        files[".env"] = pycrdt.Text("SECRET=theirs\n")
+        files = SchemaFiles(doc)
+        files[".env"] = "SECRET=theirs\n"
         join = JoinProcess(f"{hub.url}/s/{room}", folder, "victim").start()
         try:
             await eventually(lambda: text(files, ".gitignore") == ".env\n")

@@ -27,7 +27,7 @@ def test_two_thousand_files_share_and_mirror(hub: HubProcess, tmp_path: Path) ->
     src = tmp_path / "src"
     files = make_tree(src)
     share = subprocess.run(
-        [sys.executable, "-m", "collab.cli", "share", str(src), "--server", hub.url, "--plaintext"],
+        [sys.executable, "-m", "collab.cli", "share", str(src), "--server", hub.url, "--plaintext", "--once"],
         capture_output=True, text=True, timeout=120,
     )
     assert share.returncode == 0, share.stderr

@@ -12,6 +12,7 @@ from pathlib import Path
 import pycrdt
 
 from tests.client.join_process import JoinProcess
+from tests.client.support import SchemaFiles
 from tests.support.waiting import eventually
 from tests.support.hub_process import HubProcess
 from tests.support.yclient import pycrdt_client
@@ -97,18 +98,18 @@ async def test_a_participant_cannot_plant_what_git_or_tools_run(hub: HubProcess,
     join = JoinProcess(f"{hub.url}/s/{room}", victim, "victim").start()
     try:
         async with pycrdt_client(f"{hub.ws_url}/ws/{room}") as doc:
-            files = doc.get("files", type=pycrdt.Map)
+            files = SchemaFiles(doc)
             with doc.transaction():
                 for key, text in attack.items():
-                    files[key] = pycrdt.Text(text)
-                files["ok.txt"] = pycrdt.Text("fine\n")
+                    files[key] = text
+                files["ok.txt"] = "fine\n"
             await eventually(lambda: read(victim / "ok.txt") == "fine\n" and read(victim / "sub/code.py") == "x = 1\n",
                              what="the harmless files mirrored")
 
             # The attacker edits a planted file again, and adds a marker after it.
             with doc.transaction():
-                files[".git"] = pycrdt.Text("gitdir: evilrepo\n# again\n")
-                files["marker.txt"] = pycrdt.Text("after\n")
+                files[".git"] = "gitdir: evilrepo\n# again\n"
+                files["marker.txt"] = "after\n"
             await eventually(lambda: read(victim / "marker.txt") == "after\n")
 
             # The teammate runs git where the attacker meant them to: nothing runs.
@@ -146,13 +147,13 @@ async def test_links_in_the_folder_cannot_lead_a_write_elsewhere(hub: HubProcess
     join = JoinProcess(f"{hub.url}/s/{room}", victim, "victim").start()
     try:
         async with pycrdt_client(f"{hub.ws_url}/ws/{room}") as doc:
-            files = doc.get("files", type=pycrdt.Map)
+            files = SchemaFiles(doc)
             with doc.transaction():
-                files["out/evil.txt"] = pycrdt.Text("escaped\n")
-                files["cfg/config"] = pycrdt.Text('[core]\n\tfsmonitor = "touch pwned"\n')
-                files["cfg/hooks/post-checkout"] = pycrdt.Text("#!/bin/sh\ntouch pwned\n")
-                files[".git/config"] = pycrdt.Text("[core]\n")
-                files["ok.txt"] = pycrdt.Text("fine\n")
+                files["out/evil.txt"] = "escaped\n"
+                files["cfg/config"] = '[core]\n\tfsmonitor = "touch pwned"\n'
+                files["cfg/hooks/post-checkout"] = "#!/bin/sh\ntouch pwned\n"
+                files[".git/config"] = "[core]\n"
+                files["ok.txt"] = "fine\n"
             await eventually(lambda: read(victim / "ok.txt") == "fine\n")
             await eventually(lambda: "cfg/hooks/post-checkout" in join.output(), what="the refusals said")
             assert list(outside.iterdir()) == []
@@ -171,11 +172,11 @@ async def test_tool_config_is_mirrored_only_when_asked_and_git_never(hub: HubPro
     room = "tools-room"
     folder = tmp_path / "W"
     async with pycrdt_client(f"{hub.ws_url}/ws/{room}") as doc:
-        files = doc.get("files", type=pycrdt.Map)
+        files = SchemaFiles(doc)
         with doc.transaction():
-            files[".vscode/settings.json"] = pycrdt.Text('{"editor.tabSize": 4}\n')
-            files[".envrc"] = pycrdt.Text("export A=1\n")
-            files[".Git/config"] = pycrdt.Text("[core]\n")
+            files[".vscode/settings.json"] = '{"editor.tabSize": 4}\n'
+            files[".envrc"] = "export A=1\n"
+            files[".Git/config"] = "[core]\n"
         join = JoinProcess(f"{hub.url}/s/{room}", folder, "ann", "--allow-tool-config").start()
         try:
             await eventually(lambda: read(folder / ".envrc") == "export A=1\n" and

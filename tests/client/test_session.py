@@ -12,6 +12,7 @@ import pytest
 
 from collab.client.provider import ProviderError, Status
 from collab.client.session import Session
+from collab.workspace import Workspace
 from tests.client.support import metric
 from tests.support.waiting import eventually
 from tests.support.hub_process import HubProcess
@@ -24,7 +25,7 @@ async def test_two_sessions_and_a_stock_pycrdt_client_share_files(hub: HubProces
         async with pycrdt_client(f"{hub.ws_url}/ws/files-room") as stock:
             a.workspace.write("main.py", "print('hi')\n")
             await eventually(lambda: "main.py" in b.workspace and b.workspace.read("main.py") == "print('hi')\n")
-            files = stock.get("files", type=__import__("pycrdt").Map)
+            files = Workspace(stock).files  # schema 2, read by path (docs/workspace.md)
             await eventually(lambda: "main.py" in files and str(files["main.py"]) == "print('hi')\n")
             b.workspace.write("main.py", "print('hi there')\n")
             await eventually(lambda: a.workspace.read("main.py") == "print('hi there')\n")

@@ -135,6 +135,19 @@ async def test_a_deleted_file_is_in_everyones_trash_and_anyone_restores_it(hub: 
             ada.ws.restore(file_id)
 
 
+async def test_undo_of_a_delete_brings_the_same_file_back_for_everyone(hub: HubProcess) -> None:
+    async with clients(f"{hub.url}/s/undo-delete", "ada", "bob") as (ada, bob):
+        file_id = ada.ws.create("main.py", "print('hi')\n")
+        await converged(ada, bob)
+        assert ada.ws.delete("main.py") == file_id  # what undo needs
+        await converged(ada, bob)
+        assert "main.py" not in bob.ws
+        assert ada.ws.restore(file_id) == "main.py"
+        files, trash = await converged(ada, bob)
+        assert files == {"main.py": "print('hi')\n"} and trash == [] and bob.ws.file_id("main.py") == file_id
+        assert ada.ws.delete("nothing.py") is None
+
+
 async def test_a_suggestion_follows_its_file_through_a_rename(hub: HubProcess) -> None:
     async with clients(f"{hub.url}/s/suggestion-rename", "ada", "bob") as (ada, bob):
         ada.ws.write("geo.py", "def area(r):\n    return 3.14 * r * r\n")

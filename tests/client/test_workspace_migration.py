@@ -6,7 +6,9 @@ collab/workspace.py: three files (one renamed, one edited), a ready suggestion, 
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -53,34 +55,37 @@ async def test_a_plaintext_room_of_the_previous_schema_is_migrated_once(hub: Hub
     async with pycrdt_client(f"{hub.ws_url}/ws/schema1-room") as old:
         old.apply_update(schema1_update())
         async with Session.connect(link, name="ada") as ada:
-            await eventually(lambda: ada.workspace.snapshot() == FILES, what="ada reads the schema-1 room")
-            assert ada.workspace.schema == 1
-            assert ada.workspace.migrate()
+            # Opening the room migrated it, as the page does: nothing to call.
             assert_migrated(ada.workspace)
+            assert not ada.migrate() and not ada.workspace.migrate()  # once
             # A client of the previous release finds only the notice where the files were.
             await eventually(lambda: legacy_keys(old) == [UPGRADE_NOTICE_PATH], what="old client sees the notice")
             notice = str(old.get("files", type=pycrdt.Map)[UPGRADE_NOTICE_PATH])
             assert "Upgrade collab" in notice
+            # What it writes there reaches no schema-2 file.
+            old.get("files", type=pycrdt.Map)["README.md"] = pycrdt.Text("written by an old client\n")
             async with Session.connect(link, name="bob") as bob:
                 assert_migrated(bob.workspace)
-                assert not bob.workspace.migrate()  # once
+                assert not bob.migrate()
                 # The migrated files are files like any other: renamed, the suggestion follows.
                 bob.workspace.rename("src/app/helpers.py", "src/app/tools.py")
                 await eventually(lambda: "src/app/tools.py" in ada.workspace)
                 (suggestion,) = list(ada.workspace.iter_suggestions())
                 assert suggestion.file == "src/app/tools.py"
                 assert ada.workspace.anchor_index(suggestion.id) == VECTOR["suggestion"]["index"]
+                assert ada.workspace.read("README.md") == FILES["README.md"]
 
 
-async def test_two_clients_migrating_at_once_make_one_copy_of_each_file(hub: HubProcess) -> None:
+async def test_two_clients_opening_the_room_at_once_make_one_copy_of_each_file(hub: HubProcess) -> None:
     link = f"{hub.url}/s/schema1-race"
     async with pycrdt_client(f"{hub.ws_url}/ws/schema1-race") as old:
         old.apply_update(schema1_update())
-        async with Session.connect(link, name="ada") as ada, Session.connect(link, name="bob") as bob:
-            for s in (ada, bob):
-                await eventually(lambda s=s: s.workspace.snapshot() == FILES)
-            # Both migrate before either hears of the other's migration.
-            assert ada.workspace.migrate() and bob.workspace.migrate()
+        async with contextlib.AsyncExitStack() as a, contextlib.AsyncExitStack() as b:
+            # Both connect (and so migrate) at the same moment, before either hears of the other's migration.
+            ada, bob = await asyncio.gather(
+                a.enter_async_context(Session.connect(link, name="ada")),
+                b.enter_async_context(Session.connect(link, name="bob")),
+            )
             await ada.wait_idle()
             await bob.wait_idle()
             for s in (ada, bob):
@@ -98,10 +103,9 @@ async def test_an_encrypted_room_of_the_previous_schema_is_migrated(hub: HubProc
         async with Session.connect(read_link(hub.url, keys), name="reader") as reader:
             # A reader cannot migrate; it reads the schema-1 room as it is.
             await eventually(lambda: reader.workspace.snapshot() == FILES)
+            assert reader.workspace.schema == 1 and not reader.migrate()
             async with Session.connect(write_link(hub.url, keys), name="ada") as ada:
-                await eventually(lambda: ada.workspace.snapshot() == FILES)
-                assert ada.workspace.migrate()
-                assert_migrated(ada.workspace)
+                assert_migrated(ada.workspace)  # on opening
                 await ada.wait_idle()
                 await eventually(lambda: reader.workspace.schema == 2)
                 assert_migrated(reader.workspace)
@@ -110,6 +114,7 @@ async def test_an_encrypted_room_of_the_previous_schema_is_migrated(hub: HubProc
         async with Session.connect(write_link(hub.url, keys), name="late") as late:
             await eventually(lambda: late.workspace.schema == 2)
             assert_migrated(late.workspace)
+            assert not late.migrate()
 
 
 def test_a_room_of_a_later_schema_is_refused_not_written() -> None:

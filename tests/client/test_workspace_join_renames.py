@@ -1,0 +1,110 @@
+"""`collab join` and renames: a rename on disk is a rename in the session (the file keeps its id and
+every edit made to it meanwhile), and a rename in the session is one rename on disk (same inode)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tests.client.join_process import JoinProcess
+from tests.client.workspace_clients import clients, converged
+from tests.support.hub_process import HubProcess
+from tests.support.waiting import eventually
+
+
+def read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+
+
+HELPERS = "def helper():\n    return 1\n"
+
+
+async def test_an_offline_edit_survives_a_rename_on_disk(hub: HubProcess, tmp_path: Path) -> None:
+    link = f"{hub.url}/s/join-rename-disk"
+    folder = tmp_path / "mirror"
+    async with clients(link, "ada", "bob") as (ada, bob):
+        ada.ws.write("src/app/helpers.py", HELPERS)
+        ada.ws.write("README.md", "hello\n")
+        await converged(ada, bob)
+        file_id = ada.ws.file_id("src/app/helpers.py")
+        join = JoinProcess(link, folder, "joe").start()
+        try:
+            await eventually(lambda: read(folder / "src/app/helpers.py") == HELPERS, timeout=20)
+            # Bob edits the file while offline; meanwhile it is renamed in joe's folder.
+            await bob.offline()
+            bob.ws.write("src/app/helpers.py", HELPERS + "# bob was here\n")
+            os.rename(folder / "src/app/helpers.py", folder / "src/app/tools.py")
+            await eventually(lambda: "src/app/tools.py" in ada.ws, timeout=20, what="the rename reaches ada")
+            assert ada.ws.file_id("src/app/tools.py") == file_id  # the same file, not a new one
+            assert ada.ws.trash() == [] and "src/app/helpers.py" not in ada.ws
+            await bob.online()
+            files, trash = await converged(ada, bob)
+            assert files == {"src/app/tools.py": HELPERS + "# bob was here\n", "README.md": "hello\n"}
+            assert trash == []
+            await eventually(lambda: read(folder / "src/app/tools.py") == HELPERS + "# bob was here\n", timeout=20)
+            assert read(folder / "src/app/helpers.py") is None
+        finally:
+            assert join.stop() == 0, join.output()
+
+
+async def test_a_folder_renamed_on_disk_keeps_its_files_and_their_edits(hub: HubProcess, tmp_path: Path) -> None:
+    link = f"{hub.url}/s/join-rename-folder"
+    folder = tmp_path / "mirror"
+    tree = {"src/__init__.py": "", "src/util/__init__.py": "", "src/util/strings.py": "def up(s):\n    return s.upper()\n",
+            "src/main.py": "print('hi')\n", "notes.md": "notes\n"}
+    async with clients(link, "ada") as (ada,):
+        for path, text in tree.items():
+            ada.ws.write(path, text)
+        ids = {path: ada.ws.file_id(path) for path in tree}
+        join = JoinProcess(link, folder, "joe").start()
+        try:
+            for path, text in tree.items():
+                await eventually(lambda path=path, text=text: read(folder / path) == text, timeout=20)
+            os.rename(folder / "src", folder / "lib")
+            # Ada types into a file of the folder while it moves.
+            ada.ws.write("src/main.py", "print('hi')\nprint('ada')\n")
+            moved = {("lib" + p[3:] if p.startswith("src/") else p): t for p, t in tree.items()}
+            moved["lib/main.py"] = "print('hi')\nprint('ada')\n"
+            await eventually(lambda: ada.ws.snapshot() == moved, timeout=20, what="the folder moved in the session")
+            # Every file is the one it was (the two empty __init__.py each kept its own id), none went to the trash.
+            assert {p: ada.ws.file_id(p) for p in moved} == {
+                ("lib" + p[3:] if p.startswith("src/") else p): fid for p, fid in ids.items()
+            }
+            assert ada.ws.trash() == []
+            await eventually(lambda: read(folder / "lib/main.py") == "print('hi')\nprint('ada')\n", timeout=20)
+            assert not (folder / "src").exists()
+        finally:
+            assert join.stop() == 0, join.output()
+
+
+async def test_a_rename_in_the_session_is_one_rename_on_disk(hub: HubProcess, tmp_path: Path) -> None:
+    link = f"{hub.url}/s/join-rename-session"
+    folder = tmp_path / "mirror"
+    async with clients(link, "ada") as (ada,):
+        ada.ws.write("src/helpers.py", HELPERS)
+        ada.ws.write("src/pkg/a.py", "a = 1\n")
+        ada.ws.write("src/pkg/b.py", "b = 2\n")
+        join = JoinProcess(link, folder, "joe").start()
+        try:
+            await eventually(lambda: read(folder / "src/pkg/b.py") == "b = 2\n", timeout=20)
+            inode = (folder / "src/helpers.py").stat().st_ino
+            ada.ws.rename("src/helpers.py", "src/tools.py")
+            await eventually(lambda: read(folder / "src/tools.py") == HELPERS, timeout=20)
+            assert read(folder / "src/helpers.py") is None
+            assert (folder / "src/tools.py").stat().st_ino == inode  # moved, not deleted and written anew
+            # A folder renamed in the session moves its files on disk, and leaves no empty folder behind.
+            inodes = {p: (folder / "src/pkg" / p).stat().st_ino for p in ("a.py", "b.py")}
+            ada.ws.rename_folder("src/pkg", "lib/pkg")
+            await eventually(lambda: read(folder / "lib/pkg/b.py") == "b = 2\n" and read(folder / "lib/pkg/a.py") == "a = 1\n",
+                             timeout=20)
+            assert {p: (folder / "lib/pkg" / p).stat().st_ino for p in ("a.py", "b.py")} == inodes
+            assert not (folder / "src/pkg").exists()
+            # An edit saved on disk after the rename lands in the same file for everyone.
+            (folder / "src/tools.py").write_text(HELPERS + "# joe\n")
+            await eventually(lambda: ada.ws.snapshot().get("src/tools.py") == HELPERS + "# joe\n", timeout=20)
+            assert ada.ws.trash() == []
+        finally:
+            assert join.stop() == 0, join.output()
