@@ -15,11 +15,16 @@ export const Frame = {
   AWARENESS: 0x06,
   SYNCED: 0x07,
   LEFT: 0x08,
+  ROTATED: 0x09, // the room's latest rotation envelope (web/src/crypto/epochs.ts)
   HELLO: 0x11,
   PUBLISH: 0x12,
   SNAPSHOT: 0x13,
   CLIENT_AWARENESS: 0x14,
+  ROTATE: 0x16,
 } as const;
+
+// Close code: an encrypted room moved to new keys; reconnect (a ROTATED frame carries them).
+export const KEYS_ROTATED = 4410;
 
 export const Nack = { STORE_UNAVAILABLE: 1, FORBIDDEN: 2, INVALID: 3, SNAPSHOT_CONFLICT: 4 } as const;
 
@@ -33,7 +38,8 @@ export type HubFrame =
   | { type: typeof Frame.NACK; clientRef: number; code: number; reason: string }
   | { type: typeof Frame.AWARENESS; connId: bigint; envelope: Bytes }
   | { type: typeof Frame.SYNCED; head: number }
-  | { type: typeof Frame.LEFT; connId: bigint };
+  | { type: typeof Frame.LEFT; connId: bigint }
+  | { type: typeof Frame.ROTATED; envelope: Bytes };
 
 export class RelayProtocolError extends Error {
   override name = "RelayProtocolError";
@@ -80,6 +86,9 @@ export function parseHubFrame(input: ArrayBuffer | Uint8Array): HubFrame {
     case Frame.LEFT:
       exact(9);
       return { type: Frame.LEFT, connId: view.getBigUint64(1) };
+    case Frame.ROTATED:
+      need(2);
+      return { type: Frame.ROTATED, envelope: data.slice(1) };
     default:
       throw new RelayProtocolError(`unknown frame type 0x${data[0]!.toString(16)}`);
   }
@@ -95,6 +104,10 @@ export function publish(clientRef: number, envelope: Uint8Array): Bytes {
 
 export function snapshot(clientRef: number, envelope: Uint8Array): Bytes {
   return concat([Frame.SNAPSHOT], u64(clientRef), envelope);
+}
+
+export function rotate(clientRef: number, envelope: Uint8Array): Bytes {
+  return concat([Frame.ROTATE], u64(clientRef), envelope);
 }
 
 export function awareness(envelope: Uint8Array): Bytes {

@@ -4,9 +4,11 @@ import * as Y from "yjs";
 import { Awareness, encodeAwarenessUpdate, removeAwarenessStates } from "y-protocols/awareness";
 import { signChallenge, signReaderChallenge } from "../crypto/auth.js";
 import { b64urlEncode } from "../crypto/b64url.js";
-import type { Bytes } from "../crypto/bytes.js";
+import { equal, type Bytes } from "../crypto/bytes.js";
 import { EnvelopeType, ReplayedEnvelope, newAuthorId, openEnvelope, sealAwareness, sealSnapshot, sealUpdate } from "../crypto/envelope.js";
-import type { RoomKeys } from "../crypto/keys.js";
+import { Keyring, Removed, openRotation, parseRotation } from "../crypto/epochs.js";
+import { RoomKeys } from "../crypto/keys.js";
+import { DeviceKey, enroll, prepareRotation, registerRotator, rememberRotatedLink, roster } from "./rotation.js";
 import { ReplayGuard } from "../crypto/replay.js";
 import * as relay from "../protocol/relay.js";
 import { encodeSnapshot } from "../protocol/snapshot.js";
@@ -65,6 +67,14 @@ export class EncryptedTransport implements Transport {
   private unsealed: Uint8Array[] = [];
   private outbox: Outgoing[] = [];
   private readonly log: RoomLog; // which entries the document holds, which are held or missing
+  readonly keyring: Keyring; // this epoch's keys and every earlier one's (docs/e2ee.md "Rotation")
+  private readonly device = new DeviceKey(); // this browser profile's X25519 key: rotations seal to it
+  private rotating: { ref: number; keys: RoomKeys; envelope: Bytes; removed: string[]; done: (keys: RoomKeys | Error) => void } | null = null;
+  private rotated = new Listeners<[RoomKeys]>();
+  readonly forks: string[] = []; // where another member's log (or a snapshot's) differed from ours
+  private forkSeen = new Set<string>();
+  private ahead = new Map<number, { seq: number; since: number }>();
+  private gossipTimer: ReturnType<typeof setInterval> | null = null;
   private sinceSnapshot = 0;
   private saidBlocked = false;
   private snapshotInFlight = false;
@@ -85,15 +95,17 @@ export class EncryptedTransport implements Transport {
 
   constructor(
     readonly doc: Y.Doc,
-    private readonly keys: RoomKeys,
+    keys: RoomKeys,
     private readonly url: string,
     private readonly options: EncryptedOptions,
   ) {
     this.awareness = new Awareness(doc);
+    this.keyring = new Keyring(keys);
+    registerRotator(this.awareness, this);
     this.canWrite = keys.canWrite;
     this.compactAfter = options.compactAfter ?? 500;
     this.log = new RoomLog(
-      keys,
+      this.keyring,
       this.guard,
       {
         apply: (update) => Y.applyUpdate(this.doc, update, this),
@@ -109,6 +121,7 @@ export class EncryptedTransport implements Transport {
           this.warn(reason);
           this.ws?.close(1000, "asking the hub again for missing entries");
         },
+        fork: (message) => this.fork(message),
       },
       options.gapWait ?? 2000,
     );
@@ -134,7 +147,28 @@ export class EncryptedTransport implements Transport {
         this.connectSoon(0);
       },
     );
+    this.gossipTimer = setInterval(() => this.gossip(), 1000);
     this.connect();
+  }
+
+  /** The room's keys as of now: the current epoch's. */
+  get keys(): RoomKeys {
+    return this.keyring.current;
+  }
+
+  /** The short code of the log this page holds (seq:hash), for people to compare out of band. */
+  get logCode(): string {
+    return this.log.hash.code;
+  }
+
+  /** The names the room's roster lists (a rotation keeps their devices). */
+  rosterNames(): string[] {
+    return [...new Set(roster(this.doc).map((d) => d.name))];
+  }
+
+  /** The room moved to new keys (a rotation: ours, or another member's that kept this device). */
+  onRotated(listener: (keys: RoomKeys) => void): void {
+    this.rotated.add(listener);
   }
 
   get pending(): number {
@@ -157,6 +191,7 @@ export class EncryptedTransport implements Transport {
 
   destroy(): void {
     this.destroyed = true;
+    if (this.gossipTimer) clearInterval(this.gossipTimer);
     this.unwatch();
     this.log.disconnected();
     if (this.retryTimer) clearTimeout(this.retryTimer);
@@ -200,6 +235,7 @@ export class EncryptedTransport implements Transport {
 
   private onClosed(code: number, reason: string): void {
     if (this.destroyed) return;
+    if (this.state === "failed") return; // removed from the session: nothing to come back to
     if (code === 4404 && this.keys.canWrite && !this.registered) {
       // A writer holds everything needed to (re-)register the room: do it and try again.
       this.registered = true;
@@ -308,7 +344,146 @@ export class EncryptedTransport implements Transport {
       case relay.Frame.LEFT:
         this.dropPeer(frame.connId);
         break;
+      case relay.Frame.ROTATED:
+        await this.onRotation(ws, frame.envelope);
+        break;
     }
+  }
+
+  // --- key epochs (docs/e2ee.md "Rotation") -------------------------------------------------
+
+  /** The room's rotation: a later epoch (move to it, or learn we were removed), or the current
+   * epoch's own (a joiner of a rotated link learns the earlier epochs' keys from it). */
+  private async onRotation(ws: WebSocket, envelope: Bytes): Promise<void> {
+    const pending = this.rotating;
+    if (pending && equal(envelope, pending.envelope)) {
+      await this.adopt();
+      ws.close(1000, "the room's keys were rotated");
+      return;
+    }
+    let opened;
+    try {
+      opened = await openRotation(envelope, this.keys, await this.device.key());
+    } catch (err) {
+      if (err instanceof Removed) {
+        this.failure = `you were removed from this session (${err.message}): ask for a new link`;
+        this.set("failed");
+        ws.close(1000, "removed");
+        return;
+      }
+      this.warn(`ignored a key rotation from the hub: ${(err as Error).message}`);
+      return;
+    }
+    if (opened.logHash) this.log.checkHash(opened.ref, opened.logHash, "the rotation");
+    if (opened.keys.epoch === this.keys.epoch) {
+      this.keyring.learn(opened.chain, opened.starts);
+      return;
+    }
+    await this.advance(opened.keys, opened.chain, opened.starts);
+    ws.close(1000, "the room's keys were rotated: reconnecting with the new ones");
+  }
+
+  private async advance(keys: RoomKeys, chain: Map<number, RoomKeys>, starts: Map<number, number>): Promise<void> {
+    await this.keyring.advance(keys, chain, starts);
+    this.canWrite = keys.canWrite;
+    // What waits for the hub was sealed under the old epoch, which the hub now refuses: seal it again.
+    this.outbox = this.outbox.filter((o) => !o.snapshot);
+    this.snapshotInFlight = false;
+    for (const out of this.outbox) {
+      if (!out.update) continue;
+      out.frames = [relay.publish(out.ref, await sealUpdate(keys, this.authorId, out.authorSeq, out.update))];
+      out.sentOn = null;
+    }
+    rememberRotatedLink(keys);
+    this.warn(`the room's keys were rotated (key epoch ${keys.epoch}); this page has the new ones`);
+    this.rotated.emit(keys);
+    this.changed.emit();
+  }
+
+  private async adopt(): Promise<void> {
+    const pending = this.rotating;
+    this.rotating = null;
+    if (!pending || this.keys.epoch >= pending.keys.epoch) return;
+    const rot = parseRotation(pending.envelope);
+    await this.advance(pending.keys, new Map(this.keyring.past), new Map([...this.keyring.starts, [rot.epoch, rot.ref]]));
+    const roster = this.doc.getMap("roster");
+    this.doc.transact(() => {
+      for (const [key, value] of roster.entries()) {
+        const name = (value as { name?: unknown } | null)?.name;
+        if (typeof name === "string" && pending.removed.includes(name)) roster.delete(key);
+      }
+    });
+    pending.done(pending.keys);
+  }
+
+  /** Move the room to its next key epoch, keeping every roster device except those of `remove`. */
+  async rotate(remove: string[]): Promise<RoomKeys> {
+    if (!this.keys.canWrite) throw new Error("only a write link can remove someone");
+    if (!this.live || this.rotating) throw new Error("not connected to the hub right now");
+    const blocked = this.log.blocked();
+    if (blocked) throw new Error(`cannot rotate while ${blocked}`);
+    if (this.outbox.length || this.unsealed.length) throw new Error("edits are still on their way to the hub: try again in a moment");
+    const prepared = await prepareRotation(this.doc, this.keyring, remove, await this.device.publicKey(), this.log.since, this.log.hash.at(this.log.since));
+    const ref = this.nextRef++;
+    return new Promise<RoomKeys>((resolve, reject) => {
+      this.rotating = {
+        ref, keys: prepared.keys, envelope: prepared.envelope, removed: remove,
+        done: (result) => (result instanceof Error ? reject(result) : resolve(result)),
+      };
+      if (!this.send(relay.rotate(ref, prepared.envelope))) {
+        this.rotating = null;
+        reject(new Error("not connected to the hub right now"));
+      }
+    });
+  }
+
+  // --- fork detection (docs/e2ee.md "Fork detection") ---------------------------------------
+
+  private fork(message: string): void {
+    this.forks.push(message);
+    if (this.forks.length > 100) this.forks.shift();
+    this.warn(message);
+  }
+
+  /** Once a second: our (epoch, seq, hash) into presence, the peers' compared with ours; and this
+   * device listed in the roster, so a rotation keeps it. */
+  private gossip(): void {
+    if (!this.live) return;
+    const state = this.awareness.getLocalState();
+    const name = (state as { user?: { name?: unknown } } | null)?.user?.name;
+    if (this.keys.canWrite && typeof name === "string") void this.device.publicKey().then((pub) => pub && enroll(this.doc, pub, name));
+    if (state && this.log.hash.anchored) {
+      const mine = { e: this.keys.epoch, s: this.log.hash.seq, h: [...this.log.hash.digest.subarray(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("") };
+      const now = state.log as typeof mine | undefined;
+      if (!now || now.e !== mine.e || now.s !== mine.s || now.h !== mine.h) this.awareness.setLocalStateField("log", mine);
+    }
+    for (const [clientId, peer] of this.awareness.getStates()) {
+      if (clientId === this.doc.clientID) continue;
+      const g = (peer as { log?: { e?: unknown; s?: unknown; h?: unknown } }).log;
+      if (!g || g.e !== this.keys.epoch || typeof g.s !== "number" || typeof g.h !== "string" || !/^[0-9a-f]{2,64}$/.test(g.h)) continue;
+      if (g.s > this.log.hash.seq) {
+        this.peerAhead(clientId, g.s);
+        continue;
+      }
+      const key = `${clientId}:${g.s}`;
+      if (this.forkSeen.has(key) || !this.log.hash.at(g.s)) continue;
+      if (this.forkSeen.size > 10_000) this.forkSeen.clear();
+      this.forkSeen.add(key);
+      this.log.checkHash(g.s, Uint8Array.from(g.h.match(/../g)!.map((x) => parseInt(x, 16))), `participant ${clientId}`);
+    }
+  }
+
+  private peerAhead(clientId: number, seq: number): void {
+    const now = Date.now();
+    const seen = this.ahead.get(clientId) ?? { seq, since: now };
+    if (!this.ahead.has(clientId)) this.ahead.set(clientId, seen);
+    if (this.log.hash.seq >= seen.seq) {
+      this.ahead.set(clientId, { seq, since: now });
+      return;
+    }
+    if (now - seen.since < 3000 || this.log.missing()) return;
+    this.ahead.set(clientId, { seq: seen.seq, since: Infinity });
+    this.fork(`participant ${clientId} has seen the room's log up to seq ${seen.seq}, but the hub says this page has everything at seq ${this.log.hash.seq}: the hub may be withholding entries (or serving an old snapshot)`);
   }
 
   private async applyAwareness(connId: bigint, data: Uint8Array): Promise<void> {
@@ -385,6 +560,11 @@ export class EncryptedTransport implements Transport {
   }
 
   private acked(ref: number, seq: number): void {
+    if (this.rotating?.ref === ref) {
+      const ws = this.ws;
+      void this.adopt().then(() => ws?.close(1000, "the room's keys were rotated"));
+      return;
+    }
     const index = this.outbox.findIndex((o) => o.ref === ref);
     if (index < 0) return;
     const [out] = this.outbox.splice(index, 1);
@@ -401,12 +581,18 @@ export class EncryptedTransport implements Transport {
       }
       this.sinceSnapshot++;
     }
-    this.log.acked(seq);
+    this.log.acked(seq, out!.snapshot ? undefined : out!.frames[0]!.subarray(9)); // PUBLISH: type, ref, envelope
     this.changed.emit();
     this.maybeCompact();
   }
 
   private nacked(ref: number, code: number, reason: string): void {
+    if (this.rotating?.ref === ref) {
+      const pending = this.rotating;
+      this.rotating = null;
+      pending.done(new Error(`the hub refused the rotation (${code}: ${reason})`));
+      return;
+    }
     const out = this.outbox.find((o) => o.ref === ref);
     if (!out) return;
     if (code === relay.Nack.STORE_UNAVAILABLE) {
@@ -447,7 +633,7 @@ export class EncryptedTransport implements Transport {
         this.snapshotInFlight = false; // something went missing meanwhile
         return;
       }
-      const plaintext = encodeSnapshot({ heads: this.guard.export(), state: Y.encodeStateAsUpdate(this.doc) });
+      const plaintext = encodeSnapshot({ heads: this.guard.export(), state: Y.encodeStateAsUpdate(this.doc) }, this.log.hash.at(this.log.since));
       if (plaintext.length + 1024 > MAX_SNAPSHOT_BYTES) { // the envelope adds 153 bytes
         this.snapshotInFlight = false;
         return;

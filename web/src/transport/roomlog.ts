@@ -10,10 +10,12 @@
 //   each time the same thing is still missing after asking, the wait doubles, up to a minute;
 // - blocked() says why no snapshot may be made now: anything missing, or anything rejected.
 import type { Bytes } from "../crypto/bytes.js";
-import { EnvelopeType, ReplayedEnvelope, openEnvelope, parseEnvelope, type Envelope } from "../crypto/envelope.js";
+import { EnvelopeType, ReplayedEnvelope, WrongEpoch, openEnvelope, parseEnvelope, type Envelope } from "../crypto/envelope.js";
+import { Keyring } from "../crypto/epochs.js";
 import type { RoomKeys } from "../crypto/keys.js";
+import { LogHash } from "../crypto/loghash.js";
 import { describeGap, type Held, type ReplayGuard } from "../crypto/replay.js";
-import { decodeSnapshot } from "../protocol/snapshot.js";
+import { decodeSnapshot, snapshotLogHash } from "../protocol/snapshot.js";
 import { Watermark } from "./watermark.js";
 
 const MAX_ASK_WAIT = 60_000;
@@ -29,12 +31,16 @@ export interface RoomLogHooks {
   snapshotApplied(): void;
   /** Entries have been missing too long: end this connection and resume from `since`. */
   askAgain(reason: string): void;
+  /** Someone committed to another log than ours (fork detection, docs/e2ee.md). */
+  fork?(message: string): void;
 }
 
 export class RoomLog {
   readonly seen = new Watermark(); // entries dealt with: applied, replays of what is applied, rejected
   rejected = new Set<number>(); // entries dropped whose content the document lacks
   head = 0; // the hub's head as of the last SYNCED
+  readonly hash = new LogHash(); // fork detection (web/src/crypto/loghash.ts)
+  private readonly keyring: Keyring;
   private live = false;
   private wait: number;
   private lastKey: string | null = null;
@@ -42,11 +48,12 @@ export class RoomLog {
   private timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
-    private readonly keys: RoomKeys,
+    keys: Keyring | RoomKeys,
     private readonly guard: ReplayGuard,
     private readonly hooks: RoomLogHooks,
     private readonly askWait = 2000,
   ) {
+    this.keyring = keys instanceof Keyring ? keys : new Keyring(keys);
     this.wait = askWait;
   }
 
@@ -102,8 +109,25 @@ export class RoomLog {
   }
 
   /** Our own update is stored as entry `seq` (the document has it: we made it). */
-  acked(seq: number): void {
+  acked(seq: number, envelope?: Uint8Array): void {
     this.seen.saw(seq);
+    if (envelope) void this.hash.entry(seq, envelope);
+  }
+
+  /** Compare a hash someone committed to at `seq` with ours; false (and said) when they differ. */
+  checkHash(seq: number, digest: Uint8Array, what: string): boolean {
+    const mine = this.hash.at(seq);
+    if (!mine || mine.subarray(0, digest.length).every((b, i) => b === digest[i])) return true;
+    this.hooks.fork?.(`${what} at seq ${seq} was shown another log than this page (log code here ${this.hash.code}): the hub may be showing members different histories`);
+    return false;
+  }
+
+  private keysFor(seq: number, env: Envelope): RoomKeys {
+    const keys = this.keyring.forEntry(seq, env.epoch);
+    if (keys) return keys;
+    const current = this.keyring.epoch;
+    if (env.epoch < current) throw new WrongEpoch(`entry ${seq} is of key epoch ${env.epoch}, after the rotation that ended it (or this page lacks that epoch's keys)`);
+    throw new WrongEpoch(`entry ${seq} is of key epoch ${env.epoch}; this page is at epoch ${current}`);
   }
 
   private schedule(): void {
@@ -137,15 +161,17 @@ export class RoomLog {
     try {
       env = parseEnvelope(data);
     } catch (err) {
+      await this.hash.entry(seq, data);
       this.refuse(seq, err);
       return;
     }
     if (env.type === EnvelopeType.SNAPSHOT) return this.snapshot(seq, env);
+    await this.hash.entry(seq, data);
     if (this.seen.has(seq)) return; // the same hub entry again (history overlapping a resume)
     let ready: Held[];
     try {
       if (env.type !== EnvelopeType.UPDATE) throw new Error(`an entry must be an update, got type ${env.type}`);
-      const opened = await openEnvelope(this.keys, env);
+      const opened = await openEnvelope(this.keysFor(seq, env), env);
       try {
         ready = this.guard.admit(seq, opened);
       } catch (err) {
@@ -179,8 +205,10 @@ export class RoomLog {
 
   private async snapshot(seq: number, env: Envelope): Promise<void> {
     if (seq <= this.since) return; // we already hold everything it covers
+    let committed: Uint8Array | null = null;
     try {
-      const opened = await openEnvelope(this.keys, env);
+      const opened = await openEnvelope(this.keysFor(seq, env), env);
+      committed = snapshotLogHash(opened.plaintext);
       if (opened.ref !== seq) throw new Error(`the hub labelled a snapshot covering ${opened.ref} as seq ${seq}`);
       const content = decodeSnapshot(opened.plaintext);
       this.guard.check(opened);
@@ -195,6 +223,8 @@ export class RoomLog {
     }
     this.seen.advance(seq);
     this.rejected = new Set([...this.rejected].filter((s) => s > seq));
+    if (committed) this.checkHash(seq, committed, "a snapshot");
+    await this.hash.startAt(seq, committed ? new Uint8Array(committed) as Bytes : null);
     this.hooks.snapshotApplied();
     const [ready, covered] = this.guard.release();
     for (const item of covered) this.seen.saw(item.seq); // the snapshot's heads say its state has it

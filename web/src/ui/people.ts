@@ -6,6 +6,7 @@ import type { Workspace } from "../workspace.js";
 import type { Announcer } from "./announcer.js";
 import { clear, h, perFrame } from "./dom.js";
 import type { Follow } from "./follow.js";
+import { logCodeLine, removeButton } from "./remove_member.js";
 
 export interface Person {
   clientId: number;
@@ -43,7 +44,7 @@ export class PeoplePanel {
     private readonly announcer: Announcer,
     private readonly follow: FollowControl,
   ) {
-    this.el = h("section", { class: "panel", "aria-labelledby": "people-heading" }, h("h2", { id: "people-heading" }, "People"), this.list);
+    this.el = h("section", { class: "panel", "aria-labelledby": "people-heading" }, h("h2", { id: "people-heading" }, "People"), this.list, logCodeLine(awareness));
     awareness.on("change", () => this.render());
     follow.onChange(() => this.render());
     // The list says what the AI is doing; that changes with the document, not only presence.
@@ -82,6 +83,8 @@ export class PeoplePanel {
         const jump = h("button", { type: "button", class: "secondary small", "aria-label": `Jump to ${p.name}`, title: "Go to where they are, once" }, "Jump to");
         jump.addEventListener("click", () => this.follow.jumpTo(p.clientId));
         item.append(follow, jump);
+        const remove = removeButton(this.awareness, p, this.announcer); // encrypted rooms, write links
+        if (remove) item.append(remove);
       }
       this.list.append(item);
     }
