@@ -8,6 +8,12 @@ page's own, from asking to the first ghost text in the editor (``data-first-ms``
 
     .venv/bin/python -m bench.inline.run --typists 1 --pauses 40
     .venv/bin/python -m bench.inline.run --typists 10 --pauses 20 --browser
+    .venv/bin/python -m bench.inline.run --typists 0 --editors 1 --pauses 40   # through `collab editor`
+
+With ``--editors N``, N more typists are editors on the other end of a real bridge (`collab
+editor`, docs/editor-protocol.md): they send an edit and their cursor, the bridge asks after its
+pause (fixed here, ``--debounce-ms``), and the figure is from that pause's end to the first
+``inline`` notification read from the bridge's stdout, as a Neovim or VS Code plugin reads it.
 
 Each pause ends one of three ways, as a person at the keyboard does: accepted once done (Tab),
 typed through (the next characters match, then Tab: same request), or typed over (a mismatching
@@ -42,6 +48,9 @@ from tests.support.hub_process import HubProcess
 from tests.support.openai_stub_server import OpenAIStubServer, Reply
 
 TTFT_LINE = re.compile(r"inline (\S{8}): \w+, ttft ([\d.]+) ms")
+STAGES_LINE = re.compile(r"inline (\S{8}) stages: seen ([\d.]+) ready ([\d.]+) token ([\d.]+) published ([\d.]+)")
+# The agent logs its stages on its own clock, time.monotonic(): CLOCK_MONOTONIC, the same in every
+# process on Linux, so they line up with the typists' own time.monotonic() stamps here.
 TOKENS = ["total", " =", " sum", "(x", " for", " x", " in", " items", ")"]
 
 
@@ -63,17 +72,19 @@ async def reply_when(me: InlineTypist, key: str) -> dict[str, Any]:
 
 
 async def python_typist(i: int, session: Session, pauses: int, out: dict[str, float],
-                        outcomes: dict[str, int]) -> None:
+                        outcomes: dict[str, int], spans: dict[str, tuple[float, float]]) -> None:
     rng = random.Random(i)
     me = InlineTypist(session.awareness)
     path = f"f{i}.py"
     for _ in range(pauses):
         await asyncio.sleep(rng.uniform(0.3, 1.2))  # typing, then a pause
         text = session.workspace.read(path)
-        started = time.perf_counter()
+        started = time.monotonic()
         rid = me.ask(text, path, len(text))
         await reply_when(me, "text")
-        out[rid] = (time.perf_counter() - started) * 1000
+        now = time.monotonic()
+        out[rid] = (now - started) * 1000
+        spans[rid] = (started, now)
         roll = rng.random()
         if roll < 0.25:
             me.clear()  # typed over: withdrawn mid-stream
@@ -109,13 +120,112 @@ async def browser_typist(hub: HubProcess, link: str, pauses: int, out: dict[str,
             outcomes["accepted"] += 1
 
 
+class TimedBridge:
+    """`collab editor` on stdio, each notification stamped with when it was read (time.monotonic)."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.next_id = 0
+        self.waiting: dict[int, asyncio.Future[Any]] = {}
+        self.inline: list[tuple[float, dict[str, Any]]] = []
+        self.arrived = asyncio.Event()
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        from collab.editor.rpc import read_frame
+
+        assert self.proc.stdout is not None
+        while True:
+            body = await read_frame(self.proc.stdout)
+            if not isinstance(body, bytes):
+                return
+            now = time.monotonic()
+            message = json.loads(body)
+            if message.get("method") in ("inline", "inline_clear"):
+                self.inline.append((now, message))
+                self.arrived.set()
+            elif "id" in message and message["id"] in self.waiting:
+                self.waiting.pop(message["id"]).set_result(message)
+
+    async def call(self, method: str, **params: Any) -> Any:
+        from collab.editor.rpc import encode
+
+        assert self.proc.stdin is not None
+        self.next_id += 1
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.waiting[self.next_id] = future
+        self.proc.stdin.write(encode({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params}))
+        answer = await asyncio.wait_for(future, 60)
+        if "error" in answer:
+            raise RuntimeError(f"{method}: {answer['error']['message']}")
+        return answer["result"]
+
+    async def until(self, check: Any) -> tuple[float, dict[str, Any]]:
+        """The first inline notification (from now on) that ``check`` accepts."""
+        seen = len(self.inline)
+        while True:
+            for stamp, message in self.inline[seen:]:
+                if check(message):
+                    return stamp, message
+            seen = len(self.inline)
+            self.arrived.clear()
+            await asyncio.wait_for(self.arrived.wait(), 60)
+
+
+def end_position(text: str) -> dict[str, int]:
+    lines = text.split("\n")
+    return {"line": len(lines) - 1, "character": len(lines[-1].encode("utf-16-le")) // 2}
+
+
+async def editor_typist(i: int, link: str, pauses: int, debounce_ms: float, out: dict[str, float],
+                        outcomes: dict[str, int], spans: dict[str, tuple[float, float]]) -> None:
+    rng = random.Random(1000 + i)
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "collab.cli", "editor", "--name", f"e{i}",
+                                                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    b = TimedBridge(proc)
+    path = f"e{i}.py"
+    try:
+        await b.call("join", link=link)
+        await b.call("inline_enable", enabled=True, debounce_ms=debounce_ms)
+        for _ in range(pauses):
+            await asyncio.sleep(rng.uniform(0.3, 1.2))
+            opened = await b.call("open", path=path)  # afresh each pause: revision 0, no bookkeeping here
+            text, at = opened["text"], end_position(opened["text"])
+            started = time.monotonic()
+            await b.call("edit", path=path, revision=0, changes=[{"range": {"start": at, "end": at}, "text": "v"}])
+            at = end_position(text + "v")
+            await b.call("cursor", path=path, revision=0, ranges=[{"start": at, "end": at}])
+            stamp, first = await b.until(lambda m: m["method"] == "inline" and m["params"]["text"])
+            rid = first["params"]["id"]
+            out[rid] = (stamp - started) * 1000 - debounce_ms
+            spans[rid] = (started + debounce_ms / 1000, stamp)
+            if rng.random() < 0.25:  # typed over: a mismatching key withdraws it (and asks nothing new)
+                await b.call("edit", path=path, revision=0, typing=False,
+                             changes=[{"range": {"start": at, "end": at}, "text": "#"}])
+                outcomes["typed_over"] += 1
+                continue
+            if not first["params"]["done"]:
+                await b.until(lambda m: m["params"]["id"] == rid and (m["method"] == "inline_clear" or m["params"]["done"]))
+            await b.call("inline_accept", id=rid)
+            outcomes["accepted"] += 1
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(proc.wait(), 15)
+        if proc.returncode is None:
+            proc.kill()
+        b.reader.cancel()
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     stub = OpenAIStubServer(default=Reply(tokens=TOKENS, delay=args.ttft_ms / 1000)).start()
     data = Path(tempfile.mkdtemp(prefix="bench-inline-"))
     hub = HubProcess(data).start()
     env = {**os.environ, "OPENAI_BASE_URL": stub.base_url, "OPENAI_API_KEY": "sk-bench"}
     agent: subprocess.Popen[str] | None = None
-    latencies: dict[str, dict[str, float]] = {"python": {}, "browser": {}}
+    latencies: dict[str, dict[str, float]] = {"python": {}, "browser": {}, "editor": {}}
+    spans: dict[str, dict[str, tuple[float, float]]] = {"python": {}, "editor": {}}
     agent_lines: list[str] = []
     outcomes = {"accepted": 0, "typed_over": 0}
     try:
@@ -127,10 +237,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         threading.Thread(target=lambda: agent_lines.extend(agent.stderr or ()), daemon=True).start()
         async with contextlib.AsyncExitStack() as stack:
             sessions = [await stack.enter_async_context(Session.connect(link, name=f"t{i}")) for i in range(args.typists)]
+            admin = await stack.enter_async_context(Session.connect(link, name="files"))
             for i, s in enumerate(sessions):
                 s.workspace.write(f"f{i}.py", f"def f{i}(items):\n    ")
-            sessions[0].workspace.write("b.py", "def g(items):\n    ")
-            while not any(isinstance(st, dict) and st.get("agent") for st in sessions[0].awareness.states.values()):
+            for i in range(args.editors):
+                admin.workspace.write(f"e{i}.py", f"def e{i}(items):\n    ")
+            admin.workspace.write("b.py", "def g(items):\n    ")
+            await admin.wait_idle()
+            while not any(isinstance(st, dict) and st.get("agent") for st in admin.awareness.states.values()):
                 await asyncio.sleep(0.05)
             ready = asyncio.Event()
             jobs: list[asyncio.Task[None]] = []
@@ -139,8 +253,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.wait([jobs[0], asyncio.create_task(ready.wait())], return_when=asyncio.FIRST_COMPLETED)
                 if jobs[0].done():
                     jobs[0].result()  # it failed before it was ready: say why
-            jobs += [asyncio.create_task(python_typist(i, s, args.pauses, latencies["python"], outcomes))
+            jobs += [asyncio.create_task(python_typist(i, s, args.pauses, latencies["python"], outcomes, spans["python"]))
                      for i, s in enumerate(sessions)]
+            jobs += [asyncio.create_task(editor_typist(i, link, args.pauses, args.debounce_ms, latencies["editor"],
+                                                       outcomes, spans["editor"]))
+                     for i in range(args.editors)]
             await asyncio.gather(*jobs)
     finally:
         if agent is not None:
@@ -150,7 +267,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         stub.stop()
     calls = len(stub.requests)
     closed_early = sum(1 for r in stub.requests if r.disconnected)
-    report: dict[str, Any] = {"typists": args.typists, "browser": args.browser, "pauses_each": args.pauses,
+    report: dict[str, Any] = {"typists": args.typists, "editors": args.editors, "browser": args.browser,
+                              "pauses_each": args.pauses,
                               "stub_ttft_ms": args.ttft_ms, "model_calls": calls, **outcomes,
                               "cancellation_rate": round(closed_early / calls, 3) if calls else None,
                               "calls_per_accepted": round(calls / outcomes["accepted"], 3) if outcomes["accepted"] else None}
@@ -163,7 +281,23 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         report[f"{kind}_pause_to_first_char_ms"] = summary(list(by_id.values()))
         report[f"{kind}_overhead_vs_stub_ttft_ms"] = summary(nominal)
         report[f"{kind}_overhead_vs_agent_measured_ttft_ms"] = summary(measured)
+    stages = {m.group(1): [float(x) for x in m.groups()[1:]] for m in map(STAGES_LINE.search, agent_lines) if m}
+    for kind, by_id in spans.items():
+        rows = [(start, *stages[rid[:8]], end) for rid, (start, end) in by_id.items() if rid[:8] in stages]
+        if rows:
+            report[f"{kind}_stages_ms"] = breakdown(rows)
     return report
+
+
+def breakdown(rows: list[tuple[float, ...]]) -> dict[str, Any]:
+    """Where the time from the request to the first character at the typist went, stage by stage
+    (each row: asked, seen by the agent, prompt ready, first token, published, at the typist)."""
+    names = ["to_agent", "prompt", "model_first_token", "to_publish", "to_typist"]
+    out: dict[str, Any] = {}
+    for k, name in enumerate(names):
+        out[name] = summary([(row[k + 1] - row[k]) * 1000 for row in rows])
+    out["all_but_the_model"] = summary([((row[5] - row[0]) - (row[3] - row[2])) * 1000 for row in rows])
+    return out
 
 
 def summary(values: list[float]) -> dict[str, float] | None:
@@ -179,4 +313,6 @@ if __name__ == "__main__":
     parser.add_argument("--pauses", type=int, default=30, help="pauses per typist (default 30)")
     parser.add_argument("--ttft-ms", type=float, default=50.0, help="the stub's time to first token and per token")
     parser.add_argument("--browser", action="store_true", help="one more typist: a Chromium page (Playwright)")
+    parser.add_argument("--editors", type=int, default=0, help="more typists, each an editor through `collab editor`")
+    parser.add_argument("--debounce-ms", type=float, default=300.0, help="the editors' bridges' pause (fixed here)")
     print(json.dumps(asyncio.run(main(parser.parse_args())), indent=2))

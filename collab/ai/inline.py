@@ -140,7 +140,10 @@ class InlineCompleter:
         self._tasks: dict[int, tuple[str, asyncio.Task[None]]] = {}  # typist -> (request id, its task)
         self._slots = asyncio.Semaphore(self.config.max_open)
         self._pacer: ReplyPacer | None = None
-        self._publish = publish
+        self._publish_state = publish
+        # Where a request's time goes, for bench/inline (the debug log only, never the text): when it
+        # was seen, its prompt ready, its first token in, and that first text published.
+        self._timing: dict[str, dict[str, float]] = {}
         self._subs: list[Any] = []
         self._changed = asyncio.Event()
         self._flush_timer: asyncio.TimerHandle | None = None
@@ -173,6 +176,24 @@ class InlineCompleter:
         if self._flush_timer is not None:
             self._flush_timer.cancel()
         self.ledger.flush_inline()
+
+    def _publish(self) -> None:
+        self._publish_state()
+        if not self._timing or not log.isEnabledFor(logging.DEBUG):
+            self._timing.clear()
+            return
+        now = self._clock()
+        for request_id, stamps in list(self._timing.items()):
+            if "answered" in stamps:
+                del self._timing[request_id]
+                log.debug("agent %s inline %s stages: seen %.6f ready %.6f token %.6f published %.6f",
+                          self.ledger.name, request_id[:8], stamps["seen"], stamps.get("ready", 0.0),
+                          stamps.get("token", 0.0), now)
+
+    def _stamp(self, request_id: str, stage: str) -> None:
+        stamps = self._timing.get(request_id)
+        if stamps is not None and stage not in stamps:
+            stamps[stage] = self._clock()
 
     @property
     def busy(self) -> int:
@@ -208,6 +229,11 @@ class InlineCompleter:
             del self.replies[client]
             self._want(urgent=False)  # nobody waits for a withdrawn reply to go
         if ask is not None and self.config.enabled and (client not in self.replies) and self._elected():
+            if log.isEnabledFor(logging.DEBUG):
+                self._timing[ask.id] = {"seen": self._clock()}
+                del_old = [k for k in self._timing if k != ask.id][:-64]  # withdrawn before any text
+                for k in del_old:
+                    del self._timing[k]
             task = asyncio.get_running_loop().create_task(self._serve(ask), name=f"inline {ask.id}")
             self._tasks[client] = (ask.id, task)
             task.add_done_callback(partial(self._ended, client, ask.id))
@@ -230,6 +256,8 @@ class InlineCompleter:
         # The first characters are what a typist waits for; an end with no text (a refusal) too.
         first = ask.client not in self.replies or (not self.replies[ask.client]["text"] and bool(text))
         self.replies[ask.client] = reply
+        if text and first:
+            self._stamp(ask.id, "answered")
         self._want(urgent=first or (done and not text))
 
     # -- serving one request -----------------------------------------------------------------------
@@ -240,6 +268,7 @@ class InlineCompleter:
             self._answer(ask, "", done=True, error=refusal)
             return
         request = await self._prepare(ask)
+        self._stamp(ask.id, "ready")
         if request is None:
             self._answer(ask, "", done=True, error="the file changed before the completion could start")
             return
@@ -318,6 +347,7 @@ class InlineCompleter:
         try:
             async with contextlib.aclosing(deltas):
                 async for delta in deltas:
+                    self._stamp(ask.id, "token")
                     raw += delta
                     text, stopped = fim.strip_stops(raw, stops)
                     text, over = fim.cut(text, one_line=one_line, max_chars=self.config.max_chars,
