@@ -256,7 +256,7 @@ class MirrorIO:
         """The file ``old`` is at ``new`` on disk now: one write of its path in the session (its
         text, and edits to it in flight, stay); False when the session cannot take it (``old``
         gone there, ``new`` taken), and the caller sends it as a new file instead."""
-        if self.session_text(old) is None or self.session_text(new) is not None or old not in self.base:
+        if self.session_text(old) is None or self.session_text(new) is not None:
             return False
         with self.local_edit():
             if self._txn_need is None:
@@ -268,6 +268,7 @@ class MirrorIO:
             self._own.pop(old, None)
             self._own[new] = self._txn_need
             # Journaled inside the transaction, as a Send's base is: before the rename can be sent.
+            # (At the start there is no base yet: the actions after the rename agree on one.)
             self.base.move(old, new, self._txn_need)
         return True
 

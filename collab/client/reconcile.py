@@ -134,10 +134,15 @@ def reconcile(
     / a local file is not sent (None: it is). Such a path is left alone on both sides: not written,
     moved or deleted here, not edited or deleted in the session. ``folder`` is read lazily, one path
     at a time, and only for paths that are mirrored, so a large folder is never held in memory twice."""
+    moved = _moved_while_away(session, folder, known, not_written, not_sent) if deletes else {}
+    olds = {old: new for new, (old, _) in moved.items()}
     for path in sorted(session):
         refused = not_written(path)
         if refused is not None:
             yield path, [refused]
+            continue
+        if path in olds:
+            yield path, []  # renamed here while away: decided with its new path
             continue
         disk = folder.get(path)
         yield path, _start_session_file(path, session[path], disk, _base_of(known.get(path), disk), base_text)
@@ -147,7 +152,37 @@ def reconcile(
             yield path, [refused]
             continue
         disk = folder.get(path)
+        if path in moved:
+            old, base = moved[path]
+            yield path, [RenameInSession(path, old), *_start_session_file(path, session[old], disk, base, base_text)]
+            continue
         yield path, _start_local_file(path, disk, _base_of(known.get(path), disk), deletes)
+
+
+def _moved_while_away(
+    session: Mapping[str, str],
+    folder: Mapping[str, str | Skipped],
+    known: Mapping[str, Sequence[str]],
+    not_written: Callable[[str], Note | None],
+    not_sent: Callable[[str], Note | None],
+) -> dict[str, tuple[str, str]]:
+    """Files renamed or moved here while the mirror was stopped: a session file the last run synced
+    is gone from the folder, and a local file the session lacks holds one of its bases. new path ->
+    (old path, the base hash they share)."""
+    gone = {p: known[p] for p in session if known.get(p) and p not in folder and not_written(p) is None}
+    if not gone:
+        return {}
+    wanted = {digest for chain in gone.values() for digest in chain}
+    appeared: dict[str, str] = {}
+    for path in folder.keys() - session.keys():
+        disk = folder.get(path) if not_sent(path) is None else None
+        if isinstance(disk, str) and text_hash(disk) in wanted:
+            appeared[path] = text_hash(disk)
+    if not appeared:
+        return {}
+    found = set(appeared.values())
+    claims = {p: next(d for d in reversed(chain) if d in found) for p, chain in gone.items() if found & set(chain)}
+    return {new: (old, claims[old]) for old, new in renames(appeared, claims)}
 
 
 def _base_of(candidates: Sequence[str] | None, disk: LocalText) -> str | None:

@@ -11,6 +11,7 @@ from collab.client.reconcile import (
     Note,
     Refresh,
     RemoveLocal,
+    RenameInSession,
     Send,
     SetAside,
     Skip,
@@ -18,6 +19,7 @@ from collab.client.reconcile import (
     on_local,
     on_remote,
     reconcile,
+    renames,
     text_hash,
 )
 
@@ -134,3 +136,29 @@ def test_the_same_edit_made_on_both_sides_is_kept_once() -> None:
     assert on_remote("a", session=THERE, disk=THERE, base=BASE) == [
         Send("a", THERE, base=THERE), Adopt("a", THERE)]
     assert on_local("a", text=THERE, base=BASE, session=THERE) == [Send("a", THERE, base=THERE)]
+
+
+def test_a_moved_folder_pairs_each_file_with_its_own_even_when_texts_are_alike() -> None:
+    gone = {"src/__init__.py": "", "src/util/__init__.py": "", "src/util/s.py": "S\n", "other.py": "O\n"}
+    appeared = {"lib/__init__.py": "", "lib/util/__init__.py": "", "lib/util/s.py": "S\n", "new.py": "N\n"}
+    assert sorted(renames(appeared, gone)) == [
+        ("src/__init__.py", "lib/__init__.py"), ("src/util/__init__.py", "lib/util/__init__.py"),
+        ("src/util/s.py", "lib/util/s.py"),
+    ]
+    assert renames({"b.py": "changed\n"}, {"a.py": "A\n"}) == []  # renamed and edited: no rename
+
+
+def test_a_remote_edit_of_a_file_gone_from_disk_waits_for_the_local_side() -> None:
+    # A rename (or delete) here the watcher has not reported yet: not written back at the old path.
+    assert on_remote("a.py", session="A2\n", disk=None, base="A\n") == []
+
+
+def test_a_file_renamed_here_while_away_is_renamed_in_the_session() -> None:
+    plan = start({"old.py": "A\nmore\n", "keep.py": "K\n"}, {"new.py": "A\n", "keep.py": "K\n"},
+                 {"old.py": text_hash("A\n"), "keep.py": text_hash("K\n")}, deletes=True)
+    assert plan["old.py"] == []
+    # Renamed in the session, then the session's newer text (edited there meanwhile) written to the new path.
+    assert plan["new.py"] == [RenameInSession("new.py", "old.py"), Write("new.py", "A\nmore\n")]
+    # Only for a folder of this room's last run (deletes): otherwise a file the session lacks is new.
+    fresh = start({"old.py": "A\n"}, {"new.py": "A\n"}, {"old.py": text_hash("A\n")})
+    assert fresh["new.py"] == [Send("new.py", "A\n", base="A\n")] and fresh["old.py"] == [Write("old.py", "A\n")]

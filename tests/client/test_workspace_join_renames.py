@@ -108,3 +108,32 @@ async def test_a_rename_in_the_session_is_one_rename_on_disk(hub: HubProcess, tm
             assert ada.ws.trash() == []
         finally:
             assert join.stop() == 0, join.output()
+
+
+async def test_files_renamed_while_the_join_was_stopped_are_renamed_on_the_next_join(hub: HubProcess, tmp_path: Path) -> None:
+    link = f"{hub.url}/s/join-rename-away"
+    folder = tmp_path / "mirror"
+    async with clients(link, "ada") as (ada,):
+        ada.ws.write("src/helpers.py", HELPERS)
+        ada.ws.write("src/pkg/__init__.py", "")
+        ada.ws.write("notes.md", "notes\n")
+        ids = {p: ada.ws.file_id(p) for p in ("src/helpers.py", "src/pkg/__init__.py")}
+        join = JoinProcess(link, folder, "joe").start()
+        await eventually(lambda: read(folder / "notes.md") == "notes\n", timeout=20)
+        assert join.stop() == 0, join.output()
+        # While joe's mirror is stopped: he renames a file and moves a folder; ada edits the file.
+        os.rename(folder / "src/helpers.py", folder / "src/tools.py")
+        os.rename(folder / "src/pkg", folder / "lib")
+        ada.ws.write("src/helpers.py", HELPERS + "# ada, meanwhile\n")
+        join = JoinProcess(link, folder, "joe").start()
+        try:
+            want = {"src/tools.py": HELPERS + "# ada, meanwhile\n", "lib/__init__.py": "", "notes.md": "notes\n"}
+            await eventually(lambda: ada.ws.snapshot() == want, timeout=20, what="the renames reach the session")
+            assert ada.ws.file_id("src/tools.py") == ids["src/helpers.py"]
+            assert ada.ws.file_id("lib/__init__.py") == ids["src/pkg/__init__.py"]
+            assert ada.ws.trash() == []
+            await eventually(lambda: read(folder / "src/tools.py") == HELPERS + "# ada, meanwhile\n", timeout=20)
+            assert read(folder / "src/helpers.py") is None and not (folder / "src/pkg").exists()
+            assert not (folder / ".collab/conflicts").exists(), join.output()
+        finally:
+            assert join.stop() == 0, join.output()
