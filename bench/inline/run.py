@@ -218,6 +218,28 @@ async def editor_typist(i: int, link: str, pauses: int, debounce_ms: float, out:
         b.reader.cancel()
 
 
+async def sdk_baseline(stub: OpenAIStubServer, calls: int) -> dict[str, float] | None:
+    """The openai SDK straight at the stub, no collab: its time to first token on this machine now.
+    What the agent-measured TTFT adds to the stub's nominal one is this client's and server's cost."""
+    from openai import AsyncOpenAI
+
+    client = AsyncOpenAI(base_url=stub.base_url, api_key="sk-bench")
+    times: list[float] = []
+    try:
+        for _ in range(calls):
+            started = time.monotonic()
+            stream = await client.chat.completions.create(model="stub-model", stream=True,
+                                                          messages=[{"role": "user", "content": "x = "}])
+            async for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    times.append((time.monotonic() - started) * 1000)
+                    break
+            await stream.close()
+    finally:
+        await client.close()
+    return summary(times)
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     stub = OpenAIStubServer(default=Reply(tokens=TOKENS, delay=args.ttft_ms / 1000)).start()
     data = Path(tempfile.mkdtemp(prefix="bench-inline-"))
@@ -228,6 +250,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     spans: dict[str, dict[str, tuple[float, float]]] = {"python": {}, "editor": {}}
     agent_lines: list[str] = []
     outcomes = {"accepted": 0, "typed_over": 0}
+    baseline = await sdk_baseline(stub, args.baseline) if args.baseline else None
+    baseline_calls = len(stub.requests)
     try:
         link = write_link(hub.url, create_encrypted_room(hub.url))
         # At debug level the agent logs each inline call's time to first token as it saw it (SDK and
@@ -265,13 +289,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             agent.wait(20)
         hub.stop()
         stub.stop()
-    calls = len(stub.requests)
-    closed_early = sum(1 for r in stub.requests if r.disconnected)
+    calls = len(stub.requests) - baseline_calls
+    closed_early = sum(1 for r in stub.requests[baseline_calls:] if r.disconnected)
     report: dict[str, Any] = {"typists": args.typists, "editors": args.editors, "browser": args.browser,
                               "pauses_each": args.pauses,
                               "stub_ttft_ms": args.ttft_ms, "model_calls": calls, **outcomes,
                               "cancellation_rate": round(closed_early / calls, 3) if calls else None,
-                              "calls_per_accepted": round(calls / outcomes["accepted"], 3) if outcomes["accepted"] else None}
+                              "calls_per_accepted": round(calls / outcomes["accepted"], 3) if outcomes["accepted"] else None,
+                              "sdk_direct_ttft_ms": baseline}
     model_ttft = {m.group(1): float(m.group(2)) for m in map(TTFT_LINE.search, agent_lines) if m}
     for kind, by_id in latencies.items():
         if not by_id:
@@ -315,4 +340,5 @@ if __name__ == "__main__":
     parser.add_argument("--browser", action="store_true", help="one more typist: a Chromium page (Playwright)")
     parser.add_argument("--editors", type=int, default=0, help="more typists, each an editor through `collab editor`")
     parser.add_argument("--debounce-ms", type=float, default=300.0, help="the editors' bridges' pause (fixed here)")
+    parser.add_argument("--baseline", type=int, default=20, help="direct SDK calls to the stub first (0: none)")
     print(json.dumps(asyncio.run(main(parser.parse_args())), indent=2))

@@ -3,6 +3,7 @@ openai backend (the real SDK) against the local streaming server; and the trash 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any, AsyncIterator
 
@@ -178,3 +179,39 @@ async def test_an_editor_that_inserts_the_completion_itself_records_it_as_ai_ass
         assert record["length"] == len("items) * 2") and record["by"] == "ed"
         again = await b.call("inline_accept", id=shown[-1]["id"], inserted=True)
         assert "no inline completion" in again["error"]["message"]
+
+
+async def test_keystrokes_inside_the_pause_ask_nothing_and_one_pause_asks_once(
+    hub: HubProcess, stub: OpenAIStubServer
+) -> None:
+    """Typing every 80 ms inside a 600 ms pause never asks; stopping asks once."""
+    async with room_with_agent(hub, stub) as (link, ann, agent), bridge() as b:
+        await b.result("join", link=link, name="ed")
+        await b.result("open", path="calc.py")
+        await b.result("inline_enable", debounce_ms=600)  # the adaptive one's longest (a loaded machine stalls)
+        typist = Typist(b, SOURCE)
+        for piece in "total_of_items":
+            await typist.type(piece)
+            await asyncio.sleep(0.08)
+        assert stub.requests == [] and agent.inline.model_calls == 0
+        await eventually(lambda: b.of("inline"), 20, what="a completion after the pause")
+        await asyncio.sleep(1.0)
+        assert len(stub.requests) == 1 and agent.inline.model_calls == 1
+
+
+def test_the_pause_adapts_to_the_typists_rhythm() -> None:
+    from collab.editor.inline import AdaptiveDebounce
+
+    pause = AdaptiveDebounce()
+    assert pause.delay() == 0.3  # no rhythm yet
+    for n in range(20):
+        pause.keystroke(n * 0.1)  # 100 ms between keys
+    assert abs(pause.delay() - 0.25) < 1e-9
+    for n in range(20):
+        pause.keystroke(10 + n * 0.02)  # very fast: never under 200 ms
+    assert pause.delay() == 0.2
+    slow = AdaptiveDebounce()
+    for n in range(20):
+        slow.keystroke(n * 1.0)  # one key a second: never over 600 ms
+    assert slow.delay() == 0.6
+    assert AdaptiveDebounce(fixed=0.05).delay() == 0.05
