@@ -129,7 +129,15 @@ class FileTable:
         self._paths: dict[str, str] | None = None  # visible path -> id; None: to compute
         self._published: dict[str, str] = {}  # what the listeners were last told
         self._listeners: list[PathListener] = []
+        self._closed = True
+        self._subs: list[tuple[Any, pycrdt.Subscription]] = []
+        self._open()
+
+    def _open(self) -> None:
+        if not self._closed:
+            return
         self._closed = False
+        self._paths = None
         self._subs = [
             (self.fs, self.fs.observe_deep(self._on_fs)),
             (self.meta, self.meta.observe(self._on_meta)),
@@ -212,7 +220,9 @@ class FileTable:
     # -- observing ---------------------------------------------------------------------------------
 
     def listen(self, listener: PathListener) -> None:
-        """``listener(paths)``: the visible paths whose file appeared, went, or changed its text."""
+        """``listener(paths)``: the visible paths whose file appeared, went, or changed its text
+        (observing again after a ``close``)."""
+        self._open()
         if not self._listeners:
             self._published = dict(self.paths()) if self.schema() >= SCHEMA else {}
         self._listeners.append(listener)
@@ -223,7 +233,7 @@ class FileTable:
 
     def close(self) -> None:
         """Unobserve the document (idempotent). Reading stays right after it: with nothing to say
-        when the cache is stale, the paths are computed on every read."""
+        when the cache is stale, the paths are computed on every read; ``listen`` observes again."""
         for root, sub in self._subs:
             root.unobserve(sub)
         self._subs = []

@@ -139,6 +139,7 @@ class Agent:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._worker = None
+        self.ws.close()  # its file table observes the document, which may outlive the agent
 
     async def __aenter__(self) -> "Agent":
         await self.start()

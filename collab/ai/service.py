@@ -44,7 +44,6 @@ from collab.config import env_name
 from collab.crypto.keys import RoomKeys
 from collab.crypto.links import link_secrets, normalize_server_base, read_link, write_link
 from collab.crypto.redact import Redactor
-from collab.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -329,7 +328,7 @@ class AgentService:
             return
         try:
             async with Session.connect(link, name=self.name, color=self.config.agent.color, device_key=self.key) as session:
-                ws = Workspace(session.doc)
+                ws = session.workspace  # closed with the session (its observers go with it)
                 if ws.agent_removed(self.name):
                     # An old invite replayed after a removal: a fresh invite clears the flag first.
                     log.info("agent service %s: not joining room %s, it removed this agent", self.name, keys.room_id)

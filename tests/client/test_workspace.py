@@ -6,6 +6,7 @@ import base64
 import json
 import random
 import subprocess
+from typing import Any
 
 import pycrdt
 import pytest
@@ -280,3 +281,15 @@ def test_ignore_rules(tmp_path) -> None:  # type: ignore[no-untyped-def]
         assert rules.ignored(path), path
     for path in ("a.py", "src/out.py", "secret.txt", ".gitignore"):
         assert not rules.ignored(path), path
+
+
+def test_a_closed_workspace_stops_observing_the_document_and_still_reads_it_right() -> None:
+    doc: pycrdt.Doc[Any] = pycrdt.Doc()
+    with Workspace(doc) as ws:
+        ws.migrate()
+        ws.write("a.py", "x = 1\n")
+        seen: list[object] = []
+        ws.files.observe_deep(seen.append)
+    Workspace(doc).rename("a.py", "b.py")  # by another workspace on the same document
+    assert seen == [] and ws.table._subs == []
+    assert ws.paths() == ["b.py"] and ws.read("b.py") == "x = 1\n"
