@@ -392,10 +392,14 @@ class Mirror:
                 else:
                     missing.add(rel)
                     missing.update(p for p in self.base if p.startswith(rel + "/"))
-            self._renamed_here(present)
+            # A rename here waits out the delete grace with the deletes: an editor's safe save
+            # (original -> backup name, new file written, backup removed) is no rename.
+            moves = self._renamed_here(present)
+            waiting = {new for _, new in moves}
             for rel in present:
-                self._local_changed(rel)
-            missing = {m for m in missing if m in self.base}
+                if rel not in waiting:
+                    self._local_changed(rel)
+            missing = {m for m in missing if m in self.base} | {old for old, _ in moves}
         if missing:
             mass = self._mass(len(missing))
             await asyncio.sleep(MASS_DELETE_GRACE_S if mass else DELETE_GRACE_S)
@@ -404,6 +408,7 @@ class Mirror:
                 await asyncio.sleep(MASS_DELETE_GRACE_S - DELETE_GRACE_S)
             async with self._lock:
                 self._check_folder()
+                self._rename(moves)
                 for rel in sorted(missing):
                     if not (self.root / rel).exists() and rel in self.base:
                         session = self.io.session_text(rel)
@@ -417,34 +422,43 @@ class Mirror:
                     elif (self.root / rel).is_file():
                         self._local_changed(rel)
 
-    def _renamed_here(self, present: list[str]) -> None:
-        """Files new to the session that are files gone from disk under a new name (``mv``, a folder
-        moved, an editor's rename) become renames in the session, not a delete and a create: the file
-        keeps its id, and an edit someone makes to it at the same time (or made offline) stays in it.
-        Told apart by their text, as it is now: the new file holds what the gone one last agreed on."""
+    def _renamed_here(self, present: list[str]) -> list[tuple[str, str]]:
+        """Files new to the session that look like files gone from disk under a new name (``mv``, a
+        folder moved, an editor's rename): (old, new) pairs, told apart by their text as it is now
+        (the new file holds what the gone one last agreed on). ``_rename`` makes them renames in the
+        session, not a delete and a create: the file keeps its id, and an edit someone makes to it
+        at the same time (or made offline) stays in it."""
         new = [rel for rel in present if rel not in self.base and self.io.session_text(rel) is None]
         if not new:
-            return
+            return []
         gone = {
             rel: text for rel, text in self.base.items()
             if not os.path.lexists(self.root / rel) and self.io.session_text(rel) is not None
         }
         if not gone:
-            return
+            return []
         appeared: dict[str, str] = {}
         for rel in new:
             text = self.io.disk(rel) if self.io.not_sent(rel) is None else None
             if isinstance(text, str):
                 appeared[rel] = text
-        pairs = renames(appeared, gone)
+        return renames(appeared, gone)
+
+    def _rename(self, pairs: list[tuple[str, str]]) -> None:
+        """Carry out the renames that still hold after the grace (the old path still gone, the new
+        file still there, the same text); a new file that is no rename after all is sent as new."""
         if not pairs:
             return
         with self.io.local_edit():  # a folder moved is one transaction, as rename_folder makes it
             for old, rel in pairs:
-                if self.io.rename_in_session(old, rel):
+                held = (not os.path.lexists(self.root / old) and old in self.base
+                        and self.io.disk(rel) == self.base[old])
+                if held and self.io.rename_in_session(old, rel):
                     if old in self._ids:
                         self._ids[rel] = self._ids.pop(old)
                     self._mark_dirty(rel)  # a remote edit not yet written here goes to its new place
+                elif (self.root / rel).is_file():
+                    self._local_changed(rel)
 
     def _mass(self, gone: int) -> bool:
         """Most files vanishing at once: an rm -rf of the folder may still be running."""

@@ -3,6 +3,7 @@ every edit made to it meanwhile), and a rename in the session is one rename on d
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -135,5 +136,27 @@ async def test_files_renamed_while_the_join_was_stopped_are_renamed_on_the_next_
             await eventually(lambda: read(folder / "src/tools.py") == HELPERS + "# ada, meanwhile\n", timeout=20)
             assert read(folder / "src/helpers.py") is None and not (folder / "src/pkg").exists()
             assert not (folder / ".collab/conflicts").exists(), join.output()
+        finally:
+            assert join.stop() == 0, join.output()
+
+
+async def test_a_safe_save_through_a_backup_name_is_an_edit_not_a_rename(hub: HubProcess, tmp_path: Path) -> None:
+    # JetBrains' "safe write": the original goes to a backup name, the new text is written, the
+    # backup is removed. The watcher may report the moment in between: that is no rename.
+    link = f"{hub.url}/s/join-safe-save"
+    folder = tmp_path / "mirror"
+    async with clients(link, "ada") as (ada,):
+        ada.ws.write("app.py", HELPERS)
+        file_id = ada.ws.file_id("app.py")
+        join = JoinProcess(link, folder, "joe").start()
+        try:
+            await eventually(lambda: read(folder / "app.py") == HELPERS, timeout=20)
+            os.rename(folder / "app.py", folder / "app.py___jb_old___")
+            await asyncio.sleep(0.25)  # one watcher batch (200 ms debounce) sees only the backup
+            (folder / "app.py").write_text(HELPERS + "# saved\n")
+            os.unlink(folder / "app.py___jb_old___")
+            await eventually(lambda: ada.ws.snapshot().get("app.py") == HELPERS + "# saved\n", timeout=20)
+            assert ada.ws.file_id("app.py") == file_id  # the same file: edits made to it meanwhile stay in it
+            await eventually(lambda: "app.py___jb_old___" not in ada.ws, timeout=20)
         finally:
             assert join.stop() == 0, join.output()
