@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+from collab.client import folderstate
 from collab.client.session import Session
 from tests.support.hub_process import HubProcess
 from tests.support.waiting import eventually
@@ -95,3 +96,25 @@ async def test_share_keeps_the_folder_live_until_ctrl_c_and_out_of_git_status(hu
     async with Session.connect(link2, name="bob") as bob:
         assert bob.workspace.snapshot() == {"app.py": "print('hi')\nprint('ada')\nprint('host')\n", "lib/new.py": "x = 1\n"}
     assert (folder / ".git/info/exclude").read_text().count(".collab/") == 1  # said once
+
+
+def test_the_state_is_excluded_in_the_repository_the_folder_is_in(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "sub").mkdir(parents=True)
+    git(repo, "init", "-q")
+    (repo / "a.txt").write_text("a\n")
+    git(repo, "add", "a.txt")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "a")
+    # A folder inside a repository (not its top): the repository's own exclude, said once.
+    assert folderstate.exclude_from_git(repo / "sub") == repo / ".git/info/exclude"
+    assert folderstate.exclude_from_git(repo / "sub") is None
+    # A worktree's .git is a file: its exclude is the common one, which already has the line.
+    git(repo, "worktree", "add", "-q", str(tmp_path / "wt"))
+    assert folderstate.git_exclude_file(tmp_path / "wt") == (repo / ".git/info/exclude").resolve()
+    assert folderstate.exclude_from_git(tmp_path / "wt") is None
+    for where in (repo / "sub", tmp_path / "wt"):
+        (where / ".collab").mkdir()
+        (where / ".collab/state.json").write_text("{}")
+        assert ".collab" not in git(where, "status", "--porcelain", "--untracked-files=all")
+    # Outside any repository nothing is written.
+    assert folderstate.exclude_from_git(tmp_path / "plain") is None
