@@ -25,6 +25,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from collab.hub.log_limit import LogLimit
+from collab.hub.read_ahead import ReadAheadWebsocket
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ def guarded_protocols(guard: TcpGuard) -> tuple[type[H11Protocol], type[WebSocke
             guard.closed(self.transport)
             super().connection_lost(exc)
 
-    class GuardedWebsocket(WebSocketsSansIOProtocol):
+    class GuardedWebsocket(ReadAheadWebsocket):
         # It takes over an HTTP connection at the upgrade: the HTTP protocol hears no close after that.
         def connection_lost(self, exc: Exception | None) -> None:
             guard.closed(self.transport)
