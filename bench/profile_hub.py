@@ -8,6 +8,11 @@ in and per delivery out over the measured step. With --py-spy it also samples th
 share of samples, by self time and inclusive.
 
     .venv/bin/python bench/profile_hub.py --workload a [--repeat 3] [--py-spy /path/to/py-spy]
+    .venv/bin/python bench/profile_hub.py --workload a --redis     # two hubs on one redis-server
+
+With --redis the server is the benchmark's `collab-redis-2` (servers/collab_redis2.sh: its own
+redis-server and two hubs, each room's clients alternating between them): the CPU per update is
+that of all three processes, and the CPU by process says what each hub and Redis spent.
 
 CPU per update = hub CPU seconds in the measured step / updates sent in it: CPU time, not latency,
 so other processes on the machine disturb it far less than they disturb latency (they still do:
@@ -26,7 +31,9 @@ import subprocess
 import sys
 import tempfile
 import threading
+import socket
 import time
+import urllib.request
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -58,6 +65,63 @@ def start_hub(data: Path) -> tuple[subprocess.Popen[str], int]:
         proc.kill()
         raise RuntimeError("hub did not start")
     return proc, port[0]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_two_hubs(data: Path) -> tuple[subprocess.Popen[str], int, int]:
+    """servers/collab_redis2.sh on free ports: returns it (the group leader) and the hubs' ports."""
+    port, port2, redis_port = free_port(), free_port(), free_port()
+    proc = subprocess.Popen(
+        ["bash", str(BENCH / "servers" / "collab_redis2.sh"), COLLAB, str(port), str(port2), str(redis_port),
+         str(data), *FLAGS],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    for p in (port, port2):
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{p}/healthz", timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    raise RuntimeError("the two hubs did not start") from None
+                time.sleep(0.1)
+    return proc, port, port2
+
+
+def tree_cpu(root: int) -> dict[str, float]:
+    """CPU seconds so far of each process under ``root`` (by pid and command), without root itself."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = collections.defaultdict(list)
+    stats: dict[int, tuple[str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2:].split()
+        children[int(fields[1])].append(int(entry.name))
+        name = "redis-server" if b"redis-server" in cmd[0] else (
+            f"hub :{cmd[cmd.index(b'--port') + 1].decode()}" if b"--port" in cmd else cmd[0].decode())
+        stats[int(entry.name)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+    out: dict[str, float] = {}
+    todo = list(children[root])
+    while todo:
+        pid = todo.pop()
+        todo.extend(children[pid])
+        if pid in stats:
+            name, cpu = stats[pid]
+            out[f"{name} (pid {pid})"] = cpu
+    return out
 
 
 def thread_cpu(pid: int) -> dict[str, float]:
@@ -109,9 +173,15 @@ def summarize(collapsed: str, top: int) -> list[str]:
     return out
 
 
-def run_once(workload: str, py_spy: str | None, top: int) -> dict[str, float]:
+def run_once(workload: str, py_spy: str | None, top: int, redis: bool = False) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="collab-profile-") as tmp:
-        hub, port = start_hub(Path(tmp) / "data")
+        extra: list[str] = []
+        if redis:
+            hub, port, port2 = start_two_hubs(Path(tmp) / "data")
+            extra = ["--url2", f"ws://127.0.0.1:{port2}"]
+            py_spy = None
+        else:
+            hub, port = start_hub(Path(tmp) / "data")
         spy = None
         try:
             if py_spy:
@@ -121,13 +191,14 @@ def run_once(workload: str, py_spy: str | None, top: int) -> dict[str, float]:
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )
                 time.sleep(1.0)
-            before = thread_cpu(hub.pid)
+            cpu = tree_cpu if redis else thread_cpu
+            before = cpu(hub.pid)
             gen = subprocess.run(
                 ["node", str(BENCH / "loadgen" / "gen.mjs"), "--workload", workload,
-                 "--url", f"ws://127.0.0.1:{port}", "--server-pid", str(hub.pid), "--no-verify"],
+                 "--url", f"ws://127.0.0.1:{port}", *extra, "--server-pid", str(hub.pid), "--no-verify"],
                 capture_output=True, text=True, check=True,
             )
-            after = thread_cpu(hub.pid)
+            after = cpu(hub.pid)
         finally:
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
@@ -137,9 +208,9 @@ def run_once(workload: str, py_spy: str | None, top: int) -> dict[str, float]:
         result = json.loads(gen.stdout)["result"]
         if spy is not None:
             print("\n".join(summarize(Path(f"{tmp}/profile.txt").read_text(), top)))
-    spent = {name: after[name] - before[name] for name in after}
+    spent = {name: after[name] - before.get(name, 0.0) for name in after}
     total = sum(spent.values()) or 1.0
-    print("hub CPU by thread over the whole run (connect, warm-up, measure): " + ", ".join(
+    print(f"hub CPU by {'process' if redis else 'thread'} over the whole run (connect, warm-up, measure): " + ", ".join(
         f"{name} {100 * s / total:.0f} %" for name, s in sorted(spent.items(), key=lambda kv: -kv[1]) if s > 0))
     cpu_s = result["server_cpu_pct"] / 100 * result["wall_s"]
     deliveries = result["deliveries_per_s"] * result["wall_s"]
@@ -160,10 +231,11 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--py-spy", default="", help="path of a py-spy binary: profile the hub meanwhile")
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--redis", action="store_true", help="two hubs on one redis-server (collab-redis-2)")
     args = ap.parse_args()
     for _ in range(args.repeat):
-        r = run_once(args.workload, args.py_spy or None, args.top)
-        print(f"workload={args.workload} " + " ".join(f"{k}={round(v, 1)}" for k, v in r.items()), flush=True)
+        r = run_once(args.workload, args.py_spy or None, args.top, args.redis)
+        print(f"workload={args.workload}{' hubs=2' if args.redis else ''} " + " ".join(f"{k}={round(v, 1)}" for k, v in r.items()), flush=True)
     return 0
 
 

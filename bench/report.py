@@ -53,6 +53,17 @@ def fmt(x, digits=3):
     return f"{x:.{max(0, digits - 1 - int(math.floor(math.log10(a))))}f}" if a < 100 else f"{x:.0f}"
 
 
+def cpu_us(w, per):
+    """Server CPU microseconds per update sent in (``per="update"``) or per delivery out, over the
+    measured step: the gap between servers as one number at the same fixed load."""
+    r = get(w, "result")
+    cpu, wall, sent = get(r, "server_cpu_pct"), get(r, "wall_s"), get(r, "sent")
+    if cpu is None or not wall or not sent:
+        return None
+    n = sent if per == "update" else (get(r, "deliveries_per_s") or 0) * wall
+    return 1e6 * cpu / 100 * wall / n if n else None
+
+
 # (label, workload, extractor, unit, lower_is_better)
 def metrics():
     def rate(field):
@@ -75,12 +86,16 @@ def metrics():
         ("a: lost deliveries", "a", lambda w: get(w, "result", "lost"), "", True),
         ("a: echoes to the sender", "a", lambda w: get(w, "result", "echoes"), "", None),
         ("a: server CPU", "a", lambda w: get(w, "result", "server_cpu_pct"), "%", True),
+        ("a: server CPU per update in", "a", lambda w: cpu_us(w, "update"), "µs", True),
+        ("a: server CPU per delivery out", "a", lambda w: cpu_us(w, "delivery"), "µs", True),
         ("a: server RSS max", "a", lambda w: get(w, "result", "server_rss_max_mb"), "MB", True),
         ("b: latency p50", "b", rate("p50"), "ms", True),
         ("b: latency p99", "b", rate("p99"), "ms", True),
         ("b: lost deliveries", "b", lambda w: get(w, "result", "lost"), "", True),
         ("b: connect 500 clients", "b", lambda w: get(w, "connect", "connect_s"), "s", True),
         ("b: server CPU", "b", lambda w: get(w, "result", "server_cpu_pct"), "%", True),
+        ("b: server CPU per update in", "b", lambda w: cpu_us(w, "update"), "µs", True),
+        ("b: server CPU per delivery out", "b", lambda w: cpu_us(w, "delivery"), "µs", True),
         ("b: server RSS max", "b", lambda w: get(w, "result", "server_rss_max_mb"), "MB", True),
         ("c: max sustained updates/s", "c", lambda w: get(w, "result", "max_sustained_updates_per_s"), "/s", False),
         ("c: deliveries/s at that rate", "c", lambda w: get(w, "result", "max_sustained_deliveries_per_s"), "/s", False),
