@@ -43,6 +43,10 @@ def make_provider(
                              device_name=device_name)
 
 
+class UpgradeRequired(ProviderError):
+    """The room uses a workspace schema newer than this collab's."""
+
+
 class Session:
     def __init__(self, link: ParsedLink, provider: Provider, name: str, color: str) -> None:
         self.link = link
@@ -85,11 +89,22 @@ class Session:
             session.workspace.close()
             raise
         try:
+            session.check_schema()
             session.migrate()
             yield session
         finally:
             await provider.stop()
             session.workspace.close()
+
+    def check_schema(self) -> None:
+        """A room of a later workspace schema than this collab knows is not read or written (it
+        would corrupt what it does not understand): raise the one line that says to upgrade."""
+        schema = self.workspace.schema
+        if schema > SCHEMA:
+            raise UpgradeRequired(
+                f"room {self.link.room} uses workspace schema {schema}; this collab reads schema {SCHEMA}: "
+                "upgrade collab (pip install -U collab)"
+            )
 
     def migrate(self) -> bool:
         """A schema-1 room (every release before schema 2) opened with write access is migrated in

@@ -16,7 +16,7 @@ from typing import Any
 import pycrdt
 import pytest
 
-from collab.client.session import Session
+from collab.client.session import Session, UpgradeRequired
 from collab.commands.new import create_encrypted_room
 from collab.crypto.links import read_link, write_link
 from collab.workspace import Workspace, WorkspaceError
@@ -145,3 +145,28 @@ def test_an_edit_made_right_after_migrating_survives_a_concurrent_migration() ->
         assert ws.read("README.md") == "ada was here\n" + FILES["README.md"]
         assert ws.read("src/cli.py") == "# bob was here\n" + FILES["src/cli.py"]
         assert len(ws.table.fs) == len(FILES)
+
+
+async def test_a_python_client_meeting_a_later_schema_says_to_upgrade_and_writes_nothing(hub: HubProcess, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    link = f"{hub.url}/s/schema3-room"
+    async with pycrdt_client(f"{hub.ws_url}/ws/schema3-room") as future:
+        with future.transaction():
+            future.get("meta", type=pycrdt.Map)["schema"] = 3
+            future.get(FS, type=pycrdt.Map)["f1"] = pycrdt.Map({"path": "a.py", "text": pycrdt.Text("x\n")})
+        state = future.get_state()
+        with pytest.raises(UpgradeRequired, match="schema 3.*upgrade collab"):
+            async with Session.connect(link, name="ada"):
+                pass
+        folder = tmp_path / "mirror"
+        folder.mkdir()
+        (folder / "mine.py").write_text("mine\n")
+        join = subprocess.run([sys.executable, "-m", "collab.cli", "join", link, "--dir", str(folder), "--name", "joe"],
+                              capture_output=True, text=True, timeout=60)
+        assert join.returncode == 1, join.stderr
+        assert "uses workspace schema 3" in join.stderr and "upgrade collab" in join.stderr
+        assert "Traceback" not in join.stderr
+        assert sorted(p.name for p in folder.iterdir()) == ["mine.py"]  # nothing written here
+        assert future.get_state() == state  # nor there
