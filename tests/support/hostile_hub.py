@@ -49,6 +49,8 @@ class Link:
     held: dict[int, bytes] = field(default_factory=dict)  # ENTRY seq -> frame, withheld for now
     relabel: dict[int, int] = field(default_factory=dict)  # ENTRY seq -> the seq the client is told
     head_cap: int | None = None  # SYNCED says at most this head (a hub hiding the rest of the log)
+    published: int = 0  # PUBLISH frames the client sent
+    acked: int = 0  # the highest seq the hub acknowledged to the client (its own entries)
 
 
 class Tamper(Protocol):
@@ -179,6 +181,8 @@ class HostileHub:
                     frame = frames.decode(data)
                     if isinstance(frame, frames.Hello):
                         link.hellos.append(frame)
+                    elif isinstance(frame, frames.Publish):
+                        link.published += 1
                     elif isinstance(frame, frames.Snapshot):
                         link.snapshots.append((time.monotonic(), parse_envelope(frame.envelope).ref))
                     elif isinstance(frame, frames.SnapshotPart):
@@ -195,6 +199,10 @@ class HostileHub:
                     synced = frames.decode(data)
                     assert isinstance(synced, frames.Synced)
                     data = frames.synced(min(synced.head, link.head_cap))
+                if data[:1] == bytes([frames.FrameType.ACK]):
+                    ack = frames.decode(data)
+                    assert isinstance(ack, frames.Ack)
+                    link.acked = max(link.acked, ack.seq)
                 if data[:1] != bytes([frames.FrameType.ENTRY]):
                     await ws.send_bytes(data)
                     continue

@@ -39,10 +39,13 @@ async def test_a_page_gets_every_edit_through_a_hub_that_withholds_and_reorders(
         ada_text: Locator = ada.locator(".cm-content")
         grace_text: Locator = grace.locator(".cm-content")
         await expect(grace_text).to_contain_text("start")
+        # Grace's page lists its device in the room's roster (an entry of its own) once synced.
+        await eventually(lambda: proxy.links[0].published >= 1)
+        await expect(grace.locator("#connection-status")).to_have_attribute("data-pending", "0")
 
         # From here on, entry h+1 waits until h+3 has gone out, and h+5 never goes out on
         # Grace's first connection.
-        h = max(seq for _, seq in proxy.links[0].delivered)
+        h = max(max(seq for _, seq in proxy.links[0].delivered), proxy.links[0].acked)  # Grace's own entry too
         reorder = Reorder({h + 1: h + 3})
 
         def tamper(link: Link, entry: frames.Entry) -> list[int]:

@@ -134,7 +134,9 @@ export class EncryptedTransport implements Transport {
       this.flush();
     });
     this.awareness.on("update", (_change: unknown, origin: unknown) => {
-      if (origin === "local") this.sendAwareness();
+      if (origin !== "local") return;
+      this.sendAwareness();
+      this.enroll(); // a name set or changed: listed under it at once
     });
     this.unwatch = watchNetwork(
       () => {
@@ -148,6 +150,7 @@ export class EncryptedTransport implements Transport {
       },
     );
     this.gossipTimer = setInterval(() => this.gossip(), 1000);
+    void this.device.publicKey(); // loaded before the first sync, so this device is listed at once
     this.connect();
   }
 
@@ -329,6 +332,7 @@ export class EncryptedTransport implements Transport {
         // under two seqs, the second never acknowledged to us: a false "entries missing".
         this.resend();
         this.flush();
+        this.enroll();
         this.set("connected");
         this.announce();
         break;
@@ -450,8 +454,7 @@ export class EncryptedTransport implements Transport {
   private gossip(): void {
     if (!this.live) return;
     const state = this.awareness.getLocalState();
-    const name = (state as { user?: { name?: unknown } } | null)?.user?.name;
-    if (this.keys.canWrite && typeof name === "string") void this.device.publicKey().then((pub) => pub && enroll(this.doc, pub, name));
+    this.enroll();
     if (state && this.log.hash.anchored) {
       const mine = { e: this.keys.epoch, s: this.log.hash.seq, h: [...this.log.hash.digest.subarray(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("") };
       const now = state.log as typeof mine | undefined;
@@ -471,6 +474,15 @@ export class EncryptedTransport implements Transport {
       this.forkSeen.add(key);
       this.log.checkHash(g.s, Uint8Array.from(g.h.match(/../g)!.map((x) => parseInt(x, 16))), `participant ${clientId}`);
     }
+  }
+
+  /** List this device in the roster under our name, so a rotation keeps it (writers only). */
+  private enroll(): void {
+    const name = (this.awareness.getLocalState() as { user?: { name?: unknown } } | null)?.user?.name;
+    if (!this.live || !this.keys.canWrite || typeof name !== "string") return;
+    const pub = this.device.known;
+    if (pub) enroll(this.doc, pub, name);
+    else void this.device.publicKey().then((loaded) => loaded && this.enroll());
   }
 
   private peerAhead(clientId: number, seq: number): void {

@@ -17,6 +17,7 @@ export const ROSTER = "roster";
  * none): a rotation seals the room's next keys to it, so the page stays in without a new link. */
 export class DeviceKey {
   private loaded: Promise<{ key: CryptoKey; public: Bytes } | null> | null = null;
+  known: Bytes | null = null; // the public key, once loaded
 
   key(): Promise<CryptoKey | null> {
     return this.load().then((d) => d?.key ?? null);
@@ -43,7 +44,8 @@ export class DeviceKey {
           store?.setItem(DEVICE_STORE, b64urlEncode(raw));
         }
         const key = await importX25519Private(raw);
-        return { key, public: await x25519PublicOf(key) };
+        this.known = await x25519PublicOf(key);
+        return { key, public: this.known };
       } catch {
         return null; // no X25519 in this browser: rotations need a new link here
       }
