@@ -12,8 +12,9 @@ page's own, from asking to the first ghost text in the editor (``data-first-ms``
 
 With ``--editors N``, N more typists are editors on the other end of a real bridge (`collab
 editor`, docs/editor-protocol.md): they send an edit and their cursor, the bridge asks after its
-pause (fixed here, ``--debounce-ms``), and the figure is from that pause's end to the first
-``inline`` notification read from the bridge's stdout, as a Neovim or VS Code plugin reads it.
+pause (fixed here, ``--debounce-ms``), and the figure is from that pause's end (the edit's answer
+plus the pause) to the first ``inline`` notification read from the bridge's stdout, as a Neovim or
+VS Code plugin reads it.
 
 Each pause ends one of three ways, as a person at the keyboard does: accepted once done (Tab),
 typed through (the next characters match, then Tab: same request), or typed over (a mismatching
@@ -178,7 +179,7 @@ def end_position(text: str) -> dict[str, int]:
 
 
 async def editor_typist(i: int, link: str, pauses: int, debounce_ms: float, out: dict[str, float],
-                        outcomes: dict[str, int], spans: dict[str, tuple[float, float]]) -> None:
+                        outcomes: dict[str, int], spans: dict[str, tuple[float, float]], rpc: list[float]) -> None:
     rng = random.Random(1000 + i)
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "collab.cli", "editor", "--name", f"e{i}",
                                                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
@@ -193,12 +194,17 @@ async def editor_typist(i: int, link: str, pauses: int, debounce_ms: float, out:
             text, at = opened["text"], end_position(opened["text"])
             started = time.monotonic()
             await b.call("edit", path=path, revision=0, changes=[{"range": {"start": at, "end": at}, "text": "v"}])
+            # The bridge starts its pause while handling the edit, before it answers: count from the answer
+            # (what the edit's trip to the bridge costs is typing, not the completion; under-counts by
+            # the answer's own trip back, ~1 ms).
+            answered = time.monotonic()
+            rpc.append((answered - started) * 1000)
             at = end_position(text + "v")
             await b.call("cursor", path=path, revision=0, ranges=[{"start": at, "end": at}])
             stamp, first = await b.until(lambda m: m["method"] == "inline" and m["params"]["text"])
             rid = first["params"]["id"]
-            out[rid] = (stamp - started) * 1000 - debounce_ms
-            spans[rid] = (started + debounce_ms / 1000, stamp)
+            out[rid] = (stamp - answered) * 1000 - debounce_ms
+            spans[rid] = (answered + debounce_ms / 1000, stamp)
             if rng.random() < 0.25:  # typed over: a mismatching key withdraws it (and asks nothing new)
                 await b.call("edit", path=path, revision=0, typing=False,
                              changes=[{"range": {"start": at, "end": at}, "text": "#"}])
@@ -248,6 +254,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     agent: subprocess.Popen[str] | None = None
     latencies: dict[str, dict[str, float]] = {"python": {}, "browser": {}, "editor": {}}
     spans: dict[str, dict[str, tuple[float, float]]] = {"python": {}, "editor": {}}
+    edit_rpc: list[float] = []
     agent_lines: list[str] = []
     outcomes = {"accepted": 0, "typed_over": 0}
     baseline = await sdk_baseline(stub, args.baseline) if args.baseline else None
@@ -280,7 +287,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             jobs += [asyncio.create_task(python_typist(i, s, args.pauses, latencies["python"], outcomes, spans["python"]))
                      for i, s in enumerate(sessions)]
             jobs += [asyncio.create_task(editor_typist(i, link, args.pauses, args.debounce_ms, latencies["editor"],
-                                                       outcomes, spans["editor"]))
+                                                       outcomes, spans["editor"], edit_rpc))
                      for i in range(args.editors)]
             await asyncio.gather(*jobs)
     finally:
@@ -296,7 +303,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                               "stub_ttft_ms": args.ttft_ms, "model_calls": calls, **outcomes,
                               "cancellation_rate": round(closed_early / calls, 3) if calls else None,
                               "calls_per_accepted": round(calls / outcomes["accepted"], 3) if outcomes["accepted"] else None,
-                              "sdk_direct_ttft_ms": baseline}
+                              "sdk_direct_ttft_ms": baseline, "editor_edit_round_trip_ms": summary(edit_rpc)}
     model_ttft = {m.group(1): float(m.group(2)) for m in map(TTFT_LINE.search, agent_lines) if m}
     for kind, by_id in latencies.items():
         if not by_id:
