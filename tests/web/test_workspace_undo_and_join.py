@@ -4,6 +4,7 @@ renames between the page and a real `collab join` folder, both ways, with the fi
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,7 @@ async def test_renames_go_between_the_page_and_a_joined_folder(hub: HubProcess, 
             os.rename(folder / "src/tools.py", folder / "src/app.py")
             await type_in_editor(ada, "\nz = 3")
             await expect(ada.locator("#editor-heading")).to_have_text("src/app.py", timeout=20_000)
+            await expect(ada).to_have_title(re.compile(r"^src/app\.py "))  # the tab's title follows
             await expect(file_button(ada, "src/tools.py")).to_have_count(0)
             await expect(ada.locator("#trash")).to_be_hidden()  # a rename, not a delete
             await type_in_editor(ada, "\nw = 4")
