@@ -67,7 +67,7 @@ def _post(server: str, body: dict[str, str], timeout: float) -> dict[str, object
 def create_encrypted_room(server: str, *, timeout: float = 10.0) -> RoomKeys:
     """Generate a secret, register the room (id, write and reader public keys) on the hub, return the keys."""
     server = normalize_server_base(server)
-    keys = RoomKeys.from_write_secret(generate_write_secret())
+    keys = RoomKeys.from_write_secret(generate_write_secret(), bound=True)  # the room id binds the write key
     _post(server, {"kind": "encrypted", "room": keys.room_id, "write_key": b64url_encode(keys.write_public_key),
                    "read_key": b64url_encode(keys.reader_public_key)}, timeout)
     return keys

@@ -118,8 +118,8 @@ def keys_from_box(room_id: bytes, epoch: int, plaintext: bytes) -> RoomKeys:
 def keys_of_link(room_id: bytes, epoch: int, read_secret: bytes, write_public_key: bytes) -> RoomKeys:
     """Read-only keys of an earlier epoch, as a rotation's back-link lists them."""
     if epoch == 0:
-        keys = RoomKeys.from_read_capability(read_secret, write_public_key)
-        if keys.room_id_bytes != room_id:
+        keys = RoomKeys.opening(room_id, read_capability=read_secret + write_public_key)
+        if keys is None:
             raise EpochError("the back-link to epoch 0 opens another room")
         return keys
     return RoomKeys.for_epoch(room_id, epoch, read_secret=read_secret, write_public_key=write_public_key)

@@ -38,6 +38,9 @@ INFO_ROOM_ID = b"collab v1 room-id"
 INFO_DOC_KEY = b"collab v1 doc-key"
 INFO_AWARENESS_KEY = b"collab v1 awareness-key"
 INFO_READER_AUTH = b"collab v1 reader-auth"
+# Rooms made since rotation existed bind the write public key into their room id (salt W), so a
+# read-only link re-issued with another write key names another room and fails to parse.
+INFO_ROOM_ID_BOUND = b"collab v1 room-id bound"
 MAX_EPOCH = 2**32 - 1  # the envelope header's u32
 
 
@@ -126,11 +129,13 @@ class RoomKeys:
     write_public_key: bytes
     write_secret: bytes | None = None
     epoch: int = 0  # 0: the room's first keys; each rotation (collab/crypto/epochs.py) adds one
+    bound: bool = False  # epoch 0 only: the room id is bound to the write public key (new rooms)
     # Derived from write_secret, so equality on write_secret already covers it.
     signing_key: Ed25519PrivateKey | None = field(default=None, compare=False)
 
     @classmethod
-    def from_write_secret(cls, write_secret: bytes) -> RoomKeys:
+    def from_write_secret(cls, write_secret: bytes, *, bound: bool = False) -> RoomKeys:
+        """``bound``: the room id binds the write public key (how rooms are made now)."""
         write_secret = bytes(write_secret)
         signing_key = derive_signing_key(write_secret)
         return cls._from_read_secret(
@@ -138,17 +143,35 @@ class RoomKeys:
             public_key_bytes(signing_key),
             write_secret=write_secret,
             signing_key=signing_key,
+            bound=bound,
         )
 
     @classmethod
-    def from_read_capability(cls, read_secret: bytes, write_public_key: bytes) -> RoomKeys:
+    def opening(
+        cls, room_id_bytes: bytes, *, write_secret: bytes | None = None, read_capability: bytes | None = None
+    ) -> RoomKeys | None:
+        """Epoch-0 keys of the room ``room_id_bytes`` from a write secret or read capability: the
+        room id of rooms made before binding, or the bound one; None when neither is this room."""
+        for bound in (False, True):
+            if write_secret is not None:
+                keys = cls.from_write_secret(write_secret, bound=bound)
+            elif read_capability is not None:
+                keys = cls.from_read_capability(read_capability[:READ_SECRET_SIZE], read_capability[READ_SECRET_SIZE:], bound=bound)
+            else:
+                raise CryptoError("keys come from a write secret or a read capability")
+            if keys.room_id_bytes == room_id_bytes:
+                return keys
+        return None
+
+    @classmethod
+    def from_read_capability(cls, read_secret: bytes, write_public_key: bytes, *, bound: bool = False) -> RoomKeys:
         _check_len("read secret", read_secret, READ_SECRET_SIZE)
         _check_len("write public key", write_public_key, PUBLIC_KEY_SIZE)
         try:
             Ed25519PublicKey.from_public_bytes(bytes(write_public_key))
         except ValueError as exc:
             raise CryptoError("write public key is not a valid Ed25519 public key") from exc
-        return cls._from_read_secret(bytes(read_secret), bytes(write_public_key))
+        return cls._from_read_secret(bytes(read_secret), bytes(write_public_key), bound=bound)
 
     @classmethod
     def _from_read_secret(
@@ -158,8 +181,12 @@ class RoomKeys:
         *,
         write_secret: bytes | None = None,
         signing_key: Ed25519PrivateKey | None = None,
+        bound: bool = False,
     ) -> RoomKeys:
-        room_id_bytes = hkdf_sha256(read_secret, INFO_ROOM_ID, ROOM_ID_SIZE)
+        if bound:
+            room_id_bytes = hkdf_salted(read_secret, write_public_key, INFO_ROOM_ID_BOUND, ROOM_ID_SIZE)
+        else:
+            room_id_bytes = hkdf_sha256(read_secret, INFO_ROOM_ID, ROOM_ID_SIZE)
         return cls(
             room_id=b64url_encode(room_id_bytes),
             room_id_bytes=room_id_bytes,
@@ -168,6 +195,7 @@ class RoomKeys:
             awareness_key=hkdf_sha256(read_secret, INFO_AWARENESS_KEY, SYMMETRIC_KEY_SIZE),
             write_public_key=write_public_key,
             write_secret=write_secret,
+            bound=bound,
             signing_key=signing_key,
         )
 
@@ -249,7 +277,7 @@ class RoomKeys:
             return RoomKeys.for_epoch(
                 self.room_id_bytes, self.epoch, read_secret=self.read_secret, write_public_key=self.write_public_key
             )
-        return RoomKeys.from_read_capability(self.read_secret, self.write_public_key)
+        return RoomKeys.from_read_capability(self.read_secret, self.write_public_key, bound=self.bound)
 
     def require_signing_key(self) -> Ed25519PrivateKey:
         if self.signing_key is None:

@@ -166,13 +166,12 @@ def parse_link(url: str) -> ParsedLink:
         )
     if name == "k":
         secret = _decode_key(value, "write secret (#k=)", WRITE_SECRET_SIZE)
-        keys = RoomKeys.from_write_secret(secret)
+        keys = _matching(room, RoomKeys.from_write_secret(secret), lambda: RoomKeys.from_write_secret(secret, bound=True))
     else:
         cap = _decode_key(value, "read-only capability (#r=)", READ_CAPABILITY_SIZE)
+        r, w = cap[:READ_SECRET_SIZE], cap[READ_SECRET_SIZE : READ_SECRET_SIZE + PUBLIC_KEY_SIZE]
         try:
-            keys = RoomKeys.from_read_capability(
-                cap[:READ_SECRET_SIZE], cap[READ_SECRET_SIZE : READ_SECRET_SIZE + PUBLIC_KEY_SIZE]
-            )
+            keys = _matching(room, RoomKeys.from_read_capability(r, w), lambda: RoomKeys.from_read_capability(r, w, bound=True))
         except CryptoError as exc:
             raise LinkError(f"the read-only capability in the link is unusable: {exc}") from exc
     if keys.room_id != room:
@@ -181,6 +180,15 @@ def parse_link(url: str) -> ParsedLink:
             f"({keys.room_id}): the link was truncated or edited"
         )
     return ParsedLink(server_base=base, room=room, keys=keys)
+
+
+def _matching(room: str, unbound: RoomKeys, bound: Callable[[], RoomKeys]) -> RoomKeys:
+    """A room made before binding has the unbound room id; one made since, the id bound to its
+    write key: a read-only link re-issued with another write key matches neither."""
+    if unbound.room_id == room:
+        return unbound
+    other = bound()
+    return other if other.room_id == room else unbound
 
 
 def _epoch_keys(room: str, fragment: str, epoch_text: str) -> RoomKeys:

@@ -177,13 +177,15 @@ def unseal(invite: SealedInvite, agent_key: X25519PrivateKey) -> RoomKeys:
         secret = _decode(body["k"])
         if len(secret) != WRITE_SECRET_SIZE:
             raise SealError("the sealed write secret has the wrong size", "secret")
-        keys = RoomKeys.from_write_secret(secret)
+        keys = RoomKeys.opening(room_id_bytes(invite.room), write_secret=secret) or RoomKeys.from_write_secret(secret)
     elif isinstance(body.get("r"), str):
         capability = _decode(body["r"])
         if len(capability) != READ_CAPABILITY_SIZE:
             raise SealError("the sealed read capability has the wrong size", "secret")
         try:
-            keys = RoomKeys.from_read_capability(capability[:READ_SECRET_SIZE], capability[READ_SECRET_SIZE:])
+            keys = RoomKeys.opening(room_id_bytes(invite.room), read_capability=capability) or RoomKeys.from_read_capability(
+                capability[:READ_SECRET_SIZE], capability[READ_SECRET_SIZE:]
+            )
         except CryptoError:  # not a SealError: callers that drop bad invites would not catch it
             raise SealError("the sealed read capability is not a valid key", "secret") from None
     else:

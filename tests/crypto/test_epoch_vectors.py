@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from collab.crypto.epochs import open_box
 from collab.crypto.keys import RoomKeys
-from collab.crypto.links import parse_link
+from collab.crypto.links import LinkError, parse_link
 from collab.protocol.log_hash import LogHash, code
 from collab.protocol.rotation import Removed, RotationError, check_rotation, open_rotation, parse_rotation
 
@@ -100,6 +100,21 @@ def test_tampered_rotations_are_refused(case: dict[str, Any]) -> None:
     with pytest.raises(error) as raised:
         open_rotation(bytes.fromhex(case["envelope"]), room0(), device_key=device("kept"))
     assert case["reason"] != "RotationError" or not isinstance(raised.value, Removed)
+
+
+def test_new_rooms_bind_the_write_key_into_the_room_id() -> None:
+    b = V["bound"]
+    keys = RoomKeys.from_write_secret(bytes.fromhex(V["room"]["write_secret"]), bound=True)
+    assert keys.room_id == b["room_id_b64url"] != V["room"]["room_id_b64url"]
+    base = f"https://hub.example/s/{b['room_id_b64url']}#"
+    for fragment in (b["write_fragment"], b["read_fragment"]):
+        parsed = parse_link(base + fragment).keys
+        assert parsed is not None and parsed.room_id == keys.room_id and parsed.doc_key == keys.doc_key
+    with pytest.raises(LinkError, match="does not match the room its key opens"):
+        parse_link(base + b["forged_read_fragment"])
+    # A room made before binding still parses as it did.
+    old = parse_link(f"https://hub.example/s/{V['room']['room_id_b64url']}#{b['write_fragment']}").keys
+    assert old is not None and not old.bound
 
 
 def test_log_hash() -> None:

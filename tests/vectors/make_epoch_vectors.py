@@ -23,6 +23,10 @@ Format (byte strings are lowercase hex)
 - ``rotation_tampered``: envelopes a kept device must refuse (reason: "RotationError") or that
   say it was removed ("Removed").
 - ``log``: envelopes (hex) folded in order into the running log hash: ``hashes[n]`` after n.
+- ``bound``: the same write secret as a room made now, whose id binds the write key
+  (HKDF(R, salt = W, "collab v1 room-id bound", 16)): room_id_b64url, its write and read links'
+  fragments, and ``forged_read_fragment``: its read secret with another write key, which must not
+  parse for that room id.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
+from collab.crypto.encoding import b64url_encode
 from collab.crypto.epochs import box_plaintext, seal_box, x25519_public
 from collab.crypto.keys import RoomKeys
 from collab.crypto.links import read_link, write_link
@@ -113,7 +118,16 @@ def build() -> dict[str, Any]:
     hashes = [ZERO]
     for i, e in enumerate(entries, 1):
         hashes.append(fold(hashes[-1], i, e))
+    bound = RoomKeys.from_write_secret(bytes(range(32)), bound=True)
+    other_key = RoomKeys.from_write_secret(fixed(0x60)).write_public_key
+    forged = b64url_encode(bound.read_secret + other_key)
     return {
+        "bound": {
+            "room_id_b64url": bound.room_id,
+            "write_fragment": write_link("https://hub.example", bound).split("#", 1)[1],
+            "read_fragment": read_link("https://hub.example", bound).split("#", 1)[1],
+            "forged_read_fragment": f"r={forged}",
+        },
         "format": "collab-epoch-vectors",
         "version": 1,
         "labels": {"box": "collab v1 rotation-box", "proof": "collab v1 rotation-proof", "log": "collab v1 log",

@@ -103,6 +103,21 @@ for (const c of V.rotation_tampered) {
   });
 }
 
+test("new rooms bind the write key into the room id; a re-issued read link with another key fails", async () => {
+  const b = V.bound;
+  const keys = await RoomKeys.fromWriteSecret(fromHex(V.room.write_secret), true);
+  assert.equal(keys.roomId, b.room_id_b64url);
+  const base = `https://hub.example/s/${b.room_id_b64url}#`;
+  for (const fragment of [b.write_fragment, b.read_fragment]) {
+    const parsed = (await parseLink(base + fragment)).keys!;
+    assert.equal(parsed.roomId, keys.roomId);
+    assert.equal(toHex(parsed.raw.docKey), toHex(keys.raw.docKey));
+  }
+  await assert.rejects(parseLink(base + b.forged_read_fragment), /does not match the room its key opens/);
+  const old = (await parseLink(`https://hub.example/s/${V.room.room_id_b64url}#${b.write_fragment}`)).keys!;
+  assert.equal(old.roomId, V.room.room_id_b64url);
+});
+
 test("the running log hash", async () => {
   const h = new LogHash();
   assert.equal(toHex(h.digest), V.log.hashes[0]);

@@ -96,8 +96,8 @@ async function keysFromBox(roomId: Bytes, epoch: number, plaintext: Bytes): Prom
 
 async function keysOfLink(roomId: Bytes, epoch: number, readSecret: Bytes, writePublicKey: Bytes): Promise<RoomKeys> {
   if (epoch === 0) {
-    const keys = await RoomKeys.fromReadCapability(readSecret, writePublicKey);
-    if (!equal(keys.roomIdBytes, roomId)) throw new RotationError("the back-link to epoch 0 opens another room");
+    const keys = await RoomKeys.opening(b64urlEncode(roomId), { readCapability: concat(readSecret, writePublicKey) });
+    if (!keys) throw new RotationError("the back-link to epoch 0 opens another room");
     return keys;
   }
   return RoomKeys.forEpoch(roomId, epoch, { readSecret, writePublicKey });

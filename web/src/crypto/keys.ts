@@ -13,6 +13,9 @@ export const INFO = {
   writeAuth: "collab v1 write-auth",
   read: "collab v1 read",
   roomId: "collab v1 room-id",
+  // Rooms made since rotation bind the write public key into their id (salt W): a read-only link
+  // re-issued with another write key names another room and fails to parse.
+  roomIdBound: "collab v1 room-id bound",
   docKey: "collab v1 doc-key",
   awarenessKey: "collab v1 awareness-key",
   readerAuth: "collab v1 reader-auth",
@@ -114,21 +117,35 @@ export class RoomKeys {
   async readOnly(): Promise<RoomKeys> {
     return this.epoch
       ? RoomKeys.forEpoch(this.roomIdBytes, this.epoch, { readSecret: this.readSecret, writePublicKey: this.writePublicKey })
-      : RoomKeys.fromReadCapability(this.readSecret, this.writePublicKey);
+      : ((await RoomKeys.opening(this.roomId, { readCapability: this.readCapability })) ?? RoomKeys.fromReadCapability(this.readSecret, this.writePublicKey));
   }
 
-  static async fromWriteSecret(writeSecret: Bytes): Promise<RoomKeys> {
+  /** `bound`: the room id binds the write public key (how rooms are made now). */
+  static async fromWriteSecret(writeSecret: Bytes, bound = false): Promise<RoomKeys> {
     checkLen("write secret", writeSecret, WRITE_SECRET_SIZE);
     const seed = await hkdfSha256(writeSecret, INFO.writeAuth, 32);
     const [signingKey, publicKey] = await ed25519FromSeed(seed);
     const readSecret = await hkdfSha256(writeSecret, INFO.read, READ_SECRET_SIZE);
-    return RoomKeys.fromReadSecret(readSecret, publicKey, writeSecret, signingKey, seed);
+    return RoomKeys.fromReadSecret(readSecret, publicKey, writeSecret, signingKey, seed, bound);
   }
 
-  static async fromReadCapability(readSecret: Bytes, writePublicKey: Bytes): Promise<RoomKeys> {
+  static async fromReadCapability(readSecret: Bytes, writePublicKey: Bytes, bound = false): Promise<RoomKeys> {
     checkLen("read secret", readSecret, READ_SECRET_SIZE);
     checkLen("write public key", writePublicKey, PUBLIC_KEY_SIZE);
-    return RoomKeys.fromReadSecret(readSecret, writePublicKey, null, null, null);
+    return RoomKeys.fromReadSecret(readSecret, writePublicKey, null, null, null, bound);
+  }
+
+  /** Epoch-0 keys of the room `roomId`: its id as rooms made before binding have it, or the bound
+   * one; null when neither is this room. */
+  static async opening(roomId: string, from: { writeSecret: Bytes } | { readCapability: Bytes }): Promise<RoomKeys | null> {
+    for (const bound of [false, true]) {
+      const keys =
+        "writeSecret" in from
+          ? await RoomKeys.fromWriteSecret(from.writeSecret, bound)
+          : await RoomKeys.fromReadCapability(from.readCapability.slice(0, READ_SECRET_SIZE), from.readCapability.slice(READ_SECRET_SIZE), bound);
+      if (keys.roomId === roomId) return keys;
+    }
+    return null;
   }
 
   private static async fromReadSecret(
@@ -137,8 +154,11 @@ export class RoomKeys {
     writeSecret: Bytes | null,
     signingKey: CryptoKey | null,
     seed: Bytes | null,
+    bound = false,
   ): Promise<RoomKeys> {
-    const roomIdBytes = await hkdfSha256(readSecret, INFO.roomId, ROOM_ID_SIZE);
+    const roomIdBytes = bound
+      ? await hkdfSha256(readSecret, INFO.roomIdBound, ROOM_ID_SIZE, writePublicKey)
+      : await hkdfSha256(readSecret, INFO.roomId, ROOM_ID_SIZE);
     const docKeyRaw = await hkdfSha256(readSecret, INFO.docKey, 32);
     const awarenessKeyRaw = await hkdfSha256(readSecret, INFO.awarenessKey, 32);
     const readerSeed = await hkdfSha256(readSecret, INFO.readerAuth, 32);

@@ -86,11 +86,12 @@ export async function parseLink(url: string): Promise<ParsedLink> {
   }
   let keys: RoomKeys;
   if (name === "k") {
-    keys = await RoomKeys.fromWriteSecret(decodeKey(fragment.slice(eq + 1), "write secret (#k=)", WRITE_SECRET_SIZE));
+    const secret = decodeKey(fragment.slice(eq + 1), "write secret (#k=)", WRITE_SECRET_SIZE);
+    keys = (await RoomKeys.opening(room, { writeSecret: secret })) ?? (await RoomKeys.fromWriteSecret(secret));
   } else {
     const cap = decodeKey(fragment.slice(eq + 1), "read-only capability (#r=)", READ_CAPABILITY_SIZE);
     try {
-      keys = await RoomKeys.fromReadCapability(cap.slice(0, READ_SECRET_SIZE), cap.slice(READ_SECRET_SIZE));
+      keys = (await RoomKeys.opening(room, { readCapability: cap })) ?? (await RoomKeys.fromReadCapability(cap.slice(0, READ_SECRET_SIZE), cap.slice(READ_SECRET_SIZE)));
     } catch (err) {
       throw new LinkError(`the read-only capability in the link is unusable: ${(err as Error).message}`);
     }

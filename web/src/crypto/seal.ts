@@ -170,12 +170,12 @@ export async function unsealInvite(invite: unknown, agentPrivate: CryptoKey /* e
   if (typeof body.k === "string") {
     const k = secret("k");
     if (k.length !== WRITE_SECRET_SIZE) throw new SealError("the sealed write secret has the wrong size", "secret");
-    keys = await RoomKeys.fromWriteSecret(k);
+    keys = (await RoomKeys.opening(room, { writeSecret: k })) ?? (await RoomKeys.fromWriteSecret(k));
   } else if (typeof body.r === "string") {
     const r = secret("r");
     if (r.length !== READ_CAPABILITY_SIZE) throw new SealError("the sealed read capability has the wrong size", "secret");
     try {
-      keys = await RoomKeys.fromReadCapability(r.slice(0, READ_SECRET_SIZE), r.slice(READ_SECRET_SIZE));
+      keys = (await RoomKeys.opening(room, { readCapability: r })) ?? (await RoomKeys.fromReadCapability(r.slice(0, READ_SECRET_SIZE), r.slice(READ_SECRET_SIZE)));
     } catch {
       throw new SealError("the sealed read capability is not a valid key", "secret");
     }

@@ -69,7 +69,7 @@ export async function startLanding(root: HTMLElement): Promise<void> {
         const { room } = await createRoom({ kind: "plaintext" });
         location.assign(`${serverBase()}/s/${room}`);
       } else {
-        const keys = await RoomKeys.fromWriteSecret(generateWriteSecret());
+        const keys = await RoomKeys.fromWriteSecret(generateWriteSecret(), true); // the room id binds the write key
         await createRoom({
           kind: "encrypted",
           room: keys.roomId,
