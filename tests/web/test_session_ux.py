@@ -18,6 +18,7 @@ from tests.web.browser import (
     file_button,
     join,
     new_page,
+    page_in,
     start_session,
     type_in_editor,
 )
@@ -382,3 +383,105 @@ async def test_ai_buttons_say_what_the_agent_can_do_and_accept_merges_closers(hu
             agent.terminate()
             await asyncio.to_thread(agent.wait, 15)
         assert ada.errors == []  # type: ignore[attr-defined]
+
+
+async def _colors(page) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return dict(await page.evaluate(
+        "() => { const c = (sel, prop) => getComputedStyle(document.querySelector(sel))[prop];"
+        " return {body: c('body', 'backgroundColor'), panel: c('.panel', 'backgroundColor'), text: c('.cm-content', 'color'),"
+        " editor: c('.cm-editor', 'backgroundColor'), caret: c('.cm-cursor', 'borderLeftColor')}; }"
+    ))
+
+
+async def test_dark_scheme_and_phone_layout(hub: HubProcess) -> None:
+    from playwright.async_api import expect
+
+    async with chromium() as browser:
+        light = await new_page(browser, hub.url)
+        link = await start_session(light, "Ada")
+        await create_file(light, "app.py")
+        await type_in_editor(light, "def f():\n    return 1")
+        day = await _colors(light)
+        context = await browser.new_context(base_url=hub.url, viewport={"width": 1360, "height": 820}, color_scheme="dark")
+        dark = await page_in(context)
+        await join(dark, link, "Night")
+        await editor(dark).click()
+        night = await _colors(dark)
+        assert night["panel"] != day["panel"] and night["panel"] == "rgb(27, 30, 35)", night
+        assert night["editor"] == "rgb(27, 30, 35)" and night["text"] == "rgb(230, 232, 235)", night
+        assert night["caret"] != "rgb(0, 0, 0)", night  # CodeMirror's dark defaults: a light caret
+        keyword = dark.locator(".cm-line span", has_text="def").first
+        await expect(keyword).to_have_css("color", "rgb(215, 166, 255)")
+
+        # A phone: the editor is near the top and tall, the panels below it.
+        phone_context = await browser.new_context(base_url=hub.url, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+        phone = await page_in(phone_context)
+        await join(phone, link, "Pocket")
+        box = await phone.locator("#editor").bounding_box()
+        assert box is not None and box["y"] < 320 and box["height"] > 400, box
+        files = await phone.locator("#file-list").bounding_box()
+        assert files is not None and files["y"] > box["y"], files
+        width = await phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+        assert light.errors == [] and dark.errors == [] and phone.errors == []  # type: ignore[attr-defined]
+
+
+async def test_small_things_new_file_focus_people_marks_leave_forget_and_cut_links(hub: HubProcess) -> None:
+    from playwright.async_api import expect
+
+    from collab.client.session import Session
+
+    async with chromium() as browser:
+        ada = await new_page(browser, hub.url)
+        link = await start_session(ada, "Ada")
+        # After "New file" the caret is in the new file: typing goes there.
+        await create_file(ada, "first.py")
+        await ada.keyboard.type("typed_at_once = 1")
+        await text_has(ada, "typed_at_once = 1")
+
+        # The people list says who is read-only, a folder mirror, an AI.
+        await ada.get_by_role("button", name="Copy read-only link").click()
+        read_link = await ada.locator("#share-link").input_value()
+        viewer = await new_page(browser, hub.url)
+        await join(viewer, read_link, "Viewer")
+        people = ada.locator("#people-list")
+        await expect(people.locator("li[data-name=Viewer] .role")).to_have_text("read-only")
+        async with Session.connect(link, name="laptop-folder") as mirror:
+            mirror.set_field("kind", "mirror")  # what a folder mirror (collab join DIR) publishes
+            await expect(people.locator("li[data-name=laptop-folder] .role")).to_have_text("folder mirror")
+            mirror.set_field("agent", {"name": "laptop-folder", "model": "m"})
+            await expect(people.locator("li[data-name=laptop-folder] .role")).to_have_text("AI")
+        await expect(people.locator("li[data-name=Ada] .role")).to_have_count(0)
+
+        # Leave session: back on the landing page, and the others see you go.
+        await viewer.get_by_role("button", name="Leave session").click()
+        await expect(viewer.get_by_role("button", name="Start a session")).to_be_visible()
+        await expect(people.locator("li[data-name=Viewer]")).to_have_count(0, timeout=15_000)
+
+        # Forget on this device: the copy and the name go, and a reload does not bring them back.
+        await expect(ada.locator("#connection-status")).to_have_attribute("data-kept", "true")
+        await ada.get_by_role("button", name="Forget on this device").click()
+        await expect(ada.locator("#notice")).to_contain_text("no longer keeps a copy")
+        await ada.reload()
+        await expect(ada.get_by_label("Your name, as others will see it")).to_be_visible()
+        await ada.get_by_label("Your name, as others will see it").fill("Ada again")
+        await ada.get_by_role("button", name="Join").click()
+        await expect(ada.locator("#connection-status")).to_have_text("Connected")
+        await type_in_editor(ada, "\nafter_reload = 1")
+        await ada.wait_for_timeout(1000)  # several of the local copy's save intervals
+        assert await ada.evaluate(
+            "() => new Promise((ok) => { const r = indexedDB.open('collab'); r.onsuccess = () => { const db = r.result;"
+            " if (!db.objectStoreNames.contains('rooms')) return ok(0); const q = db.transaction('rooms').objectStore('rooms').count();"
+            " q.onsuccess = () => ok(q.result); }; })"
+        ) == 0
+
+        # A link whose key lost its last characters says it is incomplete, in plain words.
+        base, key = link.split("#", 1)
+        for cut in (1, 2, 3):
+            page = await new_page(browser, hub.url)
+            await page.goto(f"{base}#{key[:-cut]}")
+            alert = page.get_by_role("alert")
+            await expect(alert).to_contain_text("This link is incomplete")
+            text = await alert.inner_text()
+            assert "base64url" not in text and "stray bits" not in text, text
+        assert ada.errors == [] and viewer.errors == []  # type: ignore[attr-defined]

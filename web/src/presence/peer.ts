@@ -80,6 +80,8 @@ function normalize(state: PeerState): PeerState {
   }
   if ("file" in state) out.file = typeof state.file === "string" && state.file.length <= MAX_FILE ? state.file : null;
   if ("cursor" in state) out.cursor = cursor(state.cursor);
+  // What kind of participant it says it is (people.ts marks viewers and folder mirrors); display only.
+  if ("kind" in state) out.kind = state.kind === "viewer" || state.kind === "mirror" ? state.kind : null;
   return out;
 }
 

@@ -60,17 +60,17 @@ export function renderMessage(text: string, insert: ((code: string) => void) | n
   });
 }
 
-// Colours with AA contrast on the light code background.
+// Colours from the page's CSS variables (app.css), AA contrast in light and dark.
 export const codeStyles = new StyleModule({
   ".codeblock": { margin: "4px 0", maxWidth: "100%", minWidth: "0" },
-  ".codeblock pre.code": { background: "#f6f8fa", color: "#1a1a1a", border: "1px solid #d0d7de", borderRadius: "4px", padding: "6px", overflow: "auto", maxHeight: "24em", margin: "0", fontSize: "0.85em", whiteSpace: "pre", maxWidth: "100%" },
-  ".tok-keyword": { color: "#7a1fa2" },
-  ".tok-string, .tok-string2": { color: "#2a6e1a" },
-  ".tok-comment": { color: "#5c6370", fontStyle: "italic" },
-  ".tok-number, .tok-bool, .tok-atom": { color: "#8a3b00" },
-  ".tok-variableName.tok-definition, .tok-function": { color: "#1c4fa0" },
-  ".tok-typeName, .tok-className": { color: "#8a3b00" },
-  ".tok-propertyName": { color: "#0b5394" },
-  ".tok-operator": { color: "#005f5f" },
+  ".codeblock pre.code": { background: "var(--code-bg)", color: "var(--hl-name)", border: "1px solid var(--border)", borderRadius: "4px", padding: "6px", overflow: "auto", maxHeight: "24em", margin: "0", fontSize: "0.85em", whiteSpace: "pre", maxWidth: "100%" },
+  ".tok-keyword": { color: "var(--hl-keyword)" },
+  ".tok-string, .tok-string2": { color: "var(--hl-string)" },
+  ".tok-comment": { color: "var(--hl-comment)", fontStyle: "italic" },
+  ".tok-number, .tok-bool, .tok-atom": { color: "var(--hl-constant)" },
+  ".tok-variableName.tok-definition, .tok-function": { color: "var(--hl-function)" },
+  ".tok-typeName, .tok-className": { color: "var(--hl-constant)" },
+  ".tok-propertyName": { color: "var(--hl-property)" },
+  ".tok-operator": { color: "var(--hl-operator)" },
   ".msg .ai-status": { fontSize: "0.8em", marginLeft: "4px" },
 });

@@ -55,25 +55,30 @@ export function languageFor(path: string): Extension {
   }
 }
 
-// Colours chosen for at least 4.5:1 contrast on the white editor background (WCAG AA).
+// Colours from the page's CSS variables (app.css): at least 4.5:1 contrast on the editor's
+// background in the light and the dark scheme alike (WCAG AA).
 const highlight = HighlightStyle.define([
-  { tag: t.keyword, color: "#7a1fa2" },
-  { tag: [t.name, t.deleted, t.character, t.macroName], color: "#1a1a1a" },
-  { tag: [t.propertyName], color: "#0b5394" },
-  { tag: [t.function(t.variableName), t.labelName], color: "#1c4fa0" },
-  { tag: [t.color, t.constant(t.name), t.standard(t.name)], color: "#8a3b00" },
-  { tag: [t.definition(t.name), t.separator], color: "#1a1a1a" },
-  { tag: [t.typeName, t.className, t.number, t.changed, t.annotation, t.modifier, t.self, t.namespace], color: "#8a3b00" },
-  { tag: [t.operator, t.operatorKeyword, t.url, t.escape, t.regexp, t.link, t.special(t.string)], color: "#005f5f" },
-  { tag: [t.meta, t.comment], color: "#5c6370", fontStyle: "italic" },
+  { tag: t.keyword, color: "var(--hl-keyword)" },
+  { tag: [t.name, t.deleted, t.character, t.macroName], color: "var(--hl-name)" },
+  { tag: [t.propertyName], color: "var(--hl-property)" },
+  { tag: [t.function(t.variableName), t.labelName], color: "var(--hl-function)" },
+  { tag: [t.color, t.constant(t.name), t.standard(t.name)], color: "var(--hl-constant)" },
+  { tag: [t.definition(t.name), t.separator], color: "var(--hl-name)" },
+  { tag: [t.typeName, t.className, t.number, t.changed, t.annotation, t.modifier, t.self, t.namespace], color: "var(--hl-constant)" },
+  { tag: [t.operator, t.operatorKeyword, t.url, t.escape, t.regexp, t.link, t.special(t.string)], color: "var(--hl-operator)" },
+  { tag: [t.meta, t.comment], color: "var(--hl-comment)", fontStyle: "italic" },
   { tag: t.strong, fontWeight: "bold" },
   { tag: t.emphasis, fontStyle: "italic" },
   { tag: t.strikethrough, textDecoration: "line-through" },
-  { tag: t.heading, fontWeight: "bold", color: "#0b4f8a" },
-  { tag: [t.atom, t.bool, t.special(t.variableName)], color: "#8a3b00" },
-  { tag: [t.processingInstruction, t.string, t.inserted], color: "#2a6e1a" },
-  { tag: t.invalid, color: "#b00020" },
+  { tag: t.heading, fontWeight: "bold", color: "var(--hl-heading)" },
+  { tag: [t.atom, t.bool, t.special(t.variableName)], color: "var(--hl-constant)" },
+  { tag: [t.processingInstruction, t.string, t.inserted], color: "var(--hl-string)" },
+  { tag: t.invalid, color: "var(--hl-invalid)" },
 ]);
+
+// CodeMirror's own light/dark defaults (caret, selection, panels) follow the system's scheme.
+const darkQuery = typeof matchMedia === "function" ? matchMedia("(prefers-color-scheme: dark)") : null;
+const scheme = () => EditorView.darkTheme.of(!!darkQuery?.matches);
 
 // Remote names stay visible (y-codemirror.next shows them on hover only): in pair programming
 // you want to see at a glance whose cursor is whose.
@@ -97,6 +102,7 @@ export class FileEditor {
   /** The person clicked, moved the caret or edited (not a remote change, not a scroll we made). */
   readonly acted = new Listeners<[]>();
   private readonly access = new Compartment();
+  private readonly scheme = new Compartment();
   private readonly shared: Extension;
   private writable: boolean;
 
@@ -127,6 +133,7 @@ export class FileEditor {
       inlineCompletions({ awareness, ytext: () => this.ytext, path: () => this.path, canWrite: () => this.writable }),
     ];
     this.view = new EditorView({ parent, state: this.stateFor(null, null) });
+    darkQuery?.addEventListener("change", () => this.view.dispatch({ effects: this.scheme.reconfigure(scheme()) }));
   }
 
   private stateFor(path: string | null, ytext: Y.Text | null): EditorState {
@@ -136,6 +143,7 @@ export class FileEditor {
         this.shared,
         languageFor(path ?? ""),
         this.access.of(access(this.writable && !!path)),
+        this.scheme.of(scheme()),
         EditorView.contentAttributes.of({ "aria-label": path ? `Contents of ${path}` : "No file open", "aria-describedby": "editor-help" }),
         // Sync and undo from y-codemirror.next; carets our own (presence/carets.ts: no name as text).
         ytext ? [yCollab(ytext, null, { undoManager: new Y.UndoManager(ytext) }), remoteCarets(ytext, this.awareness)] : [],

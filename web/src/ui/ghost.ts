@@ -173,12 +173,12 @@ const unscroll = EditorView.updateListener.of((update: ViewUpdate) => {
 });
 
 const ghostTheme = EditorView.theme({
-  ".cm-ghost": { color: "#4b5563", whiteSpace: "pre-wrap", borderLeft: "2px solid #7c3aed", paddingLeft: "2px", marginLeft: "1px" },
-  ".cm-ghost-text": { fontStyle: "italic", background: "#f3e8ff" },
+  ".cm-ghost": { color: "var(--ghost)", whiteSpace: "pre-wrap", borderLeft: "2px solid var(--ai-line)", paddingLeft: "2px", marginLeft: "1px" },
+  ".cm-ghost-text": { fontStyle: "italic", background: "var(--ghost-bg)" },
   ".cm-ghost-stale .cm-ghost-text, .cm-ghost-error .cm-ghost-text": { textDecoration: "line-through" },
   ".cm-ghost-meta": { fontFamily: "system-ui, sans-serif", fontSize: "0.75em", marginLeft: "6px", whiteSpace: "nowrap" },
   ".cm-ghost-model": { background: "#5b21b6", color: "#fff", borderRadius: "3px", padding: "0 4px" },
-  ".cm-ghost-note": { color: "#374151" },
-  ".cm-ghost-btn": { fontSize: "1em", marginLeft: "4px", padding: "0 6px", cursor: "pointer", border: "1px solid #5b21b6", borderRadius: "3px", background: "#fff", color: "#3b0764" },
+  ".cm-ghost-note": { color: "var(--muted)" },
+  ".cm-ghost-btn": { fontSize: "1em", marginLeft: "4px", padding: "0 6px", cursor: "pointer", border: "1px solid var(--ai-line)", borderRadius: "3px", background: "var(--panel)", color: "var(--ai)" },
   ".cm-ghost-btn.accept": { background: "#5b21b6", color: "#fff" },
 });

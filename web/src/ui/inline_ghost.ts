@@ -287,6 +287,6 @@ export function inlineCompletions(host: InlineHost): Extension {
 }
 
 const inlineTheme = EditorView.theme({
-  ".cm-inline-completion": { color: "#6b7280", whiteSpace: "pre-wrap", fontStyle: "italic" },
-  ".cm-inline-status": { fontFamily: "system-ui, sans-serif", fontSize: "0.8em", padding: "2px 6px", color: "#374151", borderTop: "1px solid #e5e7eb" },
+  ".cm-inline-completion": { color: "var(--ghost)", whiteSpace: "pre-wrap", fontStyle: "italic" },
+  ".cm-inline-status": { fontFamily: "system-ui, sans-serif", fontSize: "0.8em", padding: "2px 6px", color: "var(--muted)", borderTop: "1px solid var(--border)" },
 });

@@ -18,7 +18,14 @@ export function showMissingKey(root: HTMLElement): void {
 
 /** A link that did not parse: a damaged key gets its own message, anything else the parser's. */
 export async function showLinkError(root: HTMLElement, href: string, err: LinkError): Promise<void> {
-  if (await onlyTheKeyIsWrong(href)) {
+  if (cutShort(href, err) && (await onlyTheKeyIsWrong(href))) {
+    showProblem(
+      root,
+      "This link is incomplete: the end of its key is missing",
+      "This room is end-to-end encrypted. Its key is the part of the link after the #, and only the start of it arrived: the link was cut off when it was copied or pasted.",
+      ASK_FOR_IT,
+    );
+  } else if (await onlyTheKeyIsWrong(href)) {
     showProblem(
       root,
       "This link does not work: its key is damaged",
@@ -29,6 +36,15 @@ export async function showLinkError(root: HTMLElement, href: string, err: LinkEr
   } else {
     showProblem(root, "This link does not work", err.message, "Ask for the link again, and copy all of it: the part after # holds the key.");
   }
+}
+
+// A key that is most of a key, but whose decoding says it ends too soon (a length that cannot be,
+// too few bytes, or leftover bits in a last character that was not the last): a link cut short.
+const SHORT = /was the link cut short|is impossible \(truncated|stray bits|decodes to \d+ bytes/;
+
+function cutShort(href: string, err: LinkError): boolean {
+  const key = /#[kr]=([A-Za-z0-9_-]*)/.exec(href)?.[1] ?? "";
+  return key.length >= 16 && SHORT.test(err.message);
 }
 
 async function onlyTheKeyIsWrong(href: string): Promise<boolean> {

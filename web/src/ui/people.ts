@@ -15,7 +15,16 @@ export interface Person {
   file: string | null;
   cursor: { anchor?: unknown; head?: unknown } | null;
   self: boolean;
+  /** What kind of participant: a person in a browser or editor, a read-only viewer, a folder mirror, an AI. */
+  kind: "person" | "viewer" | "mirror" | "ai";
 }
+
+function kindOf(state: Record<string, unknown>): Person["kind"] {
+  if (state.agent && typeof state.agent === "object") return "ai";
+  return state.kind === "viewer" || state.kind === "mirror" ? state.kind : "person";
+}
+
+const ROLE: Record<Person["kind"], string | null> = { person: null, viewer: "read-only", mirror: "folder mirror", ai: "AI" };
 
 /** Everyone in presence with a name, me first. States from peers were parsed on arrival (presence/update.ts). */
 export function people(awareness: Awareness): Person[] {
@@ -25,7 +34,7 @@ export function people(awareness: Awareness): Person[] {
     const name = presenceName(user?.name);
     if (name === null) continue;
     const file = typeof state.file === "string" ? state.file : null;
-    out.push({ clientId, name, color: presenceColor(user?.color), file, cursor: state.cursor ?? null, self: clientId === awareness.clientID });
+    out.push({ clientId, name, color: presenceColor(user?.color), file, cursor: state.cursor ?? null, self: clientId === awareness.clientID, kind: kindOf(state) });
   }
   return out.sort((a, b) => Number(b.self) - Number(a.self) || a.name.localeCompare(b.name));
 }
@@ -73,6 +82,7 @@ export class PeoplePanel {
         { "data-name": p.name },
         dot,
         h("span", { class: "name" }, p.self ? `${p.name} (you)` : p.name),
+        ROLE[p.kind] ? h("span", { class: `role ${p.kind}`, "data-role": p.kind }, ROLE[p.kind]!) : null,
         where,
         ai === null ? null : h("span", { class: "ai-activity small", "data-ai": "true" }, ai),
       );

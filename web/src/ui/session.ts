@@ -24,7 +24,7 @@ import { Notice } from "./notice.js";
 import { PeoplePanel } from "./people.js";
 import { quickOpen } from "./quickopen.js";
 import { showProblem } from "./problem.js";
-import { topBar } from "./topbar.js";
+import { forgottenHere, topBar } from "./topbar.js";
 
 export { showProblem };
 
@@ -69,6 +69,8 @@ export async function startSession(root: HTMLElement): Promise<void> {
   const transport: Transport =
     plaintext ?? new EncryptedTransport(doc, link.keys!, websocketUrl(link.serverBase, link.room), { roomsApi: `${link.serverBase}/api/rooms`, unsent: restored.unsent });
   const me = new Me(transport.awareness, name);
+  // After a rotation (docs/e2ee.md "Rotation") the copy-link buttons give the new epoch's links.
+  if (transport instanceof EncryptedTransport) transport.onRotated((keys) => (link.keys = keys));
   local?.attach(transport);
   window.addEventListener("pagehide", () => {
     local?.saveNow();
@@ -88,6 +90,8 @@ export async function startSession(root: HTMLElement): Promise<void> {
 }
 
 async function restore(link: ParsedLink): Promise<{ local: LocalCopy | null; restored: Restored }> {
+  // "Forget on this device" in this tab: a reload keeps no new copy either (topbar.ts).
+  if (forgottenHere(link.room)) return { local: null, restored: { state: null, unsent: null } };
   try {
     const local = await LocalCopy.open(link.serverBase, link.room, link.keys);
     return { local, restored: (await local?.load()) ?? { state: null, unsent: null } };
@@ -170,7 +174,14 @@ class SessionPage {
       assistant.refresh();
       tree.render();
     });
+    // Others' people lists mark a read-only viewer as one (presence/peer.ts reads `kind`).
+    const publishKind = () => {
+      const kind = t.canWrite ? null : "viewer";
+      if ((t.awareness.getLocalState() as { kind?: unknown } | null)?.kind !== kind) t.awareness.setLocalStateField("kind", kind);
+    };
+    publishKind();
     t.onChange(() => {
+      publishKind();
       // The first page that can write brings a schema-1 room to schema 2, once it has the hub's history.
       if (t.synced && t.canWrite && ws.schema() < 2) ws.migrate();
       if (t.synced && t.canWrite) ws.expireTrash(); // the room's settings.trash_days, if set

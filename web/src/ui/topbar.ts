@@ -35,7 +35,13 @@ export function topBar({ link, transport, local, me, say }: TopBarParts): HTMLEl
   const invite = h("button", { type: "button", id: "copy-invite" }, "Copy invite link");
   const readOnly = h("button", { type: "button", id: "copy-readonly", class: "secondary", disabled: !link.keys, title: link.keys ? undefined : "Plaintext rooms have no read-only links" }, "Copy read-only link");
   const rename = h("button", { type: "button", id: "change-name", class: "secondary" }, `You: ${me.name}`);
-  const forget = h("button", { type: "button", id: "forget-local", class: "secondary", disabled: !local, title: "Delete the copy of this room that this browser keeps for offline use" }, "Forget on this device");
+  const forget = h("button", { type: "button", id: "forget-local", class: "secondary", disabled: !local, title: "Delete what this browser keeps of this room (its offline copy, the file you were in) and your name" }, "Forget on this device");
+  const leave = h("button", { type: "button", id: "leave-session", class: "secondary", title: "Leave this session: the others see you go" }, "Leave session");
+  leave.addEventListener("click", () => {
+    local?.saveNow();
+    transport.destroy();
+    location.assign(homeHref());
+  });
   invite.addEventListener("click", () => void copy(inviteLink(link), "Invite link"));
   readOnly.addEventListener("click", () => void copy(readLink(link.serverBase, link.keys!), "Read-only link"));
   rename.addEventListener("click", async () => {
@@ -43,7 +49,7 @@ export function topBar({ link, transport, local, me, say }: TopBarParts): HTMLEl
     if (next) me.rename(next);
   });
   me.renamed.add((name) => (rename.textContent = `You: ${name}`));
-  forget.addEventListener("click", () => void forgetLocal(forget, local, transport, say));
+  forget.addEventListener("click", () => void forgetLocal(forget, local, transport, say, link.room));
   return h(
     "header",
     { class: "topbar" },
@@ -53,6 +59,7 @@ export function topBar({ link, transport, local, me, say }: TopBarParts): HTMLEl
     h("div", { class: "row links" }, invite, readOnly, linkField),
     rename,
     forget,
+    leave,
   );
 }
 
@@ -61,7 +68,18 @@ function inviteLink({ keys, serverBase, room }: ParsedLink): string {
   return keys.canWrite ? writeLink(serverBase, keys) : readLink(serverBase, keys);
 }
 
-async function forgetLocal(button: HTMLButtonElement, local: LocalCopy | null, transport: Transport, say: Say): Promise<void> {
+const FORGOTTEN = "collab.forgotten ";
+
+/** Whether this tab was told to forget `room`: its reloads keep no copy of it. */
+export function forgottenHere(room: string): boolean {
+  try {
+    return sessionStorage.getItem(FORGOTTEN + room) === "1";
+  } catch {
+    return false;
+  }
+}
+
+async function forgetLocal(button: HTMLButtonElement, local: LocalCopy | null, transport: Transport, say: Say, room: string): Promise<void> {
   if (!local) return;
   button.disabled = true;
   try {
@@ -71,9 +89,20 @@ async function forgetLocal(button: HTMLButtonElement, local: LocalCopy | null, t
     say(`Could not delete this browser's copy of the room: ${(err as Error).message}`);
     return;
   }
+  try {
+    // A reload of this tab must not quietly keep a new copy, and the name goes too: this device
+    // keeps nothing of you or the room (the name stays on this page until it closes).
+    sessionStorage.setItem(FORGOTTEN + room, "1");
+    sessionStorage.removeItem(`collab.file ${room}`);
+    localStorage.removeItem(`collab.file ${room}`);
+    localStorage.removeItem("collab.name");
+    localStorage.removeItem("collab.color");
+  } catch {
+    // Storage blocked: there was nothing kept there either.
+  }
   const pending = transport.pending;
   say(
-    "This browser no longer keeps a copy of this room; opening the link again starts a new one." +
+    "This browser no longer keeps a copy of this room or your name, and a reload of this tab keeps none either; opening the link in a new tab starts a new copy." +
       (pending ? ` ${pending} edit${pending === 1 ? "" : "s"} not sent yet are lost if you close this tab before you are back online.` : ""),
   );
 }
