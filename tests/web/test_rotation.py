@@ -71,6 +71,8 @@ async def test_remove_from_session_in_the_page(hub: HubProcess) -> None:
         await until(lambda: read(ada, "notes.md") == "before after")
         assert read(cy, "notes.md") == "before "
         assert "cy" not in {d.name for d in roster(ada.doc)}
+        await page.get_by_role("button", name="Copy invite link").click()
+        assert (await page.locator("#share-link").input_value()).endswith("&e=1")  # the new epoch's link
 
         # A rotation another member makes keeps the page (its device is in the roster) too.
         await ada.rotate()
