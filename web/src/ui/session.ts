@@ -24,7 +24,7 @@ import { Notice } from "./notice.js";
 import { PeoplePanel } from "./people.js";
 import { quickOpen } from "./quickopen.js";
 import { showProblem } from "./problem.js";
-import { topBar } from "./topbar.js";
+import { forgottenHere, topBar } from "./topbar.js";
 
 export { showProblem };
 
@@ -90,6 +90,8 @@ export async function startSession(root: HTMLElement): Promise<void> {
 }
 
 async function restore(link: ParsedLink): Promise<{ local: LocalCopy | null; restored: Restored }> {
+  // "Forget on this device" in this tab: a reload keeps no new copy either (topbar.ts).
+  if (forgottenHere(link.room)) return { local: null, restored: { state: null, unsent: null } };
   try {
     const local = await LocalCopy.open(link.serverBase, link.room, link.keys);
     return { local, restored: (await local?.load()) ?? { state: null, unsent: null } };
@@ -172,7 +174,14 @@ class SessionPage {
       assistant.refresh();
       tree.render();
     });
+    // Others' people lists mark a read-only viewer as one (presence/peer.ts reads `kind`).
+    const publishKind = () => {
+      const kind = t.canWrite ? null : "viewer";
+      if ((t.awareness.getLocalState() as { kind?: unknown } | null)?.kind !== kind) t.awareness.setLocalStateField("kind", kind);
+    };
+    publishKind();
     t.onChange(() => {
+      publishKind();
       // The first page that can write brings a schema-1 room to schema 2, once it has the hub's history.
       if (t.synced && t.canWrite && ws.schema() < 2) ws.migrate();
       if (t.synced && t.canWrite) ws.expireTrash(); // the room's settings.trash_days, if set
