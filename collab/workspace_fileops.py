@@ -155,6 +155,28 @@ class FileOps:
                 raise WorkspaceError(f"{new} already exists")
             self.table.set_path(file_id, new)
 
+    def rename_many(self, moves: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Schema 2: several renames in one transaction, the visible paths resolved once (a folder
+        moved on disk is one batch of these). A move whose file is gone, or whose target is taken
+        (by a file that stays, or by an earlier move of the batch), is left out; returns those made."""
+        with self.transaction():
+            if not self._v2():
+                raise WorkspaceError("renames keep the file in schema 2 only: migrate the room first")
+            paths = dict(self.table.paths())
+            leaving = {old for old, _ in moves if old in paths}
+            done: list[tuple[str, str]] = []
+            taken: set[str] = set()
+            for old, target in moves:
+                validate_path(target)
+                file_id = paths.get(old)
+                if file_id is None or target in taken or (target in paths and target not in leaving) or old == target:
+                    continue
+                taken.add(target)
+                done.append((old, target))
+            for old, target in done:
+                self.table.set_path(paths[old], target)
+            return done
+
     def rename_folder(self, old: str, new: str) -> list[str]:
         """Move every file under folder ``old`` to folder ``new`` (schema 2); returns their new paths."""
         old, new = old.strip("/"), new.strip("/")

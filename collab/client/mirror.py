@@ -401,14 +401,20 @@ class Mirror:
                     self._local_changed(rel)
             missing = {m for m in missing if m in self.base} | {old for old, _ in moves}
         if missing:
-            mass = self._mass(len(missing))
+            # Files that look renamed are no delete: a folder moved waits only the short grace.
+            olds = {old for old, _ in moves}
+            mass = self._mass(len(missing - olds))
             await asyncio.sleep(MASS_DELETE_GRACE_S if mass else DELETE_GRACE_S)
-            if not mass and self._mass(sum(not (self.root / p).exists() for p in list(self.base))):
+            if not mass and self._mass(sum(p not in olds and not (self.root / p).exists() for p in list(self.base))):
                 # The watcher split an rm -rf over batches (a loaded machine): judge by the disk now.
                 await asyncio.sleep(MASS_DELETE_GRACE_S - DELETE_GRACE_S)
             async with self._lock:
                 self._check_folder()
                 self._rename(moves)
+                if any(rel in self.base and not os.path.lexists(self.root / rel) for rel in missing):
+                    # About to delete: the watcher may have split a folder move over batches, the
+                    # new names not among this one's. Look for them on the whole disk first.
+                    self._rename(self._renamed_here(self._new_on_disk()))
                 for rel in sorted(missing):
                     if not (self.root / rel).exists() and rel in self.base:
                         session = self.io.session_text(rel)
@@ -444,21 +450,27 @@ class Mirror:
                 appeared[rel] = text
         return renames(appeared, gone)
 
+    def _new_on_disk(self) -> list[str]:
+        """The local files the mirror has not synced and the session does not have (yet)."""
+        return [rel for rel in localfs.walk(self.root, self.rules) if rel not in self.base and self.io.session_text(rel) is None]
+
     def _rename(self, pairs: list[tuple[str, str]]) -> None:
         """Carry out the renames that still hold after the grace (the old path still gone, the new
         file still there, the same text); a new file that is no rename after all is sent as new."""
         if not pairs:
             return
-        with self.io.local_edit():  # a folder moved is one transaction, as rename_folder makes it
-            for old, rel in pairs:
-                held = (not os.path.lexists(self.root / old) and old in self.base
-                        and self.io.disk(rel) == self.base[old])
-                if held and self.io.rename_in_session(old, rel):
-                    if old in self._ids:
-                        self._ids[rel] = self._ids.pop(old)
-                    self._mark_dirty(rel)  # a remote edit not yet written here goes to its new place
-                elif (self.root / rel).is_file():
-                    self._local_changed(rel)
+        held = [(old, rel) for old, rel in pairs
+                if not os.path.lexists(self.root / old) and old in self.base and self.io.disk(rel) == self.base[old]]
+        # One transaction for all (a folder moved is one change, as rename_folder makes it).
+        done = self.io.rename_in_session(held)
+        for old, rel in done:
+            if old in self._ids:
+                self._ids[rel] = self._ids.pop(old)
+            self._mark_dirty(rel)  # a remote edit not yet written here goes to its new place
+        renamed = {rel for _, rel in done}
+        for _, rel in pairs:
+            if rel not in renamed and (self.root / rel).is_file():
+                self._local_changed(rel)
 
     def _mass(self, gone: int) -> bool:
         """Most files vanishing at once: an rm -rf of the folder may still be running."""

@@ -230,7 +230,7 @@ class MirrorIO:
             self.base.drop(action.path)
             self._removed()
         elif isinstance(action, RenameInSession):
-            self.rename_in_session(action.old, action.path)
+            self.rename_in_session([(action.old, action.path)])
         elif isinstance(action, MoveLocal):
             self.move_local(action.old, action.path)
         elif isinstance(action, Forget):
@@ -252,25 +252,28 @@ class MirrorIO:
                 self.report(action.message)
         return 0
 
-    def rename_in_session(self, old: str, new: str) -> bool:
-        """The file ``old`` is at ``new`` on disk now: one write of its path in the session (its
-        text, and edits to it in flight, stay); False when the session cannot take it (``old``
-        gone there, ``new`` taken), and the caller sends it as a new file instead."""
-        if self.session_text(old) is None or self.session_text(new) is not None:
-            return False
+    def rename_in_session(self, moves: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Files at ``old`` are at ``new`` on disk now: one write of each one's path in the session,
+        in one transaction (their texts, and edits to them in flight, stay). Returns the renames
+        made; one the session cannot take (``old`` gone there, ``new`` taken) is left out, and the
+        caller sends that file as a new one."""
+        moves = [(old, new) for old, new in moves if self.session_text(old) is not None and self.session_text(new) is None]
+        if not moves:
+            return []
         with self.local_edit():
             if self._txn_need is None:
                 self._txn_need = self.clock() + 1
             try:
-                self.workspace.rename(old, new)
+                done = self.workspace.rename_many(moves)
             except WorkspaceError:
-                return False
-            self._own.pop(old, None)
-            self._own[new] = self._txn_need
-            # Journaled inside the transaction, as a Send's base is: before the rename can be sent.
-            # (At the start there is no base yet: the actions after the rename agree on one.)
-            self.base.move(old, new, self._txn_need)
-        return True
+                return []
+            for old, new in done:
+                self._own.pop(old, None)
+                self._own[new] = self._txn_need
+                # Journaled inside the transaction, as a Send's base is: before the rename can be
+                # sent. (At the start there is no base yet: the actions after the rename agree on one.)
+                self.base.move(old, new, self._txn_need)
+        return done
 
     def move_local(self, old: str, new: str) -> bool:
         """The session renamed ``old`` to ``new``: rename the local file (an edit made to it here and

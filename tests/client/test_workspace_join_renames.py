@@ -6,6 +6,12 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
+
+import pycrdt
+
+from collab.client.mirror import Mirror
+from collab.workspace import Workspace
 
 from tests.client.join_process import JoinProcess
 from tests.client.workspace_clients import clients, converged
@@ -160,3 +166,23 @@ async def test_a_safe_save_through_a_backup_name_is_an_edit_not_a_rename(hub: Hu
             await eventually(lambda: "app.py___jb_old___" not in ada.ws, timeout=20)
         finally:
             assert join.stop() == 0, join.output()
+
+
+async def test_a_folder_move_the_watcher_reports_without_its_new_names_is_still_a_rename(tmp_path: Path) -> None:
+    # Under load the watcher can report the old folder gone in one batch and the new names in a
+    # later one (or never, for a rescan): the mirror looks for them on disk before deleting anything.
+    doc: pycrdt.Doc[Any] = pycrdt.Doc()
+    ws = Workspace(doc, user="ada")
+    ws.migrate()
+    for i in range(30):
+        ws.write(f"src/pkg{i % 3}/m{i}.py", f"value = {i}\n")
+    ids = {p: ws.file_id(p) for p in ws.paths()}
+    mirror = Mirror(ws, tmp_path / "mirror", report=lambda _line: None)
+    await mirror.initial_sync()
+    try:
+        os.rename(tmp_path / "mirror/src", tmp_path / "mirror/lib")
+        await mirror.settle_local({"src"})  # the batch that says only "src is gone"
+        assert ws.trash() == []
+        assert {p: ws.file_id(p) for p in ws.paths()} == {"lib" + p[3:]: fid for p, fid in ids.items()}
+    finally:
+        mirror._let_go()
