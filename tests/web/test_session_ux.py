@@ -11,6 +11,7 @@ from tests.browsers.page import EDITOR_TEXT
 from tests.support.hub_process import HubProcess
 from tests.support.waiting import eventually
 from tests.web.browser import (
+    ARTIFACTS,
     browser_unavailable,
     chromium,
     create_file,
@@ -251,6 +252,8 @@ async def test_folders_quick_open_and_landing_where_you_were(hub: HubProcess) ->
         await expect(ada.get_by_role("dialog")).to_be_visible()
         await ada.keyboard.type("utl")
         await expect(ada.locator("#quick-open-list [role=option]").first).to_have_text("src/util.py")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        await ada.screenshot(path=str(ARTIFACTS / "quick-open.png"))
         await ada.keyboard.press("Enter")
         await expect(ada.locator("#editor-heading")).to_have_text("src/util.py")
         await expect(ada.get_by_role("dialog")).to_have_count(0)
@@ -270,6 +273,8 @@ async def test_folders_quick_open_and_landing_where_you_were(hub: HubProcess) ->
         await expect(panel).to_be_visible()
         box = await panel.bounding_box()
         assert box is not None and box["height"] < 90, box
+        await grace.keyboard.type("README")
+        await grace.screenshot(path=str(ARTIFACTS / "search-panel.png"))
         assert ada.errors == [] and grace.errors == []  # type: ignore[attr-defined]
 
 

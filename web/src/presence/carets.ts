@@ -35,6 +35,7 @@ class CaretWidget extends WidgetType {
     const info = document.createElement("span");
     info.className = "cm-ySelectionInfo";
     info.dataset.name = this.name; // drawn by ::after { content: attr(data-name) }
+    info.style.color = readableOn(this.color);
     caret.append(dot, info);
     return caret;
   }
@@ -46,6 +47,16 @@ class CaretWidget extends WidgetType {
   override ignoreEvent(): boolean {
     return true;
   }
+}
+
+/** Black or white, whichever reads better on `hex` (#rrggbb): a light green label gets black text. */
+function readableOn(hex: string): string {
+  const [r, g, b] = [1, 3, 5].map((i) => {
+    const c = parseInt(hex.slice(i, i + 2), 16) / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  const luminance = 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+  return (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) ? "#000" : "#fff";
 }
 
 const relative = (json: unknown) => Y.createRelativePositionFromJSON(json);

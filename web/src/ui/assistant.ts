@@ -33,6 +33,7 @@ export class Assistant {
   /** What the AI here can do, said before anyone clicks. */
   private readonly can = h("span", { id: "ai-can", class: "muted small" });
   private readonly askButtons: HTMLButtonElement[];
+  private readonly suggestButton: HTMLButtonElement;
   private readonly statuses = new Map<string, string>();
   /** Streaming changes the ghost text on every token: redraw once per frame. */
   readonly schedule = perFrame(() => this.refresh());
@@ -50,12 +51,13 @@ export class Assistant {
       button("ai-fix", "Fix", "Ask the AI in the chat to fix the selection or the code at the cursor", () => void this.askChat("fix")),
       button("ai-ask", "Ask…", "Ask the AI anything about the selection or the code at the cursor", () => void this.askFree()),
     ];
-    for (const b of this.askButtons) b.dataset.title = b.title;
+    this.suggestButton = button("ai-suggest", "Complete here", "Ask the AI for a suggestion at the cursor (Alt+/)", () => this.suggestHere());
+    for (const b of [...this.askButtons, this.suggestButton]) b.dataset.title = b.title;
     this.toolbar = h(
       "div",
       { class: "row ai-toolbar", role: "toolbar", "aria-label": "Ask AI", "aria-describedby": "ai-can" },
       h("span", { class: "muted small" }, "Ask AI:"),
-      button("ai-suggest", "Complete here", "Ask the AI for a suggestion at the cursor (Alt+/)", () => this.suggestHere()),
+      this.suggestButton,
       ...this.askButtons,
       this.can,
     );
@@ -142,10 +144,14 @@ export class Assistant {
       why = `${names} completes code at the cursor but cannot answer questions: run an agent with a language model (collab agent --model openai:… or ollama:…) to explain, fix or ask.`;
       this.can.textContent = `${names}: completes code only, no questions.`;
     } else this.can.textContent = `${answering.map((a) => a.model || a.name).join(", ")} can complete code and answer in the chat.`;
-    for (const b of this.askButtons) {
-      b.disabled = !!why;
-      b.title = why || b.dataset.title!;
-    }
+    // A read-only link can watch the AI but not ask it: every button says so.
+    const readOnly = this.host.canWrite() ? "" : "Read-only link: you cannot ask the AI.";
+    const set = (b: HTMLButtonElement, reason: string) => {
+      b.disabled = !!reason;
+      b.title = reason || b.dataset.title!;
+    };
+    for (const b of this.askButtons) set(b, readOnly || why);
+    set(this.suggestButton, readOnly);
   }
 
   private decide(act: () => unknown): void {

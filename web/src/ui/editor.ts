@@ -133,6 +133,7 @@ export class FileEditor {
       inlineCompletions({ awareness, ytext: () => this.ytext, path: () => this.path, canWrite: () => this.writable }),
     ];
     this.view = new EditorView({ parent, state: this.stateFor(null, null) });
+    this.focusable();
     darkQuery?.addEventListener("change", () => this.view.dispatch({ effects: this.scheme.reconfigure(scheme()) }));
   }
 
@@ -157,6 +158,14 @@ export class FileEditor {
     this.awareness.setLocalStateField("cursor", null);
     this.awareness.setLocalStateField("file", path);
     this.view.setState(this.stateFor(path, ytext));
+    this.focusable();
+  }
+
+  // A read-only editor's content takes no caret: the scroller itself takes the focus, so a long
+  // line or file can still be scrolled from the keyboard (axe: scrollable-region-focusable).
+  private focusable(): void {
+    if (this.writable && this.path) this.view.scrollDOM.removeAttribute("tabindex");
+    else this.view.scrollDOM.setAttribute("tabindex", "0");
   }
 
   /** The open file was renamed or moved: same text, the caret where it was, the new name. */
@@ -174,6 +183,7 @@ export class FileEditor {
     if (writable === this.writable) return;
     this.writable = writable;
     this.view.dispatch({ effects: this.access.reconfigure(access(writable && !!this.path)) });
+    this.focusable();
   }
 
   /** Replace the selection (or insert at the cursor) with `text`: one edit, one undo step. */

@@ -88,7 +88,7 @@ export class PeoplePanel {
       );
       if (!p.self) {
         const pressed = this.follow.following === p.clientId;
-        const follow = h("button", { type: "button", class: "secondary small", "aria-pressed": String(pressed), "aria-label": `Follow ${p.name}` }, pressed ? "Following" : "Follow");
+        const follow = h("button", { type: "button", class: "secondary small", "aria-pressed": String(pressed), "aria-label": `Follow ${p.name}` }, "Follow"); // pressed: drawn as such (app.css), the name stays "Follow Ada"
         follow.addEventListener("click", () => this.follow.toggle(p.clientId));
         const jump = h("button", { type: "button", class: "secondary small", "aria-label": `Jump to ${p.name}`, title: "Go to where they are, once" }, "Jump to");
         jump.addEventListener("click", () => this.follow.jumpTo(p.clientId));

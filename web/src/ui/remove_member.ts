@@ -11,7 +11,7 @@ import type { Person } from "./people.js";
 export function removeButton(awareness: Awareness, person: Person, announcer: Announcer): HTMLElement | null {
   const rotator = rotatorFor(awareness);
   if (!rotator?.canWrite || person.self || !rotator.rosterNames().includes(person.name)) return null;
-  const button = h("button", { type: "button", class: "secondary small", "aria-label": `Remove ${person.name} from session`, "data-remove": person.name }, "Remove from session");
+  const button = h("button", { type: "button", class: "secondary small", "aria-label": `Remove ${person.name} from session`, "data-remove": person.name }, "Remove");
   button.addEventListener("click", async () => {
     const ok = confirm(
       `Remove ${person.name} from this session? The room moves to new keys: ${person.name}'s devices can no longer read or write, ` +
