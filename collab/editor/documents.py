@@ -56,6 +56,7 @@ class OpenFile:
         self._writing = False
         self.closed = False
         self.last_edit: d.Delta = []  # the editor's latest edit as applied to the shared text
+        self.last_before = ""  # and the shared text it was applied to
         self._sub = ytext.observe(self._changed)
 
     def close(self) -> None:
@@ -100,6 +101,7 @@ class OpenFile:
         finally:
             self._writing = False
         self.last_edit = for_doc
+        self.last_before = current
         self.send(again)
         if str(self.ytext) != self.sync.text:
             self.send(self.sync.resync(str(self.ytext)))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -147,6 +148,11 @@ class InlineCompletions:
         if len(spans) != 1:
             return False
         start, end, new = spans[0]
+        # An editor may replace more than it changes (VS Code's accept replaces "()" with "(items)"):
+        # what the replaced text and the new one begin with alike was not typed.
+        old = opened.last_before[start:end]
+        same = len(os.path.commonprefix([old, new]))
+        start, new = start + same, new[same:]
         rest = ghost.rest
         if start != ghost.at or not new:
             return False

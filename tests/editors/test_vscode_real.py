@@ -39,8 +39,9 @@ pytestmark = [
 
 
 @contextlib.contextmanager
-def code_server(tmp: Path) -> Iterator[str]:
-    """code-server with the freshly built .vsix installed and the bridge from this checkout; yields its URL."""
+def code_server(tmp: Path, **settings: Any) -> Iterator[str]:
+    """code-server with the freshly built .vsix installed and the bridge from this checkout; yields its URL.
+    ``settings``: VS Code settings over these (``editor_autoClosingBrackets`` for ``editor.autoClosingBrackets``)."""
     assert CODE_SERVER is not None
     subprocess.run(["npm", "run", "--silent", "package"], cwd=VSCODE, check=True, timeout=300)
     dirs = ["--extensions-dir", str(tmp / "ext"), "--user-data-dir", str(tmp / "user")]
@@ -58,6 +59,7 @@ def code_server(tmp: Path) -> Iterator[str]:
         # The word-completion list would open as "s" is typed; VS Code then shows an inline completion
         # only as far as it agrees with the list's selection (editors/vscode/README.md).
         "editor.quickSuggestions": {"other": False, "comments": False, "strings": False},
+        **{key.replace("_", "."): value for key, value in settings.items()},
     }))
     (tmp / "work").mkdir()
     port = free_port()
@@ -159,17 +161,34 @@ def test_an_inline_completion_shows_as_ghost_text_in_vs_code_and_tab_accepts_it(
     """The room's agent (openai backend, the real SDK, the local streaming server) completes as the
     person types in VS Code; VS Code shows it as its own ghost text; Tab inserts it for everyone and
     the bridge records it as AI-assisted."""
+    stub.script(Reply(tokens=["um", "(items)", " * 2"], delay=0.05))
+    _complete_in_vs_code(hub, stub, tmp_path, typed=["s"], ghosts=["um(items) * 2"], accepted=len("um(items) * 2"))
+
+
+def test_an_auto_closed_bracket_keeps_the_inline_completion_in_vs_code(
+    hub: HubProcess, stub: OpenAIStubServer, tmp_path: Path
+) -> None:
+    """With VS Code closing brackets, typing the completion's "(" gives "()": the completion stays
+    (the rest after the bracket), and Tab writes one closing bracket, not two."""
+    stub.script(Reply(tokens=["(items)", " * 2"], delay=0.05))
+    # After "(": ghost "items", the real ")", ghost " * 2".
+    _complete_in_vs_code(hub, stub, tmp_path, typed=["sum", "("], ghosts=["(items) * 2", "items * 2"],
+                         accepted=len("items) * 2"), editor_autoClosingBrackets="always")
+
+
+def _complete_in_vs_code(hub: HubProcess, stub: OpenAIStubServer, tmp_path: Path, *, typed: list[str],
+                         ghosts: list[str], accepted: int, **settings: Any) -> None:
+    """Type each of ``typed`` at the end of calc.py and see the matching ghost text (its pieces joined); then Tab."""
     import pycrdt
     from playwright.sync_api import sync_playwright
 
     from collab.ai.agent import Agent, AgentConfig
     from collab.ai.openai_backend import OpenAIBackend
 
-    stub.script(Reply(tokens=["um", "(items)", " * 2"], delay=0.05))
     backend = OpenAIBackend.openai("stub-model", base_url=stub.base_url, api_key="sk-test-not-a-real-key")
     link = write_link(hub.url, new_room(hub))
     source = "def total(items):\n    return sum(items)\n\ndef twice(items):\n    return "
-    with participant() as ai_side, code_server(tmp_path) as url, sync_playwright() as pw:
+    with participant() as ai_side, code_server(tmp_path, **settings) as url, sync_playwright() as pw:
         ai = ai_side.join(link, "ai")
         ai_side.call(lambda: ai.workspace.write("calc.py", source))
         ai_side.enter(Agent(ai.doc, ai.awareness, backend, AgentConfig(name="ai")))
@@ -188,18 +207,23 @@ def test_an_inline_completion_shows_as_ghost_text_in_vs_code_and_tab_accepts_it(
             wait_for(lambda: "def twice" in editor_text(page), 30, "the session file in the editor")
             page.locator(".monaco-editor .view-lines").first.click()
             page.keyboard.press("Control+End")
-            page.keyboard.type("s")
             ghost = page.locator(".monaco-editor .ghost-text-decoration")  # one span per highlighted token
-            wait_for(lambda: "".join(ghost.all_inner_texts()).replace("\u00a0", " ") == "um(items) * 2", 30,
-                     "the completion as VS Code's ghost text")
-            assert ai_side.call(lambda: ai.workspace.read("calc.py")) == source + "s"  # shown, not in the text
+            for keys, shown in zip(typed, ghosts):
+                page.keyboard.type(keys)
+                wait_for(lambda: "".join(ghost.all_inner_texts()).replace("\u00a0", " ") == shown, 30,
+                         f"{shown!r} as VS Code's ghost text")
+            # A person's Tab comes a moment after the ghost text shows: by then the stream has ended and VS
+            # Code has stopped asking again (VS Code hides and shows a growing completion to update it).
+            time.sleep(0.5)
+            wait_for(lambda: "".join(ghost.all_inner_texts()).replace("\u00a0", " ") == ghosts[-1], 30, "still shown")
+            calls = len(stub.requests)
             page.keyboard.press("Tab")
             want = source + "sum(items) * 2"
             wait_for(lambda: ai_side.call(lambda: ai.workspace.read("calc.py")) == want, 30, "Tab inserts it for everyone")
             records = wait_for(lambda: ai_side.call(lambda: ai.doc.get("ai_assisted", type=pycrdt.Map).to_py()), 15,
                                "the insertion recorded as AI-assisted")
-            assert [(r["by"], r["model"], r["length"]) for r in records.values()] == [("vs", "stub-model", len("um(items) * 2"))]
-            assert len(stub.requests) == 1
+            assert [(r["by"], r["model"], r["length"]) for r in records.values()] == [("vs", "stub-model", accepted)]
+            assert len(stub.requests) == calls == 1
         except Exception:
             page.screenshot(path=str(tmp_path / "failed.png"))
             raise
