@@ -346,6 +346,16 @@ class MirrorIO:
         self._removed()
         if action.note is not None:
             self.report(action.note)
+        else:
+            self._tell_trashed(action.path)
+
+    def _tell_trashed(self, rel: str) -> None:
+        """A file someone moved to the session's trash went from here too: say who, and where it is."""
+        for entry in self.workspace.trash():
+            if entry.path == rel:
+                self.report(f"{rel}: moved to the session's trash by {entry.by or 'someone'}; removed here "
+                            "(anyone can restore it from the page's Trash, and it comes back here)")
+                return
 
     def _set_aside(self, rel: str) -> None:
         dst = folderstate.conflict_path(self.root, rel)

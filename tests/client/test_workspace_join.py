@@ -43,6 +43,11 @@ async def test_a_join_mirrors_a_schema_2_room(hub: HubProcess, tmp_path: Path) -
             ada.ws.delete("src/tools.py")
             await eventually(lambda: read(folder / "src/tools.py") is None, timeout=20)
             await eventually(lambda: [e.path for e in bob.ws.trash()] == ["src/tools.py"])
+            await eventually(lambda: "src/tools.py: moved to the session's trash by ada" in join.output())
+            # Restored in the session: back on disk, with every edit.
+            (entry,) = bob.ws.trash()
+            bob.ws.restore(entry.id)
+            await eventually(lambda: read(folder / "src/tools.py") == "def helper():\n    return 2\n", timeout=20)
             # A file made in the folder is a schema-2 file for everyone.
             (folder / "from_disk.txt").write_text("made on disk\n")
             await eventually(lambda: bob.ws.snapshot().get("from_disk.txt") == "made on disk\n", timeout=20)
