@@ -56,6 +56,10 @@ MAX_INCOMING_FRAME = HUB_SNAPSHOT_LIMIT + 9
 FrameObserver = Callable[[str, bytes], None]  # ("in" | "out", raw frame)
 
 
+class _Conflict(ProviderError):
+    """The hub took something else first at the head our rotation named: try again."""
+
+
 class EncryptedProvider(ConnectorState):
     def __init__(
         self,
@@ -362,7 +366,8 @@ class EncryptedProvider(ConnectorState):
         if self._rotation is not None and nack.client_ref == self._rotation.ref:
             pending, self._rotation = self._rotation, None
             if not pending.done.done():
-                pending.done.set_exception(ProviderError(f"rotation refused: {nack.reason}"))
+                conflict = nack.code == frames.NackCode.SNAPSHOT_CONFLICT
+                pending.done.set_exception(_Conflict(nack.reason) if conflict else ProviderError(f"rotation refused: {nack.reason}"))
             return
         if nack.client_ref == 0:
             log.warning("room %s: presence refused: %s", self.keys.room_id, nack.reason)
@@ -492,29 +497,41 @@ class EncryptedProvider(ConnectorState):
 
     async def rotate(self, remove: tuple[str, ...] = (), timeout: float = 30.0) -> RoomKeys:
         """Move the room to its next key epoch, keeping every device in the roster except those
-        named in ``remove``; returns the new keys (their links are the new links)."""
+        named in ``remove``; returns the new keys (their links are the new links). Someone else's
+        edit landing first (the hub takes a rotation only at the head it names) is retried."""
         if not self.can_write:
             raise ProviderError("only a write link can rotate the room's keys")
-        deadline = asyncio.get_running_loop().time() + timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         while True:
-            await self.flush(max(0.1, deadline - asyncio.get_running_loop().time()))
+            try:
+                return await self._rotate_once(remove, deadline)
+            except _Conflict:
+                if loop.time() > deadline:
+                    raise ProviderError("cannot rotate now: the room keeps moving (others are writing)") from None
+                await asyncio.sleep(0.2)  # the entry that came first arrives meanwhile
+
+    async def _rotate_once(self, remove: tuple[str, ...], deadline: float) -> RoomKeys:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self.flush(max(0.1, deadline - loop.time()))
             blocked = self._log.blocked()
             sock = self.connector.socket
             if blocked is None and sock is not None and self._log.live and self._rotation is None:
                 break
-            if asyncio.get_running_loop().time() > deadline:
+            if loop.time() > deadline:
                 raise ProviderError(f"cannot rotate now: {blocked or 'not connected'}")
             await asyncio.sleep(0.05)
         devices = [d for d in roster.roster(self.doc) if d.name not in remove]
         own = x25519_public(self.device_key) if self.device_key is not None else None
         pending = prepare_rotation(
             self.keyring, devices, remove, ref=self._outbox.new_ref(), covers=self._log.since, own_device=own,
-            loop=asyncio.get_running_loop(), log_hash=self._log.hash.at(self._log.since),
+            loop=loop, log_hash=self._log.hash.at(self._log.since),
         )
         self._rotation = pending
         await sock.send(frames.rotate(pending.ref, pending.envelope))
         try:
-            return await asyncio.wait_for(asyncio.shield(pending.done), max(0.1, deadline - asyncio.get_running_loop().time()))
+            return await asyncio.wait_for(asyncio.shield(pending.done), max(0.1, deadline - loop.time()))
         finally:
             if self._rotation is pending and pending.done.done():
                 self._rotation = None

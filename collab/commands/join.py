@@ -16,6 +16,8 @@ from collab.client.localfs import DEFAULT_MAX_BYTES
 from collab.client.mirror import Mirror
 from collab.client.provider import ProviderError, Status
 from collab.client.session import Session
+from collab.client.device import folder_device_key
+from collab.client.folderstate import STATE_DIR
 from collab.commands import link_arg
 from collab.crypto import LinkError
 
@@ -89,7 +91,8 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 async def join(args: argparse.Namespace) -> int:
     name = args.name or getpass.getuser()
-    async with Session.connect(args.link, name=name, color=args.color) as session:
+    device = folder_device_key(args.dir / STATE_DIR)  # a rotation keeps this folder in (collab rotate)
+    async with Session.connect(args.link, name=name, color=args.color, device_key=device) as session:
         # Ctrl-C before this point cancels the connect (asyncio.run's own handler); from here on it
         # stops the mirror cleanly.
         stop = stop_on_signals()

@@ -254,10 +254,21 @@ class EncryptedSession:
             self._refuse(frame.client_ref, Nack.FORBIDDEN, READ_ONLY)
             return True
         problem = self._check(frame.envelope, expected, self.hub.settings.max_frame_bytes)
+        if problem is not None and self._older_epoch(frame.envelope):
+            # Sealed before its writer learnt of a rotation that just landed: not a bad envelope, a
+            # stale one. Retried (NACK 1) on the next connection, sealed again under the new keys.
+            self._refuse(frame.client_ref, Nack.STORE_UNAVAILABLE, "the room's keys were rotated: send it again under the new ones")
+            return True
         if problem is not None:
             self._refuse(frame.client_ref, Nack.INVALID_ENVELOPE, problem)
             return True
         return False
+
+    def _older_epoch(self, data: bytes) -> bool:
+        try:
+            return parse_envelope(data).epoch < self.room.epoch
+        except MalformedEnvelope:
+            return False
 
     def _on_publish(self, member: Member, frame: frames.Publish) -> None:
         if self._write_refused(member, frame, EnvelopeType.UPDATE):
