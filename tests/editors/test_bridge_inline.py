@@ -117,20 +117,26 @@ async def test_a_mismatching_keystroke_cancels_and_the_model_stream_is_closed(
         assert not stub.requests[0].completed
 
 
+async def bracket_typed_into_the_completion(b: BridgeClient, link: str) -> tuple[Typist, dict[str, Any]]:
+    """``sum``, the completion ``(items) * 2``, then ``(`` as an auto-pairing editor types it: ``()``
+    with the cursor between. The completion stays: its last ``inline``."""
+    await opened_at_end(b, link)
+    typist = Typist(b, SOURCE)
+    await typist.type("sum")
+    await eventually(lambda: b.of("inline", lambda p: p["done"]), 20, what="the completion")
+    assert b.of("inline")[-1]["text"] == "(items) * 2"
+    await typist.type("()", cursor_back=1)
+    await eventually(lambda: b.of("inline")[-1]["text"] == "items) * 2", 10)
+    assert not b.of("inline_clear") and b.of("inline")[-1]["replace"] == 1
+    return typist, b.of("inline")[-1]
+
+
 async def test_an_auto_paired_bracket_keeps_a_completion_that_starts_with_it(
     hub: HubProcess, stub: OpenAIStubServer
 ) -> None:
     stub.script(Reply(tokens=["(items)", " * 2"]))
     async with room_with_agent(hub, stub) as (link, ann, agent), bridge() as b:
-        await opened_at_end(b, link)
-        typist = Typist(b, SOURCE)
-        await typist.type("sum")
-        await eventually(lambda: b.of("inline", lambda p: p["done"]), 20, what="the completion")
-        assert b.of("inline")[-1]["text"] == "(items) * 2"
-        # "(" as an auto-pairing editor types it: "()" with the cursor between.
-        await typist.type("()", cursor_back=1)
-        await eventually(lambda: b.of("inline")[-1]["text"] == "items) * 2", 10)
-        assert not b.of("inline_clear") and b.of("inline")[-1]["replace"] == 1
+        await bracket_typed_into_the_completion(b, link)
         await b.result("inline_accept")
         want = SOURCE + "sum(items) * 2"
         await eventually(lambda: ann.workspace.read("calc.py") == want, 15, what="one closing bracket, not two")
@@ -160,24 +166,19 @@ async def test_an_editor_that_inserts_the_completion_itself_records_it_as_ai_ass
     """VS Code's Tab inserts the completion (over the auto-closed bracket), then says so: inserted."""
     stub.script(Reply(tokens=["(items)", " * 2"]))
     async with room_with_agent(hub, stub) as (link, ann, agent), bridge() as b:
-        await opened_at_end(b, link)
-        typist = Typist(b, SOURCE)
-        await typist.type("sum")
-        await eventually(lambda: b.of("inline", lambda p: p["done"]), 20, what="the completion")
-        await typist.type("()", cursor_back=1)
-        shown = await eventually(lambda: b.of("inline", lambda p: p["done"] and p["text"] == "items) * 2"), 20)
-        at = shown[-1]["position"]
+        typist, shown = await bracket_typed_into_the_completion(b, link)
+        at = shown["position"]
         typist.sync()
         await b.result("edit", path="calc.py", revision=typist.revision,
                        changes=[change(at["line"], at["character"], "items) * 2", end=(at["line"], at["character"] + 1))])
-        accepted = await b.result("inline_accept", id=shown[-1]["id"], inserted=True)
+        accepted = await b.result("inline_accept", id=shown["id"], inserted=True)
         want = SOURCE + "sum(items) * 2"
         assert accepted["position"] == end_of(want)
         await eventually(lambda: ann.workspace.read("calc.py") == want, 15)
-        await eventually(lambda: shown[-1]["id"] in ann.doc.get("ai_assisted", type=pycrdt.Map), 15)
-        record = ann.doc.get("ai_assisted", type=pycrdt.Map)[shown[-1]["id"]]
+        await eventually(lambda: shown["id"] in ann.doc.get("ai_assisted", type=pycrdt.Map), 15)
+        record = ann.doc.get("ai_assisted", type=pycrdt.Map)[shown["id"]]
         assert record["length"] == len("items) * 2") and record["by"] == "ed"
-        again = await b.call("inline_accept", id=shown[-1]["id"], inserted=True)
+        again = await b.call("inline_accept", id=shown["id"], inserted=True)
         assert "no inline completion" in again["error"]["message"]
 
 

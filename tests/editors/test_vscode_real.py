@@ -120,6 +120,20 @@ def answer(page: Any, text: str) -> None:
     page.keyboard.press("Enter")
 
 
+def join_and_open(page: Any, url: str, link: str, path: str, shows: str) -> None:
+    """Collab: Join as "vs", then Collab: Open a session file ``path``, until the editor shows ``shows``."""
+    page.goto(url)
+    page.locator(".monaco-workbench").wait_for()
+    run_command(page, "Collab: Join a session")
+    answer(page, link)
+    answer(page, "vs")
+    page.get_by_text("collab: joined").first.wait_for()
+    page.locator(".statusbar", has_text="collab: connected").wait_for()
+    run_command(page, "Collab: Open a session file")
+    answer(page, path)
+    wait_for(lambda: shows in editor_text(page), 30, "the session file in the editor")
+
+
 def test_join_from_a_real_vs_code_and_see_a_remote_edit(hub: HubProcess, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -131,16 +145,7 @@ def test_join_from_a_real_vs_code_and_see_a_remote_edit(hub: HubProcess, tmp_pat
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.set_default_timeout(30_000)
-            page.goto(url)
-            page.locator(".monaco-workbench").wait_for()
-            run_command(page, "Collab: Join a session")
-            answer(page, link)
-            answer(page, "vs")
-            page.get_by_text("collab: joined").first.wait_for()
-            page.locator(".statusbar", has_text="collab: connected").wait_for()
-            run_command(page, "Collab: Open a session file")
-            answer(page, "a.txt")
-            wait_for(lambda: "hello from ann" in editor_text(page), 30, "the session file in the editor")
+            join_and_open(page, url, link, "a.txt", "hello from ann")
             ann_side.call(lambda: ann.workspace.write("a.txt", "hello from ann\nremote 😀 中文 line\n"))
             wait_for(lambda: "remote 😀 中文 line" in editor_text(page), 30, "ann's edit in VS Code")
             page.locator(".monaco-editor .view-lines").first.click()
@@ -196,15 +201,7 @@ def _complete_in_vs_code(hub: HubProcess, stub: OpenAIStubServer, tmp_path: Path
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.set_default_timeout(30_000)
-            page.goto(url)
-            page.locator(".monaco-workbench").wait_for()
-            run_command(page, "Collab: Join a session")
-            answer(page, link)
-            answer(page, "vs")
-            page.locator(".statusbar", has_text="collab: connected").wait_for()
-            run_command(page, "Collab: Open a session file")
-            answer(page, "calc.py")
-            wait_for(lambda: "def twice" in editor_text(page), 30, "the session file in the editor")
+            join_and_open(page, url, link, "calc.py", "def twice")
             page.locator(".monaco-editor .view-lines").first.click()
             page.keyboard.press("Control+End")
             ghost = page.locator(".monaco-editor .ghost-text-decoration")  # one span per highlighted token
