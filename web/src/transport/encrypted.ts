@@ -49,6 +49,9 @@ interface Outgoing {
   sentOn: WebSocket | null; // the connection it last went out on: sent at most once on each
 }
 
+/** The hub took someone's edit first at the head a rotation named: try again. */
+class RotationConflict extends Error {}
+
 export class EncryptedTransport implements Transport {
   readonly encrypted = true;
   readonly awareness: Awareness;
@@ -420,8 +423,20 @@ export class EncryptedTransport implements Transport {
     pending.done(pending.keys);
   }
 
-  /** Move the room to its next key epoch, keeping every roster device except those of `remove`. */
+  /** Move the room to its next key epoch, keeping every roster device except those of `remove`;
+   * tried again (up to 5 times) when someone's edit reached the hub first. */
   async rotate(remove: string[]): Promise<RoomKeys> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.rotateOnce(remove);
+      } catch (err) {
+        if (attempt >= 5 || !(err instanceof RotationConflict)) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+    }
+  }
+
+  private async rotateOnce(remove: string[]): Promise<RoomKeys> {
     if (!this.keys.canWrite) throw new Error("only a write link can remove someone");
     if (!this.live || this.rotating) throw new Error("not connected to the hub right now");
     const blocked = this.log.blocked();
@@ -602,7 +617,7 @@ export class EncryptedTransport implements Transport {
     if (this.rotating?.ref === ref) {
       const pending = this.rotating;
       this.rotating = null;
-      pending.done(new Error(`the hub refused the rotation (${code}: ${reason})`));
+      pending.done(code === relay.Nack.SNAPSHOT_CONFLICT ? new RotationConflict(reason) : new Error(`the hub refused the rotation (${code}: ${reason})`));
       return;
     }
     const out = this.outbox.find((o) => o.ref === ref);
