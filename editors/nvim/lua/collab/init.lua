@@ -132,7 +132,11 @@ end
 
 function handlers.log(p) say(p.message, vim.log.levels.WARN) end
 function handlers.inline(p) inline.show(p) end
-function handlers.inline_clear(p) inline.cleared(p) end
+function handlers.inline_clear(p)
+  inline.cleared(p)
+  -- Why none came (rate limited, off for the room, ...): in the log, not a message at every pause.
+  if p.error then table.insert(M.state.log, "inline completion: " .. p.error) end
+end
 
 local function on_notification(method, params)
   local handler = handlers[method]
