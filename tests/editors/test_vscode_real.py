@@ -226,3 +226,42 @@ def _complete_in_vs_code(hub: HubProcess, stub: OpenAIStubServer, tmp_path: Path
             raise
         finally:
             browser.close()
+
+
+def test_esc_dismisses_an_inline_completion_in_vs_code_and_the_model_stream_is_closed(
+    hub: HubProcess, stub: OpenAIStubServer, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from collab.ai.agent import Agent, AgentConfig
+    from collab.ai.openai_backend import OpenAIBackend
+
+    stub.script(Reply(tokens=["um", "(items)"] + [" + 0"] * 60, delay=0.1))
+    backend = OpenAIBackend.openai("stub-model", base_url=stub.base_url, api_key="sk-test-not-a-real-key")
+    link = write_link(hub.url, new_room(hub))
+    source = "def twice(items):\n    return "
+    with participant() as ai_side, code_server(tmp_path) as url, sync_playwright() as pw:
+        ai = ai_side.join(link, "ai")
+        ai_side.call(lambda: ai.workspace.write("calc.py", source))
+        ai_side.enter(Agent(ai.doc, ai.awareness, backend, AgentConfig(name="ai")))
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(30_000)
+            join_and_open(page, url, link, "calc.py", "def twice")
+            page.locator(".monaco-editor .view-lines").first.click()
+            page.keyboard.press("Control+End")
+            page.keyboard.type("s")
+            ghost = page.locator(".monaco-editor .ghost-text-decoration")
+            wait_for(lambda: "um(items)" in "".join(ghost.all_inner_texts()), 30, "the completion streaming in")
+            page.keyboard.press("Escape")
+            wait_for(lambda: stub.requests[0].disconnected, 15, "the streaming server sees its connection closed")
+            wait_for(lambda: ghost.count() == 0, 10, "no ghost text")
+            time.sleep(1.0)  # the stream's end would have shown it again
+            assert ghost.count() == 0 and len(stub.requests) == 1
+            assert ai_side.call(lambda: ai.workspace.read("calc.py")) == source + "s"
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failed.png"))
+            raise
+        finally:
+            browser.close()
