@@ -138,17 +138,21 @@ export class Assistant {
   private capabilities(agents: ReturnType<typeof agentsPresent>): void {
     const answering = agents.filter((a) => answers(this.awareness, a.clientId));
     let why = "";
-    if (!agents.length) this.can.textContent = "No AI in this session yet: invite one under AI agents.";
+    let can: string;
+    if (!agents.length) can = "No AI in this session yet: invite one under AI agents.";
     else if (!answering.length) {
       const names = agents.map((a) => a.model || a.name).join(", ");
       why = `${names} completes code at the cursor but cannot answer questions: run an agent with a language model (collab agent --model openai:… or ollama:…) to explain, fix or ask.`;
-      this.can.textContent = `${names}: completes code only, no questions.`;
-    } else this.can.textContent = `${answering.map((a) => a.model || a.name).join(", ")} can complete code and answer in the chat.`;
+      can = `${names}: completes code only, no questions.`;
+    } else can = `${answering.map((a) => a.model || a.name).join(", ")} can complete code and answer in the chat.`;
+    // This runs once a frame while people type (presence changes): touch the DOM only on a change.
+    if (this.can.textContent !== can) this.can.textContent = can;
     // A read-only link can watch the AI but not ask it: every button says so.
     const readOnly = this.host.canWrite() ? "" : "Read-only link: you cannot ask the AI.";
     const set = (b: HTMLButtonElement, reason: string) => {
-      b.disabled = !!reason;
-      b.title = reason || b.dataset.title!;
+      if (b.disabled !== !!reason) b.disabled = !!reason;
+      const title = reason || b.dataset.title!;
+      if (b.title !== title) b.title = title;
     };
     for (const b of this.askButtons) set(b, readOnly || why);
     set(this.suggestButton, readOnly);
