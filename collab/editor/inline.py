@@ -129,7 +129,12 @@ class InlineCompletions:
     def edited(self, opened: OpenFile, change: d.Delta, typing: bool) -> None:
         """The editor's edit, as applied to the shared text (``change``, before it)."""
         self.debounce.keystroke(self._clock())
-        if self._cursor is not None and self._cursor[0] is opened:
+        spans = list(d.spans(change))
+        if len(spans) == 1 and spans[0][2]:
+            # Where a typist's cursor goes after typing; the editor's cursor request (next) says for sure.
+            start, _end, new = spans[0]
+            self._cursor = (opened, start + len(new))
+        elif self._cursor is not None and self._cursor[0] is opened:
             self._cursor = (opened, d.transform_index(change, self._cursor[1]))
         ghost = self.ghost
         if ghost is not None and not self._keeps(ghost, opened, change):
@@ -143,7 +148,7 @@ class InlineCompletions:
     def _keeps(self, ghost: Ghost, opened: OpenFile, change: d.Delta) -> bool:
         """Did this edit type the next characters of the completion? Then the request stays."""
         if ghost.opened is not opened:
-            return True  # another file: this ghost's file did not change
+            return False  # typing in another file: moved on
         spans = list(d.spans(change))
         if len(spans) != 1:
             return False

@@ -63,11 +63,13 @@ class Typist:
         for note in self.b.of("edit"):
             self.revision = max(self.revision, note["revision"])
 
-    async def type(self, piece: str, cursor_back: int = 0) -> None:
+    async def type(self, piece: str, cursor_back: int = 0, cursor: bool = True) -> None:
         self.sync()
         at = end_of(self.text)
         await self.b.result("edit", path="calc.py", revision=self.revision, changes=[change(at["line"], at["character"], piece)])
         self.text += piece
+        if not cursor:
+            return
         where = end_of(self.text)
         where["character"] -= cursor_back
         await self.b.result("cursor", path="calc.py", revision=self.revision, ranges=[{"start": where, "end": where}])
@@ -185,17 +187,19 @@ async def test_an_editor_that_inserts_the_completion_itself_records_it_as_ai_ass
 async def test_keystrokes_inside_the_pause_ask_nothing_and_one_pause_asks_once(
     hub: HubProcess, stub: OpenAIStubServer
 ) -> None:
-    """Typing every 80 ms inside a 600 ms pause never asks; stopping asks once."""
+    """Typing every 80 ms inside a 600 ms pause never asks; stopping asks once (at the end of what was
+    typed: an editor that sends no cursor requests has its cursor there)."""
     async with room_with_agent(hub, stub) as (link, ann, agent), bridge() as b:
         await b.result("join", link=link, name="ed")
         await b.result("open", path="calc.py")
         await b.result("inline_enable", debounce_ms=600)  # the adaptive one's longest (a loaded machine stalls)
         typist = Typist(b, SOURCE)
         for piece in "total_of_items":
-            await typist.type(piece)
+            await typist.type(piece, cursor=False)
             await asyncio.sleep(0.08)
         assert stub.requests == [] and agent.inline.model_calls == 0
-        await eventually(lambda: b.of("inline"), 20, what="a completion after the pause")
+        shown = await eventually(lambda: b.of("inline"), 20, what="a completion after the pause")
+        assert shown[0]["position"] == end_of(SOURCE + "total_of_items")
         await asyncio.sleep(1.0)
         assert len(stub.requests) == 1 and agent.inline.model_calls == 1
 
