@@ -15,24 +15,30 @@ KEY_FILE = "device.x25519"
 KEY_SIZE = 32
 
 
-def folder_device_key(state_dir: Path) -> X25519PrivateKey | None:
-    """The key in ``state_dir``, made on first use; None when it cannot be kept there (then this
-    folder needs the new link after a rotation, as before)."""
+def folder_device_key(state_dir: Path) -> tuple[X25519PrivateKey, bool]:
+    """(the key kept in ``state_dir``, True), or (a new key, False) to :func:`keep` once the folder
+    is the room's: nothing is written into a folder before that. A key file readable by others, or
+    of another size, is not used."""
     path = state_dir / KEY_FILE
     try:
-        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            raw = path.read_bytes()
-            if len(raw) == KEY_SIZE and not path.stat().st_mode & 0o077:
-                return X25519PrivateKey.from_private_bytes(raw)
-            return None  # not ours, or readable by others: never trusted
-        key = X25519PrivateKey.generate()
-        with os.fdopen(fd, "wb") as f:
-            f.write(key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()))
-            f.flush()
-            os.fsync(f.fileno())
-        return key
+        raw = path.read_bytes()
+        if len(raw) == KEY_SIZE and not path.stat().st_mode & 0o077:
+            return X25519PrivateKey.from_private_bytes(raw), True
     except OSError:
-        return None
+        pass
+    return X25519PrivateKey.generate(), False
+
+
+def keep(state_dir: Path, key: X25519PrivateKey) -> bool:
+    """Write a new key (0600, never over an existing file); False when it cannot be kept (then this
+    folder needs the new link after a rotation, as before)."""
+    try:
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(state_dir / KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        return False
+    with os.fdopen(fd, "wb") as f:
+        f.write(key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()))
+        f.flush()
+        os.fsync(f.fileno())
+    return True

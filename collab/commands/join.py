@@ -16,7 +16,7 @@ from collab.client.localfs import DEFAULT_MAX_BYTES
 from collab.client.mirror import Mirror
 from collab.client.provider import ProviderError, Status
 from collab.client.session import Session
-from collab.client.device import folder_device_key
+from collab.client.device import folder_device_key, keep
 from collab.client.folderstate import STATE_DIR
 from collab.commands import link_arg
 from collab.crypto import LinkError
@@ -91,7 +91,7 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 async def join(args: argparse.Namespace) -> int:
     name = args.name or getpass.getuser()
-    device = folder_device_key(args.dir / STATE_DIR)  # a rotation keeps this folder in (collab rotate)
+    device, kept = folder_device_key(args.dir / STATE_DIR)  # a rotation keeps this folder in (collab rotate)
     async with Session.connect(args.link, name=name, color=args.color, device_key=device) as session:
         # Ctrl-C before this point cancels the connect (asyncio.run's own handler); from here on it
         # stops the mirror cleanly.
@@ -106,6 +106,8 @@ async def join(args: argparse.Namespace) -> int:
             delivered=lambda: session.status is Status.CONNECTED and session.pending == 0,
         )
         await mirror.initial_sync()
+        if not kept and session.link.keys is not None:  # only into a folder that is this room's
+            keep(args.dir / STATE_DIR, device)
         print(
             f"mirroring room {session.link.room} into {args.dir} as {name} (Ctrl-C to stop)",
             file=sys.stderr,
