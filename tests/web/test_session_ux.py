@@ -490,3 +490,35 @@ async def test_small_things_new_file_focus_people_marks_leave_forget_and_cut_lin
             text = await alert.inner_text()
             assert "base64url" not in text and "stray bits" not in text, text
         assert ada.errors == [] and viewer.errors == []  # type: ignore[attr-defined]
+
+
+async def test_tabs_and_the_shortcut_list(hub: HubProcess) -> None:
+    from playwright.async_api import expect
+
+    async with chromium() as browser:
+        ada = await new_page(browser, hub.url)
+        await start_session(ada, "Ada")
+        for path in ("one.py", "lib/two.py", "three.md"):
+            await create_file(ada, path)
+        tabs = ada.locator("#file-tabs")
+        await expect(tabs.locator("button.tab")).to_have_text(["one.py", "two.py", "three.md"])
+        await expect(tabs.locator("button.tab[aria-current=page]")).to_have_text("three.md")
+        await tabs.locator("button.tab", has_text="one.py").click()
+        await expect(ada.locator("#editor-heading")).to_have_text("one.py")
+        # Closing the open file's tab opens its neighbour.
+        await ada.get_by_role("button", name="Close one.py").click()
+        await expect(ada.locator("#editor-heading")).to_have_text("lib/two.py")
+        await expect(tabs.locator("button.tab")).to_have_text(["two.py", "three.md"])
+
+        # "?" outside the editor lists the shortcuts; Esc closes it.
+        await ada.get_by_role("button", name="New file").focus()
+        await ada.keyboard.press("?")
+        dialog = ada.get_by_role("dialog", name="Keyboard shortcuts")
+        await expect(dialog).to_contain_text("Ctrl+P")
+        await ada.keyboard.press("Escape")
+        await expect(dialog).to_have_count(0)
+        await ada.get_by_role("button", name="Keyboard shortcuts (?)").click()
+        await expect(dialog).to_be_visible()
+        await dialog.get_by_role("button", name="Close").click()
+        await expect(dialog).to_have_count(0)
+        assert ada.errors == []  # type: ignore[attr-defined]

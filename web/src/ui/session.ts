@@ -23,6 +23,8 @@ import { hubSaysEncrypted, showLinkError, showMissingKey } from "./linkkey.js";
 import { Notice } from "./notice.js";
 import { PeoplePanel } from "./people.js";
 import { quickOpen } from "./quickopen.js";
+import { shortcutKey, shortcutsButton } from "./shortcuts.js";
+import { Tabs } from "./tabs.js";
 import { showProblem } from "./problem.js";
 import { forgottenHere, topBar } from "./topbar.js";
 
@@ -137,6 +139,10 @@ class SessionPage {
       follow.stop();
       current.open(path);
     };
+    const tabs = new Tabs(ws, current, (path) => {
+      follow.stop();
+      current.open(path);
+    });
     const tree = new FileTree(ws, t.awareness, {
       current: () => current.path,
       open: openFile,
@@ -144,6 +150,7 @@ class SessionPage {
       focusEditor: () => editor.view.focus(),
       quickOpen: () => quickOpen(ws.paths(), (path) => (openFile(path), editor.view.focus())),
     });
+    shortcutKey();
     // Ctrl+P (Cmd+P) anywhere on the page: quick open, not the browser's print dialog.
     document.addEventListener("keydown", (e) => {
       if ((e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && e.key.toLowerCase() === "p") {
@@ -202,10 +209,11 @@ class SessionPage {
           "section",
           { class: "work", "aria-labelledby": "editor-heading" },
           current.heading,
+          tabs.el,
           assistant.toolbar,
           follow.banner,
           editorHost,
-          h("p", { id: "editor-help", class: "muted small" }, "In the editor, Tab indents. Press Esc, then Tab, to move on."),
+          h("div", { class: "row editor-help" }, h("p", { id: "editor-help", class: "muted small" }, "In the editor, Tab indents. Press Esc, then Tab, to move on."), shortcutsButton()),
           notice.el,
         ),
         chat.el,
