@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from collab.hub.abort import ABORT_SCOPE_KEY, RAW_SEND_SCOPE_KEY, forget_handshake
 from collab.hub.direct_write import binary_frame, direct_protocol, write_direct
+from collab.hub.fanout import MERGE_MAX
 from collab.hub.log_limit import LogLimit
 from collab.hub.metrics import HubMetrics
 from collab.protocol import close_codes, yjs
@@ -134,7 +135,7 @@ class Connection:
         if kind == _FRAME or not queue or queue[0][0] != _UPDATE:
             return frame
         updates = [data]
-        while queue and queue[0][0] == _UPDATE:
+        while queue and queue[0][0] == _UPDATE and len(updates) < MERGE_MAX:
             more = queue.popleft()[1]
             self._queued_bytes -= len(more)
             updates.append(more)
