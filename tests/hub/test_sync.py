@@ -22,3 +22,25 @@ async def test_two_pycrdt_clients_converge(hub: HubProcess) -> None:
         tc = c.get("code", type=pycrdt.Text)
         await eventually(lambda: len(str(tc)) == 11)
         assert "hello " in str(tc) and "world" in str(tc)
+
+
+async def test_newcomers_get_the_whole_room_and_the_edit_made_between_them(hub: HubProcess) -> None:
+    """The answer to a newcomer is kept until the next edit (collab.hub.room): the second of two
+    newcomers gets the same room, and one after an edit gets the edit too."""
+    url = f"{hub.ws_url}/ws/newcomers"
+    async with pycrdt_client(url) as writer:
+        text = writer.get("code", type=pycrdt.Text)
+        text += "x" * 2000
+        for expected in ("x" * 2000, "x" * 2000):
+            async with pycrdt_client(url) as newcomer:
+                got = newcomer.get("code", type=pycrdt.Text)
+                await eventually(lambda: str(got) == expected)
+        async with pycrdt_client(url) as observer:
+            seen = observer.get("code", type=pycrdt.Text)
+            await eventually(lambda: len(str(seen)) == 2000)
+            text += "edited"
+            # Fanned out to the observer, so applied at the hub before the next newcomer asks.
+            await eventually(lambda: str(seen).endswith("edited"))
+            async with pycrdt_client(url) as late:
+                got = late.get("code", type=pycrdt.Text)
+                await eventually(lambda: str(got) == "x" * 2000 + "edited")
