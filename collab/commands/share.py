@@ -9,6 +9,8 @@ import getpass
 import sys
 from pathlib import Path
 
+from collab.client.device import folder_device_key, keep
+from collab.client.folderstate import STATE_DIR
 from collab.client.localfs import DEFAULT_MAX_BYTES
 from collab.client.mirror import Mirror
 from collab.client.provider import ProviderError, Status
@@ -112,7 +114,8 @@ async def share(args: argparse.Namespace, progress: Progress) -> int:
         print("collab share: no encrypted client in this build; creating a plaintext room", file=sys.stderr)
         encrypted = False
     link = await create_room(args.server, encrypted=encrypted)
-    async with Session.connect(link, name=args.name or getpass.getuser()) as session:
+    device, kept = folder_device_key(args.path / STATE_DIR)  # a rotation keeps this folder in (collab rotate)
+    async with Session.connect(link, name=args.name or getpass.getuser(), device_key=device) as session:
         progress.session = session
         print(f"collab share: uploading {args.path} into room {session.link.room}", file=sys.stderr, flush=True)
         done = asyncio.Event()
@@ -130,6 +133,8 @@ async def share(args: argparse.Namespace, progress: Progress) -> int:
                 delivered=lambda: session.status is Status.CONNECTED and session.pending == 0,
             )
             await mirror.initial_sync()
+            if encrypted and not kept:
+                keep(args.path / STATE_DIR, device)
             count = len(session.workspace.paths())
             await session.wait_idle()  # raises the hub's reason when it ends the session (too big, refused)
         finally:
