@@ -82,11 +82,13 @@ def inside(root: Path, rel: str, *, allow_tool_config: bool = False) -> Path:
     return root / rel
 
 
-def atomic_write(root: Path, rel: str, content: str, *, allow_tool_config: bool = False) -> None:
+def atomic_write(root: Path, rel: str, content: str, *, allow_tool_config: bool = False, existing: bool = False) -> None:
     """Write through a temporary file in the same folder and rename it over the target.
 
     A reader (an editor, a compiler, Ctrl-C) sees the old or the new file, never half of one; a
     hard link to the old file keeps the old content (the rename replaces the name, not the data).
+    ``existing``: only over a file that is there (FileNotFoundError otherwise, checked last), so a
+    file someone renamed or deleted a moment ago is not made again under its old name.
     """
     target = inside(root, rel, allow_tool_config=allow_tool_config)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -97,7 +99,11 @@ def atomic_write(root: Path, rel: str, content: str, *, allow_tool_config: bool 
         try:
             os.chmod(tmp, target.stat().st_mode & 0o7777)
         except FileNotFoundError:
+            if existing:
+                raise
             os.chmod(tmp, 0o644)
+        if existing and not target.is_file():
+            raise FileNotFoundError(errno.ENOENT, "gone from disk", str(target))
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -422,6 +422,7 @@ class Mirror:
                             # Edited in the session since disk last had it: the edit wins over the delete.
                             self.io.apply(Note(rel, f"{rel} was deleted here but edited in the session meanwhile: "
                                                     "it is back, with that edit", once=False))
+                            self.io.base.drop(rel)  # written anew, not over a file we wrote before
                             self.io.apply(Write(rel, session))
                             continue
                         self.io.apply(DeleteInSession(rel))

@@ -307,7 +307,14 @@ class MirrorIO:
         need = self._own.get(rel, 0)
         digest = self.base.expect(rel, content, need)  # journaled before the disk holds it
         try:
-            localfs.atomic_write(self.root, rel, content, allow_tool_config=self.allow_tool_config)
+            # A file we wrote before is written only over itself: renamed or deleted here since
+            # (the watcher has not said so yet), it is the local side's to settle.
+            localfs.atomic_write(self.root, rel, content, allow_tool_config=self.allow_tool_config,
+                                 existing=rel in self.base)
+        except FileNotFoundError:
+            if rel in self.base:
+                return
+            raise
         except OSError as exc:
             self._cannot(rel, exc, "written")
             return

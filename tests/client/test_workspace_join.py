@@ -43,7 +43,7 @@ async def test_a_join_mirrors_a_schema_2_room(hub: HubProcess, tmp_path: Path) -
             ada.ws.delete("src/tools.py")
             await eventually(lambda: read(folder / "src/tools.py") is None, timeout=20)
             await eventually(lambda: [e.path for e in bob.ws.trash()] == ["src/tools.py"])
-            await eventually(lambda: "src/tools.py: moved to the session's trash by ada" in join.output())
+            await eventually(lambda: "src/tools.py: moved to the session's trash by ada" in join.output(), timeout=20)
             # Restored in the session: back on disk, with every edit.
             (entry,) = bob.ws.trash()
             bob.ws.restore(entry.id)

@@ -186,3 +186,23 @@ async def test_a_folder_move_the_watcher_reports_without_its_new_names_is_still_
         assert {p: ws.file_id(p) for p in ws.paths()} == {"lib" + p[3:]: fid for p, fid in ids.items()}
     finally:
         mirror._let_go()
+
+
+async def test_a_file_deleted_here_that_the_session_edited_meanwhile_comes_back(tmp_path: Path) -> None:
+    doc: pycrdt.Doc[Any] = pycrdt.Doc()
+    ws = Workspace(doc, user="ada")
+    ws.migrate()
+    ws.write("a.py", HELPERS)
+    lines: list[str] = []
+    mirror = Mirror(ws, tmp_path / "mirror", report=lines.append)
+    await mirror.initial_sync()
+    try:
+        (tmp_path / "mirror/a.py").unlink()
+        ws.write("a.py", HELPERS + "# ada, at the same moment\n")  # not yet written to disk
+        await mirror.flush()  # the edit does not bring the file back under the mirror's feet...
+        assert not (tmp_path / "mirror/a.py").exists()
+        await mirror.settle_local({"a.py"})  # ...the delete does not win over it either
+        assert read(tmp_path / "mirror/a.py") == HELPERS + "# ada, at the same moment\n"
+        assert ws.trash() == [] and "a.py was deleted here but edited in the session meanwhile: it is back, with that edit" in lines
+    finally:
+        mirror._let_go()

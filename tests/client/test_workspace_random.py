@@ -4,6 +4,7 @@ they converge, and every edit made to a file that still exists or is in the tras
 from __future__ import annotations
 
 import asyncio
+import collections
 import random
 
 import pytest
@@ -20,7 +21,7 @@ def random_path(rng: random.Random) -> str:
     return rng.choice(FOLDERS) + rng.choice(NAMES)
 
 
-def step(rng: random.Random, c: Client, serial: int, typed: list[tuple[str, str]]) -> None:
+def step(rng: random.Random, c: Client, serial: int, typed: list[tuple[str, str]]) -> str:
     """One random operation by ``c``; every edit is a whole line ``<client>-<serial>`` inserted at
     a line start, so no later edit can cut it, and is recorded with the id of its file."""
     paths = c.ws.paths()
@@ -52,18 +53,20 @@ def step(rng: random.Random, c: Client, serial: int, typed: list[tuple[str, str]
             c.ws.restore(rng.choice(c.ws.trash()).id)
     except WorkspaceError as exc:
         assert "already exists" in str(exc)  # a rename onto a taken path is refused, nothing else
+    return op
 
 
 @pytest.mark.parametrize("seed", [1, 2])
 async def test_three_clients_at_random_converge_and_lose_no_edit(hub: HubProcess, seed: int) -> None:
     rng = random.Random(seed)
     typed: list[tuple[str, str]] = []
+    done: collections.Counter[str] = collections.Counter()
     async with clients(f"{hub.url}/s/random-{seed}", "ada", "bob", "cy") as everyone:
         for serial in range(300):
             c = rng.choice(everyone)
             if rng.random() < 0.08:
                 await (c.offline() if c.session is not None else c.online())
-            step(rng, c, serial, typed)
+            done[step(rng, c, serial, typed)] += 1
             if rng.random() < 0.2:
                 await asyncio.sleep(rng.random() * 0.05)  # let some edits cross, others not
         for c in everyone:
@@ -71,7 +74,9 @@ async def test_three_clients_at_random_converge_and_lose_no_edit(hub: HubProcess
                 await c.online()
         files, trash = await converged(*everyone, timeout=30)
         ws = everyone[0].ws
-        assert len(typed) > 100 and trash and len(files) > 3
+        # The run did what it is about (whether a deleted file is still in the trash at the end
+        # depends on which edits and renames crossed its delete: they bring it back).
+        assert len(typed) > 100 and done["delete"] > 10 and done["rename"] + done["move"] > 20 and len(files) > 3
         for file_id, line in typed:
             text = ws.table.text_of(file_id)
             assert text is not None, f"file {file_id} is gone"
