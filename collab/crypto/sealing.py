@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from collab.crypto.encoding import b64url_decode, b64url_encode
 from collab.crypto.keys import (
+    MAX_EPOCH,
     READ_CAPABILITY_SIZE,
     READ_SECRET_SIZE,
     ROOM_ID_SIZE,
@@ -126,7 +127,9 @@ def seal(
 
     ``ephemeral`` and ``nonce`` are for test vectors only: a reused ephemeral key is a broken invite.
     """
-    body: dict[str, str] = {"room": keys.room_id}
+    body: dict[str, str | int] = {"room": keys.room_id}
+    if keys.epoch:
+        body["e"] = keys.epoch  # after a rotation: the epoch these secrets belong to
     if keys.write_secret is not None:
         body["k"] = b64url_encode(keys.write_secret)
     else:
@@ -173,6 +176,11 @@ def unseal(invite: SealedInvite, agent_key: X25519PrivateKey) -> RoomKeys:
         raise SealError("the invite's plaintext is not JSON", "plaintext") from None
     if not isinstance(body, dict) or body.get("room") != invite.room:
         raise SealError("the invite's sealed room id does not match the room it was addressed to", "room")
+    epoch = body.get("e", 0)
+    if type(epoch) is not int or not 0 <= epoch <= MAX_EPOCH:
+        raise SealError("the invite's key epoch is not a whole number", "secret")
+    if epoch:
+        return _epoch_keys(invite.room, epoch, body)
     if isinstance(body.get("k"), str):
         secret = _decode(body["k"])
         if len(secret) != WRITE_SECRET_SIZE:
@@ -193,6 +201,28 @@ def unseal(invite: SealedInvite, agent_key: X25519PrivateKey) -> RoomKeys:
     if keys.room_id != invite.room:
         raise SealError("the sealed secret opens a different room than the invite names", "secret")
     return keys
+
+
+def _epoch_keys(room: str, epoch: int, body: dict[str, object]) -> RoomKeys:
+    """An invite to a rotated room: the epoch's write secret or read capability (collab/crypto/keys.py)."""
+    try:
+        if isinstance(body.get("k"), str):
+            secret = _decode(str(body["k"]))
+            if len(secret) != WRITE_SECRET_SIZE:
+                raise SealError("the sealed write secret has the wrong size", "secret")
+            return RoomKeys.for_epoch(room_id_bytes(room), epoch, write_secret=secret)
+        if isinstance(body.get("r"), str):
+            capability = _decode(str(body["r"]))
+            if len(capability) != READ_CAPABILITY_SIZE:
+                raise SealError("the sealed read capability has the wrong size", "secret")
+            return RoomKeys.for_epoch(
+                room_id_bytes(room), epoch, read_secret=capability[:READ_SECRET_SIZE], write_public_key=capability[READ_SECRET_SIZE:]
+            )
+    except CryptoError as exc:
+        if isinstance(exc, SealError):
+            raise
+        raise SealError("the sealed key is not a valid key", "secret") from None
+    raise SealError("the invite carries no room secret", "secret")
 
 
 def _decode(text: str) -> bytes:

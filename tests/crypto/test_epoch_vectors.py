@@ -124,3 +124,13 @@ def test_log_hash() -> None:
         h.entry(seq, bytes.fromhex(entry))
         assert h.digest.hex() == V["log"]["hashes"][seq]
     assert h.code == V["log"]["code"] == code(3, h.digest)
+
+
+def test_an_agent_invite_to_a_rotated_room_carries_its_epoch() -> None:
+    from collab.crypto.sealing import seal, unseal
+
+    e1 = RoomKeys.for_epoch(bytes.fromhex(V["room"]["room_id"]), 1, write_secret=bytes.fromhex(V["epochs"][0]["write_secret"]))
+    agent = device("kept")
+    for keys in (e1, e1.read_only()):
+        opened = unseal(seal(keys, bytes.fromhex(V["devices"]["kept"]["public"])), agent)
+        assert (opened.epoch, opened.can_write, opened.doc_key.hex()) == (1, keys.can_write, V["epochs"][0]["doc_key"])

@@ -130,3 +130,15 @@ test("the running log hash", async () => {
   assert.equal(toHex(h.digest), V.log.hashes[3]);
   assert.equal(h.code, V.log.code);
 });
+
+test("an agent invite to a rotated room carries its epoch and opens to that epoch's keys", async () => {
+  const { sealInvite, unsealInvite } = await import("../src/crypto/seal.js");
+  const agent = await device("kept");
+  const e1 = await RoomKeys.forEpoch(room, 1, { writeSecret: fromHex(V.epochs[0].write_secret) });
+  for (const keys of [e1, await e1.readOnly()]) {
+    const opened = await unsealInvite(await sealInvite(keys, fromHex(V.devices.kept.public)), agent);
+    assert.equal(opened.epoch, 1);
+    assert.equal(opened.canWrite, keys.canWrite);
+    assert.equal(toHex(opened.raw.docKey), V.epochs[0].doc_key);
+  }
+});

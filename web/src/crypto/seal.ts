@@ -99,7 +99,8 @@ export async function sealKeepingEphemeral(keys: RoomKeys, agentPublic: Bytes, f
     ephPublic = bytes(await crypto.subtle.exportKey("raw", pair.publicKey));
   }
   const { key, aad } = await keyAndAad(eph, agentPublic, keys.roomIdBytes, agentPublic, ephPublic, "encrypt");
-  const body = keys.writeSecret ? { room: keys.roomId, k: b64urlEncode(keys.writeSecret) } : { room: keys.roomId, r: b64urlEncode(keys.readCapability) };
+  const body: Record<string, unknown> = keys.writeSecret ? { room: keys.roomId, k: b64urlEncode(keys.writeSecret) } : { room: keys.roomId, r: b64urlEncode(keys.readCapability) };
+  if (keys.epoch) body.e = keys.epoch; // after a rotation: the epoch these secrets belong to
   const nonce = fixed ? fixed.nonce : randomBytes(12);
   const sealed = await crypto.subtle.encrypt({ name: "AES-GCM", iv: nonce, additionalData: aad }, key, utf8(JSON.stringify(body)));
   return {
@@ -167,7 +168,17 @@ export async function unsealInvite(invite: unknown, agentPrivate: CryptoKey /* e
       throw new SealError("the sealed secret is not base64url", "secret");
     }
   };
-  if (typeof body.k === "string") {
+  const epoch = body.e ?? 0;
+  if (typeof epoch !== "number" || !Number.isInteger(epoch) || epoch < 0) throw new SealError("the invite's key epoch is not a whole number", "secret");
+  if (typeof body.k === "string" && epoch) {
+    const k = secret("k");
+    if (k.length !== WRITE_SECRET_SIZE) throw new SealError("the sealed write secret has the wrong size", "secret");
+    keys = await RoomKeys.forEpoch(roomIdBytes, epoch, { writeSecret: k });
+  } else if (typeof body.r === "string" && epoch) {
+    const r = secret("r");
+    if (r.length !== READ_CAPABILITY_SIZE) throw new SealError("the sealed read capability has the wrong size", "secret");
+    keys = await RoomKeys.forEpoch(roomIdBytes, epoch, { readSecret: r.slice(0, READ_SECRET_SIZE), writePublicKey: r.slice(READ_SECRET_SIZE) });
+  } else if (typeof body.k === "string") {
     const k = secret("k");
     if (k.length !== WRITE_SECRET_SIZE) throw new SealError("the sealed write secret has the wrong size", "secret");
     keys = (await RoomKeys.opening(room, { writeSecret: k })) ?? (await RoomKeys.fromWriteSecret(k));

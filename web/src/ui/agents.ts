@@ -56,9 +56,14 @@ export class AgentsPanel {
   private readonly acks: Y.Map<unknown>;
   private checking = 0;
 
+  private get keys(): RoomKeys | null {
+    return this.keysNow();
+  }
+
   constructor(
     private readonly serverBase: string,
-    private readonly keys: RoomKeys | null,
+    // Read at each use: after a key rotation an invite seals the new epoch's secret (docs/e2ee.md).
+    private readonly keysNow: () => RoomKeys | null,
     private readonly ws: Workspace,
     private readonly awareness: Awareness,
     private readonly me: () => string,

@@ -175,7 +175,7 @@ class SessionPage {
       },
       announcer,
     );
-    const agentsPanel = new AgentsPanel(link.serverBase, link.keys, ws, t.awareness, () => me.name, () => t.canWrite);
+    const agentsPanel = new AgentsPanel(link.serverBase, () => link.keys, ws, t.awareness, () => me.name, () => t.canWrite);
 
     current.onOpen(() => {
       assistant.refresh();
