@@ -365,8 +365,12 @@ async def test_ai_buttons_say_what_the_agent_can_do_and_accept_merges_closers(hu
         await text_has(ada, "print()")
         async with Session.connect(link, name="model") as bot:
             # What a model answers at print(|): the rest of the line, its closing bracket included.
-            bot.workspace.create_suggestion("circle.py", 6, model="m", requested_by="Ada", status="ready", text="circumference(r))")
+            sid = bot.workspace.create_suggestion("circle.py", 6, model="m", requested_by="Ada", status="streaming", text="circumference(r")
+            await expect(ada.locator(".cm-ghost")).to_have_attribute("data-status", "streaming")
+            bot.workspace.update_suggestion(sid, append="))", status="ready")
             await expect(ada.locator(".cm-ghost")).to_have_attribute("data-status", "ready")
+            # Screen readers hear that it is ready (the polite live region).
+            await expect(ada.locator("#announcer")).to_contain_text("Suggestion ready from m in circle.py")
             await ada.keyboard.press("Tab")
             await expect(ada.locator(".cm-ghost")).to_have_count(0)
             await eventually(lambda: bot.workspace.read("circle.py") == "print(circumference(r))", 10)
