@@ -77,6 +77,10 @@ async def test_no_serious_axe_violations_in_light_dark_and_phone(hub: HubProcess
                     await expect(page.locator("#chat-log li.msg.ai")).to_have_attribute("aria-busy", "true")
                     await expect(page.locator("#chat-log li.msg.ai pre.code")).to_be_visible()
                     await expect(page.locator("#chat-log strong").first).to_have_text("Looks good.")
+                    if mode == "light":  # the search in all files, open with its matches
+                        await page.keyboard.press("Control+Shift+f")
+                        await page.keyboard.type("area")
+                        await expect(page.locator("#search-results .search-hit")).to_have_count(1)
                     await _audit(page, f"{mode}-session", problems)
                     pages[mode] = page
 

@@ -526,3 +526,40 @@ async def test_tabs_and_the_shortcut_list(hub: HubProcess) -> None:
         await dialog.get_by_role("button", name="Close").click()
         await expect(dialog).to_have_count(0)
         assert ada.errors == []  # type: ignore[attr-defined]
+
+
+async def test_search_and_replace_in_all_files_is_one_undoable_change(hub: HubProcess) -> None:
+    from playwright.async_api import expect
+
+    from collab.client.session import Session
+
+    async with chromium() as browser:
+        ada = await new_page(browser, hub.url)
+        link = await start_session(ada, "Ada")
+        async with Session.connect(link, name="Grace") as grace:
+            grace.workspace.write("calc.py", "def total(xs):\n    return sum(xs)\n\nprint(total([1]))\n")
+            grace.workspace.write("lib/report.py", "from calc import total\n")
+            grace.workspace.write("notes.md", "nothing here\n")
+            await expect(file_button(ada, "lib/report.py")).to_be_visible()
+            await ada.keyboard.press("Control+Shift+f")
+            await expect(ada.locator("#search-files")).to_be_focused()
+            await ada.keyboard.type("total")
+            await expect(ada.locator("#search-status")).to_have_text("3 matches in 2 files")
+            await expect(ada.locator("#search-results .search-hit")).to_have_count(3)
+            # A match opens its file at its line.
+            await ada.locator('#search-results .search-hit[data-path="calc.py"][data-line="4"]').click()
+            await expect(ada.locator("#editor-heading")).to_have_text("calc.py")
+            await expect(ada.locator(".cm-activeLine")).to_have_text("print(total([1]))")
+            # Replace all: every file at once, for everyone.
+            await ada.locator("#replace-files").fill("grand_total")
+            await ada.get_by_role("button", name="Replace all").click()
+            await expect(ada.locator("#search-status")).to_have_text("Replaced 3 in 2 files.")
+            await eventually(lambda: grace.workspace.read("lib/report.py") == "from calc import grand_total\n", 10)
+            assert grace.workspace.read("calc.py") == "def grand_total(xs):\n    return sum(xs)\n\nprint(grand_total([1]))\n"
+            await text_has(ada, "print(grand_total([1]))")
+            # One Undo puts every file back.
+            await ada.get_by_role("button", name="Undo replace").click()
+            await eventually(lambda: grace.workspace.read("lib/report.py") == "from calc import total\n", 10)
+            assert grace.workspace.read("calc.py") == "def total(xs):\n    return sum(xs)\n\nprint(total([1]))\n"
+            assert grace.workspace.read("notes.md") == "nothing here\n"
+        assert ada.errors == []  # type: ignore[attr-defined]

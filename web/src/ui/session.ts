@@ -23,6 +23,7 @@ import { hubSaysEncrypted, showLinkError, showMissingKey } from "./linkkey.js";
 import { Notice } from "./notice.js";
 import { PeoplePanel } from "./people.js";
 import { quickOpen } from "./quickopen.js";
+import { ProjectSearch } from "./search.js";
 import { shortcutKey, shortcutsButton } from "./shortcuts.js";
 import { Tabs } from "./tabs.js";
 import { showProblem } from "./problem.js";
@@ -151,6 +152,10 @@ class SessionPage {
       quickOpen: () => quickOpen(ws.paths(), (path) => (openFile(path), editor.view.focus())),
     });
     shortcutKey();
+    const search = new ProjectSearch(ws, () => t.canWrite, (path, line) => {
+      openFile(path);
+      if (current.path === path) editor.goToLine(line);
+    });
     // Ctrl+P (Cmd+P) anywhere on the page: quick open, not the browser's print dialog.
     document.addEventListener("keydown", (e) => {
       if ((e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && e.key.toLowerCase() === "p") {
@@ -204,7 +209,7 @@ class SessionPage {
       h(
         "main",
         { class: "layout" },
-        h("nav", { class: "side", "aria-label": "Files and people" }, tree.el, peoplePanel.el, agentsPanel.el),
+        h("nav", { class: "side", "aria-label": "Files and people" }, tree.el, search.el, peoplePanel.el, agentsPanel.el),
         h(
           "section",
           { class: "work", "aria-labelledby": "editor-heading" },

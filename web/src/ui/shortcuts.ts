@@ -4,6 +4,7 @@ import { h } from "./dom.js";
 const KEYS: [string, string][] = [
   ["Ctrl+P", "Go to a file by typing part of its name"],
   ["Ctrl+F", "Search (and replace) in the open file"],
+  ["Ctrl+Shift+F", "Search (and replace) in all files"],
   ["Alt+/", "Ask the AI for a suggestion at the cursor"],
   ["Tab / Alt+Enter", "Accept the AI's suggestion at the cursor"],
   ["Esc / Alt+Backspace", "Reject the AI's suggestion at the cursor"],
