@@ -247,6 +247,14 @@ async def test_folders_quick_open_and_landing_where_you_were(hub: HubProcess) ->
         await ada.keyboard.type("fresh = 1")
         await text_has(ada, "fresh = 1")
 
+        # Drag a file onto a folder to move it there, onto "Files" for the top level.
+        await file_button(ada, "README.md").drag_to(ada.locator('#file-list button.folder[data-folder="src"]'))
+        await expect(file_button(ada, "src/README.md")).to_be_visible()
+        await expect(file_button(ada, "README.md")).to_have_count(0)
+        await file_button(ada, "src/README.md").drag_to(ada.locator("#files-heading"))
+        await expect(file_button(ada, "README.md")).to_be_visible()
+        await expect(ada.locator("#editor-heading")).to_have_text("src/new.py")
+
         # Quick open: Ctrl+P, part of the name, Enter.
         await ada.keyboard.press("Control+p")
         await expect(ada.get_by_role("dialog")).to_be_visible()

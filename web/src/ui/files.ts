@@ -17,6 +17,8 @@ export interface FilesHost {
   focusEditor?(): void;
   /** Ctrl+P's file picker. */
   quickOpen?(): void;
+  /** The notice line under the editor. */
+  say?(message: string): void;
 }
 
 interface Folder {
@@ -47,6 +49,7 @@ export class FileTree {
   private renameBtn = h("button", { type: "button", id: "rename-file", class: "secondary" }, "Rename");
   private deleteBtn = h("button", { type: "button", id: "delete-file", class: "secondary" }, "Delete");
   private trash: TrashList;
+  private heading = h("h2", { id: "files-heading", title: "Drop a file here to move it to the top level" }, "Files");
   /** Folders the person closed, by path; everything else is open. */
   private readonly collapsed = new Set<string>();
 
@@ -55,17 +58,42 @@ export class FileTree {
     this.el = h(
       "section",
       { class: "panel", "aria-labelledby": "files-heading" },
-      h("h2", { id: "files-heading" }, "Files"),
+      this.heading,
       h("div", { class: "row" }, this.newBtn, this.renameBtn, this.deleteBtn),
       host.quickOpen ? h("button", { type: "button", id: "quick-open", class: "secondary small", title: "Open a file by typing part of its name", onclick: () => host.quickOpen?.() }, "Go to file… (Ctrl+P)") : null,
       this.list,
       this.trash.el,
     );
+    this.dropTarget(this.heading, "");
     this.newBtn.addEventListener("click", () => void this.create());
     this.renameBtn.addEventListener("click", () => void this.rename());
     this.deleteBtn.addEventListener("click", () => void this.remove());
     ws.observeFiles(() => this.render());
     awareness.on("change", () => this.render()); // who is in which file
+  }
+
+  /** Files dropped on `el` move into `folder` ("" for the top level), keeping their names. */
+  private dropTarget(el: HTMLElement, folder: string): void {
+    el.addEventListener("dragover", (e) => {
+      if (!this.host.canWrite() || !e.dataTransfer?.types.includes("application/x-collab-path")) return;
+      e.preventDefault();
+      e.dataTransfer.dropEffect = "move";
+      el.classList.add("drop-here");
+    });
+    el.addEventListener("dragleave", () => el.classList.remove("drop-here"));
+    el.addEventListener("drop", (e) => {
+      el.classList.remove("drop-here");
+      const from = e.dataTransfer?.getData("application/x-collab-path");
+      if (!from || !this.host.canWrite()) return;
+      e.preventDefault();
+      const to = (folder ? `${folder}/` : "") + from.split("/").pop()!;
+      if (to === from) return;
+      const problem = this.check(to);
+      if (problem) return void this.host.say?.(`Cannot move ${from} to ${to}: ${problem}`);
+      const wasOpen = this.host.current() === from;
+      this.ws.rename(from, to);
+      if (wasOpen) this.host.open(to);
+    });
   }
 
   private check(value: string, exclude: string | null = null): string | null {
@@ -135,6 +163,7 @@ export class FileTree {
         (this.list.querySelector(`button.folder[data-folder="${CSS.escape(path)}"]`) as HTMLElement | null)?.focus();
       });
       const row = h("div", { class: "folder-row" }, toggle);
+      this.dropTarget(row, path);
       if (writable) {
         const add = h("button", { type: "button", class: "secondary small new-in", "aria-label": `Add a file to ${path}/`, title: `Add a file to ${path}/` }, "+");
         add.addEventListener("click", () => void this.create(path));
@@ -162,6 +191,14 @@ export class FileTree {
         }),
       );
       button.addEventListener("click", () => this.host.open(path));
+      if (writable) {
+        // Drag a file onto a folder (or onto "Files" for the top level) to move it there.
+        button.draggable = true;
+        button.addEventListener("dragstart", (e) => {
+          e.dataTransfer?.setData("application/x-collab-path", path);
+          if (e.dataTransfer) e.dataTransfer.effectAllowed = "move";
+        });
+      }
       list.append(h("li", {}, button));
     }
   }

@@ -150,6 +150,7 @@ class SessionPage {
       canWrite: () => t.canWrite,
       focusEditor: () => editor.view.focus(),
       quickOpen: () => quickOpen(ws.paths(), (path) => (openFile(path), editor.view.focus())),
+      say,
     });
     shortcutKey();
     const search = new ProjectSearch(ws, () => t.canWrite, (path, line) => {
