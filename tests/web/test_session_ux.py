@@ -571,3 +571,39 @@ async def test_search_and_replace_in_all_files_is_one_undoable_change(hub: HubPr
             assert grace.workspace.read("calc.py") == "def total(xs):\n    return sum(xs)\n\nprint(total([1]))\n"
             assert grace.workspace.read("notes.md") == "nothing here\n"
         assert ada.errors == []  # type: ignore[attr-defined]
+
+
+async def test_ai_code_can_be_compared_then_replace_the_selection_or_be_inserted(hub: HubProcess) -> None:
+    from playwright.async_api import expect
+
+    from collab.client.session import Session
+
+    async with chromium() as browser:
+        ada = await new_page(browser, hub.url)
+        link = await start_session(ada, "Ada")
+        async with Session.connect(link, name="Grace") as grace:
+            grace.workspace.write("area.py", "def area(r):\n    return 3.14 * r * r\n")
+            asked = grace.workspace.chat_entry(grace.workspace.post_chat("Grace", "@ai use math.pi"))
+            assert asked is not None
+            reply = grace.workspace.reply_to_chat(asked, claimed_by="ai#1", author="ai", model="m", status="streaming",
+                                                  text="```python\ndef area(r):\n    return math.pi * r * r\n```\n")
+            grace.workspace.finish_reply(reply, "done")
+            answer = ada.locator("#chat-log li.msg.ai")
+            await expect(answer.locator("pre.code").first).to_contain_text("math.pi")
+            # Select the function in the editor, compare: one line out, one line in.
+            await editor(ada).click()
+            await ada.keyboard.press("Control+Home")
+            await ada.keyboard.press("Shift+ArrowDown")
+            await ada.keyboard.press("Shift+End")
+            await answer.get_by_role("button", name="Compare").click()
+            diff = answer.locator("pre.diff")
+            await expect(diff.locator(".diff-line.del")).to_have_text(["-     return 3.14 * r * r\n"])
+            await expect(diff.locator(".diff-line.add")).to_have_text(["+     return math.pi * r * r\n"])
+            await expect(diff.locator(".diff-line.same")).to_have_count(1)
+            await answer.get_by_role("button", name="Replace selection").click()
+            await eventually(lambda: grace.workspace.read("area.py") == "def area(r):\n    return math.pi * r * r\n", 10)
+            # Insert at cursor adds, taking nothing out.
+            await ada.keyboard.press("Control+End")
+            await answer.get_by_role("button", name="Insert at cursor").click()
+            await eventually(lambda: (grace.workspace.read("area.py") or "").count("def area") == 2, 10)
+        assert ada.errors == []  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ import type { ChatMessage, Workspace } from "../workspace.js";
 import { StyleModule } from "style-mod";
 import type { Announcer } from "./announcer.js";
 import { h, perFrame } from "./dom.js";
-import { codeStyles, renderMessage } from "./codeblocks.js";
+import { codeStyles, renderMessage, type CodeActions } from "./codeblocks.js";
 import type { MarkdownHost } from "./markdown.js";
 
 interface Shown {
@@ -37,7 +37,7 @@ export class ChatPanel {
     private readonly ws: Workspace,
     private readonly author: () => string,
     canWrite: boolean,
-    private readonly insert: ((code: string) => void) | null = null,
+    private readonly actions: CodeActions | null = null,
     private readonly markdown: MarkdownHost | null = null,
     private readonly announcer: Pick<Announcer, "say"> | null = null,
   ) {
@@ -175,6 +175,6 @@ export class ChatPanel {
     // A reply still being written is busy: a screen reader waits for the whole answer.
     if (!finished(m)) item.li.setAttribute("aria-busy", "true");
     else item.li.removeAttribute("aria-busy");
-    item.body.replaceChildren(...renderMessage(m.text, m.kind === "ai" ? this.insert : null, this.markdown));
+    item.body.replaceChildren(...renderMessage(m.text, m.kind === "ai" ? this.actions : null, this.markdown));
   }
 }

@@ -186,11 +186,13 @@ export class FileEditor {
     this.focusable();
   }
 
-  /** Replace the selection (or insert at the cursor) with `text`: one edit, one undo step. */
-  insertAtCursor(text: string): boolean {
+  /** Replace the selection (or, `replace` false, insert at the cursor) with `text`: one edit, one undo step. */
+  insertAtCursor(text: string, replace = true): boolean {
     if (!this.ytext || !this.writable) return false;
     const sel = this.view.state.selection.main;
-    this.view.dispatch({ changes: { from: sel.from, to: sel.to, insert: text }, selection: { anchor: sel.from + text.length }, scrollIntoView: true });
+    const from = replace ? sel.from : sel.head;
+    const to = replace ? sel.to : sel.head;
+    this.view.dispatch({ changes: { from, to, insert: text }, selection: { anchor: from + text.length }, scrollIntoView: true });
     return true;
   }
 

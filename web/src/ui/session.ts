@@ -169,8 +169,18 @@ class SessionPage {
       ws,
       () => me.name,
       t.canWrite,
-      (code) => {
-        if (!editor.insertAtCursor(code)) say("Open a file you can edit to insert code.");
+      {
+        insert: (code) => {
+          if (!editor.insertAtCursor(code, false)) say("Open a file you can edit to insert code.");
+        },
+        replace: (code) => {
+          if (editor.view.state.selection.main.empty) say("Select the code to replace in the editor first.");
+          else if (!editor.insertAtCursor(code)) say("Open a file you can edit to insert code.");
+        },
+        selection: () => {
+          const sel = editor.view.state.selection.main;
+          return editor.path ? editor.view.state.sliceDoc(sel.from, sel.to) : "";
+        },
       },
       {
         isFile: (path) => ws.has(path),
