@@ -95,8 +95,7 @@ class Link:
         assert self._pubsub is not None
         try:
             while True:
-                # Blocking: no timer per message (a timeout only woke the loop to find nothing).
-                message = await self._pubsub.get_message(timeout=None)
+                message = await self._pubsub.get_message(timeout=1.0)
                 if message is None:
                     continue
                 kind = message["type"]
@@ -276,9 +275,13 @@ class RedisBroker:
         while True:
             await self._repair.wait()
             while self._orphans and not self._closing:
-                if self.sharded:
+                if isinstance(self.redis, RedisCluster):
                     try:
-                        await asyncio.wait_for(self.redis.initialize(), OP_TIMEOUT)
+                        # RedisCluster.initialize() reads the topology only once per client; a
+                        # failover needs the slot map read again, or we dial the dead master
+                        # forever (since log entries are published by the store's script, no
+                        # command of ours meets the dead node and refreshes it for us).
+                        await asyncio.wait_for(self.redis.nodes_manager.initialize(), OP_TIMEOUT)
                     except Exception as exc:
                         log.debug("cluster topology refresh failed: %s", exc)
                 room = next(iter(self._orphans))
