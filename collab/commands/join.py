@@ -93,6 +93,7 @@ async def join(args: argparse.Namespace) -> int:
     name = args.name or getpass.getuser()
     device, kept = folder_device_key(args.dir / STATE_DIR)  # a rotation keeps this folder in (collab rotate)
     async with Session.connect(args.link, name=name, color=args.color, device_key=device) as session:
+        session.set_field("kind", "mirror")  # the page's people list says "folder mirror" (docs/workspace.md)
         # Ctrl-C before this point cancels the connect (asyncio.run's own handler); from here on it
         # stops the mirror cleanly.
         stop = stop_on_signals()

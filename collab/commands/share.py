@@ -116,6 +116,7 @@ async def share(args: argparse.Namespace, progress: Progress) -> int:
     link = await create_room(args.server, encrypted=encrypted)
     device, kept = folder_device_key(args.path / STATE_DIR)  # a rotation keeps this folder in (collab rotate)
     async with Session.connect(link, name=args.name or getpass.getuser(), device_key=device) as session:
+        session.set_field("kind", "mirror")  # the page's people list says "folder mirror" (docs/workspace.md)
         progress.session = session
         print(f"collab share: uploading {args.path} into room {session.link.room}", file=sys.stderr, flush=True)
         done = asyncio.Event()

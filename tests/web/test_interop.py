@@ -78,6 +78,8 @@ async def test_browser_and_collab_join_folder_converge_in_an_encrypted_room(hub:
             await type_in_editor(page, "from_browser_again = 3")
             await eventually(lambda: "from_browser_again = 3" in target.read_text(), timeout=20)
             await expect(page.locator("#people-list li[data-name=py-join]")).to_be_visible()
+            # The people list says it is a folder mirror, not a person typing.
+            await expect(page.locator("#people-list li[data-name=py-join] .role")).to_have_text("folder mirror")
             assert target.read_text() == await editor_text(page)
         finally:
             proc.send_signal(signal.SIGINT)
