@@ -9,6 +9,7 @@ share of samples, by self time and inclusive.
 
     .venv/bin/python bench/profile_hub.py --workload a [--repeat 3] [--py-spy /path/to/py-spy]
     .venv/bin/python bench/profile_hub.py --workload a --redis     # two hubs on one redis-server
+    .venv/bin/python bench/profile_hub.py --workload b --redis --affinity   # each room on one hub
 
 With --redis the server is the benchmark's `collab-redis-2` (servers/collab_redis2.sh: its own
 redis-server and two hubs, each room's clients alternating between them): the CPU per update is
@@ -173,12 +174,12 @@ def summarize(collapsed: str, top: int) -> list[str]:
     return out
 
 
-def run_once(workload: str, py_spy: str | None, top: int, redis: bool = False) -> dict[str, float]:
+def run_once(workload: str, py_spy: str | None, top: int, redis: bool = False, affinity: bool = False) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="collab-profile-") as tmp:
         extra: list[str] = []
         if redis:
             hub, port, port2 = start_two_hubs(Path(tmp) / "data")
-            extra = ["--url2", f"ws://127.0.0.1:{port2}"]
+            extra = ["--url2", f"ws://127.0.0.1:{port2}", *(["--affinity"] if affinity else [])]
             py_spy = None
         else:
             hub, port = start_hub(Path(tmp) / "data")
@@ -232,10 +233,13 @@ def main() -> int:
     ap.add_argument("--py-spy", default="", help="path of a py-spy binary: profile the hub meanwhile")
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--redis", action="store_true", help="two hubs on one redis-server (collab-redis-2)")
+    ap.add_argument("--affinity", action="store_true",
+                    help="with --redis: each room's clients all on one hub (rooms alternate), as behind infra/Caddyfile")
     args = ap.parse_args()
     for _ in range(args.repeat):
-        r = run_once(args.workload, args.py_spy or None, args.top, args.redis)
-        print(f"workload={args.workload}{' hubs=2' if args.redis else ''} " + " ".join(f"{k}={round(v, 1)}" for k, v in r.items()), flush=True)
+        r = run_once(args.workload, args.py_spy or None, args.top, args.redis, args.affinity)
+        hubs = (" hubs=2" + (" affinity" if args.affinity else "")) if args.redis else ""
+        print(f"workload={args.workload}{hubs} " + " ".join(f"{k}={round(v, 1)}" for k, v in r.items()), flush=True)
     return 0
 
 

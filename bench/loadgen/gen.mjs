@@ -19,8 +19,10 @@ const { values: args } = parseArgs({
   options: {
     url: { type: 'string', default: 'ws://127.0.0.1:1234' },
     // a second hub serving the same rooms (collab-redis-2): each room's clients alternate
-    // between --url and --url2
+    // between --url and --url2, or with --affinity all of a room's clients go to one of them
+    // (rooms alternate), as a load balancer with room affinity (infra/Caddyfile) places them
     url2: { type: 'string', default: '' },
+    affinity: { type: 'boolean', default: false },
     proto: { type: 'string', default: 'yws' },
     workload: { type: 'string', default: 'a' },
     quick: { type: 'boolean', default: false },
@@ -118,7 +120,8 @@ function buildRooms (ledger, spec, prefix) {
     const clients = []
     for (let i = 0; i < spec.clientsPerRoom; i++) {
       const isWriter = i < spec.writersPerRoom
-      const url = args.url2 && i % 2 === 1 ? args.url2 : args.url
+      const second = args.affinity ? r % 2 === 1 : i % 2 === 1
+      const url = args.url2 && second ? args.url2 : args.url
       const c = newClient(ledger, room, isWriter ? w : -1, { url, verify: verify && i === spec.clientsPerRoom - 1 })
       if (isWriter) { ledger.writerRoomSize[w] = spec.clientsPerRoom - 1; w++ }
       clients.push(c)

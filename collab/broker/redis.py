@@ -72,13 +72,18 @@ class Link:
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._confirmed: dict[bytes, asyncio.Event] = {}
+        # One (un)subscribe at a time: redis-py's PubSub takes its connection on the first command,
+        # and rooms subscribing at once each took one of their own, so the confirmations of all but
+        # one went to connections nobody read (7 of 32 rooms loading together failed to load).
+        self._lock = asyncio.Lock()
         self.dead = False
 
     async def add(self, name: str) -> None:
         if self._pubsub is None:
             self._pubsub = self.client.pubsub()
         event = self._confirmed.setdefault(name.encode(), asyncio.Event())
-        await (self._pubsub.ssubscribe(name) if self.sharded else self._pubsub.subscribe(name))
+        async with self._lock:
+            await (self._pubsub.ssubscribe(name) if self.sharded else self._pubsub.subscribe(name))
         self.channels.add(name)
         if self._reader is None:
             self._reader = asyncio.create_task(self._read(), name="collab-redis-pubsub")
@@ -89,7 +94,8 @@ class Link:
         self.channels.discard(name)
         self._confirmed.pop(name.encode(), None)
         if self._pubsub is not None and not self.dead:
-            await (self._pubsub.sunsubscribe(name) if self.sharded else self._pubsub.unsubscribe(name))
+            async with self._lock:
+                await (self._pubsub.sunsubscribe(name) if self.sharded else self._pubsub.unsubscribe(name))
 
     async def _read(self) -> None:
         assert self._pubsub is not None

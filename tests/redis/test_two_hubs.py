@@ -102,3 +102,39 @@ async def test_a_burst_reaches_the_other_hub_once_per_entry_in_bundles(
         listening.cancel()
         await pubsub.aclose()  # type: ignore[no-untyped-call]
         await listener.aclose()
+
+
+async def test_rooms_opened_all_at_once_all_load_and_hear_the_other_hub(
+    two_hubs: tuple[HubProcess, HubProcess],
+) -> None:
+    """25 rooms (the default cap is 30 new rooms a minute per address) opened at the same moment
+    on one hub each subscribe on its one pub/sub link: every one loads (none is refused with 1013)
+    and then hears what the other hub's clients write."""
+    a, b = two_hubs
+    rooms = [f"together-{i}" for i in range(25)]
+
+    async def join(room: str) -> websockets.asyncio.client.ClientConnection:
+        ws = await websockets.asyncio.client.connect(f"{b.ws_url}/ws/{room}", compression=None)
+        await ws.send(yjs.sync_step1(pycrdt.Doc().get_state()))
+        while True:  # a refused room closes instead: recv raises
+            message = yjs.parse_message(await _recv(ws))
+            if isinstance(message, yjs.SyncMessage) and message.kind == yjs.SyncType.STEP2:
+                return ws
+
+    readers = await asyncio.gather(*(join(room) for room in rooms))
+    try:
+        async with pycrdt_client(f"{a.ws_url}/ws/{rooms[-1]}") as writer:
+            writer.get("code", type=pycrdt.Text).insert(0, "from hub a")
+            seen: pycrdt.Doc[pycrdt.Text] = pycrdt.Doc()
+            while str(seen.get("code", type=pycrdt.Text)) != "from hub a":
+                message = yjs.parse_message(await _recv(readers[-1]))
+                if isinstance(message, yjs.SyncMessage) and message.kind == yjs.SyncType.UPDATE:
+                    seen.apply_update(message.payload)
+    finally:
+        await asyncio.gather(*(ws.close() for ws in readers), return_exceptions=True)
+
+
+async def _recv(ws: websockets.asyncio.client.ClientConnection) -> bytes:
+    data = await asyncio.wait_for(ws.recv(), 20)
+    assert isinstance(data, bytes)
+    return data
