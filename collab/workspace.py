@@ -29,6 +29,7 @@ web/src/workspace.ts). Everything here is synchronous and does no I/O: it reads 
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from typing import Any, Iterator, Literal
 
 import pycrdt
 
-from collab import positions
+from collab import positions, workspace_migrate
 # Re-exported: the text-diff helpers were born here and callers import them from the schema module.
 from collab.text_diff import apply_text as apply_text
 from collab.text_diff import edit_script as edit_script
@@ -108,11 +109,50 @@ class Workspace(FileOps):
         self.settings: pycrdt.Map[Any] = doc.get(SETTINGS, type=pycrdt.Map)
         self.ai_usage: pycrdt.Map[Any] = doc.get(AI_USAGE, type=pycrdt.Map)
         self.agents: pycrdt.Map[Any] = doc.get(AGENTS, type=pycrdt.Map)
+        self._legacy_subs: list[tuple[Any, pycrdt.Subscription]] = []
 
     def close(self) -> None:
         """Stop observing the document (the file table's observers): call it when done with the
         workspace while the document lives on (``Session`` does on leaving). Idempotent."""
         self.table.close()
+        for root, sub in self._legacy_subs:
+            root.unobserve(sub)
+        self._legacy_subs = []
+
+    # -- schema-1 edits after the migration (docs/workspace.md "Migration from schema 1") --------
+
+    def carry_legacy(self) -> int:
+        """Carry edits made to schema-1 ``files`` texts into their schema-2 files; how many changed."""
+        self._check_schema()
+        with self.transaction():
+            return workspace_migrate.carry_legacy(self.doc, self.table)
+
+    def follow_legacy(self) -> None:
+        """For a writer, on the running asyncio loop: carry schema-1 edits as they arrive (an older
+        client's, or one in flight while the room was migrated). Stops on ``close``."""
+        loop = asyncio.get_running_loop()
+        scheduled = False
+
+        def carry() -> None:
+            nonlocal scheduled
+            scheduled = False
+            if self._legacy_subs:
+                self.carry_legacy()
+
+        def changed(*_: object) -> None:
+            # Observers run inside the transaction: write after it, once per burst of changes.
+            nonlocal scheduled
+            if not scheduled:
+                scheduled = True
+                # Staggered by client id: a writer that hears another's carry first has nothing left to do.
+                loop.call_later(self.doc.client_id % 16 * 0.02, carry)
+
+        if not self._legacy_subs:
+            self._legacy_subs = [
+                (self.table.legacy, self.table.legacy.observe_deep(changed)),
+                (self.table.meta, self.table.meta.observe(changed)),
+            ]
+        changed()
 
     def __enter__(self) -> "Workspace":
         return self

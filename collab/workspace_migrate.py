@@ -22,7 +22,7 @@ from typing import Any
 
 import pycrdt
 
-from collab import positions
+from collab import positions, text_diff
 from collab.workspace_files import (
     CREATED_BY,
     CREATED_TS,
@@ -41,6 +41,8 @@ from collab.workspace_files import (
 
 SUGGESTIONS = "suggestions"
 FILE_ID = "file_id"  # on a suggestion: the id of the file its anchor is in
+# On a file made from a schema-1 file: the legacy ``files`` text as it was last carried into it.
+LEGACY_TEXT = "legacy_text"
 
 
 def migration_client_id(files: dict[str, str], implementation: str = "pycrdt") -> int:
@@ -61,7 +63,7 @@ def migration_update(files: dict[str, str]) -> bytes:
     with made.transaction():
         for path in sorted(files):
             fs[migrated_file_id(path)] = pycrdt.Map(
-                {PATH: path, TEXT: pycrdt.Text(files[path]), CREATED_BY: "", CREATED_TS: 0}
+                {PATH: path, TEXT: pycrdt.Text(files[path]), CREATED_BY: "", CREATED_TS: 0, LEGACY_TEXT: files[path]}
             )
         meta[SCHEMA_KEY] = SCHEMA
         legacy[UPGRADE_NOTICE_PATH] = pycrdt.Text(UPGRADE_NOTICE)
@@ -90,10 +92,9 @@ def migrate(doc: pycrdt.Doc[Any], table: FileTable) -> bool:
             if index is not None:
                 anchors[sid] = (file, index)
     doc.apply_update(migration_update(files))
+    # The schema-1 texts stay: an edit an older client makes in one (now, or in flight since
+    # before it heard of the migration) would die in a deleted text; ``carry_legacy`` brings it over.
     with doc.transaction():
-        for path in files:
-            if isinstance(legacy.get(path), pycrdt.Text):
-                del legacy[path]
         for sid, (file, index) in sorted(anchors.items()):
             entry = suggestions.get(sid)
             text = table.text_of(migrated_file_id(file))
@@ -102,3 +103,74 @@ def migrate(doc: pycrdt.Doc[Any], table: FileTable) -> bool:
             entry[FILE_ID] = migrated_file_id(file)
             entry["anchor"] = positions.sticky_at_char(text, index).encode()
     return True
+
+
+def _state_vector(doc: pycrdt.Doc[Any]) -> list[tuple[int, int]]:
+    """The document's state vector, (client, clock) sorted: its encoding's order is not fixed."""
+    data, pos = doc.get_state(), 0
+
+    def varuint() -> int:
+        nonlocal pos
+        value, shift = 0, 0
+        while True:
+            byte = data[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                return value
+
+    return sorted((varuint(), varuint()) for _ in range(varuint()))
+
+
+def _carry_client_id(state: list[tuple[int, int]], path: str, base: str, new: str, implementation: str) -> int:
+    digest = hashlib.sha256(b"carry\x00" + implementation.encode() + b"\x00")
+    for client, clock in state:
+        digest.update(f"{client}:{clock},".encode())
+    for part in (path, base, new):
+        digest.update(b"\x00" + part.encode("utf-8", "surrogatepass"))
+    return int.from_bytes(digest.digest()[:4], "big") or 1
+
+
+def carry_legacy(doc: pycrdt.Doc[Any], table: FileTable, implementation: str = "pycrdt") -> int:
+    """Carry edits made to schema-1 texts since they were last carried into their schema-2 files;
+    return how many files changed. Call it from a writer after the document changed.
+
+    Each schema-1 ``files[path]`` (the notice aside) whose content differs from the ``legacy_text``
+    of file ``migrated_file_id(path)`` gets the edit legacy_text -> content moved through the
+    schema-2 edits made since (a three-way merge) and written as a minimal diff, with
+    ``legacy_text`` set to the content, in one update. That update is made by a client id derived
+    from the document's state vector and the texts: two clients of this code carrying the same
+    change from the same state make the byte-identical update, and the edit is there once. A path
+    with no schema-2 file yet (an older client made a new file) gets one under that id.
+    """
+    from collab.client.merge import merge3  # collab.client imports collab.workspace
+
+    if table.schema() < SCHEMA:
+        return 0
+    pending: list[tuple[str, str, str]] = []
+    for path, text in table.legacy.items():
+        if path == UPGRADE_NOTICE_PATH or not isinstance(text, pycrdt.Text):
+            continue
+        entry = table.entry(migrated_file_id(path))
+        base = entry.get(LEGACY_TEXT) if entry is not None else ""
+        new = str(text)
+        if isinstance(base, str) and base != new:
+            pending.append((path, base, new))
+    for path, base, new in sorted(pending):
+        made: pycrdt.Doc[Any] = pycrdt.Doc(client_id=_carry_client_id(_state_vector(doc), path, base, new, implementation))
+        made.apply_update(doc.get_update())
+        fs: pycrdt.Map[Any] = made.get(FS, type=pycrdt.Map)
+        before = made.get_state()
+        with made.transaction():
+            entry = fs.get(migrated_file_id(path))
+            if not isinstance(entry, pycrdt.Map) or not isinstance(entry.get(TEXT), pycrdt.Text):
+                fs[migrated_file_id(path)] = pycrdt.Map(
+                    {PATH: path, TEXT: pycrdt.Text(new), CREATED_BY: "", CREATED_TS: 0, LEGACY_TEXT: new}
+                )
+            else:
+                target: pycrdt.Text = entry[TEXT]
+                text_diff.apply_text(target, merge3(base, new, str(target)))
+                entry[LEGACY_TEXT] = new
+        doc.apply_update(made.get_update(before))
+    return len(pending)

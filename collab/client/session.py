@@ -111,9 +111,11 @@ class Session:
         place now that its history is here, as the page does (docs/workspace.md): once, since a
         migrated room says so, and alike from every client that does it at the same moment. False
         when there was nothing to do (schema 2 already, or a read-only link)."""
-        if not self.writable or self.workspace.schema >= SCHEMA:
+        if not self.writable:
             return False
-        return self.workspace.migrate()
+        migrated = self.workspace.schema < SCHEMA and self.workspace.migrate()
+        self.workspace.follow_legacy()  # an older client's edits reach schema 2 from now on
+        return migrated
 
     # -- status ------------------------------------------------------------------------------------
 

@@ -70,12 +70,11 @@ async def test_a_plaintext_room_of_the_previous_schema_is_migrated_once(hub: Hub
             # Opening the room migrated it, as the page does: nothing to call.
             assert_migrated(ada.workspace)
             assert not ada.migrate() and not ada.workspace.migrate()  # once
-            # A client of the previous release finds only the notice where the files were.
-            await eventually(lambda: legacy_keys(old) == [UPGRADE_NOTICE_PATH], what="old client sees the notice")
+            # A client of the previous release finds the notice beside its files.
+            await eventually(lambda: UPGRADE_NOTICE_PATH in legacy_keys(old), what="old client sees the notice")
             notice = str(old.get("files", type=pycrdt.Map)[UPGRADE_NOTICE_PATH])
             assert "Upgrade collab" in notice
-            # What it writes there reaches no schema-2 file.
-            old.get("files", type=pycrdt.Map)["README.md"] = pycrdt.Text("written by an old client\n")
+            assert legacy_keys(old) == sorted([*FILES, UPGRADE_NOTICE_PATH])
             async with Session.connect(link, name="bob") as bob:
                 assert_migrated(bob.workspace)
                 assert not bob.migrate()
@@ -86,6 +85,41 @@ async def test_a_plaintext_room_of_the_previous_schema_is_migrated_once(hub: Hub
                 assert suggestion.file == "src/app/tools.py"
                 assert ada.workspace.anchor_index(suggestion.id) == VECTOR["suggestion"]["index"]
                 assert ada.workspace.read("README.md") == FILES["README.md"]
+
+
+async def test_an_old_clients_edit_after_or_during_the_migration_reaches_every_schema2_client(hub: HubProcess) -> None:
+    room = "schema1-late-edit"
+    link = f"{hub.url}/s/{room}"
+    async with pycrdt_client(f"{hub.ws_url}/ws/{room}") as old, pycrdt_client(f"{hub.ws_url}/ws/{room}") as slow:
+        old.apply_update(schema1_update())
+        await hub_has_schema1_room(f"{hub.ws_url}/ws/{room}")
+        await eventually(lambda: sorted(slow.get("files", type=pycrdt.Map).keys()) == sorted(FILES))
+        # In flight under the old schema: made from what the migrator copies, sent only after it migrated.
+        offline: pycrdt.Doc[Any] = pycrdt.Doc()
+        offline.apply_update(slow.get_update())
+        before = offline.get_state()
+        offline.get("files", type=pycrdt.Map)["src/cli.py"].insert(0, "# in flight\n")
+        async with Session.connect(link, name="ada") as ada, Session.connect(link, name="bob") as bob:
+            assert ada.workspace.schema == 2
+            slow.apply_update(offline.get_update(before))
+            await eventually(lambda: old.get("meta", type=pycrdt.Map).get("schema") == 2)
+            # A schema-2 edit, then an older client edits the text it still sees: both are kept.
+            bob.workspace.text("README.md").insert(len(FILES["README.md"]), "bob too\n")
+            await eventually(lambda: ada.workspace.read("README.md").endswith("bob too\n"))
+            old.get("files", type=pycrdt.Map)["README.md"].insert(0, "old client was here\n")
+            want = {
+                "README.md": "old client was here\n" + FILES["README.md"] + "bob too\n",
+                "src/cli.py": "# in flight\n" + FILES["src/cli.py"],
+            }
+            for s in (ada, bob):
+                for path, text in want.items():
+                    await eventually(lambda s=s, path=path, text=text: s.workspace.read(path) == text, what=f"{path} carried to {s.name}")
+            await ada.wait_idle()
+            await bob.wait_idle()
+            # Carried once, though both writers saw the change.
+            async with Session.connect(link, name="late") as late:
+                await eventually(lambda: all(late.workspace.read(p) == t for p, t in want.items()))
+                assert len(late.workspace.table.fs) == len(FILES)
 
 
 async def test_two_clients_opening_the_room_at_once_make_one_copy_of_each_file(hub: HubProcess) -> None:
@@ -122,7 +156,7 @@ async def test_an_encrypted_room_of_the_previous_schema_is_migrated(hub: HubProc
                 await ada.wait_idle()
                 await eventually(lambda: reader.workspace.schema == 2)
                 assert_migrated(reader.workspace)
-                await eventually(lambda: legacy_keys(old.doc) == [UPGRADE_NOTICE_PATH])
+                await eventually(lambda: UPGRADE_NOTICE_PATH in legacy_keys(old.doc))
         # A client that joins later reads schema 2 from the hub's (encrypted) history.
         async with Session.connect(write_link(hub.url, keys), name="late") as late:
             await eventually(lambda: late.workspace.schema == 2)
@@ -158,6 +192,27 @@ def test_an_edit_made_right_after_migrating_survives_a_concurrent_migration() ->
         assert ws.read("README.md") == "ada was here\n" + FILES["README.md"]
         assert ws.read("src/cli.py") == "# bob was here\n" + FILES["src/cli.py"]
         assert len(ws.table.fs) == len(FILES)
+
+
+def test_two_writers_carrying_the_same_legacy_edit_at_once_write_it_once() -> None:
+    docs: list[pycrdt.Doc[Any]] = [pycrdt.Doc() for _ in range(3)]
+    for doc in docs:
+        doc.apply_update(schema1_update())
+    old, a, b = docs
+    ada, bob = Workspace(a), Workspace(b)
+    assert ada.migrate() and bob.migrate()
+    a.apply_update(b.get_update(a.get_state()))
+    b.apply_update(a.get_update(b.get_state()))
+    before = old.get_state()
+    old.get("files", type=pycrdt.Map)["README.md"].insert(0, "legacy\n")
+    for doc in (a, b):
+        doc.apply_update(old.get_update(before))
+    assert ada.carry_legacy() == 1 and bob.carry_legacy() == 1  # each before hearing of the other's
+    a.apply_update(b.get_update(a.get_state()))
+    b.apply_update(a.get_update(b.get_state()))
+    for ws in (ada, bob):
+        assert ws.read("README.md") == "legacy\n" + FILES["README.md"]
+        assert ws.carry_legacy() == 0  # already carried
 
 
 async def test_a_python_client_meeting_a_later_schema_says_to_upgrade_and_writes_nothing(hub: HubProcess, tmp_path: Path) -> None:
