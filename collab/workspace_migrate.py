@@ -5,14 +5,18 @@ entry under ``migrated_file_id(path)``, sets ``meta.schema = 2`` and leaves the 
 ``files``, all as **one update made by a client id derived from what is migrated** (the files'
 paths and texts). Two clients of this code that migrate the same room at once (both online, both
 synced) therefore make the byte-identical update: Yjs has each item once, so no text is doubled
-and there is one copy of each file. Then, in the room's own client, the old entries are deleted
-(deleting twice is deleting once) and each suggestion gets the id of its file and its anchor again
-in the new text, at the same character (both migrators write the same values).
+and there is one copy of each file. Then, in the room's own client, each suggestion gets the id
+of its file and its anchor again in the new text, at the same character (both migrators write the
+same values).
 
 Limit, said in docs/workspace.md: two migrators that saw *different* schema-1 contents (an offline
 schema-1 edit) use different client ids; each file then gets one of the two copies (Yjs' rule for
-a key set twice at once), so that edit can be lost. Browser migrators use their own client ids
+a key set twice at once); the schema-1 edit is then carried (below), but an edit made in the
+other copy at once is lost. Browser migrators use their own client ids
 (web/src/workspace.ts), since they cannot promise the same bytes as pycrdt.
+
+The schema-1 texts are kept: an edit an older client makes to one later (or had in flight) is
+carried into the schema-2 file by ``carry_legacy`` (docs/workspace.md "Migration from schema 1").
 """
 
 from __future__ import annotations

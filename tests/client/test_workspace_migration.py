@@ -215,6 +215,25 @@ def test_two_writers_carrying_the_same_legacy_edit_at_once_write_it_once() -> No
         assert ws.carry_legacy() == 0  # already carried
 
 
+def test_a_schema1_edit_one_migrator_had_and_the_other_not_is_kept() -> None:
+    a: pycrdt.Doc[Any] = pycrdt.Doc()
+    b: pycrdt.Doc[Any] = pycrdt.Doc()
+    for doc in (a, b):
+        doc.apply_update(schema1_update())
+    b.get("files", type=pycrdt.Map)["README.md"].insert(0, "unsynced\n")  # an older client's, not yet at a
+    ada, bob = Workspace(a), Workspace(b)
+    assert ada.migrate() and bob.migrate()
+    a.apply_update(b.get_update(a.get_state()))
+    b.apply_update(a.get_update(b.get_state()))
+    for ws in (ada, bob):  # whichever copy Yjs kept, the edit is there (carried if need be)
+        ws.carry_legacy()
+        a.apply_update(b.get_update(a.get_state()))
+        b.apply_update(a.get_update(b.get_state()))
+    for ws in (ada, bob):
+        assert ws.read("README.md") == "unsynced\n" + FILES["README.md"]
+        assert len(ws.table.fs) == len(FILES)
+
+
 async def test_a_python_client_meeting_a_later_schema_says_to_upgrade_and_writes_nothing(hub: HubProcess, tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -32,13 +32,18 @@ async def test_the_page_migrates_a_room_of_the_previous_schema(hub: HubProcess) 
             await join(page, f"{hub.url}/s/old-room", "Ada")
             await eventually(lambda: ws.schema == 2, what="the page migrated the room")
             assert ws.snapshot() == VECTOR["files"]
-            assert sorted(old.get("files", type=__import__("pycrdt").Map).keys()) == [UPGRADE_NOTICE_PATH]
+            legacy = old.get("files", type=__import__("pycrdt").Map)
+            assert sorted(legacy.keys()) == sorted([*VECTOR["files"], UPGRADE_NOTICE_PATH])
             (suggestion,) = list(ws.iter_suggestions())
             assert ws.anchor_index(suggestion.id) == VECTOR["suggestion"]["index"]
             for path in VECTOR["files"]:
                 await expect(file_button(page, path)).to_be_visible()
             await file_button(page, "README.md").click()
             await expect(editor(page)).to_contain_text("edited by a second hand")
+            # An older client still edits the schema-1 text: the page carries it into the file.
+            legacy["README.md"].insert(0, "old client was here\n")
+            await expect(editor(page)).to_contain_text("old client was here")
+            await eventually(lambda: ws.read("README.md") == "old client was here\n" + VECTOR["files"]["README.md"])
             assert page.errors == []  # type: ignore[attr-defined]
 
 

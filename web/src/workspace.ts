@@ -8,6 +8,9 @@ import { randomBytes, toHex } from "./crypto/bytes.js";
 import {
   FS,
   LEGACY_FILES,
+  LEGACY_TEXT,
+  UPGRADE_NOTICE_PATH,
+  carryUpdate,
   META,
   SCHEMA,
   fileParts,
@@ -313,8 +316,9 @@ export class Workspace {
       if (typeof file === "string" && index !== null) anchors.set(id, [file, index]);
     }
     Y.applyUpdate(this.doc, migrationUpdate(files));
+    // The schema-1 texts stay: an older client's edit to one (now, or in flight since before it
+    // heard of the migration) would die in a deleted text; carryLegacy brings it over.
     this.doc.transact(() => {
-      for (const path of files.keys()) if (this.files.get(path) instanceof Y.Text) this.files.delete(path);
       for (const [id, [file, index]] of anchors) {
         const entry = this.entries.get(id);
         const text = this.textOf(migratedFileId(file));
@@ -324,6 +328,44 @@ export class Workspace {
       }
     });
     return true;
+  }
+
+  /** Carry edits made to schema-1 `files` texts into their schema-2 files; how many changed. */
+  carryLegacy(): number {
+    if (!this.v2()) return 0;
+    const pending: [string, string, string][] = [];
+    for (const [path, t] of this.files.entries()) {
+      if (path === UPGRADE_NOTICE_PATH || !(t instanceof Y.Text)) continue;
+      const entry = this.fs.get(migratedFileId(path));
+      const base = entry instanceof Y.Map ? entry.get(LEGACY_TEXT) : "";
+      const now = t.toString();
+      if (typeof base === "string" && base !== now) pending.push([path, base, now]);
+    }
+    pending.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    for (const [path, base, now] of pending) Y.applyUpdate(this.doc, carryUpdate(this.doc, path, base, now));
+    return pending.length;
+  }
+
+  private following = false;
+
+  /** For a writer: carry schema-1 edits as they arrive (an older client's, or one in flight while
+   *  the room was migrated). Idempotent. */
+  followLegacy(): void {
+    if (this.following) return;
+    this.following = true;
+    let scheduled = false;
+    const changed = () => {
+      if (scheduled) return;
+      scheduled = true;
+      // After the transaction, staggered by client id: a page that hears another's carry first has nothing left to do.
+      setTimeout(() => {
+        scheduled = false;
+        this.carryLegacy();
+      }, (this.doc.clientID % 16) * 20);
+    };
+    this.files.observeDeep(changed);
+    this.meta.observe(changed);
+    changed();
   }
 
   /** A suggestion's file: by its id in schema 2 (renames kept), by path otherwise. */

@@ -3,6 +3,7 @@
 // meta.schema = 2, and schema 1's `files` root holding only the upgrade notice. A rename writes
 // `path`; the visible paths, conflict names and the trash rule are computed here exactly as in Python.
 import * as Y from "yjs";
+import { lineDiff } from "./ui/linediff.js";
 import { digest as sha256 } from "lib0/hash/sha256";
 import { toHex } from "./crypto/bytes.js";
 
@@ -10,6 +11,8 @@ export const META = "meta";
 export const FS = "fs";
 export const LEGACY_FILES = "files";
 export const SCHEMA = 2;
+// On a file made from a schema-1 file: the legacy `files` text as it was last carried into it.
+export const LEGACY_TEXT = "legacy_text";
 export const UPGRADE_NOTICE_PATH = "COLLAB-UPGRADE-REQUIRED.txt";
 export const UPGRADE_NOTICE =
   "This room uses version 2 of the collab workspace schema: its files are no longer in this map.\n" +
@@ -144,6 +147,7 @@ export function migrationUpdate(files: Map<string, string>): Uint8Array {
           ["text", new Y.Text(files.get(path)!)],
           ["created_by", ""],
           ["created_ts", 0],
+          [LEGACY_TEXT, files.get(path)!],
         ]),
       );
     }
@@ -151,4 +155,96 @@ export function migrationUpdate(files: Map<string, string>): Uint8Array {
     made.getMap(LEGACY_FILES).set(UPGRADE_NOTICE_PATH, new Y.Text(UPGRADE_NOTICE));
   });
   return Y.encodeStateAsUpdate(made);
+}
+
+/** The one region where `a` and `b` differ: [start, end) of `a` becomes `b.slice(start, bEnd)`. */
+function region(a: string, b: string): [number, number, number] {
+  let p = 0;
+  const limit = Math.min(a.length, b.length);
+  while (p < limit && a[p] === b[p]) p++;
+  let s = 0;
+  while (s < limit - p && a[a.length - 1 - s] === b[b.length - 1 - s]) s++;
+  return [p, a.length - s, b.length - s];
+}
+
+/** Where a position of `base` is in `current` (base plus edits made since), by a line diff: a
+ *  position in a line both keep follows it; one in a line `current` dropped goes where it was. An
+ *  end (exclusive) follows the character before it, so text inserted after it is not swallowed. */
+function positionsThrough(base: string, current: string): { mapStart: (pos: number) => number; mapEnd: (pos: number) => number } {
+  const diff = lineDiff(base, current);
+  if (!diff) {
+    // Too long for the line diff: one changed region, positions inside it go to its edges.
+    const [cs, ce, cn] = region(base, current);
+    const at = (pos: number, inside: number) => (pos <= cs ? pos : pos >= ce ? pos + cn - ce : inside);
+    return { mapStart: (pos) => at(pos, cs), mapEnd: (pos) => at(pos, cn) };
+  }
+  const lines: { aStart: number; bStart: number; kept: boolean }[] = [];
+  let a = 0;
+  let b = 0;
+  for (const line of diff) {
+    const size = line.text.length + 1;
+    if (line.op === "+") b += size;
+    else {
+      lines.push({ aStart: a, bStart: b, kept: line.op === " " });
+      a += size;
+      if (line.op === " ") b += size;
+    }
+  }
+  const lineAt = (pos: number) => {
+    let found = lines[0]!;
+    for (const l of lines) if (l.aStart <= pos) found = l;
+    return found;
+  };
+  return {
+    mapStart: (pos) => {
+      const l = lineAt(pos);
+      return Math.min(current.length, l.kept ? l.bStart + pos - l.aStart : l.bStart);
+    },
+    mapEnd: (pos) => {
+      if (pos === 0) return 0;
+      const l = lineAt(pos - 1);
+      return Math.min(current.length, l.kept ? l.bStart + pos - l.aStart : l.bStart);
+    },
+  };
+}
+
+/** An edit to schema-1 `path` (`base` as last carried -> `now`), carried into its schema-2 file
+ *  (docs/workspace.md "Migration from schema 1"): the changed region moved through the schema-2
+ *  edits made since, written with `legacy_text = now`, from a client id derived from the
+ *  document's state vector and the texts, so two pages carrying it from one state write it once. */
+export function carryUpdate(doc: Y.Doc, path: string, base: string, now: string): Uint8Array {
+  let h = 0x811c9dc5;
+  const mix = (s: string) => {
+    for (const b of enc.encode(s + "\u0000")) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  };
+  mix("carry");
+  mix("yjs");
+  const sv = [...Y.decodeStateVector(Y.encodeStateVector(doc)).entries()].sort((x, y) => x[0] - y[0]);
+  for (const [client, clock] of sv) mix(`${client}:${clock}`);
+  mix(path);
+  mix(base);
+  mix(now);
+  const made = new Y.Doc();
+  made.clientID = h || 1;
+  Y.applyUpdate(made, Y.encodeStateAsUpdate(doc));
+  const before = Y.encodeStateVector(made);
+  made.transact(() => {
+    const fs = made.getMap(FS);
+    const id = migratedFileId(path);
+    const entry = fs.get(id);
+    const text = entry instanceof Y.Map ? entry.get("text") : undefined;
+    if (!(entry instanceof Y.Map) || !(text instanceof Y.Text)) {
+      const file = new Y.Map<unknown>([["path", path], ["text", new Y.Text(now)], ["created_by", ""], ["created_ts", 0], [LEGACY_TEXT, now]]);
+      fs.set(id, file);
+      return;
+    }
+    const [start, end, nowEnd] = region(base, now);
+    const { mapStart, mapEnd } = positionsThrough(base, text.toString());
+    const from = mapStart(start);
+    const to = end > start ? Math.max(from, mapEnd(end)) : from;
+    if (to > from) text.delete(from, to - from);
+    if (nowEnd > start) text.insert(from, now.slice(start, nowEnd));
+    entry.set(LEGACY_TEXT, now);
+  });
+  return Y.encodeStateAsUpdate(made, before);
 }

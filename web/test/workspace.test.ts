@@ -92,12 +92,37 @@ test("two pages migrating one schema-1 room make one copy; suggestions keep thei
   sync(a.doc, b.doc);
   assert.equal(a.text("a.py")!.toString().length, "ABhello world\n".length);
   assert.deepEqual(snapshot(a), snapshot(b));
-  assert.deepEqual([...a.doc.getMap("files").keys()], ["COLLAB-UPGRADE-REQUIRED.txt"]);
+  assert.deepEqual([...a.doc.getMap("files").keys()].sort(), ["COLLAB-UPGRADE-REQUIRED.txt", "a.py"]); // kept for older clients
   const [s] = a.suggestions("a.py");
   assert.equal(s?.id, sid);
   assert.equal(s?.index, 8); // "AB" + "hello " : the same character as before
   assert.deepEqual(migrationUpdate(new Map([["a.py", "x"]])), migrationUpdate(new Map([["a.py", "x"]])));
   assert.equal(a.migrate(), false);
+});
+
+test("an older client's schema-1 edit after the migration is carried once, beside a schema-2 edit", () => {
+  const old = new Y.Doc();
+  old.getMap("files").set("a.txt", new Y.Text("one\ntwo\nthree\n"));
+  const a = new Workspace(new Y.Doc(), () => "ada");
+  const b = new Workspace(new Y.Doc(), () => "bob");
+  for (const w of [a, b]) Y.applyUpdate(w.doc, Y.encodeStateAsUpdate(old));
+  assert.equal(a.migrate(), true);
+  assert.equal(b.migrate(), true);
+  sync(a.doc, b.doc);
+  a.text("a.txt")!.insert(8, "X\n"); // after "two\n"
+  sync(a.doc, b.doc);
+  const before = Y.encodeStateVector(old);
+  const legacy = old.getMap("files").get("a.txt") as Y.Text;
+  legacy.delete(4, 4); // "two\n"
+  legacy.insert(0, "zero\n");
+  for (const w of [a, b]) Y.applyUpdate(w.doc, Y.encodeStateAsUpdate(old, before));
+  assert.equal(a.carryLegacy(), 1); // both carry, from the same state, before hearing of the other's
+  assert.equal(b.carryLegacy(), 1);
+  sync(a.doc, b.doc);
+  for (const w of [a, b]) {
+    assert.equal(w.text("a.txt")!.toString(), "zero\none\nX\nthree\n");
+    assert.equal(w.carryLegacy(), 0);
+  }
 });
 
 test("the room's trash_days empties what has been in the trash longer", () => {

@@ -207,6 +207,7 @@ class SessionPage {
       publishKind();
       // The first page that can write brings a schema-1 room to schema 2, once it has the hub's history.
       if (t.synced && t.canWrite && ws.schema() < 2) ws.migrate();
+      if (t.synced && t.canWrite) ws.followLegacy(); // an older client's edits reach schema 2 from now on
       if (t.synced && t.canWrite) ws.expireTrash(); // the room's settings.trash_days, if set
       editor.setWritable(t.canWrite); // the hub decided our role (READY, or a "forbidden" NACK)
       assistant.schedule();
