@@ -11,7 +11,7 @@ from types import ModuleType
 from collab import __version__
 
 # Order is the order `collab --help` lists them.
-COMMANDS = ("serve", "new", "share", "join", "rotate", "agent", "editor", "models")
+COMMANDS = ("serve", "new", "share", "join", "trash", "rotate", "agent", "editor", "models")
 
 
 def _load(name: str) -> ModuleType | None:

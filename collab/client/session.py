@@ -53,7 +53,7 @@ class Session:
         self.provider = provider
         self.doc = provider.doc
         self.awareness = provider.awareness
-        self.workspace = Workspace(self.doc)
+        self.workspace = Workspace(self.doc, user=name)  # who created or deleted a file (the trash says)
         self.name = name
         self.color = color
         self._file: str | None = None
