@@ -36,6 +36,7 @@ class FrameType(IntEnum):
     SYNCED = 0x07
     LEFT = 0x08
     ROTATED = 0x09  # the room's latest rotation envelope (collab.protocol.rotation)
+    DIRECT_RELAY = 0x0A  # an addressed ephemeral envelope, from connection conn_id
     # client -> hub
     HELLO = 0x11
     PUBLISH = 0x12
@@ -43,6 +44,7 @@ class FrameType(IntEnum):
     AWARENESS = 0x14
     SNAPSHOT_PART = 0x15
     ROTATE = 0x16  # a writer moves the room to its next key epoch
+    DIRECT = 0x17  # an addressed ephemeral envelope, for connection conn_id (docs/protocol.md)
 
 
 class NackCode(IntEnum):
@@ -99,6 +101,12 @@ class AwarenessRelay:
 
 
 @dataclass(frozen=True, slots=True)
+class DirectRelay:
+    conn_id: int  # the sender's connection
+    envelope: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Synced:
     head: int
 
@@ -144,6 +152,12 @@ class Awareness:
 
 
 @dataclass(frozen=True, slots=True)
+class Direct:
+    conn_id: int  # the connection it is for
+    envelope: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class SnapshotPart:
     """One consecutive piece of a snapshot envelope of ``total`` bytes (docs/protocol.md)."""
 
@@ -152,8 +166,8 @@ class SnapshotPart:
     chunk: bytes
 
 
-HubFrame = Union[Challenge, Ready, Entry, Ack, Nack, AwarenessRelay, Synced, Left, Rotated]
-ClientFrame = Union[Hello, Publish, Snapshot, Awareness, SnapshotPart, Rotate]
+HubFrame = Union[Challenge, Ready, Entry, Ack, Nack, AwarenessRelay, Synced, Left, Rotated, DirectRelay]
+ClientFrame = Union[Hello, Publish, Snapshot, Awareness, SnapshotPart, Rotate, Direct]
 Frame = Union[HubFrame, ClientFrame]
 
 
@@ -198,6 +212,14 @@ def nack(client_ref: int, code: int, reason: str) -> bytes:
 
 def awareness_relay(conn_id: int, envelope: bytes) -> bytes:
     return bytes([FrameType.AWARENESS_RELAY]) + _U64.pack(_u64("conn_id", conn_id)) + envelope
+
+
+def direct_relay(conn_id: int, envelope: bytes) -> bytes:
+    return bytes([FrameType.DIRECT_RELAY]) + _U64.pack(_u64("conn_id", conn_id)) + envelope
+
+
+def direct(conn_id: int, envelope: bytes) -> bytes:
+    return bytes([FrameType.DIRECT]) + _U64.pack(_u64("conn_id", conn_id)) + envelope
 
 
 def synced(head: int) -> bytes:
@@ -310,6 +332,12 @@ def decode(frame: bytes | bytearray | memoryview) -> Frame:
     if kind is FrameType.AWARENESS_RELAY:
         _at_least("AWARENESS", body, 9)
         return AwarenessRelay(_U64.unpack_from(body)[0], body[8:])
+    if kind is FrameType.DIRECT_RELAY:
+        _at_least("DIRECT_RELAY", body, 9)
+        return DirectRelay(_U64.unpack_from(body)[0], body[8:])
+    if kind is FrameType.DIRECT:
+        _at_least("DIRECT", body, 9)
+        return Direct(_U64.unpack_from(body)[0], body[8:])
     if kind is FrameType.SYNCED:
         _exact("SYNCED", body, 8)
         return Synced(_U64.unpack(body)[0])

@@ -20,6 +20,9 @@ class MessageType(IntEnum):
     AWARENESS = 1
     AUTH = 2
     QUERY_AWARENESS = 3
+    # collab's own: an addressed ephemeral message (docs/protocol.md, "Direct messages"); stock
+    # y-websocket clients never send it and, being addressed, never receive it.
+    DIRECT = 100
 
 
 class SyncType(IntEnum):
@@ -88,7 +91,15 @@ class AuthMessage:
     payload: bytes
 
 
-Message = SyncMessage | AwarenessMessage | QueryAwarenessMessage | AuthMessage
+@dataclass(frozen=True, slots=True)
+class DirectMessage:
+    """Client to hub: ``peer`` is the Yjs client id it is for; hub to client: the one it is from."""
+
+    peer: int
+    payload: bytes  # UTF-8 JSON, an object
+
+
+Message = SyncMessage | AwarenessMessage | QueryAwarenessMessage | AuthMessage | DirectMessage
 
 
 def parse_message(frame: bytes) -> Message:
@@ -108,6 +119,10 @@ def parse_message(frame: bytes) -> Message:
         msg = AwarenessMessage(payload)
     elif mtype == MessageType.QUERY_AWARENESS:
         msg = QueryAwarenessMessage()
+    elif mtype == MessageType.DIRECT:
+        peer, pos = read_var_uint(frame, pos)
+        payload, pos = read_var_bytes(frame, pos)
+        msg = DirectMessage(peer, payload)
     elif mtype == MessageType.AUTH:
         # y-protocols auth: a varuint reason type followed by a string; relayed nowhere.
         msg = AuthMessage(bytes(frame[pos:]))
@@ -133,6 +148,10 @@ def sync_update(update: bytes) -> bytes:
 
 def awareness_message(update: bytes) -> bytes:
     return bytes((MessageType.AWARENESS,)) + write_var_bytes(update)
+
+
+def direct_message(peer: int, payload: bytes) -> bytes:
+    return write_var_uint(MessageType.DIRECT) + write_var_uint(peer) + write_var_bytes(payload)
 
 
 def query_awareness_message() -> bytes:
