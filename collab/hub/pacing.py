@@ -43,6 +43,13 @@ class Pacer:
     def waiting(self) -> bool:
         return self._timer is not None
 
+    def idle(self) -> bool:
+        """No flush due and a full bucket: a fresh Pacer would behave the same, so it can go."""
+        if self._timer is not None:
+            return False
+        self._refill(asyncio.get_running_loop().time())
+        return self._tokens >= max(1.0, self._rate)
+
     def _refill(self, now: float) -> None:
         self._tokens = min(max(1.0, self._rate), self._tokens + (now - self._then) * self._rate)
         self._then = now

@@ -24,6 +24,8 @@ def handle_frame(room: Room, conn: Connection, frame: bytes) -> Awaitable[None] 
         room.on_awareness(conn, msg.payload)
     elif isinstance(msg, yjs.QueryAwarenessMessage):
         room.on_query_awareness(conn)
+    elif isinstance(msg, yjs.DirectMessage):
+        room.on_direct(conn, msg.peer, msg.payload)
     # Auth messages (type 2) are server-to-client in y-protocols; a client sending one is ignored.
     return None
 

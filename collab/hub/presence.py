@@ -62,17 +62,27 @@ class _Source:
 
 def state_text(raw: bytes) -> str:
     """The state as JSON text, or ``yjs.ProtocolError``: UTF-8, bounded nesting, valid JSON."""
+    text, value = _parse(raw, "awareness state")
+    return NULL if value is None else text
+
+
+def direct_payload(raw: bytes) -> None:
+    """Check a direct message's payload like a state, and that it is an object; else ``yjs.ProtocolError``."""
+    if not isinstance(_parse(raw, "direct message")[1], dict):
+        raise yjs.ProtocolError("direct message is not a JSON object")
+
+
+def _parse(raw: bytes, what: str) -> tuple[str, object]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise yjs.ProtocolError("awareness state is not JSON") from None
+        raise yjs.ProtocolError(f"{what} is not JSON") from None
     if nesting_depth(text) > MAX_DEPTH:
-        raise yjs.ProtocolError(f"awareness state nests deeper than {MAX_DEPTH} levels")
+        raise yjs.ProtocolError(f"{what} nests deeper than {MAX_DEPTH} levels")
     try:
-        value = json.loads(text)
+        return text, json.loads(text)
     except ValueError:
-        raise yjs.ProtocolError("awareness state is not JSON") from None
-    return NULL if value is None else text
+        raise yjs.ProtocolError(f"{what} is not JSON") from None
 
 
 def read_entries(update: bytes) -> dict[int, tuple[int, bytes]] | None:
@@ -109,6 +119,20 @@ class Presence:
     def everyone(self) -> bytes | None:
         """One update with every state held, for a newcomer; None while nobody is present."""
         return encode(self.states.items()) if self.states else None
+
+    def speaker(self, conn: Connection) -> int | None:
+        """The client id a connection's direct messages are from: the first it announced of those
+        it still speaks for; None if it speaks for none."""
+        source = self._sources.get(conn)
+        return next(iter(source.clients), None) if source is not None else None
+
+    def clients_of(self, conn: Connection) -> list[int]:
+        source = self._sources.get(conn)
+        return list(source.clients) if source is not None else []
+
+    def owner(self, cid: int) -> Owner | None:
+        """Who speaks for a client id: a local connection, another hub's id, or nobody known."""
+        return self._owners.get(cid)
 
     # -- local connections -----------------------------------------------------------------------
 

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import TYPE_CHECKING, Any, Awaitable
 
 import pycrdt
 
 from collab.hub.connection import Connection
+from collab.hub.direct import Outbox
 from collab.hub.direct_write import binary_frame
 from collab.hub.fanout import FanOut
-from collab.hub.presence import Presence
+from collab.hub.presence import Presence, direct_payload
 from collab.hub.replay import replay
 from collab.hub.store_failure import write_failed
 from collab.protocol import relay, yjs
@@ -60,6 +62,9 @@ class Room:
         self._pending_relay: list[relay.RelayMessage] | None = []
         self._resync: set[Connection] = set()
         self._resync_task: asyncio.Task[None] | None = None
+        # Each connection that sent direct messages: its pairs, by addressee client id; a message
+        # waiting is (the sender's client id, payload).
+        self._outboxes: dict[Connection, Outbox[int, tuple[int, bytes]]] = {}
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -90,6 +95,7 @@ class Room:
     def leave(self, conn: Connection) -> None:
         self.connections.discard(conn)
         self._resync.discard(conn)
+        self._direct_leave(conn)
         self.presence.leave(conn)
 
     # -- messages from local clients --------------------------------------------------------------
@@ -218,6 +224,61 @@ class Room:
         if publish:
             self.hub.broker.publish(self.name, relay.encode_relay(relay.AWARENESS, self.hub.id, 0, update))
 
+    # -- direct messages (docs/protocol.md, "Direct messages") -----------------------------------
+
+    def on_direct(self, conn: Connection, peer: int, payload: bytes) -> None:
+        """A direct message for client ``peer``; raises ``yjs.ProtocolError`` if its payload is
+        not a JSON object. Dropped (once logged, never its content) if over the presence limit, if
+        the sender speaks for no client id, or if it has too many addressees at once."""
+        outbox = self._outboxes.get(conn)
+        if outbox is None:
+            outbox = self._outboxes[conn] = Outbox(
+                self.hub.settings.presence_updates_per_second, partial(self._deliver_direct, conn)
+            )
+        limit = self.hub.settings.max_presence_bytes
+        if len(payload) > limit:
+            self._direct_refused(conn, outbox, f"a direct message of {len(payload):,} bytes, over the {limit:,}-byte limit")
+            return
+        direct_payload(payload)
+        sender = self.presence.speaker(conn)
+        if sender is None:
+            return  # no presence: nobody could tell who it is from
+        if not outbox.send(peer, (sender, payload)):
+            self._direct_refused(conn, outbox, "direct messages to more addressees at once than allowed")
+
+    def _direct_refused(self, conn: Connection, outbox: Outbox[int, tuple[int, bytes]], what: str) -> None:
+        if not outbox.refused:  # once per connection: a flood of refusals is not a flood of log lines
+            outbox.refused = True
+            log.warning("%r in room %s: dropped %s; dropping more silently", conn, self.name, what)
+
+    def _deliver_direct(self, conn: Connection, peer: int, message: tuple[int, bytes]) -> None:
+        """The pair's pace allows it: to the connection that speaks for ``peer`` now, else to the
+        other hubs (the one holding it delivers it; with none, nobody hears it)."""
+        sender, payload = message
+        owner = self.presence.owner(peer)
+        if isinstance(owner, Connection):
+            owner.send_frame(yjs.direct_message(sender, payload))
+        else:
+            self.hub.broker.publish(self.name, relay.encode_direct(self.hub.id, peer, sender, payload))
+
+    def _direct_leave(self, conn: Connection) -> None:
+        outbox = self._outboxes.pop(conn, None)
+        if outbox is not None:
+            outbox.close()
+        if self._outboxes:
+            for cid in self.presence.clients_of(conn):
+                for other in self._outboxes.values():
+                    other.forget(cid)
+
+    def _remote_direct(self, message: relay.RelayMessage) -> None:
+        try:
+            sender, payload = relay.split_direct(message.payload)
+        except ValueError:
+            return
+        owner = self.presence.owner(message.seq)
+        if isinstance(owner, Connection):
+            owner.send_frame(yjs.direct_message(sender, payload))
+
     # -- traffic from other hubs ------------------------------------------------------------------
 
     def on_relay(self, message: relay.RelayMessage) -> None:
@@ -232,6 +293,8 @@ class Room:
             self._fanout.add(message.payload, None)
         elif message.kind == relay.AWARENESS:
             self.presence.on_remote(message.hub_id, message.payload)
+        elif message.kind == relay.DIRECT:
+            self._remote_direct(message)
 
     def drop_remote_hub(self, hub_id: bytes) -> None:
         """Another hub died: remove the presence of its clients for everyone here."""

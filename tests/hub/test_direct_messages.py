@@ -1,0 +1,212 @@
+"""Direct messages in plaintext rooms (docs/protocol.md, "Direct messages"): message type 100,
+relayed by a real hub to the one connection that speaks for the addressee, from the sender's
+first client id, paced per (sender, addressee) pair and coalesced.
+
+The clients speak raw y-websocket frames, as the agent and the page do on the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import AsyncIterator
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from collab.protocol import yjs
+from tests.hub.presence_clients import presence_update
+from tests.support.hub_process import HubProcess
+from tests.support.waiting import eventually
+
+RATE = 10  # the hub's default --presence-updates-per-second
+
+
+def reply(text: str, **more: object) -> bytes:
+    return json.dumps({"inline_reply": {"id": "r1", "text": text, "done": False, **more}}).encode()
+
+
+@dataclass
+class Peer:
+    """A raw connection that records every direct message the hub sends it: (from, payload, when)."""
+
+    ws: ClientConnection
+    got: list[tuple[int, bytes, float]] = field(default_factory=list)
+    closed: asyncio.Future[int | None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    async def announce(self, *client_ids: int) -> None:
+        for cid in client_ids:
+            await self.ws.send(presence_update([(cid, 1, json.dumps({"user": {"name": f"user {cid}"}}))]))
+
+    async def send(self, peer: int, payload: bytes) -> None:
+        await self.ws.send(yjs.direct_message(peer, payload))
+
+    def payloads(self) -> list[bytes]:
+        return [payload for _, payload, _ in self.got]
+
+    async def _read(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for data in self.ws:
+                assert isinstance(data, bytes)
+                msg = yjs.parse_message(data)
+                if isinstance(msg, yjs.DirectMessage):
+                    self.got.append((msg.peer, msg.payload, time.monotonic()))
+        self.closed.set_result(self.ws.close_code)
+
+
+@contextlib.asynccontextmanager
+async def peer(url: str) -> AsyncIterator[Peer]:
+    async with connect(url, max_size=None) as ws:
+        p = Peer(ws)
+        task = asyncio.create_task(p._read())
+        try:
+            yield p
+        finally:
+            task.cancel()
+
+
+async def test_only_the_addressee_receives_it_from_the_senders_first_client_id(hub: HubProcess) -> None:
+    url = f"{hub.ws_url}/ws/direct-basic"
+    async with peer(url) as agent, peer(url) as ann, peer(url) as bob:
+        await agent.announce(11, 12)
+        await ann.announce(21)
+        await bob.announce(31)
+        await asyncio.sleep(0.2)  # presence reaches the hub before the direct messages
+        await agent.send(21, reply("for ann"))
+        await agent.send(31, reply("for bob"))
+        await eventually(lambda: ann.got and bob.got, 10, what="both replies")
+        await asyncio.sleep(0.3)
+        assert [(sender, payload) for sender, payload, _ in ann.got] == [(11, reply("for ann"))]
+        # Bob's first direct message is his own: ann's, relayed before it, never reached him.
+        assert [(sender, payload) for sender, payload, _ in bob.got] == [(11, reply("for bob"))]
+        assert agent.got == []
+
+
+async def test_a_sender_without_presence_is_dropped(hub: HubProcess) -> None:
+    url = f"{hub.ws_url}/ws/direct-anonymous"
+    async with peer(url) as stranger, peer(url) as ann:
+        await ann.announce(21)
+        await asyncio.sleep(0.2)
+        await stranger.send(21, reply("who am I"))
+        await stranger.announce(5)
+        await stranger.send(21, reply("now you know"))
+        await eventually(lambda: ann.got, 10, what="the second message")
+        await asyncio.sleep(0.3)
+        assert [(sender, payload) for sender, payload, _ in ann.got] == [(5, reply("now you know"))]
+
+
+async def test_an_unknown_addressee_is_dropped_silently(hub: HubProcess) -> None:
+    url = f"{hub.ws_url}/ws/direct-nobody"
+    async with peer(url) as agent, peer(url) as ann:
+        await agent.announce(11)
+        await ann.announce(21)
+        await asyncio.sleep(0.2)
+        await agent.send(999, reply("to nobody"))
+        await agent.send(21, reply("to ann"))
+        await eventually(lambda: ann.got, 10, what="ann's message")
+        assert ann.payloads() == [reply("to ann")]
+        assert not agent.closed.done()
+
+
+async def test_an_oversized_message_is_dropped_and_the_connection_stays_usable(tmp_path: Path) -> None:
+    hub = HubProcess(tmp_path / "data", "--max-presence-bytes", "4096").start()
+    try:
+        url = f"{hub.ws_url}/ws/direct-big"
+        async with peer(url) as agent, peer(url) as ann:
+            await agent.announce(11)
+            await ann.announce(21)
+            await asyncio.sleep(0.2)
+            secret = "SECRETPAD" * 500  # 4,500 bytes
+            await agent.send(21, reply(secret))
+            await agent.send(21, reply(secret + "again"))
+            await agent.send(21, reply("small"))
+            await eventually(lambda: ann.got, 10, what="the small message")
+            await asyncio.sleep(0.3)
+            assert ann.payloads() == [reply("small")]
+            assert not agent.closed.done()
+        log = hub.log()
+        assert log.count("over the 4,096-byte limit") == 1, log  # once per connection
+        assert "SECRETPAD" not in log
+    finally:
+        hub.stop()
+
+
+async def test_a_malformed_message_closes_the_sender_with_1002(hub: HubProcess) -> None:
+    url = f"{hub.ws_url}/ws/direct-malformed"
+    async with peer(url) as ann:
+        await ann.announce(21)
+        for bad in (b"{not json", b"[1, 2]", b"\xff\xfe", b"[" * 1000 + b"]" * 1000):
+            async with peer(url) as evil:
+                await evil.announce(11)
+                await evil.send(21, bad)
+                assert await asyncio.wait_for(evil.closed, 10) == 1002, bad[:20]
+        # The room is fine: a good one still goes through.
+        async with peer(url) as agent:
+            await agent.announce(12)
+            await asyncio.sleep(0.2)
+            await agent.send(21, reply("fine"))
+            await eventually(lambda: ann.got, 10, what="the good message")
+        assert ann.payloads() == [reply("fine")]
+
+
+async def test_a_burst_is_paced_per_pair_and_the_latest_arrives(hub: HubProcess) -> None:
+    url = f"{hub.ws_url}/ws/direct-pacing"
+    async with peer(url) as agent, peer(url) as ann, peer(url) as bob:
+        await agent.announce(11)
+        await ann.announce(21)
+        await bob.announce(31)
+        await asyncio.sleep(0.3)
+        burst = [reply("x" * n) for n in range(1, 51)]
+        start = time.monotonic()
+        bob_sent = 0.0
+        for n, payload in enumerate(burst, 1):  # 50 over a second: a token stream to ann
+            await agent.send(21, payload)
+            if n == 15:  # ann's bucket is empty by now; bob's stream has a budget of its own
+                bob_sent = time.monotonic()
+                for m in range(1, 9):
+                    await agent.send(31, reply(f"bob {m}"))
+            await asyncio.sleep(0.02)
+        await eventually(lambda: ann.got and ann.got[-1][1] == burst[-1], 10, what="the burst's last message")
+        await asyncio.sleep(0.5)  # nothing more comes
+        elapsed = ann.got[-1][2] - start
+        print(f"50 messages to one addressee: {len(ann.got)} relayed in {elapsed:.2f} s")
+        assert ann.payloads()[-1] == burst[-1]  # the latest always goes out
+        assert len(ann.got) <= RATE + RATE * elapsed + 2, (len(ann.got), elapsed)
+        assert len(ann.got) < 40
+        assert ann.payloads() == sorted(ann.payloads(), key=len)  # in order, each newer than the last
+        # Bob's eight fit his own bucket: they come at once. Sharing ann's budget (or one budget
+        # per sender) they would have come one per 100 ms, the last after 700 ms or more.
+        assert bob.payloads() == [reply(f"bob {m}") for m in range(1, 9)]
+        bob_latency = bob.got[-1][2] - bob_sent
+        print(f"bob's 8 messages, sent during ann's burst, done after {bob_latency * 1000:.0f} ms")
+        assert bob_latency < 0.4, bob_latency
+
+
+async def test_the_addressees_leaving_drops_what_waits_for_it(tmp_path: Path) -> None:
+    # One relay a second per pair: what waits, waits long enough to see where it goes.
+    hub = HubProcess(tmp_path / "data", "--presence-updates-per-second", "1").start()
+    try:
+        url = f"{hub.ws_url}/ws/direct-leaving"
+        async with peer(url) as agent:
+            await agent.announce(11)
+            async with peer(url) as ann:
+                await ann.announce(21)
+                await asyncio.sleep(0.2)
+                for n in range(1, 4):  # the first at once, the others wait a second for the pair's timer
+                    await agent.send(21, reply(f"v{n}"))
+                await eventually(lambda: ann.got, 10, what="the first")
+                assert ann.payloads() == [reply("v1")]
+            # Ann reconnects under the same client id: what waited for the old connection is gone.
+            async with peer(url) as ann_again:
+                await ann_again.announce(21)
+                await asyncio.sleep(1.5)
+                assert ann_again.got == []
+                await agent.send(21, reply("fresh"))
+                await eventually(lambda: ann_again.got, 10, what="a fresh message")
+                assert ann_again.payloads() == [reply("fresh")]
+    finally:
+        hub.stop()
