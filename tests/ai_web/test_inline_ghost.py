@@ -29,8 +29,23 @@ def ghost(page):  # type: ignore[no-untyped-def]
     return page.locator(".cm-inline-completion")
 
 
+def count_direct_messages(page) -> list[int]:  # type: ignore[no-untyped-def]
+    """How many direct messages reach the page, read off its websockets as the hub sends them
+    (docs/protocol.md: DIRECT_RELAY 0x0A in encrypted rooms, y-websocket message type 100 in
+    plaintext ones; no other hub frame starts with either byte). One counter, in a list."""
+    seen = [0]
+
+    def frame(payload: str | bytes) -> None:
+        if isinstance(payload, bytes) and payload[:1] in (b"\x0a", b"\x64"):
+            seen[0] += 1
+
+    page.on("websocket", lambda ws: ws.on("framereceived", frame))
+    return seen
+
+
+@pytest.mark.parametrize("plaintext", [False, True], ids=["encrypted", "plaintext"])
 async def test_a_pause_shows_my_ghost_text_only_to_me_and_tab_inserts_it_for_everyone(
-    hub: HubProcess, stub: OpenAIStubServer
+    hub: HubProcess, stub: OpenAIStubServer, plaintext: bool
 ) -> None:
     from playwright.async_api import expect
 
@@ -40,10 +55,12 @@ async def test_a_pause_shows_my_ghost_text_only_to_me_and_tab_inserts_it_for_eve
     )
     async with chromium() as browser:
         ada = await new_page(browser, hub.url)
-        link = await start_session(ada, "Ada")
+        to_ada = count_direct_messages(ada)
+        link = await start_session(ada, "Ada", plaintext=plaintext)
         async with Session.connect(link, name="checker") as checker, agent_process([link], stub):
             checker.workspace.write("calc.py", SOURCE)
             grace = await new_page(browser, hub.url)
+            to_grace = count_direct_messages(grace)
             await join(grace, link, "Grace")
             for page in (ada, grace):
                 await expect(editor(page)).to_contain_text("def total(items):")
@@ -67,6 +84,8 @@ async def test_a_pause_shows_my_ghost_text_only_to_me_and_tab_inserts_it_for_eve
             await expect(ghost(ada)).to_have_attribute("data-done", "true")
             await expect(ghost(grace)).to_have_count(0)
             assert len(stub.requests) == 1 and not request.disconnected
+            # The completion went to Ada alone: Grace's page was sent none of it, not even sealed.
+            assert to_ada[0] >= 2 and to_grace[0] == 0, (to_ada, to_grace)
 
             # Tab inserts it: an ordinary edit everyone sees, recorded with the model.
             await ada.keyboard.press("Tab")
@@ -92,6 +111,7 @@ async def test_a_pause_shows_my_ghost_text_only_to_me_and_tab_inserts_it_for_eve
             await asyncio.to_thread(stub.wait_for_requests, 3)
             await asyncio.sleep(1.0)
             assert len(stub.requests) == 3
+            assert to_grace[0] == 0
         assert ada.errors == [] and grace.errors == []  # type: ignore[attr-defined]
 
 

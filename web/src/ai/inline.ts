@@ -1,11 +1,13 @@
 // Inline completions, the typist's side of the protocol (docs/protocol.md, "Inline completions";
 // the Python twin is collab/ai/inline_client.py): the request is a field of our presence, the
-// agent's reply a field of its presence addressed to our client id, so nothing of either is in the
-// shared document or stored by the hub, and in an encrypted room both are sealed like all presence.
+// agent's reply a direct message to us alone (transport/types.ts, DirectMessages), so nothing of
+// either is in the shared document or stored by the hub, no other participant receives our
+// completion, and in an encrypted room both are sealed with the room's awareness key.
 import type { Awareness } from "y-protocols/awareness";
+import type { DirectMessage } from "../protocol/direct.js";
 
 export const REQUEST = "inline";
-export const REPLIES = "inline_replies";
+export const REPLY = "inline_reply"; // the field of a direct message from the agent
 export const ROOM_SETTING = "inline_completions";
 export const PROVENANCE = "ai_assisted"; // root Y.Map: accepted completions, by request id
 const HASH_BEFORE = 256;
@@ -47,25 +49,63 @@ export function requestFor(text: string, file: string, at: number): InlineReques
   return { id, file, at, n: text.length, h: windowHash(text, at) };
 }
 
-/** The reply to our request `id` in any agent's presence; peers' replies are not ours to show. */
-export function replyTo(awareness: Awareness, id: string): InlineReply | null {
-  const me = String(awareness.clientID);
-  for (const [clientId, state] of awareness.getStates()) {
-    const replies = (state as Record<string, unknown>)[REPLIES];
-    const reply = replies && typeof replies === "object" ? (replies as Record<string, unknown>)[me] : undefined;
-    if (!reply || typeof reply !== "object") continue;
-    const r = reply as Record<string, unknown>;
-    if (r.id !== id || typeof r.text !== "string") continue;
-    return { id, text: r.text.slice(0, 4000), done: r.done === true, model: String(r.model ?? "").slice(0, 128), error: typeof r.error === "string" ? r.error.slice(0, 300) : undefined, agent: clientId };
+const MAX_TEXT = 2000; // the agent sends at most this much (docs/protocol.md)
+const MAX_KEPT = 32; // requests whose latest reply is kept (we have one open at a time)
+
+/** Does this presence state say its participant completes inline (`agent.inline: true`)? */
+function completesInline(state: unknown): state is { agent: Record<string, unknown> } {
+  const agent = (state as { agent?: unknown } | null | undefined)?.agent;
+  return !!agent && typeof agent === "object" && (agent as Record<string, unknown>).inline === true;
+}
+
+/**
+ * The inline reply a direct message from `from` carries; null when it carries none, or when `from`
+ * is not an agent that completes inline by its presence (anyone can send us a direct message).
+ * Every field is checked and cut to size: the text is shown as text, never parsed as markup.
+ */
+export function readInlineReply(awareness: Awareness, from: number, message: DirectMessage): InlineReply | null {
+  const r = message[REPLY];
+  if (!r || typeof r !== "object" || Array.isArray(r)) return null;
+  if (!completesInline(awareness.getStates().get(from))) return null;
+  const { id, text, done, model, error } = r as Record<string, unknown>;
+  if (typeof id !== "string" || !id || id.length > 64 || typeof text !== "string") return null;
+  return { id, text: text.slice(0, MAX_TEXT), done: done === true, model: typeof model === "string" ? model.slice(0, 128) : "", error: typeof error === "string" ? error.slice(0, 300) : undefined, agent: from };
+}
+
+/**
+ * The replies direct messages brought, the latest per request id: the agent sends the whole text so
+ * far each time, and the hub relays only the latest of a burst, so each one replaces the last.
+ */
+export class InlineReplies {
+  private readonly latest = new Map<string, InlineReply>();
+
+  constructor(private readonly awareness: Awareness, private readonly keep = MAX_KEPT) {}
+
+  /** Take in a direct message; the reply it carried, or null when it was none of ours to show. */
+  receive(from: number, message: DirectMessage): InlineReply | null {
+    const reply = readInlineReply(this.awareness, from, message);
+    if (!reply) return null;
+    this.latest.delete(reply.id);
+    this.latest.set(reply.id, reply);
+    if (this.latest.size > this.keep) this.latest.delete(this.latest.keys().next().value!);
+    return reply;
   }
-  return null;
+
+  /** The latest reply to our request `id`, if any came. */
+  replyTo(id: string): InlineReply | null {
+    return this.latest.get(id) ?? null;
+  }
+
+  /** A request withdrawn: what came for it is of no more use. */
+  forget(id: string): void {
+    this.latest.delete(id);
+  }
 }
 
 /** Is an agent that completes inline in the room (its presence says `agent.inline: true`)? */
 export function inlineAgent(awareness: Awareness): { name: string; model: string } | null {
   for (const state of awareness.getStates().values()) {
-    const agent = (state as { agent?: Record<string, unknown> }).agent;
-    if (agent && typeof agent === "object" && agent.inline === true) return { name: String(agent.name ?? "ai").slice(0, 64), model: String(agent.model ?? "").slice(0, 128) };
+    if (completesInline(state)) return { name: String(state.agent.name ?? "ai").slice(0, 64), model: String(state.agent.model ?? "").slice(0, 128) };
   }
   return null;
 }

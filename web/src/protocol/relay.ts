@@ -16,11 +16,13 @@ export const Frame = {
   SYNCED: 0x07,
   LEFT: 0x08,
   ROTATED: 0x09, // the room's latest rotation envelope (web/src/crypto/epochs.ts)
+  DIRECT_RELAY: 0x0a, // a direct message for us, from connection connId (web/src/protocol/direct.ts)
   HELLO: 0x11,
   PUBLISH: 0x12,
   SNAPSHOT: 0x13,
   CLIENT_AWARENESS: 0x14,
   ROTATE: 0x16,
+  DIRECT: 0x17, // a direct message for connection connId only
 } as const;
 
 // Close code: an encrypted room moved to new keys; reconnect (a ROTATED frame carries them).
@@ -39,7 +41,8 @@ export type HubFrame =
   | { type: typeof Frame.AWARENESS; connId: bigint; envelope: Bytes }
   | { type: typeof Frame.SYNCED; head: number }
   | { type: typeof Frame.LEFT; connId: bigint }
-  | { type: typeof Frame.ROTATED; envelope: Bytes };
+  | { type: typeof Frame.ROTATED; envelope: Bytes }
+  | { type: typeof Frame.DIRECT_RELAY; connId: bigint; envelope: Bytes };
 
 export class RelayProtocolError extends Error {
   override name = "RelayProtocolError";
@@ -86,6 +89,9 @@ export function parseHubFrame(input: ArrayBuffer | Uint8Array): HubFrame {
     case Frame.LEFT:
       exact(9);
       return { type: Frame.LEFT, connId: view.getBigUint64(1) };
+    case Frame.DIRECT_RELAY:
+      need(10);
+      return { type: Frame.DIRECT_RELAY, connId: view.getBigUint64(1), envelope: data.slice(9) };
     case Frame.ROTATED:
       need(2);
       return { type: Frame.ROTATED, envelope: data.slice(1) };
@@ -112,4 +118,12 @@ export function rotate(clientRef: number, envelope: Uint8Array): Bytes {
 
 export function awareness(envelope: Uint8Array): Bytes {
   return concat([Frame.CLIENT_AWARENESS], envelope);
+}
+
+/** A direct message for the connection `connId`: the envelope is an awareness envelope. */
+export function direct(connId: bigint, envelope: Uint8Array): Bytes {
+  if (connId < 0n || connId >= 1n << 64n) throw new RangeError(`connection id ${connId} is not a u64`);
+  const id = new Uint8Array(8);
+  new DataView(id.buffer).setBigUint64(0, connId);
+  return concat([Frame.DIRECT], id, envelope);
 }

@@ -14,6 +14,7 @@ import * as relay from "../protocol/relay.js";
 import { encodeSnapshot } from "../protocol/snapshot.js";
 import { Listeners } from "../listeners.js";
 import { applyPresence, readPresenceUpdate } from "../presence/update.js";
+import { DirectReplay, encodeDirectPayload, parseDirectPayload, type DirectListener, type DirectMessage } from "../protocol/direct.js";
 import { RoomLog } from "./roomlog.js";
 import { PART_FRAME_LIMIT, snapshotParts } from "./snapshot_parts.js";
 import { watchNetwork, type ConnState, type Transport } from "./types.js";
@@ -65,6 +66,13 @@ export class EncryptedTransport implements Transport {
   private updateSeq = 0;
   private snapshotSeq = 0;
   private awarenessSeq = 0;
+  // Direct messages are sealed from a session of their own (as collab/client/sealed_presence.py
+  // does): the hub paces them apart from presence, so the two arrive in either order.
+  private readonly directAuthorId = newAuthorId();
+  private directSeq = 0;
+  private readonly directReplay = new DirectReplay();
+  private readonly direct = new Set<DirectListener>();
+  private directSending: Promise<void> = Promise.resolve();
   private nextRef = 1;
   private readonly guard = new ReplayGuard();
   private unsealed: Uint8Array[] = [];
@@ -348,6 +356,9 @@ export class EncryptedTransport implements Transport {
       case relay.Frame.AWARENESS:
         await this.applyAwareness(frame.connId, frame.envelope);
         break;
+      case relay.Frame.DIRECT_RELAY:
+        await this.applyDirect(frame.connId, frame.envelope);
+        break;
       case relay.Frame.LEFT:
         this.dropPeer(frame.connId);
         break;
@@ -530,6 +541,48 @@ export class EncryptedTransport implements Transport {
     } catch (err) {
       if (!(err instanceof ReplayedEnvelope)) this.warn(`dropped presence: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * A direct message from connection `connId`: its sender is the first client id that connection's
+   * presence spoke for (none yet: dropped, as the hub drops one from a connection without presence
+   * in a plaintext room); a counter not above the last opened from that author is dropped.
+   */
+  private async applyDirect(connId: bigint, data: Uint8Array): Promise<void> {
+    const from = this.peers.get(connId)?.values().next().value;
+    if (from === undefined) return;
+    try {
+      const opened = await openEnvelope(this.keys, data);
+      if (opened.type !== EnvelopeType.AWARENESS) throw new Error("a direct message must come in an awareness envelope");
+      if (!this.directReplay.accept(opened.authorId, opened.authorSeq)) return; // replayed or stale
+      const message = parseDirectPayload(opened.plaintext);
+      if (!message) throw new Error("not a JSON object within the limits");
+      for (const listener of [...this.direct]) listener(from, message);
+    } catch (err) {
+      this.warn(`dropped a direct message: ${(err as Error).message}`);
+    }
+  }
+
+  sendDirect(to: number, message: DirectMessage): boolean {
+    let connId: bigint | undefined;
+    for (const [id, clients] of this.peers) if (clients.has(to)) connId = id;
+    const payload = encodeDirectPayload(message);
+    if (connId === undefined || !payload || !this.ready || !this.ws) return false;
+    const ws = this.ws;
+    const counter = ++this.directSeq;
+    const keys = this.keys;
+    // Sealed in order, so counters go out rising; on its own chain, so a large snapshot being
+    // sealed does not hold it up.
+    this.directSending = this.directSending.then(async () => {
+      const envelope = await sealAwareness(keys, this.directAuthorId, counter, payload);
+      if (ws === this.ws) this.send(relay.direct(connId, envelope));
+    }).catch((err) => this.warn(`a direct message was not sent: ${(err as Error).message}`));
+    return true;
+  }
+
+  onDirect(listener: DirectListener): () => void {
+    this.direct.add(listener);
+    return () => this.direct.delete(listener);
   }
 
   private dropPeer(connId: bigint): void {

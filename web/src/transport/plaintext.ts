@@ -5,6 +5,7 @@ import * as decoding from "lib0/decoding";
 import { messageAwareness, WebsocketProvider } from "y-websocket";
 import { Listeners } from "../listeners.js";
 import { applyPresence, readPresenceUpdate } from "../presence/update.js";
+import { MESSAGE_DIRECT, encodeDirectFrame, encodeDirectPayload, parseDirectPayload, readDirectFrame, type DirectListener, type DirectMessage } from "../protocol/direct.js";
 import { watchNetwork, type ConnState, type Transport } from "./types.js";
 
 /** The hub's close code for a plaintext connection to an end-to-end encrypted room (docs/protocol.md). */
@@ -23,6 +24,7 @@ export class PlaintextTransport implements Transport {
   private provider: WebsocketProvider;
   private changed = new Listeners<[]>();
   private warnings = new Listeners<[string]>();
+  private direct = new Set<DirectListener>();
   private unwatch: () => void;
 
   constructor(readonly doc: Y.Doc, wsBase: string, room: string) {
@@ -37,6 +39,19 @@ export class PlaintextTransport implements Transport {
         applyPresence(this.awareness, readPresenceUpdate(decoding.readVarUint8Array(decoder)), provider);
       } catch (err) {
         console.warn(`collab: dropped a presence update: ${(err as Error).message}`);
+      }
+    };
+    // Direct messages (type 100): the hub names the sender by its Yjs client id. One that does not
+    // parse is dropped like a broken presence update.
+    this.provider.messageHandlers[MESSAGE_DIRECT] = (_encoder, decoder) => {
+      try {
+        const { peer, payload } = readDirectFrame(decoder);
+        const message = parseDirectPayload(payload);
+        if (!message) throw new Error("not a JSON object within the limits");
+        if (peer === this.awareness.clientID) throw new Error("it claims to be from us");
+        for (const listener of [...this.direct]) listener(peer, message);
+      } catch (err) {
+        console.warn(`collab: dropped a direct message: ${(err as Error).message}`);
       }
     };
     this.provider.on("status", ({ status }) => {
@@ -88,6 +103,19 @@ export class PlaintextTransport implements Transport {
 
   onWarning(listener: (message: string) => void): void {
     this.warnings.add(listener);
+  }
+
+  sendDirect(to: number, message: DirectMessage): boolean {
+    const ws = this.provider.ws;
+    const payload = encodeDirectPayload(message);
+    if (!payload || !this.provider.wsconnected || !ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(encodeDirectFrame(to, payload));
+    return true;
+  }
+
+  onDirect(listener: DirectListener): () => void {
+    this.direct.add(listener);
+    return () => this.direct.delete(listener);
   }
 
   destroy(): void {

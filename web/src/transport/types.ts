@@ -1,10 +1,22 @@
 // What the session page needs from a room connection, whichever protocol carries it.
 import type * as Y from "yjs";
 import type { Awareness } from "y-protocols/awareness";
+import type { DirectListener, DirectMessage } from "../protocol/direct.js";
 
 export type ConnState = "connecting" | "connected" | "reconnecting" | "offline" | "failed";
 
-export interface Transport {
+/** Direct messages (docs/protocol.md, "Direct messages"): to and from one participant, by Yjs client id. */
+export interface DirectMessages {
+  /**
+   * Send `message` to the participant `to` alone; false when it cannot go now (not connected, no
+   * such participant, over the size limit). Ephemeral state: nothing queues it for later.
+   */
+  sendDirect(to: number, message: DirectMessage): boolean;
+  /** Hear each direct message addressed to us (parsed and checked); returns what stops listening. */
+  onDirect(listener: DirectListener): () => void;
+}
+
+export interface Transport extends DirectMessages {
   readonly doc: Y.Doc;
   readonly awareness: Awareness;
   readonly encrypted: boolean;

@@ -18,6 +18,7 @@ import { yCollab, yUndoManagerKeymap } from "y-codemirror.next";
 import { Listeners } from "../listeners.js";
 import { remoteCarets } from "../presence/carets.js";
 import { inlineCompletions } from "./inline_ghost.js";
+import type { DirectMessages } from "../transport/types.js";
 
 // What counts as acting on one's own in the editor: it ends following someone (follow.ts).
 const OWN = ["input", "delete", "select", "move", "undo", "redo"];
@@ -109,6 +110,7 @@ export class FileEditor {
   constructor(
     parent: HTMLElement,
     private readonly awareness: Awareness,
+    direct: DirectMessages,
     canWrite: boolean,
     extra: Extension = [],
   ) {
@@ -130,7 +132,7 @@ export class FileEditor {
       keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...searchKeymap, ...yUndoManagerKeymap, indentWithTab]),
       extra,
       // Ghost text of our own at the cursor as we pause (the agent's inline completions, for us only).
-      inlineCompletions({ awareness, ytext: () => this.ytext, path: () => this.path, canWrite: () => this.writable }),
+      inlineCompletions({ awareness, direct, ytext: () => this.ytext, path: () => this.path, canWrite: () => this.writable }),
     ];
     this.view = new EditorView({ parent, state: this.stateFor(null, null) });
     this.focusable();

@@ -1,6 +1,6 @@
 // Inline completions in the editor: after a pause in typing, ask the room's agent (through our
-// presence, web/src/ai/inline.ts) and show its streaming answer as grey text at the cursor, for
-// this typist only. Tab accepts (an ordinary edit, recorded in `ai_assisted` with the model),
+// presence, web/src/ai/inline.ts) and show its streaming answer (direct messages to us alone) as
+// grey text at the cursor, for this typist only. Tab accepts (an ordinary edit, recorded in `ai_assisted` with the model),
 // Esc, a click elsewhere or a keystroke that does not match dismisses it and withdraws the request
 // (the agent then closes the model's stream); keystrokes that match the ghost's start keep the
 // same request (Continue's trick), so typing through a completion costs no second model call.
@@ -9,12 +9,15 @@ import type { Awareness } from "y-protocols/awareness";
 import { Annotation, Prec, StateEffect, StateField, type Extension } from "@codemirror/state";
 import { Decoration, EditorView, keymap, showPanel, ViewPlugin, WidgetType, type DecorationSet, type Panel, type ViewUpdate } from "@codemirror/view";
 import { ySyncAnnotation } from "y-codemirror.next";
-import { AdaptiveDebounce, inlineAgent, PROVENANCE, replyTo, REQUEST, requestFor, ROOM_SETTING, setUserWantsInline, userWantsInline, type InlineRequest } from "../ai/inline.js";
+import { AdaptiveDebounce, inlineAgent, InlineReplies, PROVENANCE, REQUEST, requestFor, ROOM_SETTING, setUserWantsInline, userWantsInline, type InlineRequest } from "../ai/inline.js";
+import type { DirectMessages } from "../transport/types.js";
 import { closerOverlap } from "./closers.js";
 import { h } from "./dom.js";
 
 export interface InlineHost {
   awareness: Awareness;
+  /** Where the agent's replies come from: direct messages to us. */
+  direct: DirectMessages;
   ytext(): Y.Text | null;
   path(): string | null;
   canWrite(): boolean;
@@ -74,10 +77,15 @@ class Controller {
   private firstMs: number | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private readonly debounce = new AdaptiveDebounce();
-  private readonly onPresence = () => this.received();
+  private readonly replies: InlineReplies;
+  private readonly unlisten: () => void;
 
   constructor(private readonly view: EditorView, private readonly host: InlineHost) {
-    host.awareness.on("change", this.onPresence);
+    this.replies = new InlineReplies(host.awareness);
+    this.unlisten = host.direct.onDirect((from, message) => {
+      const reply = this.replies.receive(from, message);
+      if (reply && reply.id === this.request?.id) this.received();
+    });
   }
 
   enabled(): boolean {
@@ -143,7 +151,7 @@ class Controller {
 
   private received(): void {
     if (!this.request) return;
-    const reply = replyTo(this.host.awareness, this.request.id);
+    const reply = this.replies.replyTo(this.request.id);
     if (!reply) return;
     if (reply.text === this.text && reply.done === this.done) return;
     if (!reply.text.startsWith(this.typed)) {
@@ -167,10 +175,11 @@ class Controller {
 
   /** Withdraw the request: the ghost goes, and the agent cancels the model's stream. */
   dismiss(): boolean {
-    const had = this.request !== null;
+    const request = this.request;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (!had) return false;
+    if (!request) return false;
+    this.replies.forget(request.id);
     this.request = null;
     this.text = "";
     this.typed = "";
@@ -202,7 +211,7 @@ class Controller {
 
   destroy(): void {
     this.dismiss();
-    this.host.awareness.off("change", this.onPresence);
+    this.unlisten();
   }
 }
 

@@ -132,7 +132,7 @@ class SessionPage {
       say,
       announce: (message) => announcer.say(message),
     });
-    const editor: FileEditor = new FileEditor(editorHost, t.awareness, t.canWrite, assistant.extension());
+    const editor: FileEditor = new FileEditor(editorHost, t.awareness, t, t.canWrite, assistant.extension());
     const current = new CurrentFile(ws, editor, say, () => t.synced || this.restored, link.room);
     const follow = new Follow(t.awareness, current, editor);
     editor.acted.add(() => follow.stop());
