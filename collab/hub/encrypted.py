@@ -128,6 +128,8 @@ class EncryptedSession:
             return self._on_snapshot(member, frame)
         elif isinstance(frame, frames.Awareness):
             self._on_awareness(member, frame)
+        elif isinstance(frame, frames.Direct):
+            self._on_direct(member, frame)
         elif isinstance(frame, frames.SnapshotPart):
             return self._on_snapshot_part(member, frame)
         elif isinstance(frame, frames.Rotate):
@@ -393,3 +395,13 @@ class EncryptedSession:
             self._refuse(0, Nack.INVALID_ENVELOPE, f"awareness refused: {problem}")
             return
         self.room.on_awareness(member, frame.envelope)
+
+    def _on_direct(self, member: Member, frame: frames.Direct) -> None:
+        """A direct message (readers may send them, as they send presence): checked like presence."""
+        problem = self._check(frame.envelope, EnvelopeType.AWARENESS, self.hub.settings.max_presence_bytes)
+        if problem is not None:
+            self._refuse(0, Nack.INVALID_ENVELOPE, f"direct message refused: {problem}")
+            return
+        if not self.room.on_direct(member, frame.conn_id, frame.envelope):
+            self.conn.log(log, logging.INFO, "direct", "%r in room %s: direct messages to more addressees at once than allowed, dropped",
+                          self.conn, self.room.name)

@@ -17,6 +17,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Coroutine
 
 from collab.hub.connection import Connection
+from collab.hub.direct import Outbox
 from collab.hub.pacing import Pacer
 from collab.protocol import close_codes, relay
 from collab.protocol import relay_frames as frames
@@ -47,6 +48,7 @@ class Member:
     backlog_bytes: int = 0
     awareness: bytes | None = None  # the last presence envelope it sent
     pacer: Pacer | None = None  # set by its first presence
+    outbox: Outbox[int, bytes] | None = None  # set by its first direct message: envelopes by addressee conn id
 
     def deliver(self, frame: bytes, seq: int = 0) -> None:
         if not self.replaying:
@@ -159,6 +161,9 @@ class EncryptedRoom:
             return
         if member.pacer is not None:
             member.pacer.cancel()
+        self._direct_gone(member.conn_id)
+        if member.outbox is not None:
+            member.outbox.close()
         frame = frames.left(member.conn_id)
         for other in self.members.values():
             other.deliver(frame)
@@ -206,6 +211,38 @@ class EncryptedRoom:
             self.name, relay.encode_relay(relay.AWARENESS, self.hub.id, origin.conn_id, envelope)
         )
 
+    # -- direct messages (docs/protocol.md, "Direct messages") -----------------------------------
+
+    def on_direct(self, origin: Member, to: int, envelope: bytes) -> bool:
+        """An envelope (checked) for connection ``to``: relayed when the pair's pace allows, the
+        latest one waiting if several came meanwhile. False: dropped, too many addressees."""
+        if origin.outbox is None:
+            origin.outbox = Outbox(self.hub.settings.presence_updates_per_second, partial(self._deliver_direct, origin))
+        return origin.outbox.send(to, envelope)
+
+    def _deliver_direct(self, origin: Member, to: int, envelope: bytes) -> None:
+        member = self.members.get(to)
+        if member is not None:
+            member.deliver(frames.direct_relay(origin.conn_id, envelope))
+        else:  # on another hub, or gone: only a hub holding it delivers it
+            self.hub.broker.publish(self.name, relay.encode_direct(self.hub.id, to, origin.conn_id, envelope))
+
+    def _direct_gone(self, conn_id: int) -> None:
+        """Connection ``conn_id`` left: what waits for it goes."""
+        for member in self.members.values():
+            if member.outbox is not None:
+                member.outbox.forget(conn_id)
+
+    def _remote_direct(self, message: relay.RelayMessage) -> None:
+        member = self.members.get(message.seq)
+        if member is None:
+            return
+        try:
+            sender, envelope = relay.split_direct(message.payload)
+        except ValueError:
+            return
+        member.deliver(frames.direct_relay(sender, envelope))
+
     def on_relay(self, message: relay.RelayMessage) -> None:
         """Traffic other hubs accepted for this room."""
         if message.kind == relay.UPDATE:
@@ -218,6 +255,8 @@ class EncryptedRoom:
                 member.deliver(frame)
         elif message.kind == relay.ROTATED:
             self._remote_rotation(message.payload)
+        elif message.kind == relay.DIRECT:
+            self._remote_direct(message)
         elif message.kind == relay.LEFT:
             conns = self.remote_conns.get(message.hub_id)
             if conns is not None:
@@ -228,6 +267,7 @@ class EncryptedRoom:
 
     def _remote_left(self, conn_id: int) -> None:
         self.remote_presence.pop(conn_id, None)
+        self._direct_gone(conn_id)
         frame = frames.left(conn_id)
         for member in self.members.values():
             member.deliver(frame)

@@ -26,6 +26,8 @@ ENV = b"CLB" + bytes(100)
         (f.publish(1, ENV), f.Publish(1, ENV)),
         (f.snapshot(2, ENV), f.Snapshot(2, ENV)),
         (f.awareness(ENV), f.Awareness(ENV)),
+        (f.direct(2**64 - 1, ENV), f.Direct(2**64 - 1, ENV)),
+        (f.direct_relay(11, ENV), f.DirectRelay(11, ENV)),
     ],
 )
 def test_round_trip(encoded: bytes, decoded: f.Frame) -> None:
@@ -39,6 +41,8 @@ def test_layouts_are_big_endian_and_fixed() -> None:
     assert f.nack(1, 4, "x") == b"\x05" + (1).to_bytes(8, "big") + b"\x00\x04x"
     assert f.hello(0, 5) == b"\x11\x00" + (5).to_bytes(8, "big")
     assert f.awareness(ENV) == b"\x14" + ENV
+    assert f.direct(258, ENV) == b"\x17" + (258).to_bytes(8, "big") + ENV
+    assert f.direct_relay(258, ENV) == b"\x0a" + (258).to_bytes(8, "big") + ENV
 
 
 @pytest.mark.parametrize(
@@ -57,6 +61,8 @@ def test_layouts_are_big_endian_and_fixed() -> None:
         (b"\x11\x02" + bytes(8), "unknown role 2"),
         (b"\x12" + bytes(8), "truncated PUBLISH"),
         (b"\x14", "carries no envelope"),
+        (b"\x17" + bytes(8), "truncated DIRECT"),
+        (b"\x0a" + bytes(7), "truncated DIRECT_RELAY"),
     ],
 )
 def test_malformed_frames_raise_protocol_error(frame: bytes, message: str) -> None:
@@ -73,3 +79,5 @@ def test_encoders_refuse_what_cannot_be_framed() -> None:
         f.ack(-1, 0)
     with pytest.raises(ValueError):
         f.challenge(b"short", 0)
+    with pytest.raises(ValueError):
+        f.direct(2**64, ENV)

@@ -18,12 +18,29 @@ from typing import AsyncIterator
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from collab.protocol import yjs
+import pytest
+
+from collab.protocol import relay, yjs
 from tests.hub.presence_clients import presence_update
 from tests.support.hub_process import HubProcess
 from tests.support.waiting import eventually
 
 RATE = 10  # the hub's default --presence-updates-per-second
+
+
+def test_the_wire_formats() -> None:
+    # y-websocket framing: varUint 100, varUint peer, varUint8Array payload.
+    frame = yjs.direct_message(300, b'{"a":1}')
+    assert frame == b"\x64" + b"\xac\x02" + b"\x07" + b'{"a":1}'
+    assert yjs.parse_message(frame) == yjs.DirectMessage(300, b'{"a":1}')
+    with pytest.raises(yjs.ProtocolError):
+        yjs.parse_message(frame + b"x")
+    # Between hubs: the relay header's u64 is the addressee, the payload the sender then the body.
+    message = relay.decode_relay(relay.encode_direct(b"h" * 16, 21, 11, b"{}"))
+    assert (message.kind, message.hub_id, message.seq) == (relay.DIRECT, b"h" * 16, 21)
+    assert relay.split_direct(message.payload) == (11, b"{}")
+    with pytest.raises(ValueError):
+        relay.split_direct(b"\x00" * 7)
 
 
 def reply(text: str, **more: object) -> bytes:
