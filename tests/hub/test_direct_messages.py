@@ -177,3 +177,21 @@ async def test_the_addressees_leaving_drops_what_waits_for_it(tmp_path: Path) ->
                 assert ann_again.payloads() == [reply("fresh")]
     finally:
         hub.stop()
+
+
+async def test_a_sender_has_at_most_64_addressees_at_once(hub: HubProcess) -> None:
+    url = f"{hub.ws_url}/ws/direct-many"
+    async with peer(url) as agent, peer(url) as ann:
+        await agent.announce(11)
+        await ann.announce(21)
+        await asyncio.sleep(0.2)
+        for cid in range(1000, 1064):  # 64 pairs, each with a token spent: none can be forgotten yet
+            await agent.send(cid, reply("to nobody"))
+        await agent.send(21, reply("one too many"))
+        await asyncio.sleep(1.5)  # their buckets fill again: now they can be forgotten
+        assert ann.got == []
+        await agent.send(21, reply("room again"))
+        await eventually(lambda: ann.got, 10, what="the message after the pairs were forgotten")
+        assert ann.payloads() == [reply("room again")]
+        assert not agent.closed.done()
+    assert hub.log().count("more addressees at once than allowed") == 1
