@@ -19,7 +19,10 @@ stream and removes its partial reply.
 The parts: collab/ai/watcher.py notices requests, collab/ai/requests.py and collab/ai/runner.py
 answer them, collab/ai/open_suggestions.py turns suggestions stale when their code is edited, and
 collab/ai/usage.py accounts for every model call. Inline completions (collab/ai/inline.py) travel
-in presence instead of the document: requests in typists' states, addressed replies in ours.
+outside the document: requests in typists' presence, each reply a direct message to its typist
+alone (collab/client/direct.py), through the direct messages of the provider that syncs our
+awareness (passed as ``direct``, or found from the awareness). Without one, the agent does not
+offer inline completions.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import logging
 import re
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import pycrdt
@@ -37,13 +40,13 @@ import pycrdt
 from collab.ai.backend import ModelBackend
 from collab.ai.context import Budget
 from collab.ai.inline import InlineCompleter, InlineConfig
-from collab.ai.inline_client import REPLIES
 from collab.ai.limits import RateLimiter, RoomLimits
 from collab.ai.open_suggestions import OpenSuggestions
 from collab.ai.requests import ChatAnswer, Request, Seat, SuggestionAnswer
 from collab.ai.runner import RequestRunner
 from collab.ai.usage import RequestStats, UsageLedger
 from collab.ai.watcher import RequestWatcher
+from collab.client.direct import DirectMessages, channel_of
 from collab.crypto.redact import Redactor
 from collab.workspace import Workspace, presence
 
@@ -79,11 +82,17 @@ class Agent:
         *,
         clock: Callable[[], float] = time.monotonic,
         redactor: Redactor | None = None,
+        direct: DirectMessages | None = None,
     ) -> None:
         self.doc = doc
         self.awareness = awareness
         self.backend = backend
         self.config = config or AgentConfig()
+        # Inline replies are direct messages: without a provider's channel there is no way to answer.
+        self.direct = direct if direct is not None else channel_of(awareness)
+        if self.direct is None and self.config.inline.enabled:
+            log.info("agent %s: no direct messages for this awareness: inline completions off", self.config.name)
+            self.config = replace(self.config, inline=replace(self.config.inline, enabled=False))
         self.ws = Workspace(doc, origin=ORIGIN)
         # Secrets the agent knows of (its token, the room's link secrets) plus credential shapes:
         # none of them may reach the room's chat or the logs through an error's text.
@@ -109,7 +118,7 @@ class Agent:
             backend,
             self.ledger,
             self.limiter.sharing_tokens(self.config.limits.inline_per_minute),
-            publish=self._publish_presence,
+            send=self._send_direct,
             elected=self._elected_for_inline,
             config=self.config.inline,
             clock=clock,
@@ -183,9 +192,11 @@ class Agent:
             # that cannot answer questions (builtin) says so, and Explain/Fix/Ask are explained.
             "answers": getattr(self.backend, "answers_questions", True),
         }
-        if self.inline.replies:
-            state[REPLIES] = {str(client): reply for client, reply in self.inline.replies.items()}
         self.awareness.set_local_state(state)
+
+    def _send_direct(self, peer: int, message: dict[str, Any]) -> None:
+        if self.direct is not None:
+            self.direct.send(peer, message)
 
     def _agents_present(self) -> dict[int, str]:
         out: dict[int, str] = {}

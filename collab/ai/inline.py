@@ -1,20 +1,23 @@
-"""Inline completions, the agent's side: peers' requests in presence in, addressed streaming replies out.
+"""Inline completions, the agent's side: peers' requests in presence in, replies as direct messages out.
 
 Nothing here touches the shared document except reading files (and, every few seconds, the usage
-counters): requests and replies are presence (collab/ai/inline_client.py has the field layout,
-docs/protocol.md the protocol), so they are never stored and, in encrypted rooms, sealed.
+counters): requests are presence and replies direct messages (collab/ai/inline_client.py has the
+field layout, docs/protocol.md the protocol), so they are never stored and, in encrypted rooms,
+sealed.
 
 One model call per request. The client debounces and keeps its request while what the typist types
 matches the completion; here a request is served as soon as it is seen and the file reads as the
 typist saw it, and cancelled (its task cancelled, which closes the backend's iterator and with it
 the HTTP stream) the moment the request changes or disappears from the typist's presence.
 
-Replies share one presence state (ours), and the hub relays at most ``--presence-updates-per-second``
-of a connection's states (10 by default; the rest is coalesced). So updates are paced here by a
-token bucket a little slower than the hub's, and the first characters of a reply may spend tokens
-the ongoing streams leave in reserve: what a typist waits for most is the first ghost character. So
-one agent starts at most ~9 completions a second without delay (the hub's default rate); more
-typists pausing at once wait up to 1/rate for their first character (docs/protocol.md).
+Each reply goes to its typist alone, the whole text so far each time (``{"inline_reply": {...}}``).
+The hub paces each (agent, typist) pair at ``--presence-updates-per-second`` (10 by default) and
+keeps only the latest waiting, so each typist's stream is paced here the same way, on its own:
+the first characters (and an end with no text) go at once, since what a typist waits for most is
+the first ghost character; after that at most one message every 1/rate s, the latest text, and
+the final one always. Typists no longer share a budget: with one presence state for every reply
+the tenth of ten typists pausing together waited ~200 ms p99 for its first character
+(bench/inline/README.md).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import pycrdt
 from collab.ai import fim
 from collab.ai.backend import BackendError, CompletionRequest, Delta, Document, ModelBackend, estimate_tokens
 from collab.ai.context import clip
-from collab.ai.inline_client import ROOM_SETTING, InlineAsk, read_ask
+from collab.ai.inline_client import REPLY, ROOM_SETTING, InlineAsk, read_ask
 from collab.ai.limits import RateLimiter
 from collab.ai.stream import text_deltas
 from collab.ai.usage import INLINE_FLUSH_S, RequestStats, UsageLedger
@@ -40,9 +43,7 @@ from collab.workspace import Workspace, WorkspaceError
 
 log = logging.getLogger("collab.ai.agent")
 
-MAX_REPLY_CHARS = 2000  # a reply in presence: ten typists' replies stay far below the 64 KiB state limit
-RESERVE = 3.0  # tokens of the pacer kept for first characters and ends
-MIN_GAP_S = 0.04  # ongoing text goes out at most every 40 ms
+MAX_REPLY_CHARS = 2000  # a reply is re-sent whole on every update: keep each message small
 
 
 @dataclass(frozen=True)
@@ -56,61 +57,66 @@ class InlineConfig:
     first_token_timeout: float = 15.0
     idle_timeout: float = 10.0
     sync_wait: float = 2.0  # seconds to wait for the typist's text to reach our copy of the file
-    updates_per_second: float = 10.0  # the hub's --presence-updates-per-second
+    updates_per_second: float = 10.0  # the hub's --presence-updates-per-second: its pace per (agent, typist)
     max_open: int = 32  # requests served at once; more wait
 
 
-class ReplyPacer:
-    """Our presence updates, at most ~90 % of the hub's relay rate, first characters first."""
+class ReplyStream:
+    """One typist's replies: the latest, sent at once when it is the first text (or an empty end),
+    then at most every ``gap`` s, whichever is latest when the gap is over."""
 
-    def __init__(self, rate: float, flush: Callable[[], None], clock: Callable[[], float]) -> None:
-        self.rate = rate * 0.9
-        self.capacity = max(1.0, rate)
-        self.tokens = self.capacity
-        self._flush = flush
+    def __init__(self, client: int, gap: float, send: Callable[[int, dict[str, Any]], None],
+                 clock: Callable[[], float]) -> None:
+        self.client = client
+        self.gap = gap
+        self._send = send
         self._clock = clock
-        self._then = clock()
-        self._last = 0.0
+        self.reply: dict[str, Any] | None = None  # the latest reply, sent or waiting
+        self._waiting = False  # ``reply`` is not sent yet
+        self._shown = False  # text of the current request has gone out
+        self._last = -float("inf")  # when the last message went
         self._timer: asyncio.TimerHandle | None = None
 
-    def _refill(self) -> float:
+    def put(self, reply: dict[str, Any]) -> bool:
+        """Queue ``reply`` (the latest of its request); True when it went out now."""
+        if self.reply is None or self.reply["id"] != reply["id"]:
+            self._shown = False
+        self.reply, self._waiting = reply, True
+        first = (bool(reply["text"]) and not self._shown) or (reply["done"] and not reply["text"])
         now = self._clock()
-        self.tokens = min(self.capacity, self.tokens + (now - self._then) * self.rate)
-        self._then = now
-        return now
+        if first or now - self._last >= self.gap:
+            self._flush(now)
+            return True
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.gap - (now - self._last), self._due)
+        return False
 
-    def want(self, urgent: bool) -> None:
-        if self.rate <= 0:
-            self._flush()
-            return
-        now = self._refill()
-        need = 1.0 if urgent else 1.0 + RESERVE
-        if self.tokens >= need and (urgent or now - self._last >= MIN_GAP_S):
-            self._send(now)
-        elif self._timer is None:
-            wait = max((need - self.tokens) / self.rate, MIN_GAP_S - (now - self._last))
-            self._timer = asyncio.get_running_loop().call_later(max(0.0, wait), self._due)
+    def drop(self) -> None:
+        """The request was withdrawn: nothing more of it goes out."""
+        self.reply, self._waiting = None, False
+        self._cancel_timer()
 
     def _due(self) -> None:
         self._timer = None
-        now = self._refill()
-        if self.tokens >= 1.0:
-            self._send(now)
-        else:
-            self._timer = asyncio.get_running_loop().call_later((1.0 - self.tokens) / self.rate, self._due)
+        self._flush(self._clock())
 
-    def _send(self, now: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self.tokens -= 1.0
+    def _flush(self, now: float) -> None:
+        self._cancel_timer()
+        if not self._waiting or self.reply is None:
+            return
+        self._waiting = False
         self._last = now
-        self._flush()
+        self._shown = self._shown or bool(self.reply["text"])
+        self._send(self.client, {REPLY: self.reply})
 
-    def close(self) -> None:
+    def _cancel_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    @property
+    def idle(self) -> bool:
+        return not self._waiting and self._clock() - self._last >= self.gap
 
 
 class InlineCompleter:
@@ -122,7 +128,7 @@ class InlineCompleter:
         ledger: UsageLedger,
         limiter: RateLimiter,
         *,
-        publish: Callable[[], None],
+        send: Callable[[int, dict[str, Any]], None],
         elected: Callable[[], bool],
         config: InlineConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -136,13 +142,14 @@ class InlineCompleter:
         self._elected = elected
         self._clock = clock
         self.template = fim.template_for(backend.model, self.config.fim_template)
-        self.replies: dict[int, dict[str, Any]] = {}  # by the typist's client id, as published
+        self._streams: dict[int, ReplyStream] = {}  # by the typist's client id
         self._tasks: dict[int, tuple[str, asyncio.Task[None]]] = {}  # typist -> (request id, its task)
         self._slots = asyncio.Semaphore(self.config.max_open)
-        self._pacer: ReplyPacer | None = None
-        self._publish_state = publish
+        self._send_direct = send
+        rate = self.config.updates_per_second
+        self._gap = 1.0 / rate if rate > 0 else 0.0
         # Where a request's time goes, for bench/inline (the debug log only, never the text): when it
-        # was seen, its prompt ready, its first token in, and that first text published.
+        # was seen, its prompt ready, its first token in, and that first text sent to the typist.
         self._timing: dict[str, dict[str, float]] = {}
         self._subs: list[Any] = []
         self._changed = asyncio.Event()
@@ -154,7 +161,6 @@ class InlineCompleter:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._pacer = ReplyPacer(self.config.updates_per_second, self._publish, self._clock)
         self._subs.append(self.awareness.observe(self._on_presence))
         self._doc_sub = self.ws.doc.observe(lambda _event: self._doc_changed())
         for client in list(self.awareness.states):
@@ -171,24 +177,27 @@ class InlineCompleter:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
-        if self._pacer is not None:
-            self._pacer.close()
+        for stream in self._streams.values():
+            stream.drop()
+        self._streams.clear()
         if self._flush_timer is not None:
             self._flush_timer.cancel()
         self.ledger.flush_inline()
 
-    def _publish(self) -> None:
-        self._publish_state()
-        if not self._timing or not log.isEnabledFor(logging.DEBUG):
-            self._timing.clear()
-            return
-        now = self._clock()
-        for request_id, stamps in list(self._timing.items()):
-            if "answered" in stamps:
-                del self._timing[request_id]
-                log.debug("agent %s inline %s stages: seen %.6f ready %.6f token %.6f published %.6f",
-                          self.ledger.name, request_id[:8], stamps["seen"], stamps.get("ready", 0.0),
-                          stamps.get("token", 0.0), now)
+    @property
+    def replies(self) -> dict[int, dict[str, Any]]:
+        """The latest reply to each typist with a request (sent, or waiting for its pace)."""
+        return {client: s.reply for client, s in self._streams.items() if s.reply is not None}
+
+    def _send(self, client: int, message: dict[str, Any]) -> None:
+        self._send_direct(client, message)
+        stamps = self._timing.get(message[REPLY]["id"]) if self._timing else None
+        if stamps is not None and "answered" in stamps:
+            request_id = message[REPLY]["id"]
+            del self._timing[request_id]
+            log.debug("agent %s inline %s stages: seen %.6f ready %.6f token %.6f published %.6f",
+                      self.ledger.name, request_id[:8], stamps["seen"], stamps.get("ready", 0.0),
+                      stamps.get("token", 0.0), self._clock())
 
     def _stamp(self, request_id: str, stage: str) -> None:
         stamps = self._timing.get(request_id)
@@ -217,18 +226,21 @@ class InlineCompleter:
         """Make what we do for ``client`` match its presence: serve a new request, drop a withdrawn one."""
         if client == self.awareness.client_id:
             return
-        ask = read_ask(client, self.awareness.states.get(client))
+        state = self.awareness.states.get(client)
+        ask = read_ask(client, state)
         running = self._tasks.get(client)
         if running is not None and ask is not None and running[0] == ask.id:
             return  # the same request: keep streaming (the typist's text may have moved on, matching it)
         if running is not None:
             self._tasks.pop(client)
             running[1].cancel()
-        reply = self.replies.get(client)
-        if reply is not None and (ask is None or reply["id"] != ask.id):
-            del self.replies[client]
-            self._want(urgent=False)  # nobody waits for a withdrawn reply to go
-        if ask is not None and self.config.enabled and (client not in self.replies) and self._elected():
+        stream = self._streams.get(client)
+        served = stream is not None and stream.reply is not None and ask is not None and stream.reply["id"] == ask.id
+        if stream is not None and not served:
+            stream.drop()  # withdrawn: the typist shows a reply only to its current request anyway
+            if state is None:
+                del self._streams[client]  # it left
+        if ask is not None and self.config.enabled and not served and self._elected():
             if log.isEnabledFor(logging.DEBUG):
                 self._timing[ask.id] = {"seen": self._clock()}
                 del_old = [k for k in self._timing if k != ask.id][:-64]  # withdrawn before any text
@@ -245,20 +257,24 @@ class InlineCompleter:
             log.error("agent %s: inline request %s failed: %s", self.ledger.name, request_id[:8],
                       type(task.exception()).__name__)
 
-    def _want(self, urgent: bool) -> None:
-        if self._pacer is not None:
-            self._pacer.want(urgent)
-
     def _answer(self, ask: InlineAsk, text: str, *, done: bool, error: str | None = None) -> None:
         reply: dict[str, Any] = {"id": ask.id, "text": text[:MAX_REPLY_CHARS], "done": done, "model": self.backend.model}
         if error:
             reply["error"] = error
-        # The first characters are what a typist waits for; an end with no text (a refusal) too.
-        first = ask.client not in self.replies or (not self.replies[ask.client]["text"] and bool(text))
-        self.replies[ask.client] = reply
-        if text and first:
+        stream = self._streams.get(ask.client)
+        if stream is None:
+            stream = self._streams[ask.client] = ReplyStream(ask.client, self._gap, self._send, self._clock)
+            self._prune()
+        # The first characters are what a typist waits for (the stream sends them at once).
+        if text and (stream.reply is None or stream.reply["id"] != ask.id or not stream.reply["text"]):
             self._stamp(ask.id, "answered")
-        self._want(urgent=first or (done and not text))
+        stream.put(reply)
+
+    def _prune(self) -> None:
+        """Forget the streams of typists no longer present, with nothing waiting (bounded by presence)."""
+        states = self.awareness.states
+        for client in [c for c, s in self._streams.items() if c not in states and s.idle]:
+            del self._streams[client]
 
     # -- serving one request -----------------------------------------------------------------------
 

@@ -1,25 +1,28 @@
-"""Inline completions, the typist's side: the request in our presence, the answer in the agent's.
+"""Inline completions, the typist's side: the request in our presence, the answer a direct message.
 
-The channel (docs/protocol.md, "Inline completions"): presence, never the shared document, so
-nothing of it is stored by the hub or kept in the room's history, and in an encrypted room it is
-sealed like all presence. A typist's state carries ``inline: {id, file, at, n, h}``: a fresh id per
-request, the file, the cursor as a UTF-16 offset, the file's length in UTF-16 units and a hash of
-the text around the cursor (so the agent answers only once its copy of the file is the one the
-typist saw). The agent's state carries ``inline_replies: {"<typist's client id>": {id, text, done,
-model, error?}}``; only the typist whose client id and request id match renders it. Removing
-``inline`` (or giving it a new id) cancels. The browser's twin is web/src/ai/inline.ts.
+The channel (docs/protocol.md, "Inline completions"): presence and direct messages, never the
+shared document, so nothing of it is stored by the hub or kept in the room's history, and in an
+encrypted room it is sealed. A typist's state carries ``inline: {id, file, at, n, h}``: a fresh id
+per request, the file, the cursor as a UTF-16 offset, the file's length in UTF-16 units and a hash
+of the text around the cursor (so the agent answers only once its copy of the file is the one the
+typist saw). The agent answers with direct messages to the typist alone (collab.client.direct),
+``{"inline_reply": {id, text, done, model, error?}}``, the whole text so far each time; a typist
+takes one only if its id is the current request's and its sender's presence says ``agent.inline``.
+Removing ``inline`` (or giving it a new id) cancels. The browser's twin is web/src/ai/inline.ts.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable
 
 import pycrdt
 
+from collab.client.direct import DirectHandler, DirectMessages, channel_of
+
 REQUEST = "inline"  # field of a typist's presence
-REPLIES = "inline_replies"  # field of an agent's presence
+REPLY = "inline_reply"  # the key of the agent's direct message to the typist
 ROOM_SETTING = "inline_completions"  # settings[...] = false turns inline completions off for the room
 HASH_BEFORE = 256  # UTF-16 units before the cursor that the hash covers
 HASH_AFTER = 64  # and after it
@@ -74,36 +77,94 @@ def ask_for(text: str, file: str, at: int) -> dict[str, Any]:
     return {"id": secrets.token_urlsafe(9), "file": file, "at": at, "n": len(raw) // 2, "h": window_hash(raw, at)}
 
 
-def reply_to(states: Mapping[int, Any], me: int, request_id: str) -> dict[str, Any] | None:
-    """The reply addressed to client ``me`` for ``request_id`` in any agent's presence."""
-    for state in states.values():
-        replies = state.get(REPLIES) if isinstance(state, dict) else None
-        reply = replies.get(str(me)) if isinstance(replies, dict) else None
-        if isinstance(reply, dict) and reply.get("id") == request_id and isinstance(reply.get("text"), str):
-            return reply
-    return None
+def is_inline_agent(state: Any) -> bool:
+    """Does this presence state say its participant is an agent that completes inline?"""
+    agent = state.get("agent") if isinstance(state, dict) else None
+    return isinstance(agent, dict) and agent.get("inline") is True
+
+
+def read_reply(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``inline_reply`` of a direct message, or None (none there, or not well-formed)."""
+    reply = message.get(REPLY)
+    if not isinstance(reply, dict) or not isinstance(reply.get("id"), str) or not isinstance(reply.get("text"), str):
+        return None
+    return reply
+
+
+Subscribe = Callable[[DirectHandler], Callable[[], None]]  # a provider's on_direct
+
+
+class ReplyInbox:
+    """The replies to our current request, from the direct messages an inline agent sends us."""
+
+    def __init__(self, awareness: pycrdt.Awareness, subscribe: Subscribe,
+                 on_reply: Callable[[], None] | None = None) -> None:
+        self.awareness = awareness
+        self.request_id: str | None = None
+        self.reply: dict[str, Any] | None = None  # the latest for request_id
+        self.on_reply = on_reply  # called after each reply that counts
+        self.ignored = 0  # direct messages that were not a reply to our current request from an agent
+        self._unsubscribe: Callable[[], None] | None = subscribe(self._received)
+
+    def expect(self, request_id: str | None) -> None:
+        """Count replies to ``request_id`` from now on (None: to nothing)."""
+        if request_id != self.request_id:
+            self.request_id, self.reply = request_id, None
+
+    def _received(self, sender: int, message: dict[str, Any]) -> None:
+        reply = read_reply(message)
+        if reply is None or self.request_id is None or reply["id"] != self.request_id \
+                or not is_inline_agent(self.awareness.states.get(sender)):
+            self.ignored += 1
+            return
+        self.reply = reply
+        if self.on_reply is not None:
+            self.on_reply()
+
+    def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
 
 
 class InlineTypist:
-    """A participant that asks for inline completions (tests, the benchmark, editor bridges)."""
+    """A participant that asks for inline completions (tests, the benchmark)."""
 
-    def __init__(self, awareness: pycrdt.Awareness) -> None:
+    def __init__(self, awareness: pycrdt.Awareness, direct: DirectMessages | None = None) -> None:
         self.awareness = awareness
-        self.request_id: str | None = None
+        channel = direct if direct is not None else channel_of(awareness)
+        if channel is None:
+            raise ValueError("this awareness has no provider's direct messages: replies could not reach us")
+        self._listeners: list[Callable[[], None]] = []
+        self.inbox = ReplyInbox(awareness, channel.subscribe, self._replied)
+
+    @property
+    def request_id(self) -> str | None:
+        return self.inbox.request_id
 
     def ask(self, text: str, file: str, at: int) -> str:
         field = ask_for(text, file, at)
-        self.request_id = field["id"]
+        self.inbox.expect(field["id"])
         self.awareness.set_local_state_field(REQUEST, field)
         return str(field["id"])
 
     def clear(self) -> None:
-        self.request_id = None
+        self.inbox.expect(None)
         state = dict(self.awareness.get_local_state() or {})
         if state.pop(REQUEST, None) is not None:
             self.awareness.set_local_state(state)
 
     def reply(self) -> dict[str, Any] | None:
-        if self.request_id is None:
-            return None
-        return reply_to(self.awareness.states, self.awareness.client_id, self.request_id)
+        return self.inbox.reply
+
+    def observe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` after each reply to our request; returns the unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _replied(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    def close(self) -> None:
+        self.inbox.close()

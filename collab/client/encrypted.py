@@ -7,7 +7,7 @@ dropped and reported in ``rejected`` (and to ``on_rejected``), never applied.
 Durability: each local update is sealed once and kept, byte for byte, until the hub acknowledges
 it (``collab.client.outbox``). After a reconnect the provider resumes with HELLO since=<highest
 contiguous seq it has> and re-sends every unacknowledged envelope in order, so its author
-sequence never has a hole. Presence is ``collab.client.sealed_presence``, snapshots
+sequence never has a hole. Presence and direct messages are ``collab.client.sealed_presence``, snapshots
 ``collab.client.compaction``, the connection loop ``collab.client.connector``.
 """
 
@@ -24,12 +24,13 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from collab.client.closes import ENCRYPTED_FINAL_CLOSES
 from collab.client.compaction import HUB_SNAPSHOT_LIMIT, Compactor
 from collab.client.connector import ComeBack, Connector, ConnectorState
+from collab.client.direct import DirectHandler, DirectMessages, attach
 from collab.client.docsync import LocalUpdates
 from collab.client.outbox import Outbox
 from collab.client.presence import keep_alive
 from collab.client.provider import ProviderError, Status
 from collab.client.rejections import Rejection, Rejections
-from collab.client.sealed_presence import SealedPresence
+from collab.client.sealed_presence import SealedDirect, SealedPresence
 from collab.client.room_log import RoomLog
 from collab.client.rotator import PendingRotation, prepare_rotation
 from collab.client import roster
@@ -109,6 +110,9 @@ class EncryptedProvider(ConnectorState):
         self._guard = ReplayGuard()
         self._outbox = Outbox(label)
         self._presence = SealedPresence(self.keyring, self.awareness, self._guard, self._reject)
+        self._direct = SealedDirect(self.keyring, self._presence.remote, self._reject, self._wake_sender)
+        self.direct: DirectMessages = self._direct.channel
+        attach(self.awareness, self.direct)
         self._compactor = Compactor(
             self.keyring, self._author_id, self.doc, self._guard, every=compact_every, frame_limit=max_frame_bytes,
             label=label, log_hash=lambda seq: self._log.hash.at(seq),
@@ -128,6 +132,9 @@ class EncryptedProvider(ConnectorState):
         self._awareness_sub: str | None = None
         self._rotation: PendingRotation | None = None  # ours, sent and not yet in
         self.rotations = 0  # key epochs this provider moved to
+
+    def _wake_sender(self) -> None:
+        self._wake.set()
 
     @property
     def keys(self) -> RoomKeys:
@@ -164,6 +171,15 @@ class EncryptedProvider(ConnectorState):
     @property
     def can_write(self) -> bool:
         return self.keys.can_write
+
+    def send_direct(self, peer: int, message: dict[str, Any]) -> None:
+        """Send ``message`` to the participant with Yjs client id ``peer`` alone, sealed (best effort:
+        dropped when not connected or its presence has not reached us)."""
+        self.direct.send(peer, message)
+
+    def on_direct(self, callback: DirectHandler) -> Callable[[], None]:
+        """``callback(sender's client id, message)`` for each direct message to us; returns the unsubscribe."""
+        return self.direct.subscribe(callback)
 
     async def start(self, timeout: float | None = None) -> None:
         """Connect and wait for the first SYNCED (retrying meanwhile); ``timeout`` bounds the wait."""
@@ -232,6 +248,7 @@ class EncryptedProvider(ConnectorState):
         return close_message(message, code, reason)
 
     def disconnected(self) -> None:
+        self._direct.disconnected()
         self._presence.disconnected()
         self._compactor.abandon()
         self._log.disconnected()
@@ -265,6 +282,7 @@ class EncryptedProvider(ConnectorState):
         if not isinstance(ready, frames.Ready):
             raise frames.ProtocolError("the hub did not answer HELLO with READY")
         self.conn_id = ready.conn_id
+        self._direct.live = True
         self._outbox.restart()
         self._wake.set()  # re-send whatever is unacknowledged, in order
         state = self.awareness.get_local_state()
@@ -301,6 +319,8 @@ class EncryptedProvider(ConnectorState):
             while self._compactor.outgoing:
                 await self._send(sock, self._compactor.outgoing.popleft())
             await self._flush_awareness(sock)
+            for frame in self._direct.take():
+                await self._send(sock, frame)
 
     async def _ask_again_when_stuck(self, sock: FrameSocket) -> None:
         # HELLO since is the protocol's way to ask for entries again: end this connection and resume.
@@ -325,6 +345,8 @@ class EncryptedProvider(ConnectorState):
             self._on_nack(frame)
         elif isinstance(frame, frames.AwarenessRelay):
             self._presence.received(frame.conn_id, frame.envelope)
+        elif isinstance(frame, frames.DirectRelay):
+            self._direct.received(frame.conn_id, frame.envelope)
         elif isinstance(frame, frames.Synced):
             self.head = frame.head
             self._log.synced(frame.head)

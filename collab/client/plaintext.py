@@ -10,19 +10,23 @@ y-websocket has no acknowledgement, so ``pending`` is defined honestly as: local
 written out on a synced connection (made offline, queued, or still in the socket's write buffer).
 It says nothing about the hub's disk; ``confirm()`` checks that separately with a fresh handshake,
 whose step 1 carries the hub's durable state vector (the hub applies an update only once stored).
+
+Direct messages (``collab.client.direct``) are message type 100: to the hub ``peer`` is the
+addressee's Yjs client id, from it the sender's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Callable
 
 import pycrdt
 
 from collab.client import presence
 from collab.client.closes import PLAINTEXT_FINAL_CLOSES
 from collab.client.connector import Connector, ConnectorState
+from collab.client.direct import DirectError, DirectHandler, DirectMessages, attach
 from collab.client.docsync import LocalUpdates
 from collab.client.provider import ProviderError, Status
 from collab.client.rejections import Rejection, Rejections
@@ -57,6 +61,8 @@ class PlaintextProvider(ConnectorState):
         self.rejections = Rejections(url)
         self._local = LocalUpdates(self.doc, self._on_local_update)
         self._remote = presence.RemotePresence(self.awareness, self._on_refused_presence)
+        self.direct = DirectMessages(self._send_direct)
+        attach(self.awareness, self.direct)
         self._live = False  # connected and our step 2 / queued updates can flow
         self._hub_sent_step2 = False  # on this connection
         self._caught_up = False  # this connection has both step 2s behind it
@@ -75,6 +81,15 @@ class PlaintextProvider(ConnectorState):
     @property
     def refused(self) -> list[str]:
         return []  # y-websocket has no refusal of single updates: the hub closes instead
+
+    def send_direct(self, peer: int, message: dict[str, Any]) -> None:
+        """Send ``message`` to the participant with Yjs client id ``peer`` alone (best effort:
+        dropped when not connected; the hub drops it when nobody there speaks for ``peer``)."""
+        self.direct.send(peer, message)
+
+    def on_direct(self, callback: DirectHandler) -> Callable[[], None]:
+        """``callback(sender's client id, message)`` for each direct message to us; returns the unsubscribe."""
+        return self.direct.subscribe(callback)
 
     async def start(self, timeout: float | None = None) -> None:
         self._local.start()
@@ -206,6 +221,11 @@ class PlaintextProvider(ConnectorState):
             self.connector.changed.set()
         elif isinstance(msg, yjs.AwarenessMessage):
             self._remote.apply(msg.payload)
+        elif isinstance(msg, yjs.DirectMessage):
+            try:
+                self.direct.received(msg.peer, msg.payload)
+            except DirectError as exc:
+                self.rejections.add(Rejection(None, "direct", "DirectError", str(exc)), f"client {msg.peer}")
         elif isinstance(msg, yjs.QueryAwarenessMessage):
             await sock.send(yjs.awareness_message(self.awareness.encode_awareness_update([self.doc.client_id])))
 
@@ -237,6 +257,13 @@ class PlaintextProvider(ConnectorState):
             self._outbox.append(update)
             self._wake.set()
         self.connector.changed.set()
+
+    def _send_direct(self, peer: int, payload: bytes) -> bool:
+        sock = self.connector.socket
+        if not self._live or sock is None or self._closing:
+            return False
+        asyncio.get_running_loop().create_task(_send_quietly(sock, yjs.direct_message(peer, payload)))
+        return True
 
     def _on_awareness(self, topic: str, change: tuple[dict[str, Any], Any]) -> None:
         _, origin = change

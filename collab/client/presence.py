@@ -40,6 +40,7 @@ class RemotePresence:
         self.awareness = awareness
         self.on_refused = on_refused  # (what was refused, the source it came through)
         self._by_source: dict[int, set[int]] = {}
+        self._first: dict[int, int] = {}  # source -> the first client id it spoke for that is still here
 
     def apply(self, update: bytes, source: int = 0) -> None:
         """Apply a peer's awareness update; raises yjs.ProtocolError if its framing is broken."""
@@ -49,6 +50,8 @@ class RemotePresence:
         for entry in accepted:
             if entry.client_id != own:
                 (clients.discard if entry.state_json == "null" else clients.add)(entry.client_id)
+                if entry.state_json != "null":
+                    self._first.setdefault(source, entry.client_id)
         if refused:
             stale = [r.client_id for r in refused if r.client_id in clients and r.client_id != own]
             clients.difference_update(stale)
@@ -59,8 +62,24 @@ class RemotePresence:
                 self.on_refused(r, source)
         if accepted:
             self.awareness.apply_awareness_update(update if not refused else yjs.encode_awareness(accepted), "remote")
+        if self._first.get(source) not in clients:
+            self._first.pop(source, None)  # the client it spoke for left; the next one it names is the one
+            if clients:
+                self._first[source] = min(clients)
+
+    def source_of(self, client_id: int) -> int | None:
+        """The connection (or relay) whose presence speaks for ``client_id``: where to address it."""
+        for source, clients in self._by_source.items():
+            if client_id in clients:
+                return source
+        return None
+
+    def client_of(self, source: int) -> int | None:
+        """The Yjs client id a source speaks for (its first one still present): who sent from there."""
+        return self._first.get(source)
 
     def forget(self, source: int, origin: str = "remote") -> None:
+        self._first.pop(source, None)
         gone = [cid for cid in self._by_source.pop(source, set()) if cid in self.awareness.states]
         if gone:
             self.awareness.remove_awareness_states(gone, origin)

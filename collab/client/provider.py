@@ -5,15 +5,21 @@ owns reconnection: it retries with exponential backoff and jitter, keeps local e
 offline and sends them when it is back (the loop is ``collab.client.connector.Connector``). Two
 implementations: ``collab.client.plaintext.PlaintextProvider`` (standard y-websocket) and
 ``collab.client.encrypted.EncryptedProvider`` (the end-to-end encrypted relay protocol).
+
+Besides the document and presence, a provider carries direct messages (``collab.client.direct``):
+a JSON object for one peer, addressed by its Yjs client id, that the hub relays to that peer alone
+and never stores (inline completions' replies, docs/protocol.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import pycrdt
+
+from collab.client.direct import DirectHandler
 
 
 class Status(str, Enum):
@@ -69,4 +75,16 @@ class Provider(Protocol):
 
     async def confirm(self, timeout: float = 10.0) -> bool:
         """True once the hub shows it has stored every change of ours (False: it does not, in time)."""
+        ...
+
+    def send_direct(self, peer: int, message: dict[str, Any]) -> None:
+        """Send ``message`` (a JSON object) to the participant whose Yjs client id is ``peer``, and to
+        no one else. Best effort and never blocking: dropped when not connected or ``peer`` is not
+        known; the hub paces each (sender, addressee) pair and relays only the latest waiting."""
+        ...
+
+    def on_direct(self, callback: DirectHandler) -> Callable[[], None]:
+        """Call ``callback(sender's Yjs client id, message)`` for each direct message to us (what is
+        not a JSON object, or too big or deep, is dropped like a bad presence state); returns a
+        function that unsubscribes."""
         ...

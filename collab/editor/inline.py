@@ -6,8 +6,10 @@ the request in our presence, keeping it while what is typed matches, and withdra
 once for every editor plugin. A plugin only draws the ghost text it is sent (``inline``), removes
 it when told (``inline_clear``) and asks for ``inline_accept`` on its key.
 
-The request and the agent's reply are presence (collab/ai/inline_client.py has the fields), never
-the shared document: nothing of them is stored, and in an encrypted room they are sealed. Taking a
+The request is presence and the agent's reply direct messages to us alone (collab/ai/inline_client.py
+has the fields), never the shared document: nothing of them is stored, and in an encrypted room
+they are sealed. A reply shows as soon as its direct message arrives (``presence`` runs for it as
+for a presence change). Taking a
 completion is an ordinary edit of ours, recorded in the root map ``ai_assisted`` as the page does.
 
 Where the ghost is, is a code-point index of the shared text, moved through every change of the
@@ -25,7 +27,7 @@ from typing import Any, Callable
 
 import pycrdt
 
-from collab.ai.inline_client import REQUEST, ROOM_SETTING, ask_for, reply_to
+from collab.ai.inline_client import REQUEST, ROOM_SETTING, ReplyInbox, ask_for
 from collab.client.session import Session
 from collab.editor import delta as d
 from collab.editor.documents import OpenFile, apply_to_text
@@ -109,6 +111,8 @@ class InlineCompletions:
         self._cursor: tuple[OpenFile, int] | None = None  # where the editor's (empty) cursor is, if anywhere
         self._timer: asyncio.TimerHandle | None = None
         self._typed_out: Ghost | None = None  # the last completion the editor typed to its end
+        # The agent's replies to our request: each one updates the ghost at once.
+        self._inbox = ReplyInbox(session.awareness, session.provider.on_direct, self._replied)
 
     # -- what decides whether to ask -------------------------------------------------------------
 
@@ -263,16 +267,23 @@ class InlineCompletions:
         head = min(head, len(text))
         request = ask_for(text, opened.path, utf16_len(text[:head]))
         self.ghost = Ghost(request["id"], opened, head, asked=self._clock())
+        self._inbox.expect(self.ghost.id)
         self.stats.asked += 1
         self.session.set_field(REQUEST, request)
         return str(request["id"])
 
+    def _replied(self) -> None:
+        try:
+            self.presence()  # at once: the first ghost character is what a typist waits for
+        except Exception:  # a bug here must not stop the provider's receive loop
+            log.exception("inline completion update failed")
+
     def presence(self) -> None:
-        """Peers' presence changed: the agent's reply to our request may have grown."""
+        """A reply to our request came (or presence changed): the ghost may have grown."""
         ghost = self.ghost
         if ghost is None:
             return
-        reply = reply_to(self.session.awareness.states, self.session.doc.client_id, ghost.id)
+        reply = self._inbox.reply if self._inbox.request_id == ghost.id else None
         if reply is None:
             return
         text, done = str(reply["text"]), reply.get("done") is True
@@ -313,6 +324,7 @@ class InlineCompletions:
         ghost, self.ghost = self.ghost, None
         if ghost is None:
             return False
+        self._inbox.expect(None)
         self.session.set_field(REQUEST, None)
         if reason not in ("accepted", "empty", "error"):
             self.stats.cancelled += 1
@@ -372,3 +384,4 @@ class InlineCompletions:
     def close(self) -> None:
         self._cancel_timer()
         self.dismiss("left")
+        self._inbox.close()

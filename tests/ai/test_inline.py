@@ -1,7 +1,8 @@
-"""Inline completions, agent side: requests in a typist's presence, addressed replies in the agent's.
+"""Inline completions, agent side: requests in a typist's presence, replies direct messages to it.
 
-In-process peers (tests/ai/linked.py) stand for the room; the model is the real openai SDK against
-the local stub, or the builtin completer. The hub path is tests/ai/test_inline_e2e.py.
+In-process peers (tests/ai/linked.py) stand for the room, their direct messages delivered by
+``link_direct`` on the next loop turn as a hub would relay them; the model is the real openai SDK
+against the local stub, or the builtin completer. The hub path is tests/ai/test_inline_e2e.py.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import pytest
 from collab.ai import fim
 from collab.ai.agent import Agent, AgentConfig
 from collab.ai.builtin import BuiltinBackend
-from collab.ai.inline_client import REPLIES, ROOM_SETTING, InlineTypist, ask_for, read_ask
+from collab.ai.inline import ReplyStream
+from collab.ai.inline_client import REPLY, ROOM_SETTING, InlineTypist, ask_for, read_ask
 from collab.ai.openai_backend import OpenAIBackend
+from collab.client.direct import DirectMessages, attach, channel_of
 from collab.workspace import Workspace
 from tests.ai.linked import LinkedPeers
 from tests.support.openai_stub_server import OpenAIStubServer, Reply
@@ -71,9 +74,32 @@ def test_a_request_is_read_only_when_well_formed() -> None:
     assert not read_ask(7, {"inline": good}).matches("abd")  # type: ignore[union-attr]
 
 
+def link_direct(peers: LinkedPeers) -> list[DirectMessages]:
+    """Direct messages between linked peers by Yjs client id, each delivered on a later loop turn
+    (as a hub relays it) to its addressee alone; attached to each peer's awareness as a provider does."""
+    channels: dict[int, DirectMessages] = {}
+
+    def wire(sender: int, peer: int, payload: bytes) -> bool:
+        target = channels.get(peer)
+        if target is None:
+            return False
+        asyncio.get_running_loop().call_soon(target.received, sender, payload)
+        return True
+
+    for aw in peers.awareness:
+        channels[aw.client_id] = DirectMessages(lambda peer, payload, me=aw.client_id: wire(me, peer, payload))
+        attach(aw, channels[aw.client_id])
+    return list(channels.values())
+
+
+def linked(count: int) -> tuple[LinkedPeers, list[DirectMessages]]:
+    peers = LinkedPeers(count)
+    return peers, link_direct(peers)
+
+
 @pytest.fixture
 async def room(backend: OpenAIBackend) -> AsyncIterator[tuple[LinkedPeers, Agent, Workspace]]:
-    peers = LinkedPeers(3)  # agent, Ada, Grace
+    peers, _ = linked(3)  # agent, Ada, Grace
     agent = Agent(peers.docs[0], peers.awareness[0], backend, AgentConfig())
     for aw, name in zip(peers.awareness[1:], ("Ada", "Grace")):
         aw.set_local_state({"user": {"name": name, "color": "#123456"}})
@@ -81,6 +107,13 @@ async def room(backend: OpenAIBackend) -> AsyncIterator[tuple[LinkedPeers, Agent
     ws.write("calc.py", SOURCE)
     async with agent:
         yield peers, agent, ws
+
+
+def received(peers: LinkedPeers, index: int) -> int:
+    """Direct messages peer ``index`` has received, whatever they were."""
+    channel = channel_of(peers.awareness[index])
+    assert channel is not None
+    return channel.received_count
 
 
 def typist(peers: LinkedPeers, index: int) -> InlineTypist:
@@ -95,16 +128,13 @@ async def test_a_pause_gets_a_reply_addressed_to_the_typist_alone(room: Any, stu
     await eventually(lambda: (ada.reply() or {}).get("done") is True, 10)
     assert ada.reply()["text"] == "sum(items)"  # type: ignore[index]
     assert ada.reply()["model"] == "stub-model"  # type: ignore[index]
-    replies = peers.awareness[2].states[peers.docs[0].client_id][REPLIES]
-    assert list(replies) == [str(peers.awareness[1].client_id)]  # addressed: Grace has nothing of her own
-    assert typist(peers, 2).reply() is None
+    # Addressed: Ada's direct messages carried it, Grace's received nothing at all.
+    assert received(peers, 1) >= 1 and received(peers, 2) == 0
     assert agent.inline.model_calls == 1 and len(stub.requests) == 1
     assert "<CURSOR>" in stub.requests[0].body["messages"][-1]["content"]  # a chat model: the insertion-only prompt
-    # Nothing of it is in the shared document.
+    # Nothing of it is in the shared document, nor in the agent's presence.
     assert "sum(items)" not in str(peers.docs[2].get_update())
-    # Withdrawn: the reply goes from the agent's presence.
-    ada.clear()
-    await eventually(lambda: REPLIES not in peers.awareness[2].states[peers.docs[0].client_id], 5)
+    assert "sum(items)" not in str(peers.awareness[2].states[peers.docs[0].client_id])
 
 
 async def test_a_withdrawn_request_closes_the_model_stream(room: Any, stub: OpenAIStubServer) -> None:
@@ -139,7 +169,7 @@ async def test_typing_on_keeps_the_same_request_and_a_new_one_replaces_it(room: 
 
 
 async def test_a_request_ahead_of_the_text_waits_for_it(backend: OpenAIBackend, stub: OpenAIStubServer) -> None:
-    peers = LinkedPeers(2)
+    peers, _ = linked(2)
     ws = Workspace(peers.docs[1])
     ws.write("calc.py", "x")
     async with Agent(peers.docs[0], peers.awareness[0], backend, AgentConfig()) as agent:
@@ -180,7 +210,7 @@ async def test_usage_counts_inline_apart(room: Any, stub: OpenAIStubServer) -> N
 
 
 async def test_the_builtin_completer_answers_from_the_room() -> None:
-    peers = LinkedPeers(2)
+    peers, _ = linked(2)
     ws = Workspace(peers.docs[1])
     ws.write("util.py", "def compute_invoice_total(lines):\n    return 0\n")
     text = "from util import compute_invoice_total\n\nx = compute_inv"
@@ -190,3 +220,79 @@ async def test_the_builtin_completer_answers_from_the_room() -> None:
         ada.ask(text, "main.py", len(text))
         await eventually(lambda: (ada.reply() or {}).get("done") is True, 10)
         assert ada.reply()["text"].startswith("oice_total")  # type: ignore[index]
+
+
+async def test_each_typists_reply_is_paced_on_its_own_first_characters_at_once() -> None:
+    sent: list[tuple[int, str, float]] = []
+    clock = asyncio.get_running_loop().time
+    streams = {c: ReplyStream(c, 0.1, lambda client, m: sent.append((client, m[REPLY]["text"], clock())), clock)
+               for c in (1, 2)}
+    start = clock()
+    assert streams[1].put({"id": "a", "text": "s", "done": False})  # the first characters: at once
+    assert streams[2].put({"id": "b", "text": "x", "done": False})  # another typist: its own pace
+    assert not streams[1].put({"id": "a", "text": "su", "done": False})  # within 100 ms: waits
+    assert not streams[1].put({"id": "a", "text": "sum", "done": False})  # replaces what waits
+    await asyncio.sleep(0.15)
+    assert [(c, t) for c, t, _ in sent] == [(1, "s"), (2, "x"), (1, "sum")]
+    assert sent[2][2] - start >= 0.099  # the latest text, once the gap was over
+    assert not streams[1].put({"id": "a", "text": "sum(x)", "done": True})  # the end waits its turn too
+    await asyncio.sleep(0.15)
+    assert sent[-1][:2] == (1, "sum(x)")  # and always goes
+    # A new request's first characters go at once, whatever the pace of the last one.
+    assert streams[1].put({"id": "c", "text": "l", "done": False})
+    assert not streams[1].put({"id": "c", "text": "le", "done": False})
+    streams[1].drop()  # withdrawn: what waited never goes
+    await asyncio.sleep(0.15)
+    assert sent[-1][:2] == (1, "l")
+    # A refusal (an end with no text) is not made to wait.
+    assert streams[1].put({"id": "d", "text": "", "done": True, "error": "off"})
+
+
+async def test_a_long_stream_reaches_the_typist_at_most_ten_times_a_second(
+    room: Any, stub: OpenAIStubServer
+) -> None:
+    peers, agent, ws = room
+    stub.script(Reply(tokens=[f"t{i}" for i in range(40)], delay=0.02))  # ~0.8 s of tokens
+    ada = typist(peers, 1)
+    arrivals: list[float] = []
+    channel = channel_of(peers.awareness[1])
+    assert channel is not None
+    channel.subscribe(lambda _sender, _message: arrivals.append(asyncio.get_running_loop().time()))
+    ada.ask(SOURCE, "calc.py", len(SOURCE))
+    await eventually(lambda: (ada.reply() or {}).get("done") is True, 10)
+    assert ada.reply()["text"] == "".join(f"t{i}" for i in range(40))[:400]  # type: ignore[index]
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    assert len(arrivals) >= 3 and min(gaps) >= 0.09  # the hub's pace per pair: 10 a second
+    assert len(arrivals) <= (arrivals[-1] - arrivals[0]) * 10 + 2
+
+
+async def test_a_reply_counts_only_from_an_inline_agent_and_for_the_current_request(
+    room: Any, stub: OpenAIStubServer
+) -> None:
+    peers, agent, ws = room
+    stub.script(Reply(tokens=["sum", "(items)"], pause_after=1))
+    ada = typist(peers, 1)
+    rid = ada.ask(SOURCE, "calc.py", len(SOURCE))
+    request = (await asyncio.to_thread(stub.wait_for_requests, 1))[0]
+    await asyncio.to_thread(request.paused.wait, 10)
+    await eventually(lambda: (ada.reply() or {}).get("text") == "sum", 10)
+    grace = channel_of(peers.awareness[2])
+    assert grace is not None
+    # Grace is no agent: her "reply" to Ada's request, however well-formed, shows nothing.
+    grace.send(peers.awareness[1].client_id, {REPLY: {"id": rid, "text": "import os; os.system('x')", "done": True}})
+    await eventually(lambda: typist_ignored(ada) == 1, 5)
+    assert ada.reply()["text"] == "sum"  # type: ignore[index]
+    request.resume.set()
+    await eventually(lambda: (ada.reply() or {}).get("done") is True, 10)
+    assert ada.reply()["text"] == "sum(items)"  # type: ignore[index]
+    # A reply to an earlier request is not shown for a new one.
+    ada.ask(SOURCE, "calc.py", len(SOURCE))
+    agent_channel = agent.direct
+    assert agent_channel is not None
+    agent_channel.send(peers.awareness[1].client_id, {REPLY: {"id": rid, "text": "stale", "done": True}})
+    await eventually(lambda: typist_ignored(ada) == 2, 5)
+    assert ada.reply() is None or ada.reply()["text"] != "stale"  # type: ignore[index]
+
+
+def typist_ignored(t: InlineTypist) -> int:
+    return t.inbox.ignored

@@ -1,5 +1,7 @@
-"""Inline completions through a real hub: an encrypted room keeps them out of the store, the logs and
-the frames anyone could record, and many typists each get only their own."""
+"""Inline completions through a real hub (``collab serve``): each reply is a direct message the hub
+relays to its typist alone (another typist's provider receives none at all), in plaintext and
+encrypted rooms; an encrypted room keeps them out of the store, the logs and the frames anyone
+could record; and many typists each get only their own."""
 
 from __future__ import annotations
 
@@ -9,12 +11,17 @@ import random
 import re
 from typing import Any, AsyncIterator
 
+import pytest
+
 from collab.ai.agent import Agent, AgentConfig
-from collab.ai.inline_client import REPLIES, InlineTypist, reply_to
+from collab.ai.inline_client import REPLY, InlineTypist
 from collab.ai.openai_backend import OpenAIBackend
+from collab.client.direct import DirectMessages, channel_of
+from collab.client.encrypted import EncryptedProvider
 from collab.client.session import Session
 from collab.commands.new import create_encrypted_room
 from collab.crypto.links import write_link
+from collab.protocol.relay_frames import FrameType
 from tests.e2ee.support import data_bytes, raw_client, room_url
 from tests.support.hub_process import HubProcess
 from tests.support.openai_stub_server import OpenAIStubServer, Reply
@@ -35,6 +42,59 @@ async def agent_in(link: str, backend: OpenAIBackend) -> AsyncIterator[Agent]:
     async with Session.connect(link, name="ai") as session:
         async with Agent(session.doc, session.awareness, backend, AgentConfig()) as agent:
             yield agent
+
+
+def direct_of(session: Session) -> DirectMessages:
+    channel = channel_of(session.awareness)
+    assert channel is not None
+    return channel
+
+
+def record_direct(session: Session) -> list[tuple[int, dict[str, Any]]]:
+    """Every direct message the session's provider receives, whatever it is: (sender, message)."""
+    got: list[tuple[int, dict[str, Any]]] = []
+    session.provider.on_direct(lambda sender, message: got.append((sender, message)))
+    return got
+
+
+async def two_typists_and_an_agent(link: str, backend: OpenAIBackend) -> None:
+    async with Session.connect(link, name="ann") as ann, Session.connect(link, name="bob") as bob, \
+            agent_in(link, backend) as agent:
+        to_ann, to_bob = record_direct(ann), record_direct(bob)
+        ann.workspace.write("calc.py", "# FILEMARK1\ndef total(items):\n    return ")
+        bob.workspace.write("other.py", "# FILEMARK2\nvalue = ")
+        await eventually(lambda: "calc.py" in agent.ws and "other.py" in agent.ws, 15)
+        typist = InlineTypist(ann.awareness)
+        for _ in range(3):
+            reply = await ask_and_wait(typist, ann, "calc.py")
+            assert reply["text"] == "QUAGGASECRET1()"
+        assert len(to_ann) >= 3 and all(sender == agent.doc.client_id for sender, _ in to_ann)
+        assert {m[REPLY]["id"] for _, m in to_ann} >= {reply["id"]}
+        assert to_bob == []  # none of Ann's completions reached Bob's provider
+        # Bob's own completion reaches Bob, and Ann none of it.
+        seen_by_ann = len(to_ann)
+        mine = await ask_and_wait(InlineTypist(bob.awareness), bob, "other.py")
+        assert mine["text"] == "QUAGGASECRET2()"
+        assert to_bob and {m[REPLY]["id"] for _, m in to_bob} == {mine["id"]}
+        assert len(to_ann) == seen_by_ann
+        # Nothing of a reply is in the agent's presence as everyone receives it.
+        assert "QUAGGA" not in str(bob.awareness.states.get(agent.doc.client_id))
+        assert agent.inline.model_calls == 4
+
+
+async def test_a_plaintext_rooms_completion_reaches_only_its_typist(
+    hub: HubProcess, stub: OpenAIStubServer, backend: OpenAIBackend
+) -> None:
+    stub.respond_with(answer_for)  # type: ignore[arg-type]
+    await two_typists_and_an_agent(f"{hub.url}/s/direct-inline", backend)
+
+
+async def test_an_encrypted_rooms_completion_reaches_only_its_typist(
+    hub: HubProcess, stub: OpenAIStubServer, backend: OpenAIBackend
+) -> None:
+    stub.respond_with(answer_for)  # type: ignore[arg-type]
+    keys = create_encrypted_room(hub.url)
+    await two_typists_and_an_agent(write_link(hub.url, keys), backend)
 
 
 async def ask_and_wait(typist: InlineTypist, session: Session, path: str) -> dict[str, Any]:
@@ -64,19 +124,26 @@ async def test_an_encrypted_room_keeps_completions_out_of_the_store_logs_and_fra
                 recorded.append(await spy.ws.recv())  # type: ignore[arg-type]
 
         recorder = asyncio.create_task(record())
+        # And what Ann's connection carries, where the replies are: DIRECT_RELAY frames from the hub.
+        ann_frames: list[bytes] = []
+        assert isinstance(ann.provider, EncryptedProvider)
+        ann.provider.on_frame = lambda _way, frame: ann_frames.append(frame)
         ann.workspace.write("calc.py", "# FILEMARK1\ndef total(items):\n    return ")
         await eventually(lambda: "calc.py" in agent.ws, 15)
         typist = InlineTypist(ann.awareness)
+        to_bob = record_direct(bob)
         for _ in range(5):  # a burst of pauses
             reply = await ask_and_wait(typist, ann, "calc.py")
             assert reply["text"] == "QUAGGASECRET1()"
-            assert reply_to(bob.awareness.states, bob.doc.client_id, reply["id"]) is None  # not Bob's to show
+        assert to_bob == []  # not Bob's: his provider received no direct message at all
         assert agent.inline.model_calls == 5 == len(stub.requests)
         await ann.wait_idle()
         recorder.cancel()
         await asyncio.gather(recorder, return_exceptions=True)
-    assert len(recorded) > 10  # presence frames went by
-    frames = b"".join(recorded)
+    assert len(recorded) >= 5  # Ann's requests went by in presence
+    relayed = [f for f in ann_frames if f[0] == FrameType.DIRECT_RELAY]
+    assert len(relayed) == direct_of(ann).received_count >= 5  # every reply came sealed in one of these
+    frames = b"".join(recorded + ann_frames)
     stored = data_bytes(hub.data)
     for word in (b"QUAGGA", b"SECRET1", b"FILEMARK1"):
         assert word not in frames
@@ -84,11 +151,11 @@ async def test_an_encrypted_room_keeps_completions_out_of_the_store_logs_and_fra
         assert word.decode() not in hub.log()
 
 
+@pytest.mark.parametrize("kind", ["encrypted", "plaintext"])
 async def test_ten_typists_each_get_only_their_own_completions(
-    hub: HubProcess, stub: OpenAIStubServer, backend: OpenAIBackend
+    hub: HubProcess, stub: OpenAIStubServer, backend: OpenAIBackend, kind: str
 ) -> None:
-    keys = create_encrypted_room(hub.url)
-    link = write_link(hub.url, keys)
+    link = write_link(hub.url, create_encrypted_room(hub.url)) if kind == "encrypted" else f"{hub.url}/s/ten-typists"
     stub.respond_with(answer_for)  # type: ignore[arg-type]
     async with contextlib.AsyncExitStack() as stack:
         sessions = [await stack.enter_async_context(Session.connect(link, name=f"t{i}")) for i in range(10)]
@@ -96,18 +163,8 @@ async def test_ten_typists_each_get_only_their_own_completions(
         for i, s in enumerate(sessions):
             s.workspace.write(f"f{i}.py", f"# FILEMARK{i}\nvalue_{i} = ")
         await eventually(lambda: all(f"f{i}.py" in agent.ws for i in range(10)), 20)
-        # Every reply the agent publishes, as a participant sees it, is under its requester's key.
-        misaddressed: list[str] = []
-        owner = {s.doc.client_id: i for i, s in enumerate(sessions)}
-
-        def check(topic: str, change: Any) -> None:
-            for state in sessions[0].awareness.states.values():
-                for key, reply in (state.get(REPLIES) or {}).items() if isinstance(state, dict) else ():
-                    found = re.findall(r"SECRET(\d+)", str(reply.get("text", "")))
-                    if found and int(found[0]) != owner.get(int(key)):
-                        misaddressed.append(f"{key}: {reply.get('text')}")
-
-        sessions[0].awareness.observe(check)
+        # Every direct message each typist's provider receives, whatever it is.
+        got = [record_direct(s) for s in sessions]
 
         async def typist(i: int) -> int:
             me = InlineTypist(sessions[i].awareness)
@@ -119,6 +176,11 @@ async def test_ten_typists_each_get_only_their_own_completions(
             return 3
 
         asked = sum(await asyncio.gather(*(typist(i) for i in range(10))))
-        assert misaddressed == []
         assert len(stub.requests) == asked == agent.inline.model_calls == 30
+        for i, messages in enumerate(got):
+            # Each typist received its own three completions and nothing of anyone else's.
+            assert len({m[REPLY]["id"] for _, m in messages}) == 3
+            wrong = [m[REPLY]["text"] for _, m in messages if re.search(r"SECRET(?!%d\b)\d+" % i, m[REPLY]["text"])]
+            assert wrong == [], f"typist {i} received {wrong}"
+            assert all(sender == agent.doc.client_id for sender, _ in messages)
 
