@@ -48,7 +48,7 @@ CATCH_UP_ID = bytes(16)  # hub id of relay messages the broker read back from th
 class PublishingAppends(Protocol):
     """A store whose appends can publish themselves (collab.store.redis.RedisStore)."""
 
-    def publish_appends(self, hub_id: bytes) -> None: ...
+    def publish_appends(self, hub_id: bytes, subscribed: Callable[[str], bool]) -> None: ...
 
 
 @dataclass
@@ -89,6 +89,10 @@ class Link:
             self._reader = asyncio.create_task(self._read(), name="collab-redis-pubsub")
         # Wait for the server's confirmation: only then are later publishes sure to reach us.
         await asyncio.wait_for(event.wait(), OP_TIMEOUT)
+
+    def confirmed(self, name: str) -> bool:
+        event = self._confirmed.get(name.encode())
+        return event is not None and event.is_set()
 
     async def remove(self, name: str) -> None:
         self.channels.discard(name)
@@ -193,10 +197,20 @@ class RedisBroker:
         self.heartbeats.own_id = own_id
         self.heartbeats.on_lost = on_lost
         if self._appends is not None:
-            self._appends.publish_appends(own_id)
+            self._appends.publish_appends(own_id, self.subscribed_here)
             self._store_publishes = True
 
     # -- subscriptions ---------------------------------------------------------------------------
+
+    def subscribed_here(self, room: str) -> bool:
+        """Whether Redis has confirmed this hub's subscription to the room's channel, on a link
+        still alive: the store's append script then publishes only if another hub subscribes too.
+        (A link dropped by Redis and not yet noticed here makes that script skip a publish another
+        hub wanted: that hub reads the entry back from the stream within two ticks, as for any
+        message pub/sub lost.)"""
+        sub = self._rooms.get(room)
+        link = sub.link if sub is not None else None
+        return link is not None and not link.dead and link.confirmed(channel(room))
 
     async def subscribe(self, room: str, handler: Handler) -> None:
         parked = self._parked.pop(room, None)

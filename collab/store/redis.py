@@ -16,7 +16,7 @@ import logging
 import os
 import time
 from collections import defaultdict
-from typing import Any
+from typing import Any, Callable
 
 from redis.asyncio import RedisCluster
 
@@ -46,25 +46,35 @@ MAX_BATCH_BYTES = MAX_BYTES  # bytes per append script call: what it publishes i
 
 # -- scripts ---------------------------------------------------------------------------------------
 
-# KEYS: head, log, relay channel. ARGV: hub id, publish command, entries. Returns the first seq.
-# With a publish command (PUBLISH, or SPUBLISH on a cluster) the entries also go to the other hubs
-# as relay UPDATE messages from that hub id (collab.protocol.relay), several as one bundle
-# (collab.redis.bundle): append and publish are one round trip, and published only once durable
-# as far as Redis makes them (the script's reply and the message leave after the same AOF write).
+# KEYS: head, log, relay channel. ARGV: hub id, publish command, subscribers to ignore, entries.
+# Returns the first seq. With a publish command (PUBLISH, or SPUBLISH on a cluster) the entries
+# also go to the other hubs as relay UPDATE messages from that hub id (collab.protocol.relay),
+# several as one bundle (collab.redis.bundle): append and publish are one round trip, and published
+# only once durable as far as Redis makes them (the script's reply and the message leave after the
+# same AOF write). Nothing is published when the channel has no subscriber beyond the writing hub's
+# own (ARGV[3]: 1 while its subscription is confirmed, else 0): with room affinity that is every
+# append, and the hub neither pays the publish nor reads its own entries back. A hub that
+# subscribes a moment later misses nothing: it subscribes first and then loads the log (or reads
+# the head), so an entry appended before its subscription counts is in what it reads.
 APPEND = """
-local n = #ARGV - 2
+local n = #ARGV - 3
 local first = redis.call('INCRBY', KEYS[1], n) - n + 1
+local publish = ARGV[2]
+if publish ~= '' then
+  local counted = redis.call('PUBSUB', publish == 'SPUBLISH' and 'SHARDNUMSUB' or 'NUMSUB', KEYS[3])
+  if tonumber(counted[2]) <= tonumber(ARGV[3]) then publish = '' end
+end
 local parts = {}
 for i = 1, n do
   local seq = first + i - 1
-  redis.call('XADD', KEYS[2], string.format('%d-0', seq), 'd', ARGV[i + 2])
-  if ARGV[2] ~= '' then
-    local m = '\\1' .. ARGV[1] .. struct.pack('>I4I4', math.floor(seq / 4294967296), seq % 4294967296) .. ARGV[i + 2]
+  redis.call('XADD', KEYS[2], string.format('%d-0', seq), 'd', ARGV[i + 3])
+  if publish ~= '' then
+    local m = '\\1' .. ARGV[1] .. struct.pack('>I4I4', math.floor(seq / 4294967296), seq % 4294967296) .. ARGV[i + 3]
     if n == 1 then parts[1] = m else parts[i] = struct.pack('>I4', #m) .. m end
   end
 end
-if ARGV[2] ~= '' then
-  if n == 1 then redis.call(ARGV[2], KEYS[3], parts[1]) else redis.call(ARGV[2], KEYS[3], '\\0' .. table.concat(parts)) end
+if publish ~= '' then
+  if n == 1 then redis.call(publish, KEYS[3], parts[1]) else redis.call(publish, KEYS[3], '\\0' .. table.concat(parts)) end
 end
 return first
 """
@@ -117,6 +127,10 @@ return 0
 """
 
 
+def _nowhere(room: str) -> bool:
+    return False
+
+
 def _chunks(items: list[tuple[bytes, Any]]) -> list[list[tuple[bytes, Any]]]:
     """Consecutive runs of at most MAX_BATCH_ENTRIES entries and about MAX_BATCH_BYTES."""
     chunks: list[list[tuple[bytes, Any]]] = [[]]
@@ -157,11 +171,16 @@ class RedisStore(GroupCommitStore):
         self._retry_at = 0.0
         self._backoff = 0.0
         self._relay: tuple[bytes, str] = (b"", "")  # hub id and publish command: see publish_appends
+        self._subscribed: Callable[[str], bool] = _nowhere
 
-    def publish_appends(self, hub_id: bytes) -> None:
+    def publish_appends(self, hub_id: bytes, subscribed: Callable[[str], bool] = _nowhere) -> None:
         """From now on every append also reaches the other hubs, as a relay UPDATE from ``hub_id``
-        published by the append's own script (the broker then leaves those to the store)."""
+        published by the append's own script (the broker then leaves those to the store).
+
+        ``subscribed(room)`` says whether this hub's own subscription to the room's channel is
+        confirmed: the script then publishes only if some other hub subscribes too."""
         self._relay = (hub_id, "SPUBLISH" if isinstance(self.redis, RedisCluster) else "PUBLISH")
+        self._subscribed = subscribed
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -243,8 +262,9 @@ class RedisStore(GroupCommitStore):
         hub_id, publish = self._relay
         for room, items in by_room.items():
             keys = (room_key(room, "head"), room_key(room, "log"), channel(room))
+            own = 1 if publish and self._subscribed(room) else 0
             for chunk in _chunks(items):
-                pipe.eval(APPEND, 3, *keys, hub_id, publish, *(d for d, _ in chunk))
+                pipe.eval(APPEND, 3, *keys, hub_id, publish, own, *(d for d, _ in chunk))
                 calls.append(chunk)
         results: list[Any]
         try:
