@@ -180,15 +180,18 @@ def run_once(workload: str, py_spy: str | None, top: int, redis: bool = False, a
         if redis:
             hub, port, port2 = start_two_hubs(Path(tmp) / "data")
             extra = ["--url2", f"ws://127.0.0.1:{port2}", *(["--affinity"] if affinity else [])]
-            py_spy = None
         else:
             hub, port = start_hub(Path(tmp) / "data")
         spy = None
         try:
             if py_spy:
+                # With --redis: the first hub (the one on --url), not the script that started both.
+                target = hub.pid if not redis else next(
+                    int(name.rpartition("pid ")[2].rstrip(")")) for name in tree_cpu(hub.pid)
+                    if name.startswith(f"hub :{port} "))
                 spy = subprocess.Popen(
                     [py_spy, "record", "--nonblocking", "--rate", "250", "--format", "raw",
-                     "--output", f"{tmp}/profile.txt", "--pid", str(hub.pid)],
+                     "--output", f"{tmp}/profile.txt", "--pid", str(target)],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )
                 time.sleep(1.0)
