@@ -2,8 +2,8 @@
 
 A real hub (`collab serve`), a real `collab agent --model openai:stub-model` process, the real
 openai SDK against the local stub (fixed time to first token and token rate), an encrypted room,
-and Python typists that pause, ask (their presence), and wait for the first character of the reply
-in the agent's presence. With ``--browser`` one more typist is a Chromium page: its figure is the
+and Python typists that pause, ask (their presence), and wait for the first character of the reply,
+a direct message from the agent to that typist alone. With ``--browser`` one more typist is a Chromium page: its figure is the
 page's own, from asking to the first ghost text in the editor (``data-first-ms`` of the widget).
 
     .venv/bin/python -m bench.inline.run --typists 1 --pauses 40
@@ -61,14 +61,14 @@ def percentile(values: list[float], p: float) -> float:
 
 
 async def reply_when(me: InlineTypist, key: str) -> dict[str, Any]:
-    """The reply to our request once ``key`` is set in it: woken by presence changes, no polling."""
+    """The reply to our request once ``key`` is set in it: woken by each reply, no polling."""
     seen = asyncio.Event()
-    sub = me.awareness.observe(lambda *_: seen.set() if (me.reply() or {}).get(key) else None)
+    unsubscribe = me.observe(lambda: seen.set() if (me.reply() or {}).get(key) else None)
     try:
         if not (me.reply() or {}).get(key):
             await asyncio.wait_for(seen.wait(), 60)
     finally:
-        me.awareness.unobserve(sub)
+        unsubscribe()
     return me.reply() or {}
 
 
