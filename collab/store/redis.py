@@ -19,11 +19,14 @@ from collections import defaultdict
 from typing import Any, Callable
 
 from redis.asyncio import RedisCluster
+from redis.exceptions import NoScriptError
 
-from collab.redis.connection import FAILED, OP_TIMEOUT, UNREACHABLE, Client, connect
+from collab.redis import script_link
+from collab.redis.connection import FAILED, OP_TIMEOUT, UNREACHABLE, Client, connect, split_url
 from collab.redis.bundle import MAX_BYTES
 from collab.redis.keys import channel, room_key
 from collab.redis.log import read_log
+from collab.redis.script_link import ScriptLink
 from collab.store.base import (
     EpochKeys,
     LogEntry,
@@ -127,6 +130,20 @@ return 0
 """
 
 
+def _unscripted(results: list[Any], rooms: list[str]) -> list[int]:
+    """The calls that failed with NOSCRIPT (so did not run) and may run again now: those with no
+    later call of the same room that ran meanwhile (its entries would then come before theirs)."""
+    ran_after: set[str] = set()
+    again: list[int] = []
+    for i in range(len(results) - 1, -1, -1):
+        if isinstance(results[i], NoScriptError):
+            if rooms[i] not in ran_after:
+                again.append(i)
+        elif not isinstance(results[i], BaseException):
+            ran_after.add(rooms[i])
+    return again[::-1]
+
+
 def _nowhere(room: str) -> bool:
     return False
 
@@ -164,6 +181,7 @@ class RedisStore(GroupCommitStore):
         self.lease_ms = lease_ms
         self.op_timeout = op_timeout
         self._redis: Client | None = None
+        self._link: ScriptLink | None = None  # the append script's own connection (one server only)
         self._appends = GroupCommitter(self._commit, "collab-redis-writer")
         # While Redis is away, appends fail at once instead of each waiting for a connect timeout;
         # one real attempt is made per backoff period, so recovery is noticed without a restart.
@@ -186,10 +204,15 @@ class RedisStore(GroupCommitStore):
 
     async def open(self) -> None:
         self._redis = await connect(self.url)
+        plain_url = split_url(self.url)[0]
+        if not isinstance(self._redis, RedisCluster) and script_link.supported(plain_url):
+            self._link = ScriptLink(plain_url, APPEND)
         self._appends.start()
 
     async def close(self) -> None:
         await self._appends.close()
+        if self._link is not None:
+            await self._link.aclose()
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
@@ -258,17 +281,30 @@ class RedisStore(GroupCommitStore):
         for room, data, fut in batch:
             by_room[room].append((data, fut))
         calls: list[list[tuple[bytes, asyncio.Future[int]]]] = []
-        pipe = self.redis.pipeline(transaction=False)
+        rooms: list[str] = []
+        args: list[tuple[bytes | str | int, ...]] = []
         hub_id, publish = self._relay
         for room, items in by_room.items():
             keys = (room_key(room, "head"), room_key(room, "log"), channel(room))
             own = 1 if publish and self._subscribed(room) else 0
             for chunk in _chunks(items):
-                pipe.eval(APPEND, 3, *keys, hub_id, publish, own, *(d for d, _ in chunk))
+                args.append((3, *keys, hub_id, publish, own, *(d for d, _ in chunk)))
                 calls.append(chunk)
+                rooms.append(room)
         results: list[Any]
         try:
-            results = await asyncio.wait_for(pipe.execute(raise_on_error=False), self.op_timeout)
+            if self._link is not None:
+                # One write, one reply per call, no redis-py machinery: collab.redis.script_link.
+                results = await self._link.evalsha(args, self.op_timeout)
+                again = _unscripted(results, rooms)
+                if again:  # Redis restarted or its script cache was flushed: those calls did not run
+                    for i, result in zip(again, await self._link.eval([args[i] for i in again], self.op_timeout)):
+                        results[i] = result
+            else:
+                pipe = self.redis.pipeline(transaction=False)
+                for call in args:
+                    pipe.eval(APPEND, 3, *call[1:])
+                results = await asyncio.wait_for(pipe.execute(raise_on_error=False), self.op_timeout)
         except FAILED as exc:
             results = [exc] * len(calls)
         failed = 0

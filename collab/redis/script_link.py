@@ -1,0 +1,214 @@
+"""One lean connection to one Redis server for a hot script: the store's append (collab.store.redis).
+
+redis-py's pipeline costs the writing hub about 80-100 µs of CPU per group commit of one script
+call, its own connection's send_packed_command/read_response about 45 µs, and a plain asyncio
+Protocol writing the packed EVALSHA and parsing the reply about 20-25 µs (bench/PROFILE.md, same
+machine, same script; most of what is left is the write, epoll and read syscalls). With room
+affinity a group commit is mostly one entry, so that difference is paid per update.
+
+Only what the script path needs: connect (AUTH, SELECT, SCRIPT LOAD), send N commands in one write,
+read their N replies. Replies that are errors come back as exceptions in the result list (like
+redis-py's ``raise_on_error=False``); a connection that fails, closes or does not answer in time
+raises, and is dropped: the next call connects again. Nothing is ever retried here (a script sent
+twice could append twice), as with every other Redis client of collab (collab.redis.connection).
+
+For redis:// and unix:// URLs to one server; TLS (rediss://) and clusters keep redis-py's pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import deque
+from typing import Any, Final, Sequence
+
+from redis._parsers.base import BaseParser
+from redis.asyncio.connection import parse_url
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from collab.redis.connection import CONNECT_TIMEOUT
+
+Arg = bytes | str | int
+
+_INCOMPLETE: Final = object()
+
+
+def supported(url: str) -> bool:
+    """Whether ``url`` (without our ``cluster=`` option) is one a ScriptLink can connect to."""
+    return url.startswith(("redis://", "unix://"))
+
+
+def pack(args: Sequence[Arg]) -> bytes:
+    """One command in RESP: an array of bulk strings."""
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        out.append(b"$%d\r\n" % len(data))
+        out.append(data)
+        out.append(b"\r\n")
+    return b"".join(out)
+
+
+def parse(buf: bytearray, pos: int) -> tuple[Any, int]:
+    """The RESP2 reply at ``pos`` and where the next one starts, or (_INCOMPLETE, pos).
+
+    An error reply is returned as the exception redis-py would raise for it."""
+    end = buf.find(b"\r\n", pos)
+    if end < 0:
+        return _INCOMPLETE, pos
+    kind, line, after = buf[pos], bytes(buf[pos + 1 : end]), end + 2
+    if kind == 0x3A:  # ':' integer
+        return int(line), after
+    if kind == 0x2B:  # '+' status
+        return line, after
+    if kind == 0x2D:  # '-' error
+        return BaseParser.parse_error(line.decode("utf-8", "replace")), after  # type: ignore[no-untyped-call]
+    if kind == 0x24:  # '$' bulk string
+        n = int(line)
+        if n < 0:
+            return None, after
+        if len(buf) < after + n + 2:
+            return _INCOMPLETE, pos
+        return bytes(buf[after : after + n]), after + n + 2
+    if kind == 0x2A:  # '*' array
+        n = int(line)
+        if n < 0:
+            return None, after
+        items = []
+        for _ in range(n):
+            item, after = parse(buf, after)
+            if item is _INCOMPLETE:
+                return _INCOMPLETE, pos
+            items.append(item)
+        return items, after
+    raise RedisConnectionError(f"unexpected reply from Redis: {bytes(buf[pos:end])[:40]!r}")
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiting: deque[asyncio.Future[Any]] = deque()
+        self.closed: BaseException | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        pos = 0
+        try:
+            while self.waiting:
+                reply, after = parse(self.buffer, pos)
+                if reply is _INCOMPLETE:
+                    break
+                pos = after
+                waiter = self.waiting.popleft()
+                if not waiter.done():
+                    waiter.set_result(reply)
+        except (ValueError, RedisConnectionError) as exc:  # garbage on the wire: nothing here can be trusted
+            self._fail(RedisConnectionError(f"bad reply from Redis: {exc}"))
+            if self.transport is not None:
+                self.transport.abort()
+            return
+        if pos:
+            del self.buffer[:pos]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(RedisConnectionError(f"connection to Redis lost: {exc}" if exc else "Redis closed the connection"))
+
+    def _fail(self, error: BaseException) -> None:
+        self.closed = error
+        while self.waiting:
+            waiter = self.waiting.popleft()
+            if not waiter.done():
+                waiter.set_exception(error)
+
+
+class ScriptLink:
+    """A connection for calling ``script`` (EVALSHA, loaded on every connect) and little else."""
+
+    def __init__(self, url: str, script: str, *, connect_timeout: float = CONNECT_TIMEOUT) -> None:
+        params = parse_url(url)
+        self._path: str | None = params.get("path")
+        self._host: str = params.get("host", "localhost")
+        self._port: int = int(params.get("port", 6379))
+        self._username: str | None = params.get("username")
+        self._password: str | None = params.get("password")
+        self._db = int(params.get("db", 0) or 0)
+        self._script = script
+        self.sha = hashlib.sha1(script.encode()).hexdigest()
+        self._connect_timeout = connect_timeout
+        self._conn: _Protocol | None = None
+
+    async def evalsha(self, calls: Sequence[Sequence[Arg]], timeout: float) -> list[Any]:
+        """Run the script once per ``calls`` entry (its ``numkeys, keys..., args...``), all in one
+        write; a reply per call, errors as exception objects (NoScriptError where the script cache
+        was flushed under us: such a call did not run). Raises when the connection fails."""
+        return await self.call([pack(("EVALSHA", self.sha, *args)) for args in calls], timeout)
+
+    async def eval(self, calls: Sequence[Sequence[Arg]], timeout: float) -> list[Any]:
+        """As evalsha, sending the script's text (which loads it into the cache again)."""
+        return await self.call([pack(("EVAL", self._script, *args)) for args in calls], timeout)
+
+    async def call(self, commands: Sequence[bytes], timeout: float) -> list[Any]:
+        """Send packed ``commands`` in one write and wait for their replies."""
+        try:
+            async with asyncio.timeout(timeout):
+                conn = self._conn
+                if conn is None or conn.closed is not None:
+                    conn = await self._connect()
+                return await self._send(conn, commands)
+        except TimeoutError:
+            self.drop()  # replies may still come: this connection is out of step for good
+            raise RedisTimeoutError("Redis did not answer in time") from None
+        except BaseException:
+            self.drop()
+            raise
+
+    async def _send(self, conn: _Protocol, commands: Sequence[bytes]) -> list[Any]:
+        assert conn.transport is not None
+        loop = asyncio.get_running_loop()
+        waiters = [loop.create_future() for _ in commands]
+        conn.waiting.extend(waiters)
+        conn.transport.write(b"".join(commands))
+        try:
+            return [await w for w in waiters]
+        finally:  # after a failure: leave no reply unclaimed (asyncio would log each one)
+            for w in waiters:
+                if not w.done():
+                    w.cancel()
+                elif not w.cancelled():
+                    w.exception()
+
+    async def _connect(self) -> _Protocol:
+        self.drop()
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(self._connect_timeout):
+            if self._path is not None:
+                _, conn = await loop.create_unix_connection(_Protocol, self._path)
+            else:
+                _, conn = await loop.create_connection(_Protocol, self._host, self._port)
+            self._conn = conn
+            setup: list[bytes] = []
+            if self._password is not None:
+                auth = ("AUTH", self._username, self._password) if self._username else ("AUTH", self._password)
+                setup.append(pack(auth))
+            if self._db:
+                setup.append(pack(("SELECT", self._db)))
+            setup.append(pack(("SCRIPT", "LOAD", self._script)))
+            for reply in await self._send(conn, setup):
+                if isinstance(reply, ResponseError):
+                    raise reply
+        return conn
+
+    def drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and conn.transport is not None:
+            conn.transport.abort()
+
+    async def aclose(self) -> None:
+        self.drop()
