@@ -34,7 +34,7 @@ from redis.exceptions import RedisError
 from collab.broker.base import Handler, HubLost
 from collab.broker.heartbeat import Heartbeats
 from collab.protocol import relay
-from collab.redis.bundle import bundles, unbundle
+from collab.redis.bundle import BUNDLE, bundles, unbundle
 from collab.redis.connection import OP_TIMEOUT, Client, connect, node_url, server_client
 from collab.redis.keys import channel, room_key
 from collab.redis.log import read_log
@@ -43,6 +43,7 @@ from collab.watermark import Watermark
 log = logging.getLogger(__name__)
 
 CATCH_UP_ID = bytes(16)  # hub id of relay messages the broker read back from the stream
+_HUB_AT_BUNDLE = 1 + 4 + 1  # where a bundle's first message has its hub id: after BUNDLE, its length, its kind
 
 
 class PublishingAppends(Protocol):
@@ -329,6 +330,12 @@ class RedisBroker:
         room = self._by_channel.get(channel_name)
         sub = self._rooms.get(room) if room is not None else None
         if sub is None:
+            return
+        own = self.heartbeats.own_id
+        at = _HUB_AT_BUNDLE if data[:1] == BUNDLE else 1
+        if own is not None and data[at : at + 16] == own:
+            # Our own message or bundle (a bundle holds one hub's messages), echoed back by Redis
+            # to every subscriber, us too: dropped before it is taken apart or decoded.
             return
         try:
             for one in unbundle(data):

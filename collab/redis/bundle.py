@@ -6,6 +6,8 @@ presence, goes out as one bundle per room instead, and every other hub handles t
 read. A bundle is ``BUNDLE`` (a byte no relay message starts with: their kinds start at 1) and then,
 for each message, its length (u32, big-endian) and its bytes (collab.protocol.relay). A single
 message is sent as it is, so a hub from before bundles still reads every message not bundled.
+Every message of a bundle comes from the hub that sent it (its script or its publisher), so a hub
+tells its own bundles, echoed back by Redis, by the first message's hub id alone.
 """
 
 from __future__ import annotations
