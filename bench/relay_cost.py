@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +30,7 @@ import pycrdt
 from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from profile_hub import start_two_hubs, tree_cpu  # noqa: E402  (the same servers and /proc reading)
+from profile_hub import start_two_hubs, summarize, tree_cpu  # noqa: E402  (the same servers and /proc reading)
 
 from collab.protocol import yjs  # noqa: E402
 
@@ -57,7 +58,7 @@ def by_role(cpu: dict[str, float], port_a: int, port_b: int) -> dict[str, float]
     return roles
 
 
-async def run(rate: int, seconds: float) -> dict[str, float]:
+async def run(rate: int, seconds: float, py_spy: str | None = None, top: int = 30) -> dict[str, float]:
     n = int(rate * seconds)
     updates = typing_updates(n)
     with tempfile.TemporaryDirectory(prefix="collab-relay-") as tmp:
@@ -81,6 +82,16 @@ async def run(rate: int, seconds: float) -> dict[str, float]:
 
                 tasks = [asyncio.create_task(read()), asyncio.create_task(drain(writer))]
                 await asyncio.sleep(1.0)  # both joined, the room loaded on both hubs
+                spy = None
+                if py_spy:  # hub B, the reader's: what a relayed update costs the hub receiving it
+                    hub_b = next(int(k.rpartition("pid ")[2].rstrip(")")) for k in tree_cpu(proc.pid)
+                                 if k.startswith(f"hub :{port_b} "))
+                    spy = subprocess.Popen(
+                        [py_spy, "record", "--nonblocking", "--rate", "250", "--format", "raw",
+                         "--output", f"{tmp}/profile.txt", "--pid", str(hub_b)],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    )
+                    await asyncio.sleep(1.0)
                 before = by_role(tree_cpu(proc.pid), port_a, port_b)
                 started = time.perf_counter()
                 for i, update in enumerate(updates):
@@ -90,6 +101,10 @@ async def run(rate: int, seconds: float) -> dict[str, float]:
                         await asyncio.sleep(delay)
                 await asyncio.sleep(2.0)  # the last ones through to B
                 after = by_role(tree_cpu(proc.pid), port_a, port_b)
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(30)
+                    print("\n".join(summarize(Path(f"{tmp}/profile.txt").read_text(), top)))
                 if len(text) != n:
                     raise SystemExit(f"hub B's reader has {len(text)} of {n} characters")
                 for task in tasks:
@@ -105,9 +120,11 @@ def main() -> int:
     ap.add_argument("--rate", type=int, default=500, help="updates per second into hub A")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--py-spy", default="", help="path of a py-spy binary: profile hub B (the reader's) meanwhile")
+    ap.add_argument("--top", type=int, default=30, help="functions to list from the profile")
     args = ap.parse_args()
     for _ in range(args.repeat):
-        r = asyncio.run(run(args.rate, args.seconds))
+        r = asyncio.run(run(args.rate, args.seconds, args.py_spy or None, args.top))
         print(f"rate={args.rate}/s " + " ".join(f"{k}={v:.0f}us/update" for k, v in r.items()), flush=True)
     return 0
 
