@@ -75,7 +75,7 @@ async def reply_when(me: InlineTypist, key: str) -> dict[str, Any]:
 async def python_typist(i: int, session: Session, pauses: int, out: dict[str, float],
                         outcomes: dict[str, int], spans: dict[str, tuple[float, float]]) -> None:
     rng = random.Random(i)
-    me = InlineTypist(session.awareness)
+    me = InlineTypist(session.awareness, session.provider.on_direct)
     path = f"f{i}.py"
     for _ in range(pauses):
         await asyncio.sleep(rng.uniform(0.3, 1.2))  # typing, then a pause

@@ -20,9 +20,9 @@ The parts: collab/ai/watcher.py notices requests, collab/ai/requests.py and coll
 answer them, collab/ai/open_suggestions.py turns suggestions stale when their code is edited, and
 collab/ai/usage.py accounts for every model call. Inline completions (collab/ai/inline.py) travel
 outside the document: requests in typists' presence, each reply a direct message to its typist
-alone (collab/client/direct.py), through the direct messages of the provider that syncs our
-awareness (passed as ``direct``, or found from the awareness). Without one, the agent does not
-offer inline completions.
+alone (collab/client/direct.py), sent through the ``send_direct`` of the provider that syncs our
+doc and awareness (``send_direct=session.provider.send_direct``). Without it, the agent does not offer
+inline completions.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ from collab.ai.requests import ChatAnswer, Request, Seat, SuggestionAnswer
 from collab.ai.runner import RequestRunner
 from collab.ai.usage import RequestStats, UsageLedger
 from collab.ai.watcher import RequestWatcher
-from collab.client.direct import DirectMessages, channel_of
 from collab.crypto.redact import Redactor
 from collab.workspace import Workspace, presence
 
@@ -82,15 +81,15 @@ class Agent:
         *,
         clock: Callable[[], float] = time.monotonic,
         redactor: Redactor | None = None,
-        direct: DirectMessages | None = None,
+        send_direct: Callable[[int, dict[str, Any]], None] | None = None,
     ) -> None:
         self.doc = doc
         self.awareness = awareness
         self.backend = backend
         self.config = config or AgentConfig()
         # Inline replies are direct messages: without a provider's channel there is no way to answer.
-        self.direct = direct if direct is not None else channel_of(awareness)
-        if self.direct is None and self.config.inline.enabled:
+        self._direct = send_direct
+        if send_direct is None and self.config.inline.enabled:
             log.info("agent %s: no direct messages for this awareness: inline completions off", self.config.name)
             self.config = replace(self.config, inline=replace(self.config.inline, enabled=False))
         self.ws = Workspace(doc, origin=ORIGIN)
@@ -195,8 +194,8 @@ class Agent:
         self.awareness.set_local_state(state)
 
     def _send_direct(self, peer: int, message: dict[str, Any]) -> None:
-        if self.direct is not None:
-            self.direct.send(peer, message)
+        if self._direct is not None:
+            self._direct(peer, message)
 
     def _agents_present(self) -> dict[int, str]:
         out: dict[int, str] = {}

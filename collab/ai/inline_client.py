@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import pycrdt
 
-from collab.client.direct import DirectHandler, DirectMessages, channel_of
+from collab.client.direct import DirectHandler
 
 REQUEST = "inline"  # field of a typist's presence
 REPLY = "inline_reply"  # the key of the agent's direct message to the typist
@@ -130,13 +130,11 @@ class ReplyInbox:
 class InlineTypist:
     """A participant that asks for inline completions (tests, the benchmark)."""
 
-    def __init__(self, awareness: pycrdt.Awareness, direct: DirectMessages | None = None) -> None:
+    def __init__(self, awareness: pycrdt.Awareness, on_direct: Subscribe) -> None:
+        """``on_direct``: the provider's (``Provider.on_direct``), where the agent's replies arrive."""
         self.awareness = awareness
-        channel = direct if direct is not None else channel_of(awareness)
-        if channel is None:
-            raise ValueError("this awareness has no provider's direct messages: replies could not reach us")
         self._listeners: list[Callable[[], None]] = []
-        self.inbox = ReplyInbox(awareness, channel.subscribe, self._replied)
+        self.inbox = ReplyInbox(awareness, on_direct, self._replied)
 
     @property
     def request_id(self) -> str | None:

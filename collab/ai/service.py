@@ -345,7 +345,7 @@ class AgentService:
                 sub = agents_map.observe(on_agents)
                 try:
                     async with Agent(session.doc, session.awareness, self.backend, self.config.agent,
-                                     redactor=self.redact):
+                                     redactor=self.redact, send_direct=session.provider.send_direct):
                         log.info("agent service %s joined room %s", self.name, keys.room_id)
                         await left.wait()
                 finally:

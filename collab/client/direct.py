@@ -12,19 +12,15 @@ the provider's: y-websocket message type 100 in plaintext rooms
 (``collab.client.plaintext``), sealed DIRECT / DIRECT_RELAY frames in encrypted ones
 (``collab.client.sealed_presence.SealedDirect``).
 
-Code that only holds a room's ``pycrdt.Awareness`` (an agent built from a session's doc and
-awareness) finds the channel of the provider that syncs it with :func:`channel_of`: a provider
-attaches its channel to its awareness when it is made.
+Whoever answers or listens (an agent, a typist, an editor bridge) is handed the provider's
+``send_direct`` / ``on_direct``: there is no lookup from an awareness to its provider.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import weakref
 from typing import Any, Callable
-
-import pycrdt
 
 from collab.protocol.presence import MAX_STATE_BYTES, PresenceError, check_state
 
@@ -100,16 +96,3 @@ class DirectMessages:
                 handler(sender, message)
             except Exception:  # one subscriber's bug must not stop the provider's receive loop
                 log.exception("a direct message handler failed")
-
-
-_channels: weakref.WeakKeyDictionary[pycrdt.Awareness, DirectMessages] = weakref.WeakKeyDictionary()
-
-
-def attach(awareness: pycrdt.Awareness, channel: DirectMessages) -> None:
-    """Make ``channel`` the one :func:`channel_of` finds for ``awareness`` (its provider's)."""
-    _channels[awareness] = channel
-
-
-def channel_of(awareness: pycrdt.Awareness) -> DirectMessages | None:
-    """The direct messages of the provider that syncs ``awareness``; None when no provider does."""
-    return _channels.get(awareness)

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from collab.client.closes import ENCRYPTED_FINAL_CLOSES
 from collab.client.compaction import HUB_SNAPSHOT_LIMIT, Compactor
 from collab.client.connector import ComeBack, Connector, ConnectorState
-from collab.client.direct import DirectHandler, DirectMessages, attach
+from collab.client.direct import DirectHandler, DirectMessages
 from collab.client.docsync import LocalUpdates
 from collab.client.outbox import Outbox
 from collab.client.presence import keep_alive
@@ -112,7 +112,6 @@ class EncryptedProvider(ConnectorState):
         self._presence = SealedPresence(self.keyring, self.awareness, self._guard, self._reject)
         self._direct = SealedDirect(self.keyring, self._presence.remote, self._reject, self._wake_sender)
         self.direct: DirectMessages = self._direct.channel
-        attach(self.awareness, self.direct)
         self._compactor = Compactor(
             self.keyring, self._author_id, self.doc, self._guard, every=compact_every, frame_limit=max_frame_bytes,
             label=label, log_hash=lambda seq: self._log.hash.at(seq),

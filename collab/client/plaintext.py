@@ -26,7 +26,7 @@ import pycrdt
 from collab.client import presence
 from collab.client.closes import PLAINTEXT_FINAL_CLOSES
 from collab.client.connector import Connector, ConnectorState
-from collab.client.direct import DirectError, DirectHandler, DirectMessages, attach
+from collab.client.direct import DirectError, DirectHandler, DirectMessages
 from collab.client.docsync import LocalUpdates
 from collab.client.provider import ProviderError, Status
 from collab.client.rejections import Rejection, Rejections
@@ -62,7 +62,6 @@ class PlaintextProvider(ConnectorState):
         self._local = LocalUpdates(self.doc, self._on_local_update)
         self._remote = presence.RemotePresence(self.awareness, self._on_refused_presence)
         self.direct = DirectMessages(self._send_direct)
-        attach(self.awareness, self.direct)
         self._live = False  # connected and our step 2 / queued updates can flow
         self._hub_sent_step2 = False  # on this connection
         self._caught_up = False  # this connection has both step 2s behind it

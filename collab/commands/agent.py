@@ -213,7 +213,8 @@ async def serve(parsed: ParsedLink, backend: ModelBackend, config: AgentConfig, 
         loop.add_signal_handler(sig, stop.set)
     try:
         async with Session.connect(parsed, name=config.name, color=config.color) as session:
-            async with Agent(session.doc, session.awareness, backend, config, redactor=redactor):
+            async with Agent(session.doc, session.awareness, backend, config, redactor=redactor,
+                             send_direct=session.provider.send_direct):
                 print(
                     f"collab agent: {config.name} is in room {session.link.room} with {backend.spec} "
                     f"({backend.description}); Ctrl-C to leave",

@@ -37,7 +37,8 @@ def ai_text(session: Session) -> list[str]:
 @contextlib.asynccontextmanager
 async def agent_in(link: str, backend: Any, **config: Any) -> AsyncIterator[Agent]:
     async with Session.connect(link, name=config.get("name", "ai")) as session:
-        async with Agent(session.doc, session.awareness, backend, AgentConfig(**config)) as agent:
+        async with Agent(session.doc, session.awareness, backend, AgentConfig(**config),
+                         send_direct=session.provider.send_direct) as agent:
             yield agent
         await session.wait_idle()
 

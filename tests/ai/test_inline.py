@@ -18,7 +18,7 @@ from collab.ai.builtin import BuiltinBackend
 from collab.ai.inline import ReplyStream
 from collab.ai.inline_client import REPLY, ROOM_SETTING, InlineTypist, ask_for, read_ask
 from collab.ai.openai_backend import OpenAIBackend
-from collab.client.direct import DirectMessages, attach, channel_of
+from collab.client.direct import DirectMessages
 from collab.workspace import Workspace
 from tests.ai.linked import LinkedPeers
 from tests.support.openai_stub_server import OpenAIStubServer, Reply
@@ -76,7 +76,7 @@ def test_a_request_is_read_only_when_well_formed() -> None:
 
 def link_direct(peers: LinkedPeers) -> list[DirectMessages]:
     """Direct messages between linked peers by Yjs client id, each delivered on a later loop turn
-    (as a hub relays it) to its addressee alone; attached to each peer's awareness as a provider does."""
+    (as a hub relays it) to its addressee alone: what each peer's provider would give it."""
     channels: dict[int, DirectMessages] = {}
 
     def wire(sender: int, peer: int, payload: bytes) -> bool:
@@ -88,19 +88,26 @@ def link_direct(peers: LinkedPeers) -> list[DirectMessages]:
 
     for aw in peers.awareness:
         channels[aw.client_id] = DirectMessages(lambda peer, payload, me=aw.client_id: wire(me, peer, payload))
-        attach(aw, channels[aw.client_id])
     return list(channels.values())
 
 
-def linked(count: int) -> tuple[LinkedPeers, list[DirectMessages]]:
-    peers = LinkedPeers(count)
-    return peers, link_direct(peers)
+class DirectPeers(LinkedPeers):
+    """Linked peers that also carry direct messages: ``direct[i]`` is peer i's channel."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.direct = link_direct(self)
+
+
+def linked(count: int) -> tuple[DirectPeers, list[DirectMessages]]:
+    peers = DirectPeers(count)
+    return peers, peers.direct
 
 
 @pytest.fixture
-async def room(backend: OpenAIBackend) -> AsyncIterator[tuple[LinkedPeers, Agent, Workspace]]:
+async def room(backend: OpenAIBackend) -> AsyncIterator[tuple[DirectPeers, Agent, Workspace]]:
     peers, _ = linked(3)  # agent, Ada, Grace
-    agent = Agent(peers.docs[0], peers.awareness[0], backend, AgentConfig())
+    agent = Agent(peers.docs[0], peers.awareness[0], backend, AgentConfig(), send_direct=peers.direct[0].send)
     for aw, name in zip(peers.awareness[1:], ("Ada", "Grace")):
         aw.set_local_state({"user": {"name": name, "color": "#123456"}})
     ws = Workspace(peers.docs[1])
@@ -109,15 +116,14 @@ async def room(backend: OpenAIBackend) -> AsyncIterator[tuple[LinkedPeers, Agent
         yield peers, agent, ws
 
 
-def received(peers: LinkedPeers, index: int) -> int:
+def received(peers: DirectPeers, index: int) -> int:
     """Direct messages peer ``index`` has received, whatever they were."""
-    channel = channel_of(peers.awareness[index])
-    assert channel is not None
+    channel = peers.direct[index]
     return channel.received_count
 
 
-def typist(peers: LinkedPeers, index: int) -> InlineTypist:
-    return InlineTypist(peers.awareness[index])
+def typist(peers: DirectPeers, index: int) -> InlineTypist:
+    return InlineTypist(peers.awareness[index], peers.direct[index].subscribe)
 
 
 async def test_a_pause_gets_a_reply_addressed_to_the_typist_alone(room: Any, stub: OpenAIStubServer) -> None:
@@ -172,7 +178,7 @@ async def test_a_request_ahead_of_the_text_waits_for_it(backend: OpenAIBackend, 
     peers, _ = linked(2)
     ws = Workspace(peers.docs[1])
     ws.write("calc.py", "x")
-    async with Agent(peers.docs[0], peers.awareness[0], backend, AgentConfig()) as agent:
+    async with Agent(peers.docs[0], peers.awareness[0], backend, AgentConfig(), send_direct=peers.direct[0].send) as agent:
         stub.script(Reply(tokens=["sum"]))
         ada = typist(peers, 1)
         peers._applying = True  # the document update is late: presence gets there first
@@ -215,7 +221,8 @@ async def test_the_builtin_completer_answers_from_the_room() -> None:
     ws.write("util.py", "def compute_invoice_total(lines):\n    return 0\n")
     text = "from util import compute_invoice_total\n\nx = compute_inv"
     ws.write("main.py", text)
-    async with Agent(peers.docs[0], peers.awareness[0], BuiltinBackend(), AgentConfig()):
+    async with Agent(peers.docs[0], peers.awareness[0], BuiltinBackend(), AgentConfig(),
+                     send_direct=peers.direct[0].send):
         ada = typist(peers, 1)
         ada.ask(text, "main.py", len(text))
         await eventually(lambda: (ada.reply() or {}).get("done") is True, 10)
@@ -255,8 +262,7 @@ async def test_a_long_stream_reaches_the_typist_at_most_ten_times_a_second(
     stub.script(Reply(tokens=[f"t{i}" for i in range(40)], delay=0.02))  # ~0.8 s of tokens
     ada = typist(peers, 1)
     arrivals: list[float] = []
-    channel = channel_of(peers.awareness[1])
-    assert channel is not None
+    channel = peers.direct[1]
     channel.subscribe(lambda _sender, _message: arrivals.append(asyncio.get_running_loop().time()))
     ada.ask(SOURCE, "calc.py", len(SOURCE))
     await eventually(lambda: (ada.reply() or {}).get("done") is True, 10)
@@ -276,8 +282,7 @@ async def test_a_reply_counts_only_from_an_inline_agent_and_for_the_current_requ
     request = (await asyncio.to_thread(stub.wait_for_requests, 1))[0]
     await asyncio.to_thread(request.paused.wait, 10)
     await eventually(lambda: (ada.reply() or {}).get("text") == "sum", 10)
-    grace = channel_of(peers.awareness[2])
-    assert grace is not None
+    grace = peers.direct[2]
     # Grace is no agent: her "reply" to Ada's request, however well-formed, shows nothing.
     grace.send(peers.awareness[1].client_id, {REPLY: {"id": rid, "text": "import os; os.system('x')", "done": True}})
     await eventually(lambda: typist_ignored(ada) == 1, 5)
@@ -287,7 +292,7 @@ async def test_a_reply_counts_only_from_an_inline_agent_and_for_the_current_requ
     assert ada.reply()["text"] == "sum(items)"  # type: ignore[index]
     # A reply to an earlier request is not shown for a new one.
     ada.ask(SOURCE, "calc.py", len(SOURCE))
-    agent_channel = agent.direct
+    agent_channel = peers.direct[0]
     assert agent_channel is not None
     agent_channel.send(peers.awareness[1].client_id, {REPLY: {"id": rid, "text": "stale", "done": True}})
     await eventually(lambda: typist_ignored(ada) == 2, 5)

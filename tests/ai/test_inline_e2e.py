@@ -16,7 +16,6 @@ import pytest
 from collab.ai.agent import Agent, AgentConfig
 from collab.ai.inline_client import REPLY, InlineTypist
 from collab.ai.openai_backend import OpenAIBackend
-from collab.client.direct import DirectMessages, channel_of
 from collab.client.encrypted import EncryptedProvider
 from collab.client.session import Session
 from collab.commands.new import create_encrypted_room
@@ -40,14 +39,9 @@ def answer_for(body: dict[str, Any]) -> Reply:
 @contextlib.asynccontextmanager
 async def agent_in(link: str, backend: OpenAIBackend) -> AsyncIterator[Agent]:
     async with Session.connect(link, name="ai") as session:
-        async with Agent(session.doc, session.awareness, backend, AgentConfig()) as agent:
+        async with Agent(session.doc, session.awareness, backend, AgentConfig(),
+                         send_direct=session.provider.send_direct) as agent:
             yield agent
-
-
-def direct_of(session: Session) -> DirectMessages:
-    channel = channel_of(session.awareness)
-    assert channel is not None
-    return channel
 
 
 def record_direct(session: Session) -> list[tuple[int, dict[str, Any]]]:
@@ -64,7 +58,7 @@ async def two_typists_and_an_agent(link: str, backend: OpenAIBackend) -> None:
         ann.workspace.write("calc.py", "# FILEMARK1\ndef total(items):\n    return ")
         bob.workspace.write("other.py", "# FILEMARK2\nvalue = ")
         await eventually(lambda: "calc.py" in agent.ws and "other.py" in agent.ws, 15)
-        typist = InlineTypist(ann.awareness)
+        typist = InlineTypist(ann.awareness, ann.provider.on_direct)
         for _ in range(3):
             reply = await ask_and_wait(typist, ann, "calc.py")
             assert reply["text"] == "QUAGGASECRET1()"
@@ -73,7 +67,7 @@ async def two_typists_and_an_agent(link: str, backend: OpenAIBackend) -> None:
         assert to_bob == []  # none of Ann's completions reached Bob's provider
         # Bob's own completion reaches Bob, and Ann none of it.
         seen_by_ann = len(to_ann)
-        mine = await ask_and_wait(InlineTypist(bob.awareness), bob, "other.py")
+        mine = await ask_and_wait(InlineTypist(bob.awareness, bob.provider.on_direct), bob, "other.py")
         assert mine["text"] == "QUAGGASECRET2()"
         assert to_bob and {m[REPLY]["id"] for _, m in to_bob} == {mine["id"]}
         assert len(to_ann) == seen_by_ann
@@ -130,8 +124,9 @@ async def test_an_encrypted_room_keeps_completions_out_of_the_store_logs_and_fra
         ann.provider.on_frame = lambda _way, frame: ann_frames.append(frame)
         ann.workspace.write("calc.py", "# FILEMARK1\ndef total(items):\n    return ")
         await eventually(lambda: "calc.py" in agent.ws, 15)
-        typist = InlineTypist(ann.awareness)
+        typist = InlineTypist(ann.awareness, ann.provider.on_direct)
         to_bob = record_direct(bob)
+        to_ann = record_direct(ann)
         for _ in range(5):  # a burst of pauses
             reply = await ask_and_wait(typist, ann, "calc.py")
             assert reply["text"] == "QUAGGASECRET1()"
@@ -142,7 +137,7 @@ async def test_an_encrypted_room_keeps_completions_out_of_the_store_logs_and_fra
         await asyncio.gather(recorder, return_exceptions=True)
     assert len(recorded) >= 5  # Ann's requests went by in presence
     relayed = [f for f in ann_frames if f[0] == FrameType.DIRECT_RELAY]
-    assert len(relayed) == direct_of(ann).received_count >= 5  # every reply came sealed in one of these
+    assert len(relayed) == len(to_ann) >= 5  # every reply came sealed in one of these
     frames = b"".join(recorded + ann_frames)
     stored = data_bytes(hub.data)
     for word in (b"QUAGGA", b"SECRET1", b"FILEMARK1"):
@@ -167,7 +162,7 @@ async def test_ten_typists_each_get_only_their_own_completions(
         got = [record_direct(s) for s in sessions]
 
         async def typist(i: int) -> int:
-            me = InlineTypist(sessions[i].awareness)
+            me = InlineTypist(sessions[i].awareness, sessions[i].provider.on_direct)
             random.seed(i)
             for _ in range(3):
                 await asyncio.sleep(random.uniform(0.1, 0.8))  # pausing every so often, out of step

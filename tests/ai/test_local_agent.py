@@ -52,7 +52,8 @@ def ai_replies(session: Session) -> list[pycrdt.Map]:
 @contextlib.asynccontextmanager
 async def agent_in(link: str, backend: Any, **config: Any) -> AsyncIterator[Agent]:
     async with Session.connect(link, name="ai") as session:
-        async with Agent(session.doc, session.awareness, backend, AgentConfig(**config)) as agent:
+        async with Agent(session.doc, session.awareness, backend, AgentConfig(**config),
+                         send_direct=session.provider.send_direct) as agent:
             yield agent
         await session.wait_idle()
 
@@ -131,7 +132,9 @@ async def test_an_inline_completion_reaches_the_typist_alone(hub: HubProcess, ti
                 agent_in(link, backend) as agent:
             ann.workspace.write("calc.py", source)
             await eventually(lambda: agent.ws.read("calc.py") == source if "calc.py" in agent.ws else False, 15)
-            ada = InlineTypist(ann.awareness)
+            ada = InlineTypist(ann.awareness, ann.provider.on_direct)
+            to_bob: list[dict[str, Any]] = []
+            bob.provider.on_direct(lambda _sender, message: to_bob.append(message))
             ada.ask(source, "calc.py", len(source))
             await eventually(lambda: (ada.reply() or {}).get("done") is True, 30)
             reply = ada.reply()
@@ -139,7 +142,7 @@ async def test_an_inline_completion_reaches_the_typist_alone(hub: HubProcess, ti
             record = backend.last_call
             assert record is not None and record.kind == "completion" and record.chunks >= 1
             assert agent.inline.model_calls == 1
-            assert InlineTypist(bob.awareness).reply() is None  # addressed to the typist only
+            assert to_bob == []  # addressed to the typist only: Bob's provider received nothing
     finally:
         await backend.aclose()
 

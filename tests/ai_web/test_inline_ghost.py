@@ -165,7 +165,7 @@ async def test_ten_typists_each_see_only_their_own_and_only_pauses_cost_a_call(h
         await expect(ada.locator(".cm-inline-status")).to_contain_text("by ai (stub-model)", timeout=30_000)
 
         async def python_typist(i: int, session: Session) -> None:
-            me = InlineTypist(session.awareness)
+            me = InlineTypist(session.awareness, session.provider.on_direct)
             for round in range(3):
                 await asyncio.sleep(0.3 + 0.2 * ((i + round) % 4))
                 text = session.workspace.read(f"f{i}.py")

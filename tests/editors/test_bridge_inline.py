@@ -30,7 +30,7 @@ async def room_with_agent(hub: HubProcess, stub: OpenAIStubServer) -> AsyncItera
     try:
         async with Session.connect(link, name="ann") as ann, Session.connect(link, name="ai") as ai:
             ann.workspace.write("calc.py", SOURCE)
-            async with Agent(ai.doc, ai.awareness, backend, AgentConfig(name="ai")) as agent:
+            async with Agent(ai.doc, ai.awareness, backend, AgentConfig(name="ai"), send_direct=ai.provider.send_direct) as agent:
                 await eventually(lambda: "calc.py" in agent.ws, 15)
                 yield link, ann, agent
     finally:

@@ -129,7 +129,7 @@ def _suggest_and_accept(hub: HubProcess, backend: Any, piece: str, *, partial: s
     with participant() as ai_side, editor() as ed:
         ai = ai_side.join(link, "ai")
         ai_side.call(lambda: ai.workspace.write("calc.py", source))
-        ai_side.enter(Agent(ai.doc, ai.awareness, backend, AgentConfig(name="ai")))
+        ai_side.enter(Agent(ai.doc, ai.awareness, backend, AgentConfig(name="ai"), send_direct=ai.provider.send_direct))
         ed.join(link, "ed")
         buf = ed.open("calc.py")
         ed.lua("vim.api.nvim_win_set_cursor(0, {5, 11})")

@@ -31,7 +31,7 @@ def room_with_agent(hub: HubProcess, stub: OpenAIStubServer) -> Iterator[tuple[s
     with participant() as ai_side:
         ai = ai_side.join(link, "ai")
         ai_side.call(lambda: ai.workspace.write("calc.py", SOURCE))
-        ai_side.enter(Agent(ai.doc, ai.awareness, backend, AgentConfig(name="ai")))
+        ai_side.enter(Agent(ai.doc, ai.awareness, backend, AgentConfig(name="ai"), send_direct=ai.provider.send_direct))
         yield link, ai_side, ai
 
 

@@ -196,7 +196,7 @@ def _complete_in_vs_code(hub: HubProcess, stub: OpenAIStubServer, tmp_path: Path
     with participant() as ai_side, code_server(tmp_path, **settings) as url, sync_playwright() as pw:
         ai = ai_side.join(link, "ai")
         ai_side.call(lambda: ai.workspace.write("calc.py", source))
-        ai_side.enter(Agent(ai.doc, ai.awareness, backend, AgentConfig(name="ai")))
+        ai_side.enter(Agent(ai.doc, ai.awareness, backend, AgentConfig(name="ai"), send_direct=ai.provider.send_direct))
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
@@ -243,7 +243,7 @@ def test_esc_dismisses_an_inline_completion_in_vs_code_and_the_model_stream_is_c
     with participant() as ai_side, code_server(tmp_path) as url, sync_playwright() as pw:
         ai = ai_side.join(link, "ai")
         ai_side.call(lambda: ai.workspace.write("calc.py", source))
-        ai_side.enter(Agent(ai.doc, ai.awareness, backend, AgentConfig(name="ai")))
+        ai_side.enter(Agent(ai.doc, ai.awareness, backend, AgentConfig(name="ai"), send_direct=ai.provider.send_direct))
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})

@@ -117,7 +117,7 @@ def test_a_suggestion_is_received_and_accepted(hub: HubProcess) -> None:
     with participant() as ai_side, vscode_session() as code:
         ai = ai_side.join(link, "ai")
         ai_side.call(lambda: ai.workspace.write("calc.py", source))
-        ai_side.enter(Agent(ai.doc, ai.awareness, load_backend("builtin"), AgentConfig(name="ai")))
+        ai_side.enter(Agent(ai.doc, ai.awareness, load_backend("builtin"), AgentConfig(name="ai"), send_direct=ai.provider.send_direct))
         code("join", link=link, name="code")
         code("open", path="calc.py")
         sid = code("suggest", path="calc.py", offset=utf16(source))
@@ -141,7 +141,7 @@ def test_an_inline_completion_streams_in_and_is_accepted(hub: HubProcess, stub: 
     with participant() as ai_side, vscode_session() as code:
         ai = ai_side.join(link, "ai")
         ai_side.call(lambda: ai.workspace.write("calc.py", source))
-        ai_side.enter(Agent(ai.doc, ai.awareness, backend, AgentConfig(name="ai")))
+        ai_side.enter(Agent(ai.doc, ai.awareness, backend, AgentConfig(name="ai"), send_direct=ai.provider.send_direct))
         code("join", link=link, name="code")
         code("open", path="calc.py")
         assert code("inline_enable", enabled=True, debounce_ms=50)["available"]
