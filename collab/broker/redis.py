@@ -16,6 +16,9 @@
   move for one tick, or a pub/sub connection that came back after a drop: each makes the broker read
   the missing entries from the stream and deliver them to the room like any relay message.
 - Hub heartbeats (collab.broker.heartbeat) tell when another hub died, so its clients' presence goes.
+- Each pub/sub connection is read by collab.redis.pubsub_link (messages parsed and delivered
+  straight from the socket's data callback) for redis:// and unix:// URLs; over TLS by redis-py's
+  PubSub (``Link`` below).
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from collab.redis.bundle import BUNDLE, bundles, unbundle
 from collab.redis.connection import OP_TIMEOUT, Client, connect, node_url, server_client
 from collab.redis.keys import channel, room_key
 from collab.redis.log import read_log
+from collab.redis.pubsub_link import PubSubLink
+from collab.redis.script_link import supported
 from collab.watermark import Watermark
 
 log = logging.getLogger(__name__)
@@ -56,12 +61,13 @@ class PublishingAppends(Protocol):
 class Subscription:
     handler: Handler
     mark: Watermark
-    link: "Link | None" = None
+    link: "Link | PubSubLink | None" = None
     last_tick: int = -1  # ``mark.upto`` at the previous tick: unchanged twice means the hole is real
 
 
 class Link:
-    """One pub/sub connection (to the server, or to one cluster node) and the channels it carries."""
+    """One pub/sub connection (to the server, or to one cluster node) and the channels it carries,
+    through redis-py's PubSub: for the URLs collab.redis.pubsub_link does not take (TLS)."""
 
     def __init__(self, client: Redis, *, sharded: bool, deliver: Callable[[bytes, bytes], None],
                  lost: Callable[["Link"], None]) -> None:
@@ -151,7 +157,7 @@ class RedisBroker:
         self._rooms: dict[str, Subscription] = {}
         self._by_channel: dict[bytes, str] = {}
         self._parked: dict[str, tuple[weakref.WeakMethod[Handler], Watermark]] = {}
-        self._links: dict[str, Link] = {}
+        self._links: dict[str, Link | PubSubLink] = {}
         self._orphans: set[str] = set()  # rooms whose link died, waiting to be subscribed again
         self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(queue_limit)
         self._tasks: list[asyncio.Task[None]] = []
@@ -262,7 +268,7 @@ class RedisBroker:
                 self._link_lost(link)
             raise
 
-    async def _link_for(self, name: str) -> Link:
+    async def _link_for(self, name: str) -> Link | PubSubLink:
         if self.sharded:
             cluster = self.redis
             assert isinstance(cluster, RedisCluster)
@@ -274,12 +280,15 @@ class RedisBroker:
             where, host, port = "server", None, None
         link = self._links.get(where)
         if link is None or link.dead:
-            client = server_client(node_url(self.url, host, port))
-            link = Link(client, sharded=self.sharded, deliver=self._deliver, lost=self._link_lost)
+            url = node_url(self.url, host, port)
+            if supported(url):  # the lean reader (collab.redis.pubsub_link); TLS keeps redis-py's
+                link = PubSubLink(url, sharded=self.sharded, deliver=self._deliver, lost=self._link_lost)
+            else:
+                link = Link(server_client(url), sharded=self.sharded, deliver=self._deliver, lost=self._link_lost)
             self._links[where] = link
         return link
 
-    def _link_lost(self, link: Link) -> None:
+    def _link_lost(self, link: "Link | PubSubLink") -> None:
         for where, known in list(self._links.items()):
             if known is link:
                 del self._links[where]
