@@ -11,6 +11,9 @@ the loop, woken through an event per batch, and a future per commit chained to t
 Without it workload b (1,000 updates/s in, 1.2-1.4 entries per commit) cost the hub 211 us per
 update against 239, and a commit 0.07-0.09 ms against 0.13-0.21 (bench/PROFILE.md); SQLite's own
 work in one is 11-12 us of CPU.
+
+Where a commit syncs nothing (synchronous OFF or NORMAL, the hub's default), small appends skip
+the thread altogether and commit on the event loop, between its passes (``SQLiteStore.append``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import stat
 import sys
 import time
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 if sys.platform != "win32":
     import fcntl
@@ -81,6 +84,22 @@ T = TypeVar("T")
 INSERT_ROWS_MAX = 32
 
 
+# With synchronous=OFF or NORMAL (the hub's default) a commit writes to the WAL and syncs nothing, so
+# small commits are made on the event loop's own thread (see SQLiteStore.append); larger entries,
+# and everything while a call is on the store's thread, go to that thread.
+HERE_MAX_BYTES = 64 * 1024
+# A commit on the loop slower than this (a disk that has stopped absorbing writes: the kernel makes
+# writers wait once too much is dirty) sends commits to the thread for HERE_PAUSE_S. It is wall
+# time, so on a saturated machine a commit preempted midway can trip it too, which costs no more
+# than the thread's hand-offs for a while (5 ms tripped in runs at load average 4 on 2 cores).
+HERE_SLOW_S = 0.05
+HERE_PAUSE_S = 10.0
+# SQLite checkpoints the WAL into the database inside whichever commit passes 1,000 WAL pages,
+# syncing both files: here automatic checkpoints are off and the thread runs one every so many
+# commits (a small commit adds one or two pages).
+CHECKPOINT_EVERY = 500
+
+
 @functools.lru_cache(maxsize=INSERT_ROWS_MAX)
 def _insert_rows(n: int) -> str:
     return "INSERT INTO log (room, seq, data) VALUES " + ", ".join(["(?, ?, ?)"] * n)
@@ -95,7 +114,16 @@ class SQLiteStore(GroupCommitStore):
         self._db: sqlite3.Connection | None = None
         self._queued = 0  # appends not settled yet
         self._closing = False
-        self._heads: dict[str, int] = {}  # only touched on the writer thread
+        # Commits on the loop (synchronous OFF / NORMAL): the appends of this pass of the loop, the
+        # calls and batches on the thread not settled yet (none may run while the loop uses the
+        # database), and until when the loop leaves commits to the thread after a slow one.
+        self._here_ok = synchronous.upper() in ("OFF", "NORMAL")
+        self._here: list[tuple[str, bytes, asyncio.Future[int]]] | None = None
+        self._on_thread = 0
+        self._here_paused_until = 0.0
+        self._commits = 0  # since the last checkpoint
+        # Only touched by whoever uses the database: the thread, or the loop while nothing is on the thread.
+        self._heads: dict[str, int] = {}
         self._lock_fd: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -160,6 +188,8 @@ class SQLiteStore(GroupCommitStore):
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={self.synchronous}")
         db.execute("PRAGMA busy_timeout=5000")
+        if self._here_ok:
+            db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run on the thread (CHECKPOINT_EVERY)
         db.executescript(SCHEMA)
         columns = {row[1] for row in db.execute("PRAGMA table_info(rooms)")}
         if "read_key" not in columns:  # a database from before reader keys: its rooms keep none
@@ -169,6 +199,7 @@ class SQLiteStore(GroupCommitStore):
     async def close(self) -> None:
         if not self._closing:
             self._closing = True
+            self._here_to_thread()
             await self._run(lambda: None)  # runs after every append queued so far has committed
         if self._db is not None:
             await self._run(self._db.close)
@@ -177,7 +208,17 @@ class SQLiteStore(GroupCommitStore):
         self._unlock()
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
-        return await self._thread.run(fn, *args)
+        fut = self._thread.run(fn, *args)
+        self._on_thread += 1
+        fut.add_done_callback(self._thread_call_done)
+        # Shielded: a caller that stops waiting (ping's timeout) must not count the call as done
+        # while the thread may still be running it.
+        return await asyncio.shield(fut)
+
+    def _thread_call_done(self, fut: asyncio.Future[Any]) -> None:
+        self._on_thread -= 1
+        if not fut.cancelled():
+            fut.exception()  # retrieved: a caller that stopped waiting would leave it unreported
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -216,17 +257,78 @@ class SQLiteStore(GroupCommitStore):
     # -- log -------------------------------------------------------------------------------------
 
     def append(self, room: str, data: bytes) -> asyncio.Future[int]:
+        """Queue ``data``; its future resolves once it is committed.
+
+        With synchronous OFF or NORMAL a commit is a write into the WAL (no fsync), a few
+        microseconds of SQLite's work; handing it to the store's thread and back cost more than that
+        (its wake-up, the GIL passed back and forth with the loop, the loop's wake-up): in workload b
+        commits made here cost the hub 175-203 us per update against 217-230 (bench/PROFILE.md). So the
+        appends of one pass of the loop are committed together by a callback queued behind them,
+        on the loop, unless something runs on the thread (the database is used by one side at a
+        time: a pending batch then joins the thread's queue, in order), the entry is large, or a
+        recent commit here was slow.
+        """
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[int] = loop.create_future()
-        if self._closing or not self._thread.put_batched((room, data, fut)):
+        if self._closing:
             fut.set_exception(StoreUnavailable("store is closing"))
             return fut
         self._queued += 1
+        if self._here_ok and len(data) <= HERE_MAX_BYTES and self._on_thread == 0 and self._db is not None:
+            if self._here is None:
+                if loop.time() < self._here_paused_until:
+                    self._to_thread((room, data, fut))
+                    return fut
+                self._here = []
+                loop.call_soon(self._commit_here)
+            self._here.append((room, data, fut))
+            return fut
+        self._here_to_thread()
+        self._to_thread((room, data, fut))
         return fut
 
     @property
     def pending(self) -> int:
         return self._queued
+
+    def _to_thread(self, item: tuple[str, bytes, asyncio.Future[int]]) -> None:
+        if self._thread.put_batched(item):
+            self._on_thread += 1
+        else:
+            self._queued -= 1
+            item[2].set_exception(StoreUnavailable("store is closing"))
+
+    def _here_to_thread(self) -> None:
+        """Hand the appends waiting for this pass's commit to the thread (queued before anything else)."""
+        batch, self._here = self._here, None
+        for item in batch or ():
+            self._to_thread(item)
+
+    def _commit_here(self) -> None:
+        if self._here is None:  # handed to the thread meanwhile
+            return
+        if self._on_thread:  # a call was queued on the thread since: the batch follows it there
+            self._here_to_thread()
+            return
+        batch, self._here = self._here, None
+        started = time.perf_counter()
+        seqs: list[int] | None = None
+        error: Exception | None = None
+        try:
+            seqs = self._write_batch([(room, data) for room, data, _ in batch])
+        except Exception as exc:
+            log.error("store commit of %d entries failed: %s", len(batch), exc)
+            self._heads.clear()
+            error = exc
+        elapsed = time.perf_counter() - started
+        if elapsed > HERE_SLOW_S:
+            log.warning("a store commit took %.1f ms on the event loop: commits go to the store's thread for %.0f s",
+                        1000 * elapsed, HERE_PAUSE_S)
+            self._here_paused_until = asyncio.get_running_loop().time() + HERE_PAUSE_S
+        self._settle(batch, seqs, error, started, on_thread=False)
+
+    def _checkpoint(self) -> None:
+        self.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
     def _commit_batch(self, batch: list[tuple[str, bytes, asyncio.Future[int]]]) -> None:
         """On the writer thread: commit ``batch`` in one transaction, then settle its futures on the loop."""
@@ -246,9 +348,18 @@ class SQLiteStore(GroupCommitStore):
 
     def _settle(
         self, batch: list[tuple[str, bytes, asyncio.Future[int]]], seqs: list[int] | None,
-        error: Exception | None, started: float,
+        error: Exception | None, started: float, on_thread: bool = True,
     ) -> None:
         self._queued -= len(batch)
+        if on_thread:
+            self._on_thread -= len(batch)
+        if self._here_ok and seqs is not None:
+            self._commits += 1
+            if self._commits >= CHECKPOINT_EVERY and not self._closing:
+                self._commits = 0
+                checkpoint = self._thread.run(self._checkpoint)
+                self._on_thread += 1
+                checkpoint.add_done_callback(self._checkpoint_done)
         if seqs is None:
             for _, _, fut in batch:
                 if not fut.done():
@@ -258,6 +369,12 @@ class SQLiteStore(GroupCommitStore):
         for (_, _, fut), seq in zip(batch, seqs):
             if not fut.done():
                 fut.set_result(seq)
+
+    def _checkpoint_done(self, fut: asyncio.Future[None]) -> None:
+        self._on_thread -= 1
+        exc = fut.exception()
+        if exc is not None:
+            log.warning("WAL checkpoint failed: %s", exc)
 
     def _head(self, room: str) -> int:
         head = self._heads.get(room)
