@@ -54,7 +54,7 @@ _HUB_AT_BUNDLE = 1 + 4 + 1  # where a bundle's first message has its hub id: aft
 class PublishingAppends(Protocol):
     """A store whose appends can publish themselves (collab.store.redis.RedisStore)."""
 
-    def publish_appends(self, hub_id: bytes, subscribed: Callable[[str], bool]) -> None: ...
+    def publish_appends(self, hub_id: bytes, subscribed: Callable[[str], bool], heard: Callable[[str], int]) -> None: ...
 
 
 @dataclass
@@ -204,10 +204,17 @@ class RedisBroker:
         self.heartbeats.own_id = own_id
         self.heartbeats.on_lost = on_lost
         if self._appends is not None:
-            self._appends.publish_appends(own_id, self.subscribed_here)
+            self._appends.publish_appends(own_id, self.subscribed_here, self.heard_upto)
             self._store_publishes = True
 
     # -- subscriptions ---------------------------------------------------------------------------
+
+    def heard_upto(self, room: str) -> int:
+        """The seq up to which every entry of ``room`` reached its handler here (0 if not subscribed):
+        this hub's own after they were applied, the others' as they came or were read back, and
+        everything up to the head read on subscribing through the room's load that follows."""
+        sub = self._rooms.get(room)
+        return sub.mark.upto if sub is not None else 0
 
     def subscribed_here(self, room: str) -> bool:
         """Whether Redis has confirmed this hub's subscription to the room's channel, on a link

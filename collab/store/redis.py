@@ -148,6 +148,10 @@ def _nowhere(room: str) -> bool:
     return False
 
 
+def _nothing(room: str) -> int:
+    return 0
+
+
 def _chunks(items: list[tuple[bytes, Any]]) -> list[list[tuple[bytes, Any]]]:
     """Consecutive runs of at most MAX_BATCH_ENTRIES entries and about MAX_BATCH_BYTES."""
     chunks: list[list[tuple[bytes, Any]]] = [[]]
@@ -190,15 +194,21 @@ class RedisStore(GroupCommitStore):
         self._backoff = 0.0
         self._relay: tuple[bytes, str] = (b"", "")  # hub id and publish command: see publish_appends
         self._subscribed: Callable[[str], bool] = _nowhere
+        self._heard: Callable[[str], int] = _nothing
 
-    def publish_appends(self, hub_id: bytes, subscribed: Callable[[str], bool] = _nowhere) -> None:
+    def publish_appends(self, hub_id: bytes, subscribed: Callable[[str], bool] = _nowhere,
+                        heard: Callable[[str], int] | None = None) -> None:
         """From now on every append also reaches the other hubs, as a relay UPDATE from ``hub_id``
         published by the append's own script (the broker then leaves those to the store).
 
         ``subscribed(room)`` says whether this hub's own subscription to the room's channel is
-        confirmed: the script then publishes only if some other hub subscribes too."""
+        confirmed: the script then publishes only if some other hub subscribes too. ``heard(room)``
+        is the seq up to which this hub has applied every entry of the room (the broker's
+        watermark): compact() then needs no read-back where it covers the snapshot."""
         self._relay = (hub_id, "SPUBLISH" if isinstance(self.redis, RedisCluster) else "PUBLISH")
         self._subscribed = subscribed
+        if heard is not None:
+            self._heard = heard
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -354,6 +364,11 @@ class RedisStore(GroupCommitStore):
             if int(status) < 0:
                 raise SnapshotConflict(f"snapshot covers {upto}, head is {int(head)}")
             return
+        # Read before the first await, so at the moment the caller took ``snapshot`` of its document:
+        # if this hub had applied every entry 1..upto by then, the snapshot covers them all and
+        # nothing needs reading back and merging (the read-back of the stored snapshot and entries
+        # and their merge grow with the document: in workload c they were most of a compaction).
+        complete = self._heard(room) >= upto
         # One compactor per room at a time; the lease expires, so a hub that dies holding it blocks
         # nobody for longer than lease_ms.
         token = os.urandom(12).hex()
@@ -362,13 +377,20 @@ class RedisStore(GroupCommitStore):
             log.debug("room %s: another hub is compacting it", room)
             return
         try:
-            base: RoomLog = await self._call(read_log(self.redis, room, 0, upto))
-            if base.snapshot_seq >= upto:
-                return
-            merged = await asyncio.to_thread(merge_snapshot, self.merge, base, snapshot)
+            if complete:
+                current = int(await self._call(self.redis.hget(room_key(room, "snap"), "seq")) or 0)
+                if current >= upto:
+                    return
+                merged = snapshot
+            else:
+                base: RoomLog = await self._call(read_log(self.redis, room, 0, upto))
+                current = base.snapshot_seq
+                if current >= upto:
+                    return
+                merged = await asyncio.to_thread(merge_snapshot, self.merge, base, snapshot)
             written = await self._call(
                 self.redis.eval(
-                    WRITE_SNAPSHOT, 2, room_key(room, "snap"), room_key(room, "log"), base.snapshot_seq, upto, merged
+                    WRITE_SNAPSHOT, 2, room_key(room, "snap"), room_key(room, "log"), current, upto, merged
                 )
             )
             if not written:
