@@ -58,7 +58,7 @@ def by_role(cpu: dict[str, float], port_a: int, port_b: int) -> dict[str, float]
     return roles
 
 
-async def run(rate: int, seconds: float, py_spy: str | None = None, top: int = 30) -> dict[str, float]:
+async def run(rate: int, seconds: float, py_spy: str | None = None, top: int = 30, spy_on: str = "b") -> dict[str, float]:
     n = int(rate * seconds)
     updates = typing_updates(n)
     with tempfile.TemporaryDirectory(prefix="collab-relay-") as tmp:
@@ -83,12 +83,13 @@ async def run(rate: int, seconds: float, py_spy: str | None = None, top: int = 3
                 tasks = [asyncio.create_task(read()), asyncio.create_task(drain(writer))]
                 await asyncio.sleep(1.0)  # both joined, the room loaded on both hubs
                 spy = None
-                if py_spy:  # hub B, the reader's: what a relayed update costs the hub receiving it
-                    hub_b = next(int(k.rpartition("pid ")[2].rstrip(")")) for k in tree_cpu(proc.pid)
-                                 if k.startswith(f"hub :{port_b} "))
+                if py_spy:  # hub B (the reader's: what a relayed update costs the hub receiving it) or A
+                    spied = port_b if spy_on == "b" else port_a
+                    hub_pid = next(int(k.rpartition("pid ")[2].rstrip(")")) for k in tree_cpu(proc.pid)
+                                   if k.startswith(f"hub :{spied} "))
                     spy = subprocess.Popen(
                         [py_spy, "record", "--nonblocking", "--rate", "250", "--format", "raw",
-                         "--output", f"{tmp}/profile.txt", "--pid", str(hub_b)],
+                         "--output", f"{tmp}/profile.txt", "--pid", str(hub_pid)],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                     )
                     await asyncio.sleep(1.0)
@@ -120,11 +121,12 @@ def main() -> int:
     ap.add_argument("--rate", type=int, default=500, help="updates per second into hub A")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--repeat", type=int, default=1)
-    ap.add_argument("--py-spy", default="", help="path of a py-spy binary: profile hub B (the reader's) meanwhile")
+    ap.add_argument("--py-spy", default="", help="path of a py-spy binary: profile one hub meanwhile")
+    ap.add_argument("--spy-on", choices=("a", "b"), default="b", help="with --py-spy: hub A (writer's) or B (reader's)")
     ap.add_argument("--top", type=int, default=30, help="functions to list from the profile")
     args = ap.parse_args()
     for _ in range(args.repeat):
-        r = asyncio.run(run(args.rate, args.seconds, args.py_spy or None, args.top))
+        r = asyncio.run(run(args.rate, args.seconds, args.py_spy or None, args.top, args.spy_on))
         print(f"rate={args.rate}/s " + " ".join(f"{k}={v:.0f}us/update" for k, v in r.items()), flush=True)
     return 0
 
