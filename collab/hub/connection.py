@@ -25,6 +25,7 @@ from collab.hub.direct_write import binary_frame, direct_protocol, write_direct
 from collab.hub.fanout import MERGE_MAX
 from collab.hub.log_limit import LogLimit
 from collab.hub.metrics import HubMetrics
+from collab.hub.read_ahead import ReadAheadWebsocket
 from collab.protocol import close_codes, yjs
 
 if TYPE_CHECKING:
@@ -68,6 +69,12 @@ class Connection:
         # The server's protocol, where frames may be written to its transport directly (set once
         # the websocket is accepted); None: every frame goes through the ASGI send.
         self._direct: WebSocketsSansIOProtocol | None = None
+
+    def frame_sink_protocol(self) -> ReadAheadWebsocket | None:
+        """The server's protocol, where it can hand this connection's frames to a sink directly
+        (collab.hub.receive); None: frames come through the ASGI ``receive``."""
+        direct = self._direct
+        return direct if isinstance(direct, ReadAheadWebsocket) else None
 
     def __repr__(self) -> str:
         client = self.websocket.client

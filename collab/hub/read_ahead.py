@@ -10,11 +10,14 @@ bench/PROFILE.md). Here reading goes on while fewer than ``READ_AHEAD_MESSAGES``
 the one just read is small, so what a connection can have queued beyond uvicorn's own bound stays
 under ``READ_AHEAD_MESSAGES`` × ``READ_AHEAD_BYTES``; a larger message, or a fuller queue, pauses
 the socket exactly as uvicorn does.
+
+A binary message that arrives while the app's receive loop waits on an empty queue goes to the
+loop's frame sink instead (collab.hub.receive), there and then.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
@@ -24,15 +27,27 @@ READ_AHEAD_MESSAGES: Final = 8
 READ_AHEAD_BYTES: Final = 16 * 1024
 
 
+class FrameSink(Protocol):
+    def frame(self, data: bytes) -> None: ...
+
+
 class ReadAheadWebsocket(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Set by the app's receive loop while it waits on an empty queue (collab.hub.receive): a
+        # binary message then goes straight to it, without a queued ASGI message and a task wake-up.
+        self.frame_sink: FrameSink | None = None
         # Only put_nowait / get / empty / qsize and set / clear / is_set / wait are used on them.
         self.queue = LeanQueue()  # type: ignore[assignment]
         self.writable = LeanEvent()  # type: ignore[assignment]
         self.writable.set()
 
     def send_receive_event_to_app(self) -> None:
+        sink = self.frame_sink
+        if sink is not None and self.curr_msg_data_type == "bytes" and not self.close_sent and self.queue.empty():
+            frames, self.frames = self.frames, []
+            sink.frame(frames[0] if len(frames) == 1 else b"".join(frames))
+            return
         if (self.read_paused or self.queue.qsize() >= READ_AHEAD_MESSAGES
                 or sum(len(f) for f in self.frames) > READ_AHEAD_BYTES):
             super().send_receive_event_to_app()
