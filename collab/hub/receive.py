@@ -43,8 +43,9 @@ def receive_frames(
     Where the server's protocol takes a frame sink (collab.hub.read_ahead), a frame that arrives
     while this loop waits on an empty queue is handled right in the protocol's ``data_received``:
     no ASGI message, no queue, no wake-up of the connection's task (in workload b the hub's CPU per
-    update went from 190-211 to 162-192 us). Only what needs awaiting (a close, a handler's awaitable) comes to the
-    task, as work queued in the frame's place, and frames after it queue behind it as usual.
+    update went from 190-211 to 162-192 us). Only what needs awaiting (a close, a handler's
+    awaitable) comes to the task, as work queued in the frame's place, and frames after it queue
+    behind it as usual.
     """
     return _Receiver(conn, room, handle, state, text_reason, exempt).run()
 
