@@ -87,11 +87,14 @@ async def test_store_outage_keeps_edits_queued_until_redis_is_back(
         await writer.flush()
         server.kill()
         text += "while redis is down"
-        await eventually(lambda: writer.pending == 1, timeout=10)
+        assert writer.pending == 1
+        # The path this test is about: the hub refuses the edit while Redis is down (NACK 1) and the
+        # writer keeps it. Redis starts again only after that, so the edit cannot slip in after it.
+        await eventually(lambda: "NACK 1 (store unavailable: retry later)" in hub_a.log(), timeout=10)
+        assert writer.pending == 1
         server.start()
         await writer.flush(timeout=30)
     assert writer.rejected == [] and writer.refused == []
-    assert "NACK 1 (store unavailable: retry later)" in hub_a.log()  # the path this test is about
     async with EncryptedProvider(keys.read_only(), url) as late:
         assert str(late.doc.get("code", type=pycrdt.Text)) == "saved while redis is down"
         assert late.rejected == []
