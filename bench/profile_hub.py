@@ -160,7 +160,8 @@ def summarize(collapsed: str, top: int) -> list[str]:
             continue
         n = int(count)
         everything += n
-        if "BaseEventLoop.run_forever" not in stack:
+        # py-spy 0.3 names the frame "BaseEventLoop.run_forever (...)", 0.4 "run_forever (asyncio/base_events.py:...)".
+        if "BaseEventLoop.run_forever" not in stack and "run_forever (asyncio/base_events.py" not in stack:
             continue
         total += n
         frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")]
