@@ -48,7 +48,9 @@ class Room:
             max_clients=settings.max_presence_clients, rate=settings.presence_updates_per_second,
         )
         self.head = 0  # highest sequence number applied to self.doc
-        self.uncompacted = 0  # log entries past the snapshot
+        # Log entries past the snapshot that this hub appended (and, after a load, every entry it
+        # read past the snapshot): see _count_own.
+        self.uncompacted = 0
         self.inflight = 0
         # What the document holds but has not integrated (updates whose dependencies are missing):
         # kept, since doc.get_update() leaves them out of snapshots and answers (issue 13).
@@ -181,6 +183,7 @@ class Room:
         self._apply(update, seq)
         self.hub.broker.publish(self.name, relay.encode_relay(relay.UPDATE, self.hub.id, seq, update))
         self._fanout.add(update, origin)
+        self._count_own()
 
     def _apply(self, update: bytes, seq: int) -> None:
         self.doc.apply_update(update)
@@ -189,9 +192,6 @@ class Room:
         self._note_pending(update)
         if seq > self.head:
             self.head = seq
-        self.uncompacted += 1
-        if self.uncompacted >= self.hub.settings.compact_after:
-            self.schedule_compaction()
 
     def _state_vector(self) -> bytes:
         if self._state is None:
@@ -324,6 +324,17 @@ class Room:
 
     # -- compaction ------------------------------------------------------------------------------
 
+    def _count_own(self) -> None:
+        """Count an entry this hub appended towards compaction; relayed entries count on the hub
+        that wrote them. A room shared by hubs is then compacted once per ``compact_after``
+        entries in all, by the hub whose entry crosses it, instead of by every hub holding it
+        (each encoding the whole document on its loop at the same entries, the lease only keeping
+        their writes apart). A hub that only relays never compacts the room (a writer's hub does);
+        with writers on K hubs the log grows to about K x compact_after entries between snapshots."""
+        self.uncompacted += 1
+        if self.uncompacted >= self.hub.settings.compact_after:
+            self.schedule_compaction()
+
     def schedule_compaction(self) -> None:
         if not self._compacting:
             self._compacting = True
@@ -336,6 +347,10 @@ class Room:
             # snapshot for 1..head.
             upto, before = self.head, self.uncompacted
             state = self._full_state()
+            # No await between taking the state and calling compact: the Redis store reads its
+            # watermark (which entries this hub has applied) before its own first await, so the
+            # watermark describes exactly this state; an await here would let entries arrive in
+            # between and the store could take the snapshot for one that covers more than it does.
             await self.hub.store.compact(self.name, state, upto)
             self.uncompacted = max(0, self.uncompacted - before)
             self.hub.metrics.compactions.inc()

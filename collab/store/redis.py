@@ -382,12 +382,14 @@ class RedisStore(GroupCommitStore):
                 if current >= upto:
                     return
                 merged = snapshot
+                log.debug("room %s: compacting through %d from this hub's own document", room, upto)
             else:
                 base: RoomLog = await self._call(read_log(self.redis, room, 0, upto))
                 current = base.snapshot_seq
                 if current >= upto:
                     return
                 merged = await asyncio.to_thread(merge_snapshot, self.merge, base, snapshot)
+                log.debug("room %s: compacting through %d merged with the log read back", room, upto)
             written = await self._call(
                 self.redis.eval(
                     WRITE_SNAPSHOT, 2, room_key(room, "snap"), room_key(room, "log"), current, upto, merged
