@@ -29,6 +29,8 @@ import argparse
 import asyncio
 import contextlib
 import json
+import multiprocessing
+import multiprocessing.connection
 import os
 import random
 import re
@@ -36,7 +38,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,40 @@ STAGES_LINE = re.compile(r"inline (\S{8}) stages: seen ([\d.]+) ready ([\d.]+) t
 # The agent logs its stages on its own clock, time.monotonic(): CLOCK_MONOTONIC, the same in every
 # process on Linux, so they line up with the typists' own time.monotonic() stamps here.
 TOKENS = ["total", " =", " sum", "(x", " for", " x", " in", " items", ")"]
+
+
+def _serve_stub(ttft_s: float, conn: multiprocessing.connection.Connection) -> None:
+    """The model, in a process of its own: the stub's server thread must not share a GIL with the
+    typists (in-process, its ten streams' threads put 50-200 ms into the Python typists' p99)."""
+    stub = OpenAIStubServer(default=Reply(tokens=TOKENS, delay=ttft_s)).start()
+    conn.send(stub.base_url)
+    try:
+        while (ask := conn.recv()) != "stop":
+            assert ask == "requests"
+            conn.send([r.disconnected for r in stub.requests])
+    finally:
+        stub.stop()
+
+
+class StubProcess:
+    """The stub model server in a child process; ``requests()``: each call so far, closed early or not."""
+
+    def __init__(self, ttft_s: float) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve_stub, args=(ttft_s, child), daemon=True)
+        self._proc.start()
+        self.base_url: str = self._conn.recv()
+
+    def requests(self) -> list[bool]:
+        self._conn.send("requests")
+        answer: list[bool] = self._conn.recv()
+        return answer
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self._conn.send("stop")
+        self._proc.join(10)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -224,7 +259,7 @@ async def editor_typist(i: int, link: str, pauses: int, debounce_ms: float, out:
         b.reader.cancel()
 
 
-async def sdk_baseline(stub: OpenAIStubServer, calls: int) -> dict[str, float] | None:
+async def sdk_baseline(stub: StubProcess, calls: int) -> dict[str, float] | None:
     """The openai SDK straight at the stub, no collab: its time to first token on this machine now.
     What the agent-measured TTFT adds to the stub's nominal one is this client's and server's cost."""
     from openai import AsyncOpenAI
@@ -247,7 +282,7 @@ async def sdk_baseline(stub: OpenAIStubServer, calls: int) -> dict[str, float] |
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    stub = OpenAIStubServer(default=Reply(tokens=TOKENS, delay=args.ttft_ms / 1000)).start()
+    stub = StubProcess(args.ttft_ms / 1000)
     data = Path(tempfile.mkdtemp(prefix="bench-inline-"))
     hub = HubProcess(data).start()
     env = {**os.environ, "OPENAI_BASE_URL": stub.base_url, "OPENAI_API_KEY": "sk-bench"}
@@ -256,16 +291,18 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     spans: dict[str, dict[str, tuple[float, float]]] = {"python": {}, "editor": {}}
     edit_rpc: list[float] = []
     agent_lines: list[str] = []
+    agent_log = data / "agent.log"
     outcomes = {"accepted": 0, "typed_over": 0}
     baseline = await sdk_baseline(stub, args.baseline) if args.baseline else None
-    baseline_calls = len(stub.requests)
+    baseline_calls = len(stub.requests())
     try:
         link = write_link(hub.url, create_encrypted_room(hub.url))
         # At debug level the agent logs each inline call's time to first token as it saw it (SDK and
         # HTTP included): what the model cost, to subtract. Never the text.
-        agent = subprocess.Popen([sys.executable, "-m", "collab.cli", "agent", link, "--model", "openai:stub-model",
-                                  "--log-level", "debug"], env=env, text=True, stderr=subprocess.PIPE)
-        threading.Thread(target=lambda: agent_lines.extend(agent.stderr or ()), daemon=True).start()
+        # Its log goes to a file, read once it is done: a thread reading it here would share the GIL.
+        with agent_log.open("w") as log_file:
+            agent = subprocess.Popen([sys.executable, "-m", "collab.cli", "agent", link, "--model", "openai:stub-model",
+                                      "--log-level", "debug"], env=env, text=True, stderr=log_file)
         async with contextlib.AsyncExitStack() as stack:
             sessions = [await stack.enter_async_context(Session.connect(link, name=f"t{i}")) for i in range(args.typists)]
             admin = await stack.enter_async_context(Session.connect(link, name="files"))
@@ -295,9 +332,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             agent.terminate()
             agent.wait(20)
         hub.stop()
+        requests = stub.requests()
         stub.stop()
-    calls = len(stub.requests) - baseline_calls
-    closed_early = sum(1 for r in stub.requests[baseline_calls:] if r.disconnected)
+    agent_lines = agent_log.read_text().splitlines() if agent_log.exists() else []
+    calls = len(requests) - baseline_calls
+    closed_early = sum(1 for disconnected in requests[baseline_calls:] if disconnected)
     report: dict[str, Any] = {"typists": args.typists, "editors": args.editors, "browser": args.browser,
                               "pauses_each": args.pauses,
                               "stub_ttft_ms": args.ttft_ms, "model_calls": calls, **outcomes,
