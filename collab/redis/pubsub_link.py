@@ -19,10 +19,10 @@ import logging
 import time
 from typing import Callable, Final
 
-from redis.asyncio.connection import parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
+from collab.redis.address import Address
 from collab.redis.connection import CONNECT_TIMEOUT, OP_TIMEOUT
 from collab.redis.script_link import _INCOMPLETE, pack, parse
 
@@ -71,12 +71,7 @@ class PubSubLink:
     def __init__(self, url: str, *, sharded: bool, deliver: Callable[[bytes, bytes], None],
                  lost: Callable[["PubSubLink"], None], health_s: float = HEALTH_S,
                  answer_s: float = OP_TIMEOUT) -> None:
-        params = parse_url(url)
-        self._path: str | None = params.get("path")
-        self._host: str = params.get("host", "localhost")
-        self._port: int = int(params.get("port", 6379))
-        self._username: str | None = params.get("username")
-        self._password: str | None = params.get("password")
+        self._address = Address.from_url(url)
         self.sharded = sharded
         self.channels: set[str] = set()
         self._deliver = deliver
@@ -160,15 +155,11 @@ class PubSubLink:
         self._proto.transport.write(command)
 
     async def _connect(self) -> None:
-        loop = asyncio.get_running_loop()
         async with asyncio.timeout(CONNECT_TIMEOUT):
-            if self._path is not None:
-                _, proto = await loop.create_unix_connection(lambda: _Protocol(self), self._path)
-            else:
-                _, proto = await loop.create_connection(lambda: _Protocol(self), self._host, self._port)
-        if self._password is not None:
+            proto = await self._address.open(lambda: _Protocol(self))
+        auth = self._address.auth()
+        if auth is not None:
             assert proto.transport is not None
-            auth = ("AUTH", self._username, self._password) if self._username else ("AUTH", self._password)
             proto.transport.write(pack(auth))  # a refusal comes back as an error reply: fail()
         self._proto = proto
         self.heard_at = time.monotonic()

@@ -23,11 +23,11 @@ from collections import deque
 from typing import Any, Final, Sequence
 
 from redis._parsers.base import BaseParser
-from redis.asyncio.connection import parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from collab.redis.address import Address
 from collab.redis.connection import CONNECT_TIMEOUT
 
 Arg = bytes | str | int
@@ -132,13 +132,7 @@ class ScriptLink:
     """A connection for calling ``script`` (EVALSHA, loaded on every connect) and little else."""
 
     def __init__(self, url: str, script: str, *, connect_timeout: float = CONNECT_TIMEOUT) -> None:
-        params = parse_url(url)
-        self._path: str | None = params.get("path")
-        self._host: str = params.get("host", "localhost")
-        self._port: int = int(params.get("port", 6379))
-        self._username: str | None = params.get("username")
-        self._password: str | None = params.get("password")
-        self._db = int(params.get("db", 0) or 0)
+        self._address = Address.from_url(url)
         self._script = script
         self.sha = hashlib.sha1(script.encode()).hexdigest()
         self._connect_timeout = connect_timeout
@@ -186,19 +180,15 @@ class ScriptLink:
 
     async def _connect(self) -> _Protocol:
         self.drop()
-        loop = asyncio.get_running_loop()
         async with asyncio.timeout(self._connect_timeout):
-            if self._path is not None:
-                _, conn = await loop.create_unix_connection(_Protocol, self._path)
-            else:
-                _, conn = await loop.create_connection(_Protocol, self._host, self._port)
+            conn = await self._address.open(_Protocol)
             self._conn = conn
             setup: list[bytes] = []
-            if self._password is not None:
-                auth = ("AUTH", self._username, self._password) if self._username else ("AUTH", self._password)
+            auth = self._address.auth()
+            if auth is not None:
                 setup.append(pack(auth))
-            if self._db:
-                setup.append(pack(("SELECT", self._db)))
+            if self._address.db:
+                setup.append(pack(("SELECT", self._address.db)))
             setup.append(pack(("SCRIPT", "LOAD", self._script)))
             for reply in await self._send(conn, setup):
                 if isinstance(reply, ResponseError):

@@ -312,14 +312,7 @@ class SQLiteStore(GroupCommitStore):
             return
         batch, self._here = self._here, None
         started = time.perf_counter()
-        seqs: list[int] | None = None
-        error: Exception | None = None
-        try:
-            seqs = self._write_batch([(room, data) for room, data, _ in batch])
-        except Exception as exc:
-            log.error("store commit of %d entries failed: %s", len(batch), exc)
-            self._heads.clear()
-            error = exc
+        seqs, error = self._commit(batch)
         elapsed = time.perf_counter() - started
         if elapsed > HERE_SLOW_S:
             log.warning("a store commit took %.1f ms on the event loop: commits go to the store's thread for %.0f s",
@@ -327,20 +320,22 @@ class SQLiteStore(GroupCommitStore):
             self._here_paused_until = asyncio.get_running_loop().time() + HERE_PAUSE_S
         self._settle(batch, seqs, error, started, on_thread=False)
 
+    def _commit(self, batch: list[tuple[str, bytes, asyncio.Future[int]]]) -> tuple[list[int] | None, Exception | None]:
+        """Write ``batch`` (on the loop or the thread, whichever runs this): its seqs, or the error."""
+        try:
+            return self._write_batch([(room, data) for room, data, _ in batch]), None
+        except Exception as exc:
+            log.error("store commit of %d entries failed: %s", len(batch), exc)
+            self._heads.clear()
+            return None, exc
+
     def _checkpoint(self) -> None:
         self.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
     def _commit_batch(self, batch: list[tuple[str, bytes, asyncio.Future[int]]]) -> None:
         """On the writer thread: commit ``batch`` in one transaction, then settle its futures on the loop."""
         started = time.perf_counter()
-        seqs: list[int] | None = None
-        error: Exception | None = None
-        try:
-            seqs = self._write_batch([(room, data) for room, data, _ in batch])
-        except Exception as exc:
-            log.error("store commit of %d entries failed: %s", len(batch), exc)
-            self._heads.clear()
-            error = exc
+        seqs, error = self._commit(batch)
         try:
             batch[0][2].get_loop().call_soon_threadsafe(self._settle, batch, seqs, error, started)
         except RuntimeError:  # the loop is closed: nothing awaits these futures any more
