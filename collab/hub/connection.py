@@ -62,6 +62,10 @@ class Connection:
         self._log_limit: LogLimit | None = None  # made by the first line logged about this connection
         self.awareness_clients: set[int] = set()
         self.closed = False
+        # Updates from this peer on their way to the store (collab.hub.room), and what waits for
+        # them to settle: a sync step 1 it sent after them is answered once they are applied.
+        self.writes_in_flight = 0
+        self._settled: asyncio.Future[None] | None = None
         self._queue: deque[tuple[int, bytes, bytes]] | None = None
         self._queued_bytes = 0
         self._started = False
@@ -86,6 +90,22 @@ class Connection:
         if self._log_limit is None:
             self._log_limit = LogLimit()
         self._log_limit.log(logger, level, kind, msg, *args)
+
+    def write_settled(self) -> None:
+        """One of this peer's writes is durable (or failed): wake a waiter once none is left."""
+        self.writes_in_flight -= 1
+        settled = self._settled
+        if self.writes_in_flight == 0 and settled is not None:
+            self._settled = None
+            if not settled.done():
+                settled.set_result(None)
+
+    async def writes_settled(self) -> None:
+        """Return once every write this peer has in flight is durable or failed."""
+        if self.writes_in_flight:
+            if self._settled is None:
+                self._settled = asyncio.get_running_loop().create_future()
+            await self._settled
 
     def handshake_done(self) -> None:
         """The protocol's handshake is complete: from now on only silence times it out."""
