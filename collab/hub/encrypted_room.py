@@ -43,12 +43,17 @@ class Member:
     conn: Connection
     conn_id: int
     role: int
+    # The key epoch its HELLO verified under: it may write only while that is the room's epoch
+    # (collab.hub.encrypted, "What the hub checks per PUBLISH").
+    epoch: int = 0
     replaying: bool = True
     backlog: list[tuple[int, bytes]] = field(default_factory=list)  # (seq or 0, frame)
     backlog_bytes: int = 0
     awareness: bytes | None = None  # the last presence envelope it sent
     pacer: Pacer | None = None  # set by its first presence
     outbox: Outbox[int, bytes] | None = None  # set by its first direct message: envelopes by addressee conn id
+    # Author ids whose first update on this connection verified under the write key of ``epoch``.
+    authors: set[bytes] = field(default_factory=set)
 
     def deliver(self, frame: bytes, seq: int = 0) -> None:
         if not self.replaying:
