@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import deque
-from typing import Any, Final, Sequence
+from typing import Any, Callable, Final, Sequence
 
 from redis._parsers.base import BaseParser
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -86,11 +86,24 @@ def parse(buf: bytearray, pos: int) -> tuple[Any, int]:
     raise RedisConnectionError(f"unexpected reply from Redis: {bytes(buf[pos:end])[:40]!r}")
 
 
+Done = Callable[[list[Any] | BaseException], None]
+
+
+class _Batch:
+    """The replies owed to one write of ``n`` commands, and whom to hand them to (in one go)."""
+
+    __slots__ = ("n", "replies", "done", "deadline")
+
+    def __init__(self, n: int, done: Done, deadline: float) -> None:
+        self.n, self.done, self.deadline = n, done, deadline
+        self.replies: list[Any] = []
+
+
 class _Protocol(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
-        self.waiting: deque[asyncio.Future[Any]] = deque()
+        self.waiting: deque[_Batch] = deque()
         self.closed: BaseException | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -102,30 +115,32 @@ class _Protocol(asyncio.Protocol):
         pos = 0
         try:
             while self.waiting:
+                batch = self.waiting[0]
                 reply, after = parse(self.buffer, pos)
                 if reply is _INCOMPLETE:
                     break
                 pos = after
-                waiter = self.waiting.popleft()
-                if not waiter.done():
-                    waiter.set_result(reply)
+                batch.replies.append(reply)
+                if len(batch.replies) == batch.n:
+                    self.waiting.popleft()
+                    batch.done(batch.replies)
         except (ValueError, RedisConnectionError) as exc:  # garbage on the wire: nothing here can be trusted
-            self._fail(RedisConnectionError(f"bad reply from Redis: {exc}"))
-            if self.transport is not None:
-                self.transport.abort()
+            self.fail(RedisConnectionError(f"bad reply from Redis: {exc}"))
             return
         if pos:
             del self.buffer[:pos]
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._fail(RedisConnectionError(f"connection to Redis lost: {exc}" if exc else "Redis closed the connection"))
+        self.fail(RedisConnectionError(f"connection to Redis lost: {exc}" if exc else "Redis closed the connection"))
 
-    def _fail(self, error: BaseException) -> None:
-        self.closed = error
+    def fail(self, error: BaseException) -> None:
+        """Every batch still owed replies gets ``error``; the connection is given up."""
+        if self.closed is None:
+            self.closed = error
         while self.waiting:
-            waiter = self.waiting.popleft()
-            if not waiter.done():
-                waiter.set_exception(error)
+            self.waiting.popleft().done(error)
+        if self.transport is not None:
+            self.transport.abort()
 
 
 class ScriptLink:
@@ -137,16 +152,57 @@ class ScriptLink:
         self.sha = hashlib.sha1(script.encode()).hexdigest()
         self._connect_timeout = connect_timeout
         self._conn: _Protocol | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def ready(self) -> bool:
+        """Whether a connection is up, so ``submit`` can write at once."""
+        return self._conn is not None and self._conn.closed is None
+
+    def evalsha_command(self, args: Sequence[Arg]) -> bytes:
+        return pack(("EVALSHA", self.sha, *args))
 
     async def evalsha(self, calls: Sequence[Sequence[Arg]], timeout: float) -> list[Any]:
         """Run the script once per ``calls`` entry (its ``numkeys, keys..., args...``), all in one
         write; a reply per call, errors as exception objects (NoScriptError where the script cache
         was flushed under us: such a call did not run). Raises when the connection fails."""
-        return await self.call([pack(("EVALSHA", self.sha, *args)) for args in calls], timeout)
+        return await self.call([self.evalsha_command(args) for args in calls], timeout)
 
     async def eval(self, calls: Sequence[Sequence[Arg]], timeout: float) -> list[Any]:
         """As evalsha, sending the script's text (which loads it into the cache again)."""
         return await self.call([pack(("EVAL", self._script, *args)) for args in calls], timeout)
+
+    def submit(self, commands: Sequence[bytes], timeout: float, done: Done) -> None:
+        """Write packed ``commands`` at once on the connection that is ``ready``; ``done`` gets
+        their replies (errors as exception objects) from the data callback, or the exception that
+        ended the connection (RedisTimeoutError when they were not all answered within
+        ``timeout``). No task, no future, no timer per call: a commit of one entry cost the hub
+        that much more through ``call`` (bench/PROFILE.md)."""
+        conn = self._conn
+        assert conn is not None and conn.closed is None and conn.transport is not None
+        deadline = asyncio.get_running_loop().time() + timeout
+        conn.waiting.append(_Batch(len(commands), done, deadline))
+        conn.transport.write(b"".join(commands))
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_at(deadline, self._check_deadline)
+
+    def _check_deadline(self) -> None:
+        """One timer for every call: when it fires, either the oldest call is overdue (the
+        connection is given up: replies may still come, and it is out of step for good), or it is
+        armed again for the oldest call's deadline. Replies never cancel it."""
+        self._timer = None
+        conn = self._conn
+        if conn is None or not conn.waiting:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = min(batch.deadline for batch in conn.waiting)
+        if deadline == float("inf"):  # only call()'s, under a timeout of their own
+            return
+        if deadline <= loop.time():
+            self._conn = None
+            conn.fail(RedisTimeoutError("Redis did not answer in time"))
+            return
+        self._timer = loop.call_at(deadline, self._check_deadline)
 
     async def call(self, commands: Sequence[bytes], timeout: float) -> list[Any]:
         """Send packed ``commands`` in one write and wait for their replies."""
@@ -165,18 +221,23 @@ class ScriptLink:
 
     async def _send(self, conn: _Protocol, commands: Sequence[bytes]) -> list[Any]:
         assert conn.transport is not None
-        loop = asyncio.get_running_loop()
-        waiters = [loop.create_future() for _ in commands]
-        conn.waiting.extend(waiters)
+        reply: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+
+        def done(replies: list[Any] | BaseException) -> None:
+            if reply.done():
+                return
+            if isinstance(replies, BaseException):
+                reply.set_exception(replies)
+            else:
+                reply.set_result(replies)
+
+        conn.waiting.append(_Batch(len(commands), done, float("inf")))  # call()'s own timeout
         conn.transport.write(b"".join(commands))
         try:
-            return [await w for w in waiters]
-        finally:  # after a failure: leave no reply unclaimed (asyncio would log each one)
-            for w in waiters:
-                if not w.done():
-                    w.cancel()
-                elif not w.cancelled():
-                    w.exception()
+            return await reply
+        finally:  # after a failure: leave no exception unclaimed (asyncio would log it)
+            if reply.done() and not reply.cancelled():
+                reply.exception()
 
     async def _connect(self) -> _Protocol:
         self.drop()
@@ -197,8 +258,11 @@ class ScriptLink:
 
     def drop(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None and conn.transport is not None:
-            conn.transport.abort()
+        if conn is not None:
+            conn.fail(RedisConnectionError("connection to Redis dropped"))
 
     async def aclose(self) -> None:
         self.drop()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

@@ -73,7 +73,7 @@ class GroupCommitStore:
     that made ``n`` entries durable (``started`` from time.perf_counter()).
     """
 
-    _appends: GroupCommitter
+    _appends: "GroupCommitter | PassCommitter"
     commit_observer: CommitObserver | None = None
 
     def append(self, room: str, data: bytes) -> asyncio.Future[int]:
@@ -89,3 +89,91 @@ class GroupCommitStore:
     def _observe(self, started: float, entries: int) -> None:
         if self.commit_observer is not None:
             self.commit_observer(time.perf_counter() - started, entries)
+
+
+Send = Callable[[list[Pending], Callable[[], None]], None]
+
+
+class PassCommitter:
+    """A GroupCommitter without a task: the appends of one pass of the loop are handed to ``send``
+    by one callback queued behind them (as the SQLite store commits on the loop), and those that
+    come while that commit is in flight go together once it is done.
+
+    ``send(batch, finished)`` must settle every future of ``batch`` and then call ``finished()``
+    (from a reply callback, or a task of its own when it has to await). As with GroupCommitter one
+    commit is in flight at a time, so a room's entries are committed in the order they came. Its
+    task's wake-ups, Event and coroutine resumptions cost the hub a share of its ~400 µs per update
+    with room affinity over Redis, where a commit is mostly one entry (bench/PROFILE.md).
+    """
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self._queue: list[Pending] = []
+        self._scheduled = False
+        self._in_flight = False
+        self._closing = False
+        self._idle: asyncio.Future[None] | None = None  # close() waits on it
+
+    def start(self) -> None:
+        pass
+
+    def append(self, room: str, data: bytes) -> asyncio.Future[int]:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[int] = loop.create_future()
+        if self._closing:
+            fut.set_exception(StoreUnavailable("store is closing"))
+            return fut
+        self._queue.append((room, data, fut))
+        if not self._scheduled and not self._in_flight:
+            self._scheduled = True
+            loop.call_soon(self._commit)
+        return fut
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    async def close(self) -> None:
+        """Commit everything already queued, then stop."""
+        self._closing = True
+        if self._in_flight or self._queue:
+            self._idle = asyncio.get_running_loop().create_future()
+            if not self._scheduled and not self._in_flight:
+                self._scheduled = True
+                asyncio.get_running_loop().call_soon(self._commit)
+            await self._idle
+
+    def _commit(self) -> None:
+        self._scheduled = False
+        if self._in_flight:
+            return
+        batch, self._queue = self._queue, []
+        if not batch:
+            self._stopped()
+            return
+        self._in_flight = True
+        try:
+            self._send(batch, self._finished)
+        except Exception as exc:  # a commit bug must not strand writers awaiting their futures
+            fail(batch, exc)
+            self._finished()
+
+    def _finished(self) -> None:
+        self._in_flight = False
+        if self._queue:
+            if not self._scheduled:
+                # Not at once: appends read in this same pass of the loop (after the reply) join it.
+                self._scheduled = True
+                asyncio.get_running_loop().call_soon(self._commit)
+        else:
+            self._stopped()
+
+    def _stopped(self) -> None:
+        if self._idle is not None and not self._idle.done():
+            self._idle.set_result(None)
+
+
+def fail(batch: list[Pending], exc: BaseException) -> None:
+    for _, _, fut in batch:
+        if not fut.done():
+            fut.set_exception(StoreUnavailable(f"commit failed: {exc}"))

@@ -15,8 +15,7 @@ import asyncio
 import logging
 import os
 import time
-from collections import defaultdict
-from typing import Any, Callable
+from typing import Any, Callable, Coroutine
 
 from redis.asyncio import RedisCluster
 from redis.exceptions import NoScriptError
@@ -39,7 +38,7 @@ from collab.store.base import (
     pack_past,
     unpack_past,
 )
-from collab.store.group_commit import GroupCommitStore, GroupCommitter, Pending
+from collab.store.group_commit import GroupCommitStore, GroupCommitter, PassCommitter, Pending, fail
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +129,9 @@ return 0
 """
 
 
+Chunk = list[tuple[bytes, "asyncio.Future[int]"]]
+
+
 def _unscripted(results: list[Any], rooms: list[str]) -> list[int]:
     """The calls that failed with NOSCRIPT (so did not run) and may run again now: those with no
     later call of the same room that ran meanwhile (its entries would then come before theirs)."""
@@ -186,7 +188,9 @@ class RedisStore(GroupCommitStore):
         self.op_timeout = op_timeout
         self._redis: Client | None = None
         self._link: ScriptLink | None = None  # the append script's own connection (one server only)
-        self._appends = GroupCommitter(self._commit, "collab-redis-writer")
+        # A PassCommitter once open() has the link (one server), else a task awaiting each commit.
+        self._appends: GroupCommitter | PassCommitter = GroupCommitter(self._commit, "collab-redis-writer")
+        self._tasks: set[asyncio.Task[None]] = set()  # commits that await (connecting, NOSCRIPT)
         # While Redis is away, appends fail at once instead of each waiting for a connect timeout;
         # one real attempt is made per backoff period, so recovery is noticed without a restart.
         self._down: str | None = None
@@ -217,6 +221,7 @@ class RedisStore(GroupCommitStore):
         plain_url = split_url(self.url)[0]
         if not isinstance(self._redis, RedisCluster) and script_link.supported(plain_url):
             self._link = ScriptLink(plain_url, APPEND)
+            self._appends = PassCommitter(self._send)
         self._appends.start()
 
     async def close(self) -> None:
@@ -279,18 +284,26 @@ class RedisStore(GroupCommitStore):
 
     # -- log -------------------------------------------------------------------------------------
 
-    async def _commit(self, batch: list[Pending]) -> None:
-        started = time.perf_counter()
-        if self._down is not None and time.monotonic() < self._retry_at:
-            error = StoreUnavailable(f"redis unavailable: {self._down}")
-            for _, _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(error)
-            return
-        by_room: dict[str, list[tuple[bytes, asyncio.Future[int]]]] = defaultdict(list)
+    def _refused(self, batch: list[Pending]) -> bool:
+        """While Redis is known to be away (until the next attempt is due), fail ``batch`` at once."""
+        if self._down is None or time.monotonic() >= self._retry_at:
+            return False
+        error = StoreUnavailable(f"redis unavailable: {self._down}")
+        for _, _, fut in batch:
+            if not fut.done():
+                fut.set_exception(error)
+        return True
+
+    def _calls(self, batch: list[Pending]) -> tuple[list[Chunk], list[str], list[tuple[bytes | str | int, ...]]]:
+        """The script calls for ``batch``: one per room (or per chunk of a room), in order."""
+        by_room: dict[str, Chunk] = {}
         for room, data, fut in batch:
-            by_room[room].append((data, fut))
-        calls: list[list[tuple[bytes, asyncio.Future[int]]]] = []
+            items = by_room.get(room)
+            if items is None:
+                by_room[room] = [(data, fut)]
+            else:
+                items.append((data, fut))
+        calls: list[Chunk] = []
         rooms: list[str] = []
         args: list[tuple[bytes | str | int, ...]] = []
         hub_id, publish = self._relay
@@ -301,15 +314,20 @@ class RedisStore(GroupCommitStore):
                 args.append((3, *keys, hub_id, publish, own, *(d for d, _ in chunk)))
                 calls.append(chunk)
                 rooms.append(room)
+        return calls, rooms, args
+
+    async def _commit(self, batch: list[Pending]) -> None:
+        """A commit that awaits its round trip: on a cluster or TLS, or while the link connects."""
+        started = time.perf_counter()
+        if self._refused(batch):
+            return
+        calls, rooms, args = self._calls(batch)
         results: list[Any]
         try:
             if self._link is not None:
                 # One write, one reply per call, no redis-py machinery: collab.redis.script_link.
                 results = await self._link.evalsha(args, self.op_timeout)
-                again = _unscripted(results, rooms)
-                if again:  # Redis restarted or its script cache was flushed: those calls did not run
-                    for i, result in zip(again, await self._link.eval([args[i] for i in again], self.op_timeout)):
-                        results[i] = result
+                await self._run_unscripted(results, rooms, args)
             else:
                 pipe = self.redis.pipeline(transaction=False)
                 for call in args:
@@ -317,6 +335,70 @@ class RedisStore(GroupCommitStore):
                 results = await asyncio.wait_for(pipe.execute(raise_on_error=False), self.op_timeout)
         except FAILED as exc:
             results = [exc] * len(calls)
+        self._settle(batch, calls, results, started)
+
+    async def _run_unscripted(self, results: list[Any], rooms: list[str], args: list[tuple[bytes | str | int, ...]]) -> None:
+        assert self._link is not None
+        again = _unscripted(results, rooms)
+        if again:  # Redis restarted or its script cache was flushed: those calls did not run
+            for i, result in zip(again, await self._link.eval([args[i] for i in again], self.op_timeout)):
+                results[i] = result
+
+    def _send(self, batch: list[Pending], finished: Callable[[], None]) -> None:
+        """The PassCommitter's commit over the link: written now, settled from its reply callback."""
+        started = time.perf_counter()
+        if self._refused(batch):
+            finished()
+            return
+        link = self._link
+        assert link is not None
+        if not link.ready:  # connecting is a round trip or three: that commit awaits, in a task
+            self._spawn(self._commit_then(batch, finished))
+            return
+        calls, rooms, args = self._calls(batch)
+
+        def landed(results: list[Any] | BaseException) -> None:
+            try:
+                if isinstance(results, BaseException):
+                    results = [results] * len(calls)
+                elif any(isinstance(r, NoScriptError) for r in results):
+                    self._spawn(self._unscripted_then(batch, calls, rooms, args, results, started, finished))
+                    return
+                self._settle(batch, calls, results, started)
+            except Exception as exc:  # a bug here must not strand writers awaiting their futures
+                fail(batch, exc)
+            finished()
+
+        link.submit([link.evalsha_command(a) for a in args], self.op_timeout, landed)
+
+    async def _commit_then(self, batch: list[Pending], finished: Callable[[], None]) -> None:
+        try:
+            await self._commit(batch)
+        except Exception as exc:
+            fail(batch, exc)
+        finally:
+            finished()
+
+    async def _unscripted_then(self, batch: list[Pending], calls: list[Chunk], rooms: list[str],
+                               args: list[tuple[bytes | str | int, ...]], results: list[Any], started: float,
+                               finished: Callable[[], None]) -> None:
+        try:
+            try:
+                await self._run_unscripted(results, rooms, args)
+            except FAILED as exc:
+                results = [exc] * len(calls)
+            self._settle(batch, calls, results, started)
+        except Exception as exc:
+            fail(batch, exc)
+        finally:
+            finished()
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work, name="collab-redis-commit")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _settle(self, batch: list[Pending], calls: list[Chunk], results: list[Any], started: float) -> None:
         failed = 0
         for chunk, first in zip(calls, results):
             if isinstance(first, BaseException):
@@ -329,11 +411,12 @@ class RedisStore(GroupCommitStore):
             for offset, (_, fut) in enumerate(chunk):
                 if not fut.done():
                     fut.set_result(int(first) + offset)
-        errors = [r for r in results if isinstance(r, BaseException)]
-        if any(isinstance(e, UNREACHABLE) for e in errors):
-            self._went_down(str(errors[0]), failed)
-            return
-        if errors:  # Redis answered, but refused (a script error, out of memory): not an outage
+        if failed:
+            errors = [r for r in results if isinstance(r, BaseException)]
+            if any(isinstance(e, UNREACHABLE) for e in errors):
+                self._went_down(str(errors[0]), failed)
+                return
+            # Redis answered, but refused (a script error, out of memory): not an outage
             log.error("redis refused %d of %d appends: %s", failed, len(batch), errors[0])
         if self._down is not None:
             log.warning("redis is back: appends are durable again")
