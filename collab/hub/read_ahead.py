@@ -12,7 +12,14 @@ under ``READ_AHEAD_MESSAGES`` × ``READ_AHEAD_BYTES``; a larger message, or a fu
 the socket exactly as uvicorn does.
 
 A binary message that arrives while the app's receive loop waits on an empty queue goes to the
-loop's frame sink instead (collab.hub.receive), there and then.
+loop's frame sink instead (collab.hub.receive), there and then. Where such messages come as
+complete single-frame messages at the start of what the socket read, and websockets' parser stands
+at a frame boundary, they are read without websockets' parser at all (collab.hub.frame_scan): the
+rest of the read, from the first frame that is anything else (a partial frame, a ping, a close, a
+text or oversized frame) or that comes after the sink was cleared, goes to websockets as before,
+starting at a frame boundary, so pings, the closing handshake, 1009 and 1002 and read-ahead pausing
+stay websockets' and uvicorn's. One difference: valid frames read in the same chunk before a bad
+one are delivered (uvicorn handles none of a chunk's frames once websockets' parser fails on it).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from typing import Any, Final, Protocol
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from collab.hub.frame_scan import at_frame_boundary, binary_frame, frame_limit
 from collab.hub.lean_sync import LeanEvent, LeanQueue
 
 READ_AHEAD_MESSAGES: Final = 8
@@ -41,6 +49,25 @@ class ReadAheadWebsocket(WebSocketsSansIOProtocol):
         self.queue = LeanQueue()  # type: ignore[assignment]
         self.writable = LeanEvent()  # type: ignore[assignment]
         self.writable.set()
+
+    def data_received(self, data: bytes) -> None:
+        sink = self.frame_sink
+        if sink is None or self.close_sent or not self.queue.empty() or not at_frame_boundary(self.conn):
+            super().data_received(data)
+            return
+        limit = frame_limit(self.conn)
+        pos, end = 0, len(data)
+        while pos < end and (frame := binary_frame(data, pos, limit)) is not None:
+            payload, pos = frame
+            # What uvicorn's handle_bytes leaves behind for a final binary frame; frames is [] already.
+            self.curr_msg_data_type = "bytes"
+            sink.frame(payload)
+            # The checks send_receive_event_to_app makes: a frame that queued work clears the sink.
+            sink = self.frame_sink
+            if sink is None or self.close_sent or not self.queue.empty():
+                break
+        if pos < end:
+            super().data_received(data[pos:] if pos else data)
 
     def send_receive_event_to_app(self) -> None:
         sink = self.frame_sink
