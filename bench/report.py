@@ -325,7 +325,7 @@ def section_e2ee(results: dict, ran: list[str]) -> list[str]:
     out.append("One Python generator (`loadgen/e2ee_gen.py`) for both kinds of room, every update pre-encoded "
                "(and, for the encrypted room, pre-sealed with collab's crypto) before timing starts; receivers "
                "attribute ENTRY frames by the envelope header's (author id, author seq) without decrypting. "
-               "So the difference is the hub's: parsing each envelope and verifying its Ed25519 signature per publish, "
+               "So the difference is the hub's: parsing each envelope (its Ed25519 signature verified once per author and connection), "
                "and relaying each update as its own frame. Ratios are encrypted ÷ plaintext.\n")
     a = get(g, "result", "a") or {}
     pa, ea = a.get("plaintext"), a.get("encrypted")
