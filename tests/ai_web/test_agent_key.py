@@ -55,7 +55,7 @@ async def test_a_restarted_service_keeps_its_key_and_its_name_in_private_folders
         assert [stat.S_IMODE(p.stat().st_mode) for p in (data, data / "agents")] == [0o700, 0o700]
         async with agent_process([*args, "--hub", hub.url], stub) as again:
             await eventually(lambda: registered(again), 30, what="the restarted agent service registering")
-            assert (await listed(hub))["ai"] == key and "409" not in again.output()
+            assert (await listed(hub))["ai"] == key and "refused" not in again.output()
         assert shown_fingerprint(again) == shown_fingerprint(first)
     finally:
         hub.stop()
