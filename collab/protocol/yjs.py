@@ -31,6 +31,11 @@ class SyncType(IntEnum):
     UPDATE = 2
 
 
+# SyncType by value, read by index: ``SyncType(sub)`` goes through EnumType.__call__, about 1 us
+# of every frame the hub reads (18,000 calls in one run of workload b, cProfile).
+_SYNC_TYPES = tuple(SyncType)
+
+
 def write_var_uint(num: int) -> bytes:
     out = bytearray()
     while num > 0x7F:
@@ -113,7 +118,7 @@ def parse_message(frame: bytes) -> Message:
         if sub not in (0, 1, 2):
             raise ProtocolError(f"unknown sync message type {sub}")
         payload, pos = read_var_bytes(frame, pos)
-        msg = SyncMessage(SyncType(sub), payload)
+        msg = SyncMessage(_SYNC_TYPES[sub], payload)
     elif mtype == MessageType.AWARENESS:
         payload, pos = read_var_bytes(frame, pos)
         msg = AwarenessMessage(payload)
