@@ -106,6 +106,9 @@ def metrics():
         ("c: what ran out at the first failing step", "c", lambda w: get(w, "result", "bottleneck"), "", None),
         ("d: join (small history), median", "d", join(0), "ms", True),
         ("d: join (large history), median", "d", join(1), "ms", True),
+        # the joining client's own Y.applyUpdate of what it was sent (part of the join above): no
+        # server can make a join shorter than this
+        ("d: of that, the joining client's own applyUpdate", "d", lambda w: get(w, "result", 1, "client_apply_ms_median"), "ms", True),
         ("d: history ingest (small)", "d", lambda w: get(w, "result", 0, "ingest_updates_per_s"), "/s", False),
         ("d: history ingest (large)", "d", lambda w: get(w, "result", 1, "ingest_updates_per_s"), "/s", False),
         ("e: RSS per idle connection", "e-conn", lambda w: get(w, "result", "kb_per_conn"), "kB", True),

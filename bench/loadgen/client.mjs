@@ -69,6 +69,7 @@ export class Client {
     this.docKeys = 0
     if (this.doc) this.doc.getMap(MAP_NAME).observe(ev => { this.docKeys += ev.keysChanged.size })
     this.historyDoc = null // set by join-time measurement
+    this.applyMs = 0 // time spent in Y.applyUpdate of the history, by join-time measurement
     this.encoder = this.writer >= 0 ? new MapSetEncoder(1_000_000 + this.writer, this.writer, o.payload ?? 16) : null
     this._onKey = (w, s) => this.onKey(w, s)
     this.closedByUs = false
@@ -174,7 +175,10 @@ export class Client {
 
   onUpdate (buf, start, end) {
     if (this.historyDoc) {
+      // The joining client's own share of a join, timed: with a big history it is most of it
+      const t0 = performance.now()
       Y.applyUpdate(this.historyDoc, buf.subarray(start, end))
+      this.applyMs += performance.now() - t0
       if (this.onHistory) this.onHistory()
       return
     }

@@ -440,7 +440,7 @@ async function runJoin (spec, mon) {
       await c.connect(120000)
       const joinMs = await done
       const w = jw()
-      joins.push({ join_ms: round(joinMs, 1), step2_ms: round(firstStep2Ms, 1), step2_bytes: firstStep2Bytes, server_cpu_pct: w.server_cpu_pct, server_rss_max_mb: w.server_rss_max_mb, other_cpu_pct: w.other_cpu_pct })
+      joins.push({ join_ms: round(joinMs, 1), client_apply_ms: round(c.applyMs, 1), step2_ms: round(firstStep2Ms, 1), step2_bytes: firstStep2Bytes, server_cpu_pct: w.server_cpu_pct, server_rss_max_mb: w.server_rss_max_mb, other_cpu_pct: w.other_cpu_pct })
       c.close()
       await sleep(300)
     }
@@ -452,6 +452,7 @@ async function runJoin (spec, mon) {
       ingest_updates_per_s: round(n / seedS, 0),
       seed_server_cpu_pct: seedWin.server_cpu_pct,
       join_ms_median: sorted[Math.floor(sorted.length / 2)],
+      client_apply_ms_median: joins.map(j => j.client_apply_ms).sort((a, b) => a - b)[Math.floor(joins.length / 2)],
       joins
     })
   }
