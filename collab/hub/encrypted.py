@@ -330,8 +330,9 @@ class EncryptedSession:
                 self._refuse(frame.client_ref, Nack.STORE_UNAVAILABLE, "store unavailable: retry later")
                 return
             seq = f.result()
-            self.conn.send_frame(frames.ack(frame.client_ref, seq))
-            self.room.on_durable(member, seq, envelope)
+            # With the entries other members' commits settle in this pass, in one write.
+            room.send_in_pass(self.conn, frames.ack(frame.client_ref, seq))
+            room.on_durable(member, seq, envelope)
 
         fut.add_done_callback(durable)
 
