@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Hub CPU per encrypted update at a fixed rate: workload g's 4-writer encrypted room, one step.
 
-    flock /tmp/h/bench.lock .venv/bin/python bench/e2ee_cost.py [--rate 6000] [--seconds 6] [--runs 1]
+    .venv/bin/python bench/e2ee_cost.py [--rate 6000] [--seconds 6] [--runs 1]
 
 Starts ``$COLLAB_BIN serve`` (default <repo>/.venv/bin/collab; an A/B points it at a wrapper
 running another worktree) with the benchmark's flags, opens e2ee_gen's room (4 clients, all
